@@ -1,0 +1,90 @@
+# popfetch — build, test and install.
+#
+#   make            build ./popfetch
+#   make check      install test dependencies if needed, run every test
+#   make demo       fetch sample mail from a throwaway Dovecot into demo/Maildir
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make format     clang-format the tree
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+
+OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
+OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
+CFLAGS   ?= -O2 -g
+WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPENSSL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS    = $(OPENSSL_LIBS)
+
+ifeq ($(SANITIZE),1)
+EXTRA_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS      += -fsanitize=address,undefined
+endif
+
+BUILD   ?= build
+SRCS     = $(sort $(wildcard src/*.c))
+LIB_SRCS = $(filter-out src/main.c,$(SRCS))
+OBJS     = $(SRCS:src/%.c=$(BUILD)/%.o)
+LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
+FAULT_OBJS = $(SRCS:src/%.c=$(BUILD)/faults/%.o)
+UNIT_SRCS = $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o)
+
+.PHONY: all check unit bats deps demo install clean format
+
+all: popfetch
+
+popfetch: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+# The fault-injection build: crash points armed by POPFETCH_CRASH_AT (tests only).
+$(BUILD)/popfetch-faults: $(FAULT_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(FAULT_OBJS) $(LDLIBS)
+
+$(BUILD)/faults/%.o: src/%.c | $(BUILD)/faults
+	$(CC) $(ALL_CFLAGS) -DPOPFETCH_FAULTS -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)/unit
+	$(CC) $(ALL_CFLAGS) -Isrc -MMD -MP -c -o $@ $<
+
+tests/unit/runner: $(UNIT_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_OBJS) $(LDLIBS)
+
+$(BUILD) $(BUILD)/unit $(BUILD)/faults:
+	mkdir -p $@
+
+deps:
+	@tests/lib/ensure-deps
+
+unit: tests/unit/runner
+	tests/unit/runner
+
+bats: popfetch
+	bats tests
+
+check: deps popfetch tests/unit/runner $(BUILD)/popfetch-faults
+	@tests/run-all
+
+demo: deps popfetch
+	@tests/lib/demo
+
+install: popfetch
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 popfetch $(DESTDIR)$(BINDIR)/popfetch
+	install -m 644 man/popfetch.1 $(DESTDIR)$(MANDIR)/man1/popfetch.1
+	install -m 644 man/popfetchrc.5 $(DESTDIR)$(MANDIR)/man5/popfetchrc.5
+
+format:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf $(BUILD) popfetch tests/unit/runner
+
+-include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FAULT_OBJS:.o=.d)

@@ -1,0 +1,646 @@
+/*
+ * conf — config file lexing, inheritance and checking. See conf.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "tls.h"
+
+#define CONF_MAX_BYTES  (4 * 1024 * 1024)
+#define CONF_LINE_MAX   8192
+#define CONF_MAX_TOKENS 16
+
+struct arena_block {
+    struct arena_block *next;
+    size_t len;
+    char data[];
+};
+
+const char *conf_strdup(struct config *cfg, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    struct arena_block *b = malloc(sizeof *b + n);
+
+    if (!b) return NULL;
+    b->next = cfg->arena;
+    b->len = n;
+    memcpy(b->data, s, n);
+    cfg->arena = b;
+    return b->data;
+}
+
+void conf_free(struct config *cfg)
+{
+    struct arena_block *b = cfg->arena;
+
+    while (b) {
+        struct arena_block *next = b->next;
+        /* volatile write so the wipe of secrets is not optimised away */
+        volatile char *v = b->data;
+        for (size_t i = 0; i < b->len; i++) v[i] = 0;
+        free(b);
+        b = next;
+    }
+    free(cfg->accounts);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+void conf_default_path(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    struct stat st;
+
+    if (!home || !*home) {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : "/";
+    }
+    if (xdg && *xdg)
+        snprintf(buf, len, "%s/popfetch/config", xdg);
+    else
+        snprintf(buf, len, "%s/.config/popfetch/config", home);
+    if (stat(buf, &st) == 0) return;
+    snprintf(buf, len, "%s/.popfetchrc", home);
+}
+
+const char *conf_expand_home(struct config *cfg, const char *path)
+{
+    const char *home;
+    char buf[4096];
+
+    if (path[0] != '~' || (path[1] != '\0' && path[1] != '/')) return conf_strdup(cfg, path);
+    home = getenv("HOME");
+    if (!home || !*home) {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : "";
+    }
+    if ((size_t)snprintf(buf, sizeof buf, "%s%s", home, path + 1) >= sizeof buf) return NULL;
+    return conf_strdup(cfg, buf);
+}
+
+int conf_parse_duration(const char *s, unsigned long *out)
+{
+    unsigned long total = 0;
+    int any = 0;
+
+    while (*s) {
+        unsigned long v = 0, mult;
+        if (!isdigit((unsigned char)*s)) return -1;
+        while (isdigit((unsigned char)*s)) {
+            if (v > 100000000UL) return -1;
+            v = v * 10 + (unsigned long)(*s++ - '0');
+        }
+        switch (*s) {
+        case 'w':
+            mult = 7 * 86400;
+            s++;
+            break;
+        case 'd':
+            mult = 86400;
+            s++;
+            break;
+        case 'h':
+            mult = 3600;
+            s++;
+            break;
+        case 'm':
+            mult = 60;
+            s++;
+            break;
+        case 's':
+            mult = 1;
+            s++;
+            break;
+        case '\0':
+            mult = 1;
+            break;
+        default:
+            return -1;
+        }
+        if (v > (0xffffffffUL * 16UL - total) / mult) return -1;
+        total += v * mult;
+        any = 1;
+    }
+    *out = total;
+    return any ? 0 : -1;
+}
+
+int conf_parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v = 0, mult = 1;
+
+    if (!isdigit((unsigned char)*s)) return -1;
+    while (isdigit((unsigned char)*s)) {
+        if (v > ((uint64_t)1 << 50)) return -1;
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    }
+    switch (toupper((unsigned char)*s)) {
+    case 'K':
+        mult = 1024;
+        s++;
+        break;
+    case 'M':
+        mult = 1024 * 1024;
+        s++;
+        break;
+    case 'G':
+        mult = 1024 * 1024 * 1024;
+        s++;
+        break;
+    case '\0':
+        break;
+    default:
+        return -1;
+    }
+    if (toupper((unsigned char)*s) == 'B') s++;
+    if (*s) return -1;
+    *out = v * mult;
+    return 0;
+}
+
+/* ---- keys ----------------------------------------------------------- */
+
+enum vtype {
+    V_STR,
+    V_PATH,
+    V_BOOL,
+    V_ENUM,
+    V_PORT,
+    V_SECONDS,
+    V_KEEP,
+    V_DELIVERY,
+    V_TLSVER,
+    V_FINGERPRINT,
+    V_SIZE,
+    V_COUNT,
+};
+
+static const char *const tls_names[] = {"implicit", "starttls", "off", NULL};
+static const char *const auth_names[] = {"auto",    "user",        "apop",        "plain",
+                                         "login",   "cram-md5",    "scram-sha-1", "scram-sha-256",
+                                         "xoauth2", "oauthbearer", "external",    NULL};
+static const char *const fetch_names[] = {"new", "all", NULL};
+
+struct keydef {
+    const char *name;
+    enum vtype type;
+    size_t off, size; /* where the value lives in struct account */
+    const char *const *names;
+};
+
+#define OFF(f) offsetof(struct account, f), sizeof(((struct account *)0)->f)
+static const struct keydef keys[] = {
+    {"host", V_STR, OFF(host), NULL},
+    {"port", V_PORT, OFF(port), NULL},
+    {"user", V_STR, OFF(user), NULL},
+    {"password", V_STR, OFF(password), NULL},
+    {"passwordeval", V_STR, OFF(passwordeval), NULL},
+    {"tls", V_ENUM, OFF(tls), tls_names},
+    {"tls_verify", V_BOOL, OFF(tls_verify), NULL},
+    {"tls_trust_file", V_PATH, OFF(tls_trust_file), NULL},
+    {"tls_fingerprint", V_FINGERPRINT, OFF(tls_fingerprint), NULL},
+    {"tls_min_version", V_TLSVER, OFF(tls_min_version), NULL},
+    {"tls_cert_file", V_PATH, OFF(tls_cert_file), NULL},
+    {"tls_key_file", V_PATH, OFF(tls_key_file), NULL},
+    {"auth", V_ENUM, OFF(auth), auth_names},
+    {"allow_plaintext", V_BOOL, OFF(allow_plaintext), NULL},
+    {"delivery", V_DELIVERY, OFF(delivery), NULL},
+    {"keep", V_KEEP, OFF(keep), NULL},
+    {"fetch", V_ENUM, OFF(fetch_all), fetch_names},
+    {"max_size", V_SIZE, OFF(max_size), NULL},
+    {"max_messages", V_COUNT, OFF(max_messages), NULL},
+    {"timeout", V_SECONDS, OFF(timeout), NULL},
+    {"state_dir", V_PATH, OFF(state_dir), NULL},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+void conf_account_defaults(struct account *a)
+{
+    memset(a, 0, sizeof *a);
+    a->tls = TLS_IMPLICIT;
+    a->tls_verify = 1;
+    a->tls_min_version = 12;
+    a->auth = AUTH_AUTO;
+    a->keep.mode = KEEP_OFF;
+    a->timeout = 60;
+}
+
+unsigned conf_port(const struct account *a)
+{
+    if (a->port) return (unsigned)a->port;
+    return a->tls == TLS_IMPLICIT ? 995 : 110;
+}
+
+/* ---- the parser ----------------------------------------------------- */
+
+struct parser {
+    struct config *cfg;
+    const char *file;
+    int line;
+    struct err *e;
+    struct account defaults;
+    struct account *cur; /* account being filled, or &defaults */
+    int in_section;
+    int saw_password;
+};
+
+static int perr(struct parser *ps, const char *fmt, const char *a, const char *b)
+{
+    char msg[ERR_MSG_MAX];
+
+    snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+    return err_set(ps->e, ERR_USAGE, "%s:%d: %s", ps->file, ps->line, msg);
+}
+
+/* Split one line into words; quotes group, \" and \\ escape inside them. */
+static int tokenize(struct parser *ps, char *s, char **tok, int *ntok)
+{
+    *ntok = 0;
+    for (;;) {
+        char *o;
+        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+        if (*s == '\0' || *s == '#') return 0;
+        if (*ntok == CONF_MAX_TOKENS) return perr(ps, "too many words on one line", 0, 0);
+        o = tok[(*ntok)++] = s;
+        if (*s == '"') {
+            s++;
+            for (;;) {
+                if (*s == '\0') return perr(ps, "unterminated quoted value", 0, 0);
+                if (*s == '"') break;
+                if (*s == '\\') {
+                    s++;
+                    if (*s != '"' && *s != '\\')
+                        return perr(ps, "unknown escape in quoted value (only \\\" and \\\\)", 0,
+                                    0);
+                }
+                *o++ = *s++;
+            }
+            s++;
+            if (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\r')
+                return perr(ps, "text right after a closing quote", 0, 0);
+        } else {
+            while (*s && *s != ' ' && *s != '\t' && *s != '\r') {
+                if (*s == '"') return perr(ps, "quote in the middle of a word", 0, 0);
+                *o++ = *s++;
+            }
+        }
+        if (*s) s++;
+        *o = '\0';
+    }
+}
+
+static const struct keydef *find_key(const char *name)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].name, name) == 0) return &keys[i];
+    return NULL;
+}
+
+/* Plain decimal, at most 9 digits. */
+static int parse_ulong(const char *v, unsigned long *out)
+{
+    size_t n = strspn(v, "0123456789");
+
+    if (n == 0 || n > 9 || v[n] != '\0') return -1;
+    *out = strtoul(v, NULL, 10);
+    return 0;
+}
+
+static int parse_bool(const char *v)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true")) return 1;
+    if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false")) return 0;
+    return -1;
+}
+
+static int enum_index(const char *const *names, const char *v)
+{
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(names[i], v)) return i;
+    return -1;
+}
+
+static void enum_list(const char *const *names, char *buf, size_t len)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; names[i] && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? " | " : "", names[i]);
+}
+
+static int set_string(struct parser *ps, const char **slot, const char *v, int path)
+{
+    const char *s = path ? conf_expand_home(ps->cfg, v) : conf_strdup(ps->cfg, v);
+
+    if (!s) return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    *slot = s;
+    return 0;
+}
+
+static int set_delivery(struct parser *ps, const struct keydef *k, char **args, int nargs)
+{
+    struct account *a = ps->cur;
+
+    if (nargs != 2)
+        return perr(ps,
+                    "`delivery` takes a kind and a value, e.g. `delivery maildir ~/Mail` "
+                    "(quote values with spaces)",
+                    0, 0);
+    if (strcmp(args[0], "maildir") != 0)
+        return perr(ps, "`delivery %s` is not known; use `delivery maildir DIR`", args[0], 0);
+    if (!args[1][0]) return perr(ps, "`delivery maildir` needs a directory", 0, 0);
+    a->delivery.kind = DELIVERY_MAILDIR;
+    (void)k;
+    return set_string(ps, &a->delivery.arg, args[1], 1);
+}
+
+static int set_keep(struct parser *ps, const char *v)
+{
+    int b = parse_bool(v);
+    unsigned long secs;
+
+    if (b >= 0) {
+        ps->cur->keep.mode = b ? KEEP_ON : KEEP_OFF;
+        return 0;
+    }
+    if (conf_parse_duration(v, &secs) < 0 || secs == 0)
+        return perr(ps, "bad value `%s` for `keep`: use on, off or a duration like 14d", v, 0);
+    ps->cur->keep.mode = KEEP_FOR;
+    ps->cur->keep.seconds = secs;
+    return 0;
+}
+
+static int set_value(struct parser *ps, const struct keydef *k, char **args, int nargs)
+{
+    void *slot = (char *)ps->cur + k->off;
+    const char *v = args[0];
+    char list[128];
+    int i;
+    unsigned long n;
+
+    if (k->type == V_DELIVERY) return set_delivery(ps, k, args, nargs);
+    if (nargs != 1)
+        return perr(ps, "`%s` takes one value (put values with spaces in double quotes)", k->name,
+                    0);
+    switch (k->type) {
+    case V_STR:
+        if (!v[0]) return perr(ps, "`%s` may not be empty", k->name, 0);
+        return set_string(ps, (const char **)slot, v, 0);
+    case V_PATH:
+        if (!v[0]) return perr(ps, "`%s` may not be empty", k->name, 0);
+        return set_string(ps, (const char **)slot, v, 1);
+    case V_BOOL:
+        if ((i = parse_bool(v)) < 0)
+            return perr(ps, "bad value `%s` for `%s`: use on or off", v, k->name);
+        *(int *)slot = i;
+        return 0;
+    case V_ENUM:
+        if ((i = enum_index(k->names, v)) < 0) {
+            char msg[256];
+            enum_list(k->names, list, sizeof list);
+            snprintf(msg, sizeof msg, "bad value `%s` for `%s`: use %s", v, k->name, list);
+            return perr(ps, "%s", msg, 0);
+        }
+        *(int *)slot = i;
+        return 0;
+    case V_PORT:
+        if (parse_ulong(v, &n) < 0 || n == 0 || n > 65535)
+            return perr(ps, "bad port `%s`: use a number from 1 to 65535", v, 0);
+        *(unsigned long *)slot = n;
+        return 0;
+    case V_SECONDS:
+        if (conf_parse_duration(v, &n) < 0 || n == 0 || n > 86400)
+            return perr(ps, "bad value `%s` for `%s`: use seconds from 1 to 86400", v, k->name);
+        *(unsigned long *)slot = n;
+        return 0;
+    case V_KEEP:
+        return set_keep(ps, v);
+    case V_SIZE:
+        if (conf_parse_size(v, (uint64_t *)slot) < 0 || *(uint64_t *)slot == 0)
+            return perr(ps, "bad value `%s` for `%s`: use a size like 10M, 512k or 20000", v,
+                        k->name);
+        return 0;
+    case V_COUNT:
+        if (parse_ulong(v, &n) < 0 || n == 0)
+            return perr(ps, "bad value `%s` for `%s`: use a positive number", v, k->name);
+        *(unsigned long *)slot = n;
+        return 0;
+    case V_TLSVER:
+        if (strcmp(v, "1.2") && strcmp(v, "1.3"))
+            return perr(ps, "bad value `%s` for `tls_min_version`: use 1.2 or 1.3", v, 0);
+        *(int *)slot = v[2] == '3' ? 13 : 12;
+        return 0;
+    case V_FINGERPRINT: {
+        char norm[65];
+        if (strlen(v) > 200 || tls_parse_fingerprint(v, norm) < 0)
+            return perr(ps,
+                        "`tls_fingerprint` must be a SHA-256 fingerprint (64 hex digits, "
+                        "colons optional)",
+                        0, 0);
+        return set_string(ps, (const char **)slot, norm, 0);
+    }
+    case V_DELIVERY:
+        break;
+    }
+    return 0;
+}
+
+/* Overlay the keys a parent set onto the new account. */
+static void inherit(struct account *dst, const struct account *parent)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (parent->set & (1ULL << i))
+            memcpy((char *)dst + keys[i].off, (const char *)parent + keys[i].off, keys[i].size);
+    dst->set |= parent->set;
+}
+
+struct account *conf_find(struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->naccounts; i++)
+        if (!strcmp(cfg->accounts[i].name, name)) return &cfg->accounts[i];
+    return NULL;
+}
+
+struct account *conf_add_account(struct config *cfg, const struct account *a)
+{
+    struct account *n = realloc(cfg->accounts, (cfg->naccounts + 1) * sizeof *n);
+
+    if (!n) return NULL;
+    cfg->accounts = n;
+    n[cfg->naccounts] = *a;
+    return &n[cfg->naccounts++];
+}
+
+static int valid_name(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("._@+-", *s)) return 0;
+    return 1;
+}
+
+/* Check the account just finished: required keys present. */
+static int finish_account(struct parser *ps)
+{
+    struct account *a = ps->cur;
+    const char *missing = NULL;
+
+    if (!ps->in_section || a == &ps->defaults) return 0;
+    if (!a->host)
+        missing = "host";
+    else if (!a->user)
+        missing = "user";
+    else if (a->delivery.kind == DELIVERY_NONE)
+        missing = "delivery";
+    if (!missing && a->auth == AUTH_EXTERNAL && !a->tls_cert_file) missing = "tls_cert_file";
+    if (!missing) return 0;
+    return err_set(ps->e, ERR_USAGE, "%s:%d: account %s has no `%s`", a->file, a->line, a->name,
+                   missing);
+}
+
+/* "account NAME [: PARENT [PARENT...]]", words already split. */
+static int start_account(struct parser *ps, char **tok, int ntok)
+{
+    char joined[CONF_LINE_MAX + CONF_MAX_TOKENS + 1], *colon, *name, *rest, *save = NULL;
+    struct account a;
+    size_t o = 0;
+
+    if (finish_account(ps) < 0) return -1;
+    joined[0] = '\0';
+    for (int i = 1; i < ntok; i++)
+        o += (size_t)snprintf(joined + o, sizeof joined - o, "%s ", tok[i]);
+    colon = strchr(joined, ':');
+    if (colon) *colon = '\0';
+    name = strtok_r(joined, " ", &save);
+    if (!name || !valid_name(name) || strtok_r(NULL, " ", &save))
+        return perr(ps,
+                    "`account` needs one name of letters, digits and ._@+- "
+                    "(then optionally `: PARENT`)",
+                    0, 0);
+    if (conf_find(ps->cfg, name)) return perr(ps, "account %s is defined twice", name, 0);
+    a = ps->defaults;
+    a.set = 0;
+    if (colon) {
+        int nparents = 0;
+        for (rest = strtok_r(colon + 1, " ,", &save); rest; rest = strtok_r(NULL, " ,", &save)) {
+            const struct account *parent = conf_find(ps->cfg, rest);
+            if (!parent)
+                return perr(ps, "account %s inherits from `%s`, which is not defined above it",
+                            name, rest);
+            inherit(&a, parent);
+            nparents++;
+        }
+        if (nparents == 0)
+            return perr(ps, "`:` after the account name needs a parent account", 0, 0);
+    }
+    a.name = conf_strdup(ps->cfg, name);
+    a.file = ps->file;
+    a.line = ps->line;
+    if (!a.name || !(ps->cur = conf_add_account(ps->cfg, &a)))
+        return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    ps->in_section = 1;
+    return 0;
+}
+
+static int handle_line(struct parser *ps, char *s)
+{
+    char *tok[CONF_MAX_TOKENS];
+    int ntok;
+    const struct keydef *k;
+
+    if (tokenize(ps, s, tok, &ntok) < 0) return -1;
+    if (ntok == 0) return 0;
+    if (!strcmp(tok[0], "defaults")) {
+        if (ntok != 1) return perr(ps, "`defaults` takes no value", 0, 0);
+        if (finish_account(ps) < 0) return -1;
+        ps->cur = &ps->defaults;
+        ps->in_section = 1;
+        return 0;
+    }
+    if (!strcmp(tok[0], "account")) return start_account(ps, tok, ntok);
+    if (!(k = find_key(tok[0]))) return perr(ps, "unknown key `%s`", tok[0], 0);
+    if (!ps->in_section)
+        return perr(ps, "`%s` outside any section: start with `defaults` or `account NAME`", tok[0],
+                    0);
+    if (ntok < 2) return perr(ps, "`%s` needs a value", tok[0], 0);
+    if (set_value(ps, k, tok + 1, ntok - 1) < 0) return -1;
+    if (!strcmp(k->name, "password")) ps->saw_password = 1;
+    ps->cur->set |= 1ULL << (k - keys);
+    return 0;
+}
+
+int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
+               struct err *e)
+{
+    struct parser ps = {.cfg = cfg, .e = e};
+    char line[CONF_LINE_MAX + 1];
+    size_t pos = 0;
+
+    conf_account_defaults(&ps.defaults);
+    ps.cur = &ps.defaults;
+    if (!(ps.file = cfg->path = conf_strdup(cfg, name)))
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    while (pos < len) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
+
+        ps.line++;
+        if (n > CONF_LINE_MAX) return perr(&ps, "line too long", 0, 0);
+        if (memchr(text + pos, '\0', n)) return perr(&ps, "NUL byte in the config file", 0, 0);
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos += n + 1;
+        if (handle_line(&ps, line) < 0) return -1;
+    }
+    if (finish_account(&ps) < 0) return -1;
+    if (ps.saw_password && !private_file) {
+        err_set(e, ERR_CONFIG_PERM, "%s holds a password but others can read it", name);
+        err_hint(e, "run `chmod 600 %s`, or use `passwordeval` instead of `password`", name);
+        return -1;
+    }
+    return 0;
+}
+
+int conf_load(const char *path, struct config *cfg, struct err *e)
+{
+    struct stat st;
+    char *text;
+    ssize_t got;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+    memset(cfg, 0, sizeof *cfg);
+    if (fd < 0) {
+        err_set(e, ERR_USAGE, "cannot read config %s: %s", path, strerror(errno));
+        if (errno == ENOENT)
+            err_hint(e, "create it (see `man popfetchrc`) or name one with -f FILE");
+        return -1;
+    }
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_MAX_BYTES) {
+        close(fd);
+        return err_set(e, ERR_USAGE, "%s is not a regular file of at most %d bytes", path,
+                       CONF_MAX_BYTES);
+    }
+    if (!(text = malloc((size_t)st.st_size + 1))) {
+        close(fd);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    while ((got = read(fd, text + len, (size_t)st.st_size - len)) > 0) len += (size_t)got;
+    close(fd);
+    if (got < 0) {
+        free(text);
+        return err_set(e, ERR_USAGE, "cannot read config %s: %s", path, strerror(errno));
+    }
+    rc = conf_parse(path, text, len, (st.st_mode & 0044) == 0, cfg, e);
+    memset(text, 0, len);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,120 @@
+/*
+ * conf — the configuration file: lexing (one `key value` per line, `#`
+ * comments, double quotes with \" and \\ escapes, `~` for $HOME in paths),
+ * `defaults` sections, `account NAME [: PARENT...]` with inheritance, value
+ * checking, and the rule that a file holding a password must be private.
+ *
+ * Every problem is an error that names file:line and the key. The loaded
+ * config owns all its strings; conf_free() wipes them (they may be secrets).
+ */
+#ifndef POPFETCH_CONF_H
+#define POPFETCH_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum tls_mode { TLS_IMPLICIT, TLS_STARTTLS, TLS_OFF };
+/* Order matches the names accepted by `auth` (conf.c). */
+enum auth_choice {
+    AUTH_AUTO,
+    AUTH_USER,
+    AUTH_APOP,
+    AUTH_PLAIN,
+    AUTH_LOGIN,
+    AUTH_CRAM_MD5,
+    AUTH_SCRAM_SHA_1,
+    AUTH_SCRAM_SHA_256,
+    AUTH_XOAUTH2,
+    AUTH_OAUTHBEARER,
+    AUTH_EXTERNAL,
+};
+enum delivery_kind { DELIVERY_NONE, DELIVERY_MAILDIR };
+enum keep_mode { KEEP_OFF, KEEP_ON, KEEP_FOR };
+
+struct keep_setting {
+    int mode;              /* enum keep_mode */
+    unsigned long seconds; /* for KEEP_FOR */
+};
+
+struct delivery_setting {
+    int kind;        /* enum delivery_kind */
+    const char *arg; /* directory, file or command */
+};
+
+struct account {
+    const char *name;
+    const char *host;
+    unsigned long port; /* 0 = the default for the TLS mode */
+    const char *user;
+    const char *password;
+    const char *passwordeval;
+    int tls; /* enum tls_mode */
+    int tls_verify;
+    const char *tls_trust_file;
+    const char *tls_fingerprint;
+    const char *tls_cert_file;
+    const char *tls_key_file;
+    int tls_min_version; /* 12 or 13 */
+    int auth;            /* enum auth_choice */
+    int allow_plaintext;
+    struct delivery_setting delivery;
+    struct keep_setting keep;
+    int fetch_all;              /* fetch new|all */
+    uint64_t max_size;          /* 0 = no limit */
+    unsigned long max_messages; /* 0 = no limit */
+    unsigned long timeout;      /* seconds */
+    const char *state_dir;      /* NULL = the default */
+
+    /* where the account was defined, for messages */
+    const char *file;
+    int line;
+    uint64_t set; /* keys given by this account or its parents (bit per key) */
+};
+
+struct config {
+    const char *path;
+    struct account *accounts;
+    size_t naccounts;
+    struct arena_block *arena;
+};
+
+/* The default config path: $XDG_CONFIG_HOME/popfetch/config if it exists,
+ * else ~/.popfetchrc. Written into buf. */
+void conf_default_path(char *buf, size_t len);
+
+/* Load and check a config file. */
+int conf_load(const char *path, struct config *cfg, struct err *e);
+
+/* Parse config text (for tests and fuzzing); `name` is used in messages.
+ * `private_file` says whether the file is readable by its owner alone. */
+int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
+               struct err *e);
+
+struct account *conf_find(struct config *cfg, const char *name);
+
+/* The port to use: the configured one or 995/110 by TLS mode. */
+unsigned conf_port(const struct account *a);
+
+/* Parse "14d", "12h", "1d12h", "90m", "3600" (seconds) into seconds. */
+int conf_parse_duration(const char *s, unsigned long *out);
+
+/* Parse "10M", "512k", "1G", "1000" into bytes. */
+int conf_parse_size(const char *s, uint64_t *out);
+
+/* Expand a leading ~ to $HOME into a fresh string in the config's arena. */
+const char *conf_expand_home(struct config *cfg, const char *path);
+
+/* Copy a string into the config's arena (lives until conf_free). */
+const char *conf_strdup(struct config *cfg, const char *s);
+
+/* A fresh account carrying the built-in defaults (for the command line). */
+void conf_account_defaults(struct account *a);
+
+/* Append an account (copied); returns it or NULL on out of memory. */
+struct account *conf_add_account(struct config *cfg, const struct account *a);
+
+void conf_free(struct config *cfg);
+
+#endif

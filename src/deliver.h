@@ -1,0 +1,49 @@
+/*
+ * deliver — the interface every delivery sink implements, so the session can
+ * stream a message into it without knowing where it goes.
+ *
+ * Per message: begin, write (any number of times), then either end (the
+ * message is durable in the sink's staging area and has a name the state
+ * journal records) or abort (nothing of it remains). Per batch of ended
+ * messages: sync (one barrier for all of them) before their journal records
+ * are committed, then publish each by name, then publish_sync (one barrier).
+ * A sink where ending is already final (mbox, MDA) makes publish a no-op.
+ * At start, recover finishes journaled names still in staging and removes
+ * the sink's own orphans.
+ */
+#ifndef POPFETCH_DELIVER_H
+#define POPFETCH_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define DELIVER_NAME_MAX 256
+
+struct deliver_msg {
+    unsigned long num; /* message number on the server */
+    const char *uidl;  /* may be NULL when the server has no UIDL */
+    uint64_t size;     /* size the server announced */
+};
+
+struct sink;
+
+struct sink_ops {
+    int (*begin)(struct sink *s, const struct deliver_msg *m, struct err *e);
+    int (*write)(struct sink *s, const unsigned char *buf, size_t len, struct err *e);
+    int (*end)(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e);
+    void (*abort)(struct sink *s);
+    int (*sync)(struct sink *s, struct err *e);
+    int (*publish)(struct sink *s, const char *name, struct err *e);
+    int (*publish_sync)(struct sink *s, struct err *e);
+    int (*recover)(struct sink *s, char *const *names, size_t n, struct err *e);
+    void (*close)(struct sink *s);
+};
+
+struct sink {
+    const struct sink_ops *ops;
+    void *impl;
+};
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * log — user-facing output. See log.h.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_LINE_MAX 2048
+
+static int level = LOG_NORMAL;
+
+void log_set_level(int l)
+{
+    level = l;
+}
+
+int log_get_level(void)
+{
+    return level;
+}
+
+static void emit(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w <= 0) return;
+        buf += w;
+        len -= (size_t)w;
+    }
+}
+
+static void vline(int fd, const char *account, const char *tag, const char *fmt, va_list ap)
+{
+    char buf[LOG_LINE_MAX];
+    int n = snprintf(buf, sizeof buf - 1, "popfetch: %s%s%s", account ? account : "",
+                     account ? ": " : "", tag);
+
+    if (n < 0) return;
+    if ((size_t)n < sizeof buf - 1) {
+        int m = vsnprintf(buf + n, sizeof buf - 1 - (size_t)n, fmt, ap);
+        if (m > 0) n += m;
+    }
+    if ((size_t)n > sizeof buf - 2) n = (int)sizeof buf - 2;
+    buf[n++] = '\n';
+    emit(fd, buf, (size_t)n);
+}
+
+static void line(int fd, const char *account, const char *tag, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void line(int fd, const char *account, const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vline(fd, account, tag, fmt, ap);
+    va_end(ap);
+}
+
+void log_error(const char *account, const struct err *e)
+{
+    char buf[ERR_MSG_MAX + ERR_HINT_MAX + 16];
+
+    if (e->hint[0])
+        snprintf(buf, sizeof buf, "%s\n  (%s)", e->msg, e->hint);
+    else
+        snprintf(buf, sizeof buf, "%s", e->msg);
+    line(STDERR_FILENO, account, "", "%s", buf);
+}
+
+void log_warn(const char *account, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < LOG_NORMAL) return;
+    va_start(ap, fmt);
+    vline(STDERR_FILENO, account, "warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void log_info(const char *account, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < LOG_VERBOSE) return;
+    va_start(ap, fmt);
+    vline(STDOUT_FILENO, account, "", fmt, ap);
+    va_end(ap);
+}
+
+void log_trace(void *ctx, char dir, const char *text, size_t len)
+{
+    char shown[600];
+    size_t o = 0, i;
+
+    if (level < LOG_TRACE) return;
+    for (i = 0; i < len && o + 8 < sizeof shown; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            shown[o++] = (char)c;
+        else
+            o += (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", c);
+    }
+    if (i < len) o += (size_t)snprintf(shown + o, sizeof shown - o, "...");
+    shown[o] = '\0';
+    line(STDOUT_FILENO, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
+}

@@ -1,0 +1,31 @@
+/*
+ * log — everything popfetch tells the user: errors and warnings (stderr),
+ * per-account summaries (-v) and the protocol trace (-vv) (stdout).
+ *
+ * Each line is built whole and written with one write(2), so lines from
+ * accounts running side by side never interleave. Every line names its
+ * account. Bytes from the server are shown with control and 8-bit bytes
+ * escaped, so a hostile server cannot drive the terminal.
+ */
+#ifndef POPFETCH_LOG_H
+#define POPFETCH_LOG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+enum log_level { LOG_QUIET = -1, LOG_NORMAL = 0, LOG_VERBOSE = 1, LOG_TRACE = 2 };
+
+void log_set_level(int level);
+int log_get_level(void);
+
+/* An error with its hint, e.g. "popfetch: work: cannot connect ...". */
+void log_error(const char *account, const struct err *e);
+void log_warn(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Shown with -v. */
+void log_info(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* pop3 trace hook: ctx is the account name; dir 'C' (client) or 'S'. */
+void log_trace(void *ctx, char dir, const char *line, size_t len);
+
+#endif

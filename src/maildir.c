@@ -1,0 +1,302 @@
+/*
+ * maildir — the Maildir sink. See maildir.h and deliver.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "maildir.h"
+
+#define MD_WBUF (64 * 1024)
+
+struct maildir {
+    char path[4096];
+    char host[128]; /* this host's name, made safe for file names */
+    char tag[32];
+    int tmp_fd, new_fd; /* directory descriptors */
+    int fd;             /* message being written, or -1 */
+    char name[DELIVER_NAME_MAX];
+    unsigned long seq;
+    unsigned char *buf;
+    size_t blen;
+};
+
+static int io_fail(struct err *e, const struct maildir *md, const char *what)
+{
+    err_set(e, ERR_LOCAL, "cannot %s in Maildir %s: %s", what, md->path, strerror(errno));
+    if (errno == ENOSPC) err_hint(e, "the disk is full; the message stays on the server");
+    return -1;
+}
+
+static void safe_hostname(char *out, size_t len)
+{
+    char h[256] = "localhost";
+    size_t o = 0;
+
+    gethostname(h, sizeof h - 1);
+    h[sizeof h - 1] = '\0';
+    for (const char *p = h; *p && o + 5 < len; p++) {
+        if (*p == '/')
+            o += (size_t)snprintf(out + o, len - o, "\\057");
+        else if (*p == ':')
+            o += (size_t)snprintf(out + o, len - o, "\\072");
+        else
+            out[o++] = *p;
+    }
+    out[o] = '\0';
+}
+
+static int make_name(struct maildir *md, struct err *e)
+{
+    struct timeval tv;
+    unsigned char rnd[4];
+
+    gettimeofday(&tv, NULL);
+    if (RAND_bytes(rnd, sizeof rnd) != 1) return err_set(e, ERR_INTERNAL, "no randomness");
+    snprintf(md->name, sizeof md->name, "%lld.M%06ldP%ldQ%luR%02x%02x%02x%02xX%s.%s",
+             (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), ++md->seq, rnd[0], rnd[1],
+             rnd[2], rnd[3], md->tag, md->host);
+    return 0;
+}
+
+static int md_begin(struct sink *s, const struct deliver_msg *m, struct err *e)
+{
+    struct maildir *md = s->impl;
+
+    (void)m;
+    for (int tries = 0; tries < 5; tries++) {
+        if (make_name(md, e) < 0) return -1;
+        md->fd = openat(md->tmp_fd, md->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (md->fd >= 0) {
+            md->blen = 0;
+            return 0;
+        }
+        if (errno != EEXIST) break;
+    }
+    return io_fail(e, md, "create a file in tmp/");
+}
+
+static int flush_buf(struct maildir *md, struct err *e)
+{
+    size_t off = 0;
+
+    while (off < md->blen) {
+        ssize_t w = write(md->fd, md->buf + off, md->blen - off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return io_fail(e, md, "write");
+        }
+        off += (size_t)w;
+    }
+    md->blen = 0;
+    return 0;
+}
+
+static int md_write(struct sink *s, const unsigned char *buf, size_t len, struct err *e)
+{
+    struct maildir *md = s->impl;
+
+    if (md->blen + len > MD_WBUF && flush_buf(md, e) < 0) return -1;
+    if (len >= MD_WBUF) {
+        size_t off = 0;
+        while (off < len) {
+            ssize_t w = write(md->fd, buf + off, len - off);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return io_fail(e, md, "write");
+            }
+            off += (size_t)w;
+        }
+        return 0;
+    }
+    memcpy(md->buf + md->blen, buf, len);
+    md->blen += len;
+    return 0;
+}
+
+static void md_abort(struct sink *s)
+{
+    struct maildir *md = s->impl;
+
+    if (md->fd < 0) return;
+    close(md->fd);
+    md->fd = -1;
+    unlinkat(md->tmp_fd, md->name, 0);
+}
+
+static int md_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
+{
+    struct maildir *md = s->impl;
+
+    if (flush_buf(md, e) < 0 || fsync(md->fd) < 0) {
+        if (e->kind == ERR_NONE) io_fail(e, md, "fsync");
+        md_abort(s);
+        return -1;
+    }
+    if (close(md->fd) < 0) {
+        md->fd = -1;
+        io_fail(e, md, "close");
+        unlinkat(md->tmp_fd, md->name, 0);
+        return -1;
+    }
+    md->fd = -1;
+    memcpy(name, md->name, DELIVER_NAME_MAX);
+    return 0;
+}
+
+static int md_sync(struct sink *s, struct err *e)
+{
+    struct maildir *md = s->impl;
+
+    return fsync(md->tmp_fd) < 0 ? io_fail(e, md, "fsync tmp/") : 0;
+}
+
+static int md_publish(struct sink *s, const char *name, struct err *e)
+{
+    struct maildir *md = s->impl;
+
+    if (renameat(md->tmp_fd, name, md->new_fd, name) < 0)
+        return io_fail(e, md, "move a message from tmp/ into new/");
+    return 0;
+}
+
+static int md_publish_sync(struct sink *s, struct err *e)
+{
+    struct maildir *md = s->impl;
+
+    return fsync(md->new_fd) < 0 ? io_fail(e, md, "fsync new/") : 0;
+}
+
+static int is_named(const char *name, char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(names[i], name)) return 1;
+    return 0;
+}
+
+/* Our own files in tmp/ that no journal record names: half-written or not
+ * yet recorded when a run died. Their messages are still on the server. */
+static int remove_orphans(struct maildir *md, char *const *names, size_t n, struct err *e)
+{
+    char mark[40];
+    int dfd = dup(md->tmp_fd);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    struct dirent *de;
+
+    if (!d) {
+        if (dfd >= 0) close(dfd);
+        return io_fail(e, md, "read tmp/");
+    }
+    snprintf(mark, sizeof mark, "X%s.", md->tag);
+    rewinddir(d);
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !strstr(de->d_name, mark)) continue;
+        if (is_named(de->d_name, names, n)) continue;
+        unlinkat(md->tmp_fd, de->d_name, 0);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int md_recover(struct sink *s, char *const *names, size_t n, struct err *e)
+{
+    struct maildir *md = s->impl;
+    int moved = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (faccessat(md->tmp_fd, names[i], F_OK, 0) != 0) continue;
+        if (md_publish(s, names[i], e) < 0) return -1;
+        moved = 1;
+    }
+    if (moved && md_publish_sync(s, e) < 0) return -1;
+    if (remove_orphans(md, names, n, e) < 0) return -1;
+    return md_sync(s, e);
+}
+
+static void md_close(struct sink *s)
+{
+    struct maildir *md = s->impl;
+
+    if (!md) return;
+    md_abort(s);
+    if (md->tmp_fd >= 0) close(md->tmp_fd);
+    if (md->new_fd >= 0) close(md->new_fd);
+    free(md->buf);
+    free(md);
+    s->impl = NULL;
+}
+
+static const struct sink_ops maildir_ops = {
+    .begin = md_begin,
+    .write = md_write,
+    .end = md_end,
+    .abort = md_abort,
+    .sync = md_sync,
+    .publish = md_publish,
+    .publish_sync = md_publish_sync,
+    .recover = md_recover,
+    .close = md_close,
+};
+
+static int ensure_dir(struct maildir *md, const char *path, struct err *e)
+{
+    struct stat st;
+
+    if (mkdir(path, 0700) == 0 || errno == EEXIST) {
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return 0;
+        err_set(e, ERR_LOCAL, "Maildir %s: %s exists but is not a directory", md->path, path);
+        return -1;
+    }
+    err_set(e, ERR_LOCAL, "cannot create Maildir directory %s: %s", path, strerror(errno));
+    if (errno == ENOENT) err_hint(e, "its parent directory does not exist; create it first");
+    return -1;
+}
+
+static int open_dir(struct maildir *md, const char *sub, int *fd, struct err *e)
+{
+    char p[4200];
+
+    snprintf(p, sizeof p, "%s/%s", md->path, sub);
+    if (ensure_dir(md, p, e) < 0) return -1;
+    if ((*fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) return io_fail(e, md, "open");
+    return 0;
+}
+
+int maildir_open(struct sink *s, const char *dir, const char *tag, struct err *e)
+{
+    struct maildir *md = calloc(1, sizeof *md);
+    char cur[4200];
+
+    s->ops = &maildir_ops;
+    s->impl = md;
+    if (!md || !(md->buf = malloc(MD_WBUF))) {
+        free(md);
+        s->impl = NULL;
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    md->tmp_fd = md->new_fd = md->fd = -1;
+    snprintf(md->path, sizeof md->path, "%s", dir);
+    snprintf(md->tag, sizeof md->tag, "%s", tag);
+    safe_hostname(md->host, sizeof md->host);
+    snprintf(cur, sizeof cur, "%s/cur", dir);
+    if (ensure_dir(md, dir, e) < 0 || open_dir(md, "tmp", &md->tmp_fd, e) < 0 ||
+        open_dir(md, "new", &md->new_fd, e) < 0 || ensure_dir(md, cur, e) < 0) {
+        md_close(s);
+        return -1;
+    }
+    if (faccessat(md->tmp_fd, ".", W_OK, AT_EACCESS) != 0 ||
+        faccessat(md->new_fd, ".", W_OK, AT_EACCESS) != 0) {
+        io_fail(e, md, "write");
+        md_close(s);
+        return -1;
+    }
+    return 0;
+}

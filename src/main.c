@@ -1,0 +1,409 @@
+/*
+ * main — the command line: options, choosing accounts, running each one,
+ * and turning results into the exit status (design.md §4). The only place
+ * that maps error kinds to exit codes.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/opensslv.h>
+
+#include "conf.h"
+#include "import.h"
+#include "log.h"
+#include "session.h"
+#include "state.h"
+#include "version.h"
+
+enum exit_code {
+    EXIT_MAIL = 0,
+    EXIT_NOMAIL = 1,
+    EXIT_CONNECT = 2,
+    EXIT_AUTH = 3,
+    EXIT_PROTOCOL = 4,
+    EXIT_USAGE = 5,
+    EXIT_PERM = 6,
+    EXIT_SERVER = 7,
+    EXIT_LOCKED = 8,
+    EXIT_BUSY = 9,
+    EXIT_DELIVERY = 10,
+    EXIT_DNS = 11,
+    EXIT_LIMIT = 13,
+    EXIT_INTERNAL = 23,
+};
+
+struct options {
+    const char *config;
+    const char *state_dir;
+    int verbose;
+    int quiet;
+    int keep;                   /* -1 = as configured */
+    int fetch_all;              /* -a */
+    int check;                  /* -c */
+    uint64_t max_size;          /* -l, 0 = as configured */
+    unsigned long max_messages; /* -B, 0 = as configured */
+    long timeout;
+    const char *import_seen; /* --import-seen FORMAT:FILE */
+};
+
+static int exit_for(enum err_kind k)
+{
+    switch (k) {
+    case ERR_NONE:
+        return EXIT_MAIL;
+    case ERR_CONNECT:
+    case ERR_TLS:
+        return EXIT_CONNECT;
+    case ERR_DNS:
+        return EXIT_DNS;
+    case ERR_AUTH:
+        return EXIT_AUTH;
+    case ERR_PROTOCOL:
+        return EXIT_PROTOCOL;
+    case ERR_SERVER:
+    case ERR_TIMEOUT:
+        return EXIT_SERVER;
+    case ERR_BUSY:
+        return EXIT_BUSY;
+    case ERR_USAGE:
+        return EXIT_USAGE;
+    case ERR_CONFIG_PERM:
+        return EXIT_PERM;
+    case ERR_LOCKED:
+        return EXIT_LOCKED;
+    case ERR_DELIVERY:
+    case ERR_LOCAL:
+        return EXIT_DELIVERY;
+    case ERR_LIMIT:
+        return EXIT_LIMIT;
+    case ERR_INTERRUPTED:
+    case ERR_INTERNAL:
+        return EXIT_INTERNAL;
+    }
+    return EXIT_INTERNAL;
+}
+
+static void usage(FILE *f)
+{
+    fputs("Usage: popfetch [options] [account...]\n"
+          "Fetch mail from POP3 servers into Maildir; with no account, every account.\n"
+          "\n"
+          "  -f, --config FILE      config file (default $XDG_CONFIG_HOME/popfetch/config\n"
+          "                         or ~/.popfetchrc)\n"
+          "  -v, --verbose          a summary line per account; twice: protocol trace\n"
+          "  -q, -s, --quiet        errors only\n"
+          "  -k, --keep             leave messages on the server\n"
+          "  -K, --no-keep          delete messages once they are safely delivered\n"
+          "  -a, --all              also fetch messages seen before\n"
+          "  -c, --check            count new messages, fetch nothing (exit 0 if any)\n"
+          "  -l, --max-size SIZE    leave larger messages on the server (e.g. 10M)\n"
+          "  -B, --max-messages N   fetch at most N messages per account and run\n"
+          "  -t, --timeout SECONDS  for connecting and for each read or write\n"
+          "      --state-dir DIR    where seen-state lives\n"
+          "                         (default $XDG_STATE_HOME/popfetch)\n"
+          "      --import-seen FORMAT:FILE [account]\n"
+          "                         mark as seen what fetchmail (.fetchids), mpop or\n"
+          "                         getmail (oldmail-*) already fetched\n"
+          "  -V, --version          version and build details\n"
+          "  -h, --help             this help\n"
+          "\n"
+          "Exit status: 0 mail retrieved, 1 no new mail, 2 connect/TLS failure,\n"
+          "3 authentication, 4 protocol error, 5 usage/config error, 6 config readable\n"
+          "by others, 7 server error, 8 account locked, 9 mailbox busy, 10 delivery\n"
+          "failed, 11 DNS, 13 more mail waits (-B), 23 internal error.\n"
+          "See popfetch(1) and popfetchrc(5).\n",
+          f);
+}
+
+static void version(void)
+{
+    printf("popfetch %s\n%s\nauthentication: USER/PASS\n", POPFETCH_VERSION,
+           OpenSSL_version(OPENSSL_VERSION));
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'f'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"silent", no_argument, NULL, 's'},
+        {"keep", no_argument, NULL, 'k'},
+        {"no-keep", no_argument, NULL, 'K'},
+        {"all", no_argument, NULL, 'a'},
+        {"check", no_argument, NULL, 'c'},
+        {"max-size", required_argument, NULL, 'l'},
+        {"max-messages", required_argument, NULL, 'B'},
+        {"timeout", required_argument, NULL, 't'},
+        {"import-seen", required_argument, NULL, 'I'},
+        {"state-dir", required_argument, NULL, 'S'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    char *end;
+
+    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:Vh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            o->config = optarg;
+            break;
+        case 'v':
+            o->verbose++;
+            break;
+        case 'q':
+        case 's':
+            o->quiet = 1;
+            break;
+        case 'k':
+            o->keep = 1;
+            break;
+        case 'K':
+            o->keep = 0;
+            break;
+        case 'S':
+            o->state_dir = optarg;
+            break;
+        case 'I':
+            o->import_seen = optarg;
+            break;
+        case 'a':
+            o->fetch_all = 1;
+            break;
+        case 'c':
+            o->check = 1;
+            break;
+        case 'l':
+            if (conf_parse_size(optarg, &o->max_size) < 0 || o->max_size == 0) {
+                fprintf(stderr, "popfetch: --max-size needs a size like 10M, 512k or 20000\n");
+                return -1;
+            }
+            break;
+        case 'B':
+            o->max_messages = strtoul(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || o->max_messages == 0) {
+                fprintf(stderr, "popfetch: --max-messages needs a positive number\n");
+                return -1;
+            }
+            break;
+        case 't':
+            o->timeout = strtol(optarg, &end, 10);
+            if (*end || o->timeout < 1 || o->timeout > 86400) {
+                fprintf(stderr, "popfetch: --timeout needs seconds from 1 to 86400\n");
+                return -1;
+            }
+            break;
+        case 'V':
+            version();
+            exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            fprintf(stderr, "Try `popfetch --help'.\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void default_state_dir(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+    if (xdg && *xdg)
+        snprintf(buf, len, "%s/popfetch", xdg);
+    else
+        snprintf(buf, len, "%s/.local/state/popfetch", home && *home ? home : ".");
+}
+
+/* Exit status for one account's result. */
+static int account_status(const struct session_result *r)
+{
+    if (r->err.kind != ERR_NONE) return exit_for(r->err.kind);
+    if (r->failed) return EXIT_DELIVERY;
+    if (r->waiting) return EXIT_LIMIT;
+    return r->fetched ? EXIT_MAIL : EXIT_NOMAIL;
+}
+
+static void summary(const struct account *a, const struct session_result *r)
+{
+    log_info(a->name, "%lu message%s (%llu bytes) retrieved, %lu deleted, %lu failed, in %.2f s",
+             r->fetched, r->fetched == 1 ? "" : "s", (unsigned long long)r->bytes, r->deleted,
+             r->failed, (double)r->ms / 1000.0);
+}
+
+/* The command line wins over the config file. */
+static void apply_overrides(struct account *a, const struct options *o)
+{
+    if (o->timeout) a->timeout = (unsigned long)o->timeout;
+    if (o->keep >= 0) {
+        a->keep.mode = o->keep ? KEEP_ON : KEEP_OFF;
+        a->keep.seconds = 0;
+    }
+    if (o->fetch_all) a->fetch_all = 1;
+    if (o->max_size) a->max_size = o->max_size;
+    if (o->max_messages) a->max_messages = o->max_messages;
+}
+
+static int check_status(const struct account *a, const struct session_result *r)
+{
+    if (r->err.kind != ERR_NONE) return exit_for(r->err.kind);
+    printf("%s: %lu new message%s (%lu on the server)\n", a->name, r->new_messages,
+           r->new_messages == 1 ? "" : "s", r->listed);
+    fflush(stdout);
+    return r->new_messages ? EXIT_MAIL : EXIT_NOMAIL;
+}
+
+static int run_account(struct account *a, const struct options *o, const char *default_state)
+{
+    struct session_opts so = {.check = o->check};
+    struct session_result r;
+
+    apply_overrides(a, o);
+    so.state_dir = o->state_dir ? o->state_dir : a->state_dir ? a->state_dir : default_state;
+    session_run(a, &so, &r);
+    if (r.err.kind != ERR_NONE) log_error(a->name, &r.err);
+    if (o->check) return check_status(a, &r);
+    summary(a, &r);
+    return account_status(&r);
+}
+
+/* Entries of the import file that belong to the account: by user, and by
+ * host too when the file knows several hosts for that user. */
+static int import_wanted(const struct import_list *l, size_t i, const struct account *a,
+                         int by_host)
+{
+    return import_matches(&l->v[i], a->user, by_host ? a->host : NULL);
+}
+
+static int record_imported(const struct import_list *l, const struct account *a, const char *dir,
+                           size_t *count, struct err *e)
+{
+    struct state st;
+    char key[1024];
+    int by_host = 0, rc = 0;
+    int64_t now = time(NULL);
+
+    for (size_t i = 0; i < l->n && !by_host; i++)
+        by_host = import_matches(&l->v[i], a->user, a->host) && l->v[i].host;
+    state_key(key, sizeof key, a->user, a->host, conf_port(a));
+    if (state_open(&st, dir, key, e) < 0) {
+        state_close(&st);
+        return -1;
+    }
+    *count = 0;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        if (!import_wanted(l, i, a, by_host)) continue;
+        rc = state_add(&st, l->v[i].uidl, strlen(l->v[i].uidl), STATE_DELIVERED,
+                       l->v[i].when ? l->v[i].when : now, NULL, e);
+        (*count)++;
+    }
+    if (rc == 0) rc = state_compact(&st, 0, e);
+    state_close(&st);
+    return rc;
+}
+
+/* --import-seen: seed one account's state from another tool's file. */
+static int run_import(struct config *cfg, const struct options *o, int argc, char **argv,
+                      const char *default_state)
+{
+    struct account *a = NULL;
+    struct import_list l = {0};
+    enum import_format f;
+    const char *path;
+    struct err e;
+    size_t count = 0;
+
+    if (argc - optind == 1)
+        a = conf_find(cfg, argv[optind]);
+    else if (argc == optind && cfg->naccounts == 1)
+        a = &cfg->accounts[0];
+    if (!a) {
+        fprintf(stderr, "popfetch: --import-seen needs one account name\n");
+        return EXIT_USAGE;
+    }
+    if (import_parse_spec(o->import_seen, &f, &path, &e) < 0 || import_load(f, path, &l, &e) < 0 ||
+        record_imported(&l, a,
+                        o->state_dir   ? o->state_dir
+                        : a->state_dir ? a->state_dir
+                                       : default_state,
+                        &count, &e) < 0) {
+        log_error(a->name, &e);
+        import_free(&l);
+        return exit_for(e.kind);
+    }
+    if (count == 0) {
+        fprintf(stderr, "popfetch: %s: %s holds no UIDLs for %s@%s\n", a->name, path, a->user,
+                a->host);
+        import_free(&l);
+        return EXIT_USAGE;
+    }
+    printf("%s: marked %zu UIDL%s from %s as seen", a->name, count, count == 1 ? "" : "s", path);
+    if (l.skipped) printf(" (%u unreadable line%s skipped)", l.skipped, l.skipped == 1 ? "" : "s");
+    printf("\n");
+    import_free(&l);
+    return EXIT_MAIL;
+}
+
+/* Overall status: the first failure, else 0 if any mail, else 1. */
+static int combine(int overall, int status)
+{
+    if (overall > EXIT_NOMAIL) return overall;
+    if (status > EXIT_NOMAIL) return status;
+    return (overall == EXIT_MAIL || status == EXIT_MAIL) ? EXIT_MAIL : EXIT_NOMAIL;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {.keep = -1};
+    struct config cfg;
+    struct err e;
+    char path[4096], sdir[4096];
+    int status = -1;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (parse_args(argc, argv, &o) < 0) return EXIT_USAGE;
+    log_set_level(o.quiet ? LOG_QUIET : o.verbose >= 2 ? LOG_TRACE : o.verbose);
+    if (!o.config) conf_default_path(path, sizeof path);
+    if (conf_load(o.config ? o.config : path, &cfg, &e) < 0) {
+        log_error(NULL, &e);
+        return exit_for(e.kind);
+    }
+    default_state_dir(sdir, sizeof sdir);
+    if (o.import_seen) {
+        status = run_import(&cfg, &o, argc, argv, sdir);
+        conf_free(&cfg);
+        return status;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (!conf_find(&cfg, argv[i])) {
+            fprintf(stderr, "popfetch: no account named `%s` in %s\n", argv[i], cfg.path);
+            conf_free(&cfg);
+            return EXIT_USAGE;
+        }
+    }
+    if (cfg.naccounts == 0) {
+        fprintf(stderr, "popfetch: %s defines no accounts\n", cfg.path);
+        conf_free(&cfg);
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < cfg.naccounts; i++) {
+        struct account *a = &cfg.accounts[i];
+        int wanted = optind == argc;
+        for (int k = optind; k < argc && !wanted; k++) wanted = !strcmp(argv[k], a->name);
+        if (!wanted) continue;
+        int st = run_account(a, &o, sdir);
+        status = status < 0 ? st : combine(status, st);
+    }
+    conf_free(&cfg);
+    return status < 0 ? EXIT_NOMAIL : status;
+}

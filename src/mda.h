@@ -1,0 +1,76 @@
+/*
+ * mda — the MDA sink: hands each message to a delivery program (procmail,
+ * maildrop, dovecot-lda, a script) on its standard input, without a shell.
+ *
+ * The command is split into words once, at open, by shell-like quoting rules
+ * (see mda_split); %F %T %U %H are then filled in per message, each value
+ * staying inside its word whatever it contains, so a hostile sender address
+ * cannot add words or run anything. The message's bytes never pass through
+ * argv: while the session writes, they go to a spool file; at end() the
+ * program is started with stdin a pipe fed from the spool, stdout on
+ * /dev/null, stderr a pipe read line by line into the stderr_line callback,
+ * and POPFETCH_ACCOUNT, POPFETCH_UIDL, POPFETCH_SIZE and POPFETCH_SERVER in
+ * its environment. The message is delivered only if the program exits 0
+ * having read all of it, within timeout_s seconds (else SIGTERM to its
+ * process group, SIGKILL 5 s later). Exit 75 (EX_TEMPFAIL) is a temporary
+ * failure; other statuses, signals and timeouts are named in the error. A
+ * failed end() leaves the message on the server (ERR_DELIVERY); a successful
+ * one is final, so sync, publish, publish_sync and recover do nothing.
+ */
+#ifndef POPFETCH_MDA_H
+#define POPFETCH_MDA_H
+
+#include <stddef.h>
+
+#include "deliver.h"
+
+#define MDA_TIMEOUT_S    300
+#define MDA_KILL_AFTER_S 5    /* from SIGTERM to SIGKILL */
+#define MDA_LINE_MAX     1024 /* longer stderr lines reach the callback in pieces */
+#define MDA_LINES_MAX    1000 /* stderr lines passed on per message; the rest are counted */
+
+struct mda_opts {
+    const char *command;                                     /* e.g. "/usr/bin/procmail -d %T" */
+    int timeout_s;                                           /* <= 0: 300 */
+    const char *account, *local_user, *remote_user, *server; /* NULL: "" (local_user: login name) */
+    const char *spool_dir;                                   /* NULL = $TMPDIR or /tmp */
+    /* The MDA's stderr, line by line, without the newline: raw bytes from the
+     * program (may hold control bytes; quote before showing). line[len] is
+     * '\0'. NULL: discarded. */
+    void (*stderr_line)(void *ctx, const char *line, size_t len);
+    void *stderr_ctx;
+};
+
+/* Check the command (ERR_USAGE for an empty command, unbalanced quotes, an
+ * unknown %x or an unquoted shell operator) and open the sink. */
+int mda_open(struct sink *s, const struct mda_opts *o, struct err *e);
+
+/* Values for %F (sender), %T (local user), %U (remote user), %H (server);
+ * NULL counts as "". */
+struct mda_vars {
+    const char *sender, *local_user, *remote_user, *server;
+};
+
+/* Split `cmd` into a NULL-terminated argv (each word and the array from
+ * malloc; free with mda_argv_free), the way a POSIX shell splits words, with
+ * no expansion but these:
+ *   - blanks (space, tab, newline) separate words;
+ *   - '...' keeps everything literally; "..." keeps everything but \" \\ \$
+ *     \` (a backslash and the next byte become that byte) and \newline
+ *     (removed); outside quotes a backslash takes the next byte literally;
+ *   - %F %T %U %H are replaced by their values, in every quoting context, and
+ *     a value never splits or ends a word; %% is a percent sign; \% outside
+ *     quotes is a percent sign too. A word made only of an empty value is an
+ *     empty argument, not dropped.
+ * ERR_USAGE for no words, an unbalanced quote, a trailing backslash or %,
+ * an unknown %x, or an unquoted | & ; < > ( ) $ ` (there is no shell: quote
+ * them, or run sh -c '...' explicitly). */
+int mda_split(const char *cmd, const struct mda_vars *v, char ***argv, struct err *e);
+
+void mda_argv_free(char **argv);
+
+/* What an exit status means by sysexits.h (64-78), 126 and 127; NULL for
+ * others. */
+const char *mda_exit_meaning(int status);
+
+#endif

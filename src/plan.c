@@ -1,0 +1,78 @@
+/*
+ * plan — the pure fetch/keep/delete decision. See plan.h.
+ */
+#include <string.h>
+
+#include "plan.h"
+
+int plan_fetches(enum plan_action a)
+{
+    return a == PLAN_FETCH || a == PLAN_FETCH_DELETE;
+}
+
+int plan_deletes(enum plan_action a)
+{
+    return a == PLAN_FETCH_DELETE || a == PLAN_DELETE;
+}
+
+static int expired(const struct plan_policy *p, int64_t first_seen)
+{
+    return p->now - first_seen >= (int64_t)p->keep_seconds;
+}
+
+/* What to do with a message delivered in an earlier run. */
+static enum plan_action for_seen(const struct plan_policy *p, const struct plan_item *it)
+{
+    if (p->keep == PLAN_KEEP_OFF) return PLAN_DELETE;
+    if (p->keep == PLAN_KEEP_FOR && expired(p, it->first_seen)) return PLAN_DELETE;
+    return PLAN_LEAVE;
+}
+
+static enum plan_action for_fetch(const struct plan_policy *p, const struct plan_item *it)
+{
+    if (p->keep == PLAN_KEEP_OFF) return PLAN_FETCH_DELETE;
+    /* A refetch (-a) of an old message still honours its first-seen age. */
+    if (p->keep == PLAN_KEEP_FOR && it->seen && expired(p, it->first_seen))
+        return PLAN_FETCH_DELETE;
+    return PLAN_FETCH;
+}
+
+void plan_make(const struct plan_policy *p, struct plan_item *items, size_t n,
+               struct plan_summary *sum)
+{
+    unsigned long fetching = 0;
+
+    memset(sum, 0, sizeof *sum);
+    for (size_t i = 0; i < n; i++) {
+        struct plan_item *it = &items[i];
+
+        if (it->seen && !p->fetch_all) {
+            it->action = for_seen(p, it);
+        } else if (p->max_size && it->size > p->max_size) {
+            it->action = PLAN_TOO_BIG;
+        } else if (p->max_messages && fetching >= p->max_messages) {
+            it->action = PLAN_OVER_LIMIT;
+        } else {
+            it->action = for_fetch(p, it);
+            fetching++;
+        }
+        switch (it->action) {
+        case PLAN_FETCH:
+        case PLAN_FETCH_DELETE:
+            sum->fetch++;
+            break;
+        case PLAN_DELETE:
+            sum->delete_only++;
+            break;
+        case PLAN_LEAVE:
+            sum->leave++;
+            break;
+        case PLAN_TOO_BIG:
+            sum->too_big++;
+            break;
+        case PLAN_OVER_LIMIT:
+            sum->over_limit++;
+            break;
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/*
+ * session — one account's run from start to QUIT, and the only place that
+ * knows the order of things: lock and load state, recover the sink, get the
+ * secret, connect, TLS/STLS, log in, list, plan, fetch each message into the
+ * sink, make it durable, record it, publish it, delete it, QUIT, compact.
+ *
+ * It reports through log.c and returns a result; main.c turns results into
+ * the exit status.
+ */
+#ifndef POPFETCH_SESSION_H
+#define POPFETCH_SESSION_H
+
+#include <stdint.h>
+
+#include "conf.h"
+#include "err.h"
+
+struct session_opts {
+    int check;             /* --check: count new messages, change nothing */
+    const char *state_dir; /* where seen-state lives */
+};
+
+struct session_result {
+    unsigned long listed;       /* messages on the server */
+    unsigned long fetched;      /* delivered this run */
+    unsigned long deleted;      /* DELE accepted */
+    unsigned long failed;       /* could not be delivered (left on the server) */
+    unsigned long waiting;      /* left for a later run by max_messages */
+    unsigned long new_messages; /* not seen before (what --check counts) */
+    uint64_t bytes;             /* bytes delivered */
+    int64_t ms;                 /* wall time */
+    struct err err;             /* the failure that ended the run, or ERR_NONE */
+};
+
+int session_run(const struct account *a, const struct session_opts *o, struct session_result *r);
+
+#endif

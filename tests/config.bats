@@ -1,0 +1,91 @@
+#!/usr/bin/env bats
+# Config file handling seen from the command line: syntax errors name
+# file:line (exit 5), a readable config with a password is refused (exit 6),
+# the default path, and the command line's own errors.
+
+load lib/common
+
+setup() { pf_setup; }
+teardown() { pf_teardown; }
+
+@test "unknown key: exit 5 with file:line and the key" {
+  printf 'account a\nhost h\nuser u\nhots x\ndelivery maildir %s\n' "$MD" >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"$RC:4: unknown key \`hots\`"* ]]
+}
+
+@test "bad value: exit 5 names the choices" {
+  printf 'account a\nhost h\nuser u\ntls sometimes\ndelivery maildir %s\n' "$MD" >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"$RC:4:"*"implicit | starttls | off"* ]]
+}
+
+@test "missing host, user or delivery: exit 5 naming the account's line" {
+  printf '# x\naccount a\nuser u\ndelivery maildir %s\n' "$MD" >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"$RC:2: account a has no \`host\`"* ]]
+  printf 'account a\nhost h\nuser u\n' >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"no \`delivery\`"* ]]
+}
+
+@test "a password in a config others can read: exit 6 and a chmod hint" {
+  printf 'account a\nhost h\nuser u\npassword s3cret\ndelivery maildir %s\n' "$MD" >"$RC"
+  chmod 644 "$RC"
+  pf_run
+  [ "$status" -eq 6 ]
+  [[ $output == *"chmod 600"* ]]
+  [[ $output != *s3cret* ]]
+  chmod 640 "$RC"
+  pf_run
+  [ "$status" -eq 6 ]
+}
+
+@test "a readable config without a password is fine" {
+  printf 'account a\nhost 127.0.0.1\nport 1\nuser u\npasswordeval "echo x"\ndelivery maildir %s\n' \
+    "$MD" >"$RC"
+  chmod 644 "$RC"
+  pf_run -t 2
+  [ "$status" -eq 2 ]                   # connection refused, not a config error
+}
+
+@test "missing config file: exit 5 with a hint" {
+  run "$POPFETCH" -f "$W/nope"
+  [ "$status" -eq 5 ]
+  [[ $output == *"cannot read config $W/nope"* ]]
+}
+
+@test "default config path: \$XDG_CONFIG_HOME/popfetch/config, then ~/.popfetchrc" {
+  mkdir -p "$W/home" "$W/xdg/popfetch"
+  printf 'account fromhome\nhost h\nuser u\ndelivery maildir %s\nbogus 1\n' "$MD" >"$W/home/.popfetchrc"
+  HOME=$W/home XDG_CONFIG_HOME=$W/xdg run "$POPFETCH"
+  [ "$status" -eq 5 ]
+  [[ $output == *".popfetchrc:5: unknown key"* ]]
+  printf 'account fromxdg\nhost h\nuser u\ndelivery maildir %s\nbogus 1\n' "$MD" >"$W/xdg/popfetch/config"
+  HOME=$W/home XDG_CONFIG_HOME=$W/xdg run "$POPFETCH"
+  [ "$status" -eq 5 ]
+  [[ $output == *"popfetch/config:5: unknown key"* ]]
+}
+
+@test "bad command line: exit 5; --help and --version exit 0" {
+  run "$POPFETCH" --no-such-option
+  [ "$status" -eq 5 ]
+  run "$POPFETCH" --help
+  [ "$status" -eq 0 ]
+  [[ $output == *"Usage: popfetch"* ]]
+  run "$POPFETCH" --version
+  [ "$status" -eq 0 ]
+  [[ $output == *"popfetch "*"OpenSSL"* ]]
+}
+
+@test "unresolvable host: exit 11" {
+  printf 'account a\nhost no-such-host.invalid\nuser u\npasswordeval "echo x"\ndelivery maildir %s\n' \
+    "$MD" >"$RC"
+  pf_run -t 5
+  [ "$status" -eq 11 ]
+  [[ $output == *"cannot resolve"* ]]
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# Exactly once into Maildir, proven by killing popfetch (SIGKILL, from the
+# fault-injection build) at every named crash point, for several message
+# numbers, in delete and keep mode; then rerunning to completion and reading
+# back with Python's mailbox module: every message arrived exactly once, and
+# nothing ever left the server before it was safely in the Maildir.
+
+load lib/common
+
+FAULTS=$PF_TOP/build/popfetch-faults
+
+setup() {
+  pf_setup
+  [ -x "$FAULTS" ] || skip "build/popfetch-faults not built (make check builds it)"
+  dovecot_start
+  mkdir -p "$W/orig"
+  local i
+  for ((i = 1; i <= 6; i++)); do
+    printf 'From: s%d@example.org\nSubject: crash test %d\n\nline one of %d\n.dot line\nlast\n' \
+      "$i" "$i" "$i" >"$W/orig/$i"
+  done
+  # message 4 is big enough to arrive in several chunks
+  "$DC_PYTHON" -c 'import sys; sys.stdout.write("Subject: big\n\n" + ("y" * 99 + "\n") * 4000)' >"$W/orig/4"
+}
+
+teardown() { pf_teardown; }
+
+# fresh_round: empty both sides and put the six messages on the server.
+fresh_round() {
+  local smd
+  smd=$(dovecot_maildir alice)
+  rm -rf "$MD" "$SD"
+  find "$smd/new" "$smd/cur" -maxdepth 1 -type f -delete 2>/dev/null || true
+  local f
+  for f in "$W"/orig/{1..6}; do dovecot_put alice "$f"; done
+}
+
+# crash_round KEEP POINT N: crash at POINT:N, check, rerun, check.
+crash_round() {
+  local keep=$1 point=$2 n=$3 smd
+  smd=$(dovecot_maildir alice)
+  fresh_round
+  pf_rc_dovecot implicit "keep $keep"
+  POPFETCH_CRASH_AT=$point:$n run "$FAULTS" -q -f "$RC" --state-dir "$SD"
+  if [ "$status" -ne 137 ]; then
+    echo "keep $keep: expected a crash at $point:$n, got status $status: $output"
+    return 1
+  fi
+  # nothing left the server before it was delivered
+  mailcheck gone-are-delivered "$MD" "$smd" "$W"/orig/{1..6} ||
+    { echo "after crash at $point:$n (keep $keep)"; return 1; }
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
+  if [ "$status" -gt 1 ]; then
+    echo "rerun after $point:$n failed: $status $output"
+    return 1
+  fi
+  mailcheck same "$MD" "$W"/orig/{1..6} || { echo "after crash at $point:$n (keep $keep)"; return 1; }
+  mailcheck clean "$MD" || return 1
+  if [ "$keep" = off ]; then
+    [ "$(dovecot_count alice)" -eq 0 ] || { echo "server not emptied ($point:$n)"; return 1; }
+  else
+    [ "$(dovecot_count alice)" -eq 6 ] || { echo "keep mode lost mail ($point:$n)"; return 1; }
+  fi
+  # and a third run finds nothing new and duplicates nothing
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 1 ] || { echo "third run after $point:$n: $status $output"; return 1; }
+  mailcheck same "$MD" "$W"/orig/{1..6}
+}
+
+@test "delete mode: a kill at any crash point neither loses nor duplicates" {
+  local point n
+  for point in mid-message after-tmp after-journal after-publish after-dele; do
+    for n in 1 4 6; do
+      crash_round off "$point" "$n"
+    done
+  done
+  crash_round off after-quit 0
+  crash_round off after-compact 0
+}
+
+@test "keep mode: a kill at any crash point neither loses nor duplicates" {
+  local point n
+  for point in mid-message after-tmp after-journal after-publish; do
+    for n in 1 4 6; do
+      crash_round on "$point" "$n"
+    done
+  done
+  crash_round on after-quit 0
+  crash_round on after-compact 0
+}
+
+@test "a journaled delivery still in tmp/ is finished at the next start" {
+  fresh_round
+  pf_rc_dovecot implicit "keep on"
+  POPFETCH_CRASH_AT=after-journal:2 run "$FAULTS" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 137 ]
+  # message 2 is journaled but still in tmp/
+  [ "$(ls "$MD/tmp" | wc -l)" -eq 1 ]
+  [ "$(mailcheck count "$MD")" -eq 1 ]
+  grep -q ' -$\| [0-9]*\.M' "$SD"/*.journal
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD" -c  # --check changes nothing
+  [ "$(ls "$MD/tmp" | wc -l)" -eq 1 ]
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 0 ]
+  mailcheck clean "$MD"
+  mailcheck same "$MD" "$W"/orig/{1..6}
+  [ "$(dovecot_retr_del_counts)" = "6 0" ]   # message 2 was not fetched twice
+}
+
+@test "our own orphans in tmp/ are removed; other programs' files are left alone" {
+  fresh_round
+  pf_rc_dovecot implicit "keep on"
+  POPFETCH_CRASH_AT=after-tmp:3 run "$FAULTS" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 137 ]
+  [ "$(ls "$MD/tmp" | wc -l)" -eq 1 ]
+  echo "someone else's" >"$MD/tmp/1700000000.M1P1.otherhost"
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 0 ]
+  [ "$(ls "$MD/tmp")" = "1700000000.M1P1.otherhost" ]
+  mailcheck same "$MD" "$W"/orig/{1..6}
+}
+
+@test "real SIGKILLs at random moments through a slow link: exactly once" {
+  local smd i
+  smd=$(dovecot_maildir alice)
+  find "$smd/new" "$smd/cur" -maxdepth 1 -type f -delete 2>/dev/null || true
+  rm -rf "$W/orig"
+  mkdir -p "$W/orig"
+  "$DC_PYTHON" - "$W/orig" <<'PY'
+import os, random, sys
+random.seed(7)
+for i in range(1, 301):
+    body = "\n".join("kill %d line %d %s" % (i, j, "k" * random.randint(0, 70))
+                      for j in range(random.randint(1, 60)))
+    with open(os.path.join(sys.argv[1], str(i)), "w") as f:
+        f.write("Subject: kill %d\n\n%s\n" % (i, body))
+PY
+  dovecot_put_dir alice "$W/orig"
+  proxy_start "$DC_POP3S_PORT" 2
+  pf_rc_dovecot implicit
+  sed -i "s/^port .*/port $PROXY_PORT/" "$RC"
+  local kills=0 pid
+  for ((i = 0; i < 12; i++)); do
+    "$POPFETCH" -q -f "$RC" --state-dir "$SD" 2>/dev/null &
+    pid=$!
+    sleep "0.$((RANDOM % 9 + 1))$((RANDOM % 10))"
+    if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
+    wait "$pid" 2>/dev/null || true
+    # nothing ever leaves the server before it is in the Maildir
+    mailcheck gone-are-delivered "$MD" "$smd" "$W"/orig/* || return 1
+  done
+  echo "killed $kills runs mid-flight"
+  [ "$kills" -ge 6 ]
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -le 1 ]
+  mailcheck same "$MD" "$W"/orig/*
+  mailcheck clean "$MD"
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

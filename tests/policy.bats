@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# Leave-on-server policies and run control seen from outside: --check,
+# --all, max_size, max_messages (exit 13), keep durations, servers without
+# UIDL or with duplicate UIDLs, EXPIRE, and the per-account lock (exit 8).
+
+load lib/common
+
+T=$BATS_TEST_DIRNAME/transcripts
+
+setup() { pf_setup; }
+teardown() { pf_teardown; }
+
+put_n() { # put_n N: N small messages, kept in $W/orig
+  mkdir -p "$W/orig"
+  local i
+  for ((i = 1; i <= $1; i++)); do
+    printf 'Subject: policy %d\n\nbody %d\n' "$i" "$i" >"$W/orig/$i"
+    dovecot_put alice "$W/orig/$i"
+  done
+}
+
+@test "--check counts new mail, fetches nothing, writes no state" {
+  dovecot_start
+  put_n 3
+  pf_rc_dovecot implicit "keep on"
+  pf_run -c
+  [ "$status" -eq 0 ]
+  [[ $output == *"t: 3 new messages (3 on the server)"* ]]
+  [ ! -e "$MD" ]
+  [ -z "$(ls "$SD" | grep -v '\.lock$')" ]
+  [ "$(dovecot_retr_del_counts)" = "0 0" ]
+  pf_run
+  [ "$status" -eq 0 ]
+  pf_run --check
+  [ "$status" -eq 1 ]
+  [[ $output == *"t: 0 new messages (3 on the server)"* ]]
+}
+
+@test "-a fetches messages seen before again" {
+  dovecot_start
+  put_n 2
+  pf_rc_dovecot implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  pf_run -a
+  [ "$status" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 4 ]
+}
+
+@test "max_size leaves big messages on the server and says so once" {
+  dovecot_start
+  put_n 2
+  "$DC_PYTHON" -c 'print("Subject: big\n\n" + "z" * 20000)' >"$W/orig/big"
+  dovecot_put alice "$W/orig/big"
+  pf_rc_dovecot implicit "max_size 10k"
+  pf_run
+  [ "$status" -eq 0 ]
+  [[ $output == *"message 3 is 20"*"bytes, more than max_size"* ]]
+  [ "$(dovecot_count alice)" -eq 1 ]
+  pf_run
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]                       # reported once, not every run
+  pf_run -l 100k                         # the command line wins
+  [ "$status" -eq 0 ]
+  mailcheck same "$MD" "$W"/orig/*
+}
+
+@test "max_messages: stops after N, exit 13 while more mail waits" {
+  dovecot_start
+  put_n 5
+  pf_rc_dovecot implicit "max_messages 2"
+  pf_run
+  [ "$status" -eq 13 ]
+  [ "$(mailcheck count "$MD")" -eq 2 ]
+  pf_run
+  [ "$status" -eq 13 ]
+  pf_run
+  [ "$status" -eq 0 ]
+  pf_run -B 1
+  [ "$status" -eq 1 ]
+  mailcheck same "$MD" "$W"/orig/*
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "keep DURATION: kept until that long after first seen, then deleted" {
+  dovecot_start
+  put_n 2
+  pf_rc_dovecot implicit "keep 1d"
+  pf_run
+  [ "$status" -eq 0 ]
+  [ "$(dovecot_count alice)" -eq 2 ]
+  pf_run
+  [ "$status" -eq 1 ]
+  [ "$(dovecot_count alice)" -eq 2 ]
+  # age the state: first seen two days ago
+  local two_days_ago=$(( $(date +%s) - 2 * 86400 ))
+  for f in "$SD"/*.state "$SD"/*.journal; do
+    [ -f "$f" ] && sed -i -E "s/^D [0-9]+ /D $two_days_ago /" "$f"
+  done
+  pf_run
+  [ "$status" -eq 1 ]
+  [ "$(dovecot_count alice)" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 2 ]
+}
+
+@test "server without UIDL: delete mode works" {
+  fake_start "$T/no-uidl-delete.txt" --implicit-tls
+  pf_rc_fake implicit
+  pf_run
+  [ "$status" -eq 0 ]
+  fake_stop
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
+}
+
+@test "server without UIDL: keep is refused with exit 4, nothing fetched" {
+  fake_start "$T/no-uidl-keep.txt" --implicit-tls
+  pf_rc_fake implicit "keep on"
+  pf_run
+  [ "$status" -eq 4 ]
+  [[ $output == *"does not support UIDL"* ]]
+  [[ $output == *"keep off"* ]]
+  fake_stop
+}
+
+@test "duplicate UIDLs: each message fetched once, the UIDL recorded once; EXPIRE 0 warned" {
+  fake_start "$T/duplicate-uidls.txt" --implicit-tls
+  pf_rc_fake implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  [[ $output == *"EXPIRE 0"* ]]
+  fake_stop
+  [ "$(mailcheck count "$MD")" -eq 3 ]
+  [ "$(cat "$SD"/*.state | grep -c ' same-uid$')" -eq 1 ]
+}
+
+@test "a second popfetch on the same account exits 8 naming the holder" {
+  fake_start "$T/slow-after-login.txt" --implicit-tls
+  pf_rc_fake implicit
+  "$POPFETCH" -q -f "$RC" --state-dir "$SD" &
+  local first=$!
+  sleep 1
+  pf_run
+  [ "$status" -eq 8 ]
+  [[ $output == *"another popfetch (pid $first)"* ]]
+  wait "$first" || true
+  fake_stop
+}

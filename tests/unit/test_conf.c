@@ -1,0 +1,202 @@
+/* Unit tests for the config parser: syntax, inheritance, errors. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conf.h"
+#include "unit.h"
+
+static int load(const char *text, struct config *cfg, struct err *e)
+{
+    memset(cfg, 0, sizeof *cfg);
+    err_clear(e);
+    return conf_parse("test.rc", text, strlen(text), 1, cfg, e);
+}
+
+TEST(conf_full_example_with_inheritance)
+{
+    static const char text[] = "# comment\n"
+                               "defaults\n"
+                               "tls implicit\n"
+                               "keep off\n"
+                               "\n"
+                               "account work\n"
+                               "host pop.example.org\n"
+                               "user alice\n"
+                               "passwordeval \"pass show mail/work\"\n"
+                               "delivery maildir ~/Mail/work\n"
+                               "\n"
+                               "account isp : work\n"
+                               "host pop.isp.example\n"
+                               "tls starttls\n"
+                               "keep 14d\n";
+    struct config cfg;
+    struct err e;
+    struct account *w, *i;
+    char want[4200];
+
+    setenv("HOME", "/home/alice", 1);
+    CHECK(load(text, &cfg, &e) == 0);
+    CHECK(cfg.naccounts == 2);
+    w = conf_find(&cfg, "work");
+    i = conf_find(&cfg, "isp");
+    CHECK(w && i);
+    CHECK_STR(w->host, "pop.example.org");
+    CHECK_STR(w->passwordeval, "pass show mail/work");
+    snprintf(want, sizeof want, "%s/Mail/work", "/home/alice");
+    CHECK_STR(w->delivery.arg, want);
+    CHECK(w->tls == TLS_IMPLICIT && conf_port(w) == 995);
+    CHECK_STR(i->host, "pop.isp.example");
+    CHECK_STR(i->user, "alice");
+    CHECK_STR(i->delivery.arg, want);
+    CHECK(i->tls == TLS_STARTTLS && conf_port(i) == 110);
+    CHECK(i->keep.mode == KEEP_FOR && i->keep.seconds == 14 * 86400);
+    CHECK(w->keep.mode == KEEP_OFF);
+    conf_free(&cfg);
+}
+
+TEST(conf_quotes_and_escapes)
+{
+    static const char text[] = "account a\nhost h\nuser \"a b\"\n"
+                               "password \"p\\\"q\\\\r #x\"\ndelivery maildir \"/x y\"\n";
+    struct config cfg;
+    struct err e;
+
+    CHECK(load(text, &cfg, &e) == 0);
+    CHECK_STR(cfg.accounts[0].user, "a b");
+    CHECK_STR(cfg.accounts[0].password, "p\"q\\r #x");
+    CHECK_STR(cfg.accounts[0].delivery.arg, "/x y");
+    conf_free(&cfg);
+}
+
+static void expect_error(const char *text, const char *where, const char *what, int *ok)
+{
+    struct config cfg;
+    struct err e;
+
+    *ok = load(text, &cfg, &e) < 0 && e.kind == ERR_USAGE && strstr(e.msg, where) &&
+          strstr(e.msg, what);
+    if (!*ok) printf("  got: %s\n", e.msg);
+    conf_free(&cfg);
+}
+
+TEST(conf_errors_name_file_line_and_key)
+{
+    int ok;
+
+    expect_error("account a\nhost h\nhots x\n", "test.rc:3:", "unknown key `hots`", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost h\ntls maybe\n", "test.rc:3:", "tls", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost h\nport 70000\n", "test.rc:3:", "port", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost h\nuser u\n", "test.rc:1:", "no `delivery`", &ok);
+    CHECK(ok);
+    expect_error("account a\nuser u\ndelivery maildir /m\n", "test.rc:1:", "no `host`", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost \"unterminated\n", "test.rc:2:", "unterminated", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost a b\n", "test.rc:2:", "`host` takes one value", &ok);
+    CHECK(ok);
+    expect_error("host h\n", "test.rc:1:", "outside any section", &ok);
+    CHECK(ok);
+    expect_error("account a : nothere\n", "test.rc:1:", "nothere", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost h\nuser u\ndelivery maildir /m\naccount a\n",
+                 "test.rc:5:", "defined twice", &ok);
+    CHECK(ok);
+    expect_error("account a\nkeep 3x\n", "test.rc:2:", "keep", &ok);
+    CHECK(ok);
+    expect_error("account a\ndelivery pigeon /x\n", "test.rc:2:", "pigeon", &ok);
+    CHECK(ok);
+    expect_error("account a\ntls_fingerprint abc\n", "test.rc:2:", "SHA-256", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost\n", "test.rc:2:", "needs a value", &ok);
+    CHECK(ok);
+    expect_error("account a\nhost \"x\\n\"\n", "test.rc:2:", "escape", &ok);
+    CHECK(ok);
+}
+
+TEST(conf_password_needs_private_file)
+{
+    static const char text[] = "account a\nhost h\nuser u\npassword s\ndelivery maildir /m\n";
+    struct config cfg;
+    struct err e;
+
+    memset(&cfg, 0, sizeof cfg);
+    CHECK(conf_parse("pub.rc", text, strlen(text), 0, &cfg, &e) < 0);
+    CHECK(e.kind == ERR_CONFIG_PERM);
+    conf_free(&cfg);
+    memset(&cfg, 0, sizeof cfg);
+    CHECK(conf_parse("priv.rc", text, strlen(text), 1, &cfg, &e) == 0);
+    conf_free(&cfg);
+}
+
+TEST(conf_later_defaults_apply_to_later_accounts_only)
+{
+    static const char text[] = "defaults\ntimeout 10\n"
+                               "account a\nhost h\nuser u\ndelivery maildir /m\n"
+                               "defaults\ntimeout 20\n"
+                               "account b : a\n";
+    struct config cfg;
+    struct err e;
+
+    CHECK(load(text, &cfg, &e) == 0);
+    CHECK(conf_find(&cfg, "a")->timeout == 10);
+    CHECK(conf_find(&cfg, "b")->timeout == 20);
+    CHECK_STR(conf_find(&cfg, "b")->host, "h");
+    conf_free(&cfg);
+}
+
+TEST(conf_fingerprint_is_normalised)
+{
+    static const char text[] =
+        "account a\nhost h\nuser u\ndelivery maildir /m\ntls_fingerprint "
+        "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:"
+        "45:67:89\n";
+    struct config cfg;
+    struct err e;
+
+    CHECK(load(text, &cfg, &e) == 0);
+    CHECK_STR(cfg.accounts[0].tls_fingerprint,
+              "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789");
+    conf_free(&cfg);
+}
+
+TEST(conf_durations_and_sizes)
+{
+    unsigned long s;
+    uint64_t b;
+
+    CHECK(conf_parse_duration("14d", &s) == 0 && s == 14 * 86400);
+    CHECK(conf_parse_duration("1d12h", &s) == 0 && s == 36 * 3600);
+    CHECK(conf_parse_duration("90m", &s) == 0 && s == 5400);
+    CHECK(conf_parse_duration("60", &s) == 0 && s == 60);
+    CHECK(conf_parse_duration("", &s) < 0);
+    CHECK(conf_parse_duration("d", &s) < 0);
+    CHECK(conf_parse_duration("3y", &s) < 0);
+    CHECK(conf_parse_duration("99999999999d", &s) < 0);
+    CHECK(conf_parse_size("10M", &b) == 0 && b == 10 * 1024 * 1024);
+    CHECK(conf_parse_size("512k", &b) == 0 && b == 512 * 1024);
+    CHECK(conf_parse_size("1000", &b) == 0 && b == 1000);
+    CHECK(conf_parse_size("1MB", &b) == 0 && b == 1024 * 1024);
+    CHECK(conf_parse_size("x", &b) < 0);
+    CHECK(conf_parse_size("1T", &b) < 0);
+}
+
+TEST(conf_long_line_and_nul_are_errors)
+{
+    char *text = malloc(20000);
+    struct config cfg;
+    struct err e;
+
+    memset(text, 'x', 20000);
+    memcpy(text, "account a\nhost ", 15);
+    text[19999] = '\0';
+    CHECK(load(text, &cfg, &e) < 0 && strstr(e.msg, "test.rc:2:"));
+    conf_free(&cfg);
+    memset(&cfg, 0, sizeof cfg);
+    CHECK(conf_parse("nul.rc", "account a\nho\0st h\n", 18, 1, &cfg, &e) < 0);
+    CHECK(strstr(e.msg, "nul.rc:2:") != NULL);
+    conf_free(&cfg);
+    free(text);
+}

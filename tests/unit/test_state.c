@@ -1,0 +1,204 @@
+/* Unit tests for the seen-state store: journal, compaction, damage, lock. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "unit.h"
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[512];
+    FILE *f;
+
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char p[512];
+
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+TEST(state_key_escapes_unsafe_bytes)
+{
+    char k[256];
+
+    state_key(k, sizeof k, "al/ice", "pop.example.org", 995);
+    CHECK_STR(k, "al%2Fice@pop.example.org:995");
+}
+
+TEST(state_journal_survives_reopen_then_compacts)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+    const struct state_entry *ent;
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_add(&s, "uid-1", 5, STATE_DELIVERED, 1000, "f1", &e) == 0);
+    CHECK(state_add(&s, "uid-2", 5, STATE_DELIVERED, 2000, NULL, &e) == 0);
+    CHECK(state_commit(&s, &e) == 0);
+    state_close(&s);
+    CHECK(exists(dir, "k.journal"));
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    ent = state_lookup(&s, "uid-1", 5);
+    CHECK(ent && ent->status == STATE_DELIVERED && ent->first_seen == 1000);
+    CHECK(state_lookup(&s, "uid-2", 5) != NULL);
+    CHECK(state_lookup(&s, "uid-3", 5) == NULL);
+    CHECK(s.nnames == 1);
+    CHECK_STR(s.names[0], "f1");
+    CHECK(state_compact(&s, 0, &e) == 0);
+    state_close(&s);
+    CHECK(!exists(dir, "k.journal"));
+    CHECK(exists(dir, "k.state"));
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_lookup(&s, "uid-1", 5) && state_lookup(&s, "uid-2", 5));
+    CHECK(s.nnames == 0);
+    state_close(&s);
+}
+
+TEST(state_uncommitted_records_are_not_remembered)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_add(&s, "u", 1, STATE_DELIVERED, 1, "n", &e) == 0);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_lookup(&s, "u", 1) == NULL);
+    state_close(&s);
+}
+
+TEST(state_torn_and_garbled_lines_are_dropped_never_trusted)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    write_file(dir, "k.state",
+               "popfetch-state 1\nD 10 good-1\nX 10 bad\nD ten bad2\n"
+               "D 10 two words\nD 10 good-2\n");
+    write_file(dir, "k.journal", "popfetch-journal 1\nD 20 good-3 name3\nD 20 torn-4 na");
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_lookup(&s, "good-1", 6) && state_lookup(&s, "good-2", 6));
+    CHECK(state_lookup(&s, "good-3", 6));
+    CHECK(!state_lookup(&s, "torn-4", 6));
+    CHECK(!state_lookup(&s, "bad", 3));
+    CHECK(s.dropped == 4);
+    state_close(&s);
+}
+
+TEST(state_newer_version_is_refused)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    write_file(dir, "k.state", "popfetch-state 2\nD 10 x\n");
+    CHECK(state_open(&s, dir, "k", &e) < 0);
+    CHECK(e.kind == ERR_LOCAL && strstr(e.msg, "another popfetch version"));
+    state_close(&s);
+}
+
+TEST(state_prune_drops_only_unlisted)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    write_file(dir, "k.state", "popfetch-state 1\nD 10 on-server\nD 10 gone\n");
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    state_mark_listed(&s, state_lookup(&s, "on-server", 9));
+    CHECK(state_compact(&s, 1, &e) == 0);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_lookup(&s, "on-server", 9));
+    CHECK(!state_lookup(&s, "gone", 4));
+    state_close(&s);
+}
+
+TEST(state_many_entries)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+    char u[32];
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(u, sizeof u, "uid%08d", i);
+        CHECK(state_add(&s, u, (size_t)n, STATE_DELIVERED, i, NULL, &e) == 0);
+    }
+    CHECK(state_commit(&s, &e) == 0);
+    CHECK(state_compact(&s, 0, &e) == 0);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(s.nents == 20000);
+    for (int i = 0; i < 20000; i += 997) {
+        int n = snprintf(u, sizeof u, "uid%08d", i);
+        CHECK(state_lookup(&s, u, (size_t)n) != NULL);
+    }
+    state_close(&s);
+}
+
+TEST(state_lock_names_the_holder)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+    int pfd[2];
+    pid_t pid;
+    char c;
+    char want[64];
+
+    CHECK(pipe(pfd) == 0);
+    pid = fork();
+    if (pid == 0) {
+        struct state held;
+        if (state_open(&held, dir, "k", &e) < 0) _exit(1);
+        if (write(pfd[1], "x", 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    CHECK(read(pfd[0], &c, 1) == 1);
+    CHECK(state_open(&s, dir, "k", &e) < 0);
+    CHECK(e.kind == ERR_LOCKED);
+    snprintf(want, sizeof want, "pid %ld", (long)pid);
+    CHECK(strstr(e.msg, want) != NULL);
+    state_close(&s);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* a lock left by a dead process is no obstacle */
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    state_close(&s);
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+TEST(state_prune_keeps_what_this_run_added)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_add(&s, "new-one", 7, STATE_DELIVERED, 5, "n", &e) == 0);
+    CHECK(state_compact(&s, 1, &e) == 0);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_lookup(&s, "new-one", 7) != NULL);
+    state_close(&s);
+}
