@@ -61,7 +61,7 @@ $(BUILD) $(BUILD)/unit $(BUILD)/faults:
 	mkdir -p $@
 
 deps:
-	@tests/lib/ensure-deps
+	@tests/lib/ensure-deps procmail
 
 unit: tests/unit/runner
 	tests/unit/runner

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "mda.h"
 #include "tls.h"
 
 #define CONF_MAX_BYTES  (4 * 1024 * 1024)
@@ -178,6 +179,7 @@ enum vtype {
     V_DELIVERY,
     V_TLSVER,
     V_FINGERPRINT,
+    V_LOCKING,
     V_SIZE,
     V_COUNT,
 };
@@ -212,6 +214,9 @@ static const struct keydef keys[] = {
     {"auth", V_ENUM, OFF(auth), auth_names},
     {"allow_plaintext", V_BOOL, OFF(allow_plaintext), NULL},
     {"delivery", V_DELIVERY, OFF(delivery), NULL},
+    {"mbox_locking", V_LOCKING, OFF(mbox_locking), NULL},
+    {"mda_timeout", V_SECONDS, OFF(mda_timeout), NULL},
+    {"received_header", V_BOOL, OFF(received_header), NULL},
     {"keep", V_KEEP, OFF(keep), NULL},
     {"fetch", V_ENUM, OFF(fetch_all), fetch_names},
     {"max_size", V_SIZE, OFF(max_size), NULL},
@@ -230,6 +235,9 @@ void conf_account_defaults(struct account *a)
     a->auth = AUTH_AUTO;
     a->keep.mode = KEEP_OFF;
     a->timeout = 60;
+    a->mbox_locking = MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL;
+    a->mda_timeout = 300;
+    a->received_header = 1;
 }
 
 unsigned conf_port(const struct account *a)
@@ -345,21 +353,77 @@ static int set_string(struct parser *ps, const char **slot, const char *v, int p
     return 0;
 }
 
-static int set_delivery(struct parser *ps, const struct keydef *k, char **args, int nargs)
+static const char *const delivery_names[] = {"", "maildir", "mbox", "mda", NULL};
+
+int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, const char *value,
+                      const char *src, struct err *e)
 {
-    struct account *a = ps->cur;
+    int i = enum_index(delivery_names, kind);
+    char **argv;
+    const char *v;
+
+    if (i <= 0)
+        return err_set(e, ERR_USAGE,
+                       "%s: `%s` is not a delivery kind; use maildir DIR, mbox FILE or mda "
+                       "COMMAND",
+                       src, kind);
+    if (!value[0]) return err_set(e, ERR_USAGE, "%s: `delivery %s` needs a value", src, kind);
+    if (i == DELIVERY_MDA) {
+        /* Syntax only: the values of %F and the like come per message. */
+        if (mda_split(value, &(struct mda_vars){0}, &argv, e) < 0) {
+            err_prefix(e, "%s", src);
+            return -1;
+        }
+        mda_argv_free(argv);
+    }
+    v = i == DELIVERY_MDA ? conf_strdup(cfg, value) : conf_expand_home(cfg, value);
+    if (!v) return err_set(e, ERR_INTERNAL, "out of memory");
+    a->delivery.kind = i;
+    a->delivery.arg = v;
+    return 0;
+}
+
+static int set_delivery(struct parser *ps, char **args, int nargs)
+{
+    char where[64];
 
     if (nargs != 2)
         return perr(ps,
-                    "`delivery` takes a kind and a value, e.g. `delivery maildir ~/Mail` "
-                    "(quote values with spaces)",
+                    "`delivery` takes a kind and a value, e.g. `delivery maildir ~/Mail` or "
+                    "`delivery mda \"/usr/bin/procmail -d %%T\"` (quote values with spaces)",
                     0, 0);
-    if (strcmp(args[0], "maildir") != 0)
-        return perr(ps, "`delivery %s` is not known; use `delivery maildir DIR`", args[0], 0);
-    if (!args[1][0]) return perr(ps, "`delivery maildir` needs a directory", 0, 0);
-    a->delivery.kind = DELIVERY_MAILDIR;
-    (void)k;
-    return set_string(ps, &a->delivery.arg, args[1], 1);
+    snprintf(where, sizeof where, "%s:%d", ps->file, ps->line);
+    return conf_set_delivery(ps->cfg, ps->cur, args[0], args[1], where, ps->e);
+}
+
+/* "dotlock,fcntl", "fcntl", "dotlock" or "none". */
+static int set_locking(struct parser *ps, const char *v, int *out)
+{
+    char buf[64], *save = NULL;
+    int bits = 0;
+
+    if (!strcmp(v, "none")) {
+        *out = 0;
+        return 0;
+    }
+    if (strlen(v) >= sizeof buf) v = "?";
+    strcpy(buf, v);
+    for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(w, "dotlock"))
+            bits |= MBOX_LOCK_DOTLOCK;
+        else if (!strcmp(w, "fcntl"))
+            bits |= MBOX_LOCK_FCNTL;
+        else
+            bits = -1;
+        if (bits < 0) break;
+    }
+    if (bits <= 0)
+        return perr(ps,
+                    "bad value `%s` for `mbox_locking`: use dotlock,fcntl, dotlock, fcntl or "
+                    "none",
+                    v, 0);
+    *out = bits;
+    return 0;
 }
 
 static int set_keep(struct parser *ps, const char *v)
@@ -386,7 +450,7 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
     int i;
     unsigned long n;
 
-    if (k->type == V_DELIVERY) return set_delivery(ps, k, args, nargs);
+    if (k->type == V_DELIVERY) return set_delivery(ps, args, nargs);
     if (nargs != 1)
         return perr(ps, "`%s` takes one value (put values with spaces in double quotes)", k->name,
                     0);
@@ -423,6 +487,8 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
         return 0;
     case V_KEEP:
         return set_keep(ps, v);
+    case V_LOCKING:
+        return set_locking(ps, v, (int *)slot);
     case V_SIZE:
         if (conf_parse_size(v, (uint64_t *)slot) < 0 || *(uint64_t *)slot == 0)
             return perr(ps, "bad value `%s` for `%s`: use a size like 10M, 512k or 20000", v,

@@ -30,7 +30,9 @@ enum auth_choice {
     AUTH_OAUTHBEARER,
     AUTH_EXTERNAL,
 };
-enum delivery_kind { DELIVERY_NONE, DELIVERY_MAILDIR };
+enum delivery_kind { DELIVERY_NONE, DELIVERY_MAILDIR, DELIVERY_MBOX, DELIVERY_MDA };
+/* Bits of `mbox_locking`. */
+enum { MBOX_LOCK_DOTLOCK = 1, MBOX_LOCK_FCNTL = 2 };
 enum keep_mode { KEEP_OFF, KEEP_ON, KEEP_FOR };
 
 struct keep_setting {
@@ -60,6 +62,9 @@ struct account {
     int auth;            /* enum auth_choice */
     int allow_plaintext;
     struct delivery_setting delivery;
+    int mbox_locking;          /* MBOX_LOCK_* bits; 0 = none */
+    unsigned long mda_timeout; /* seconds */
+    int received_header;       /* prepend a Received: line */
     struct keep_setting keep;
     int fetch_all;              /* fetch new|all */
     uint64_t max_size;          /* 0 = no limit */
@@ -102,6 +107,11 @@ int conf_parse_duration(const char *s, unsigned long *out);
 
 /* Parse "10M", "512k", "1G", "1000" into bytes. */
 int conf_parse_size(const char *s, uint64_t *out);
+
+/* Check a `delivery` kind and value as the config file would; `src` names
+ * where it came from (e.g. "--mda") for messages. */
+int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, const char *value,
+                      const char *src, struct err *e);
 
 /* Expand a leading ~ to $HOME into a fresh string in the config's arena. */
 const char *conf_expand_home(struct config *cfg, const char *path);

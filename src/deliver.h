@@ -10,6 +10,9 @@
  * A sink where ending is already final (mbox, MDA) makes publish a no-op.
  * At start, recover finishes journaled names still in staging and removes
  * the sink's own orphans.
+ *
+ * deliver.c only picks the implementation (maildir.c, mbox.c, mda.c); a new
+ * sink adds a file and a case there, and touches nothing else.
  */
 #ifndef POPFETCH_DELIVER_H
 #define POPFETCH_DELIVER_H
@@ -45,5 +48,18 @@ struct sink {
     const struct sink_ops *ops;
     void *impl;
 };
+
+struct account;
+
+/* What a sink may need to know beyond the account's config. */
+struct deliver_ctx {
+    const char *tag; /* short [0-9a-f] account tag (Maildir file names) */
+    void (*mda_stderr)(void *ctx, const char *line, size_t len);
+    void *mda_stderr_ctx;
+};
+
+/* Open the sink the account's `delivery` names (maildir, mbox or mda). */
+int deliver_open(struct sink *s, const struct account *a, const struct deliver_ctx *c,
+                 struct err *e);
 
 #endif

@@ -90,20 +90,36 @@ void log_info(const char *account, const char *fmt, ...)
     va_end(ap);
 }
 
-void log_trace(void *ctx, char dir, const char *text, size_t len)
+/* Untrusted bytes made printable: \xNN for control, 8-bit and backslash,
+ * "..." when cut. */
+static void escape(char *shown, size_t max, const char *text, size_t len)
 {
-    char shown[600];
     size_t o = 0, i;
 
-    if (level < LOG_TRACE) return;
-    for (i = 0; i < len && o + 8 < sizeof shown; i++) {
+    for (i = 0; i < len && o + 8 < max; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c >= 0x20 && c < 0x7f && c != '\\')
             shown[o++] = (char)c;
         else
-            o += (size_t)snprintf(shown + o, sizeof shown - o, "\\x%02x", c);
+            o += (size_t)snprintf(shown + o, max - o, "\\x%02x", c);
     }
-    if (i < len) o += (size_t)snprintf(shown + o, sizeof shown - o, "...");
+    if (i < len) o += (size_t)snprintf(shown + o, max - o, "...");
     shown[o] = '\0';
+}
+
+void log_trace(void *ctx, char dir, const char *text, size_t len)
+{
+    char shown[600];
+
+    if (level < LOG_TRACE) return;
+    escape(shown, sizeof shown, text, len);
     line(STDOUT_FILENO, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
+}
+
+void log_relay(const char *account, const char *tag, const char *text, size_t len)
+{
+    char shown[1200];
+
+    escape(shown, sizeof shown, text, len);
+    line(STDERR_FILENO, account, tag, "%s", shown);
 }

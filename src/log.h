@@ -25,6 +25,10 @@ void log_warn(const char *account, const char *fmt, ...) __attribute__((format(p
 /* Shown with -v. */
 void log_info(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Pass on a line another program wrote (e.g. the MDA's stderr) to stderr,
+ * after `tag`, with control and 8-bit bytes escaped. Shown even with -q. */
+void log_relay(const char *account, const char *tag, const char *text, size_t len);
+
 /* pop3 trace hook: ctx is the account name; dir 'C' (client) or 'S'. */
 void log_trace(void *ctx, char dir, const char *line, size_t len);
 

@@ -50,7 +50,9 @@ struct options {
     uint64_t max_size;          /* -l, 0 = as configured */
     unsigned long max_messages; /* -B, 0 = as configured */
     long timeout;
-    const char *import_seen; /* --import-seen FORMAT:FILE */
+    const char *import_seen;                  /* --import-seen FORMAT:FILE */
+    const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
+    struct delivery_setting cli_delivery;     /* checked form of the above */
 };
 
 static int exit_for(enum err_kind k)
@@ -93,7 +95,8 @@ static int exit_for(enum err_kind k)
 static void usage(FILE *f)
 {
     fputs("Usage: popfetch [options] [account...]\n"
-          "Fetch mail from POP3 servers into Maildir; with no account, every account.\n"
+          "Fetch mail from POP3 servers into Maildir, mbox or an MDA; with no account,\n"
+          "every account.\n"
           "\n"
           "  -f, --config FILE      config file (default $XDG_CONFIG_HOME/popfetch/config\n"
           "                         or ~/.popfetchrc)\n"
@@ -106,6 +109,9 @@ static void usage(FILE *f)
           "  -l, --max-size SIZE    leave larger messages on the server (e.g. 10M)\n"
           "  -B, --max-messages N   fetch at most N messages per account and run\n"
           "  -t, --timeout SECONDS  for connecting and for each read or write\n"
+          "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
+          "      --maildir DIR      deliver into the Maildir DIR\n"
+          "      --mbox FILE        append to the mbox FILE\n"
           "      --state-dir DIR    where seen-state lives\n"
           "                         (default $XDG_STATE_HOME/popfetch)\n"
           "      --import-seen FORMAT:FILE [account]\n"
@@ -124,8 +130,11 @@ static void usage(FILE *f)
 
 static void version(void)
 {
-    printf("popfetch %s\n%s\nauthentication: USER/PASS\n", POPFETCH_VERSION,
-           OpenSSL_version(OPENSSL_VERSION));
+    printf("popfetch %s\n%s\n"
+           "authentication: USER/PASS APOP PLAIN LOGIN CRAM-MD5 SCRAM-SHA-1 SCRAM-SHA-256 "
+           "XOAUTH2 OAUTHBEARER EXTERNAL\n"
+           "delivery: maildir mbox mda\n",
+           POPFETCH_VERSION, OpenSSL_version(OPENSSL_VERSION));
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -144,6 +153,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"timeout", required_argument, NULL, 't'},
         {"import-seen", required_argument, NULL, 'I'},
         {"state-dir", required_argument, NULL, 'S'},
+        {"mda", required_argument, NULL, 'm'},
+        {"maildir", required_argument, NULL, 'M'},
+        {"mbox", required_argument, NULL, 'X'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -151,7 +163,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     int c;
     char *end;
 
-    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:Vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:m:Vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             o->config = optarg;
@@ -171,6 +183,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'S':
             o->state_dir = optarg;
+            break;
+        case 'm':
+        case 'M':
+        case 'X':
+            o->delivery_kind = c == 'm' ? "mda" : c == 'M' ? "maildir" : "mbox";
+            o->delivery_arg = optarg;
             break;
         case 'I':
             o->import_seen = optarg;
@@ -244,6 +262,7 @@ static void summary(const struct account *a, const struct session_result *r)
 /* The command line wins over the config file. */
 static void apply_overrides(struct account *a, const struct options *o)
 {
+    if (o->delivery_kind) a->delivery = o->cli_delivery;
     if (o->timeout) a->timeout = (unsigned long)o->timeout;
     if (o->keep >= 0) {
         a->keep.mode = o->keep ? KEEP_ON : KEEP_OFF;
@@ -354,6 +373,24 @@ static int run_import(struct config *cfg, const struct options *o, int argc, cha
     return EXIT_MAIL;
 }
 
+/* Check -m/--mda, --maildir or --mbox once, as the config file would. */
+static int cli_delivery(struct config *cfg, struct options *o)
+{
+    struct account tmp;
+    char src[32];
+    struct err e;
+
+    if (!o->delivery_kind) return 0;
+    snprintf(src, sizeof src, "--%s", o->delivery_kind);
+    conf_account_defaults(&tmp);
+    if (conf_set_delivery(cfg, &tmp, o->delivery_kind, o->delivery_arg, src, &e) < 0) {
+        log_error(NULL, &e);
+        return -1;
+    }
+    o->cli_delivery = tmp.delivery;
+    return 0;
+}
+
 /* Overall status: the first failure, else 0 if any mail, else 1. */
 static int combine(int overall, int status)
 {
@@ -377,6 +414,10 @@ int main(int argc, char **argv)
     if (conf_load(o.config ? o.config : path, &cfg, &e) < 0) {
         log_error(NULL, &e);
         return exit_for(e.kind);
+    }
+    if (cli_delivery(&cfg, &o) < 0) {
+        conf_free(&cfg);
+        return EXIT_USAGE;
     }
     default_state_dir(sdir, sizeof sdir);
     if (o.import_seen) {

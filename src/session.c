@@ -12,10 +12,10 @@
 #include "deliver.h"
 #include "fault.h"
 #include "log.h"
-#include "maildir.h"
 #include "net.h"
 #include "plan.h"
 #include "pop3.h"
+#include "received.h"
 #include "secret.h"
 #include "session.h"
 #include "state.h"
@@ -61,6 +61,12 @@ static uint32_t tag_hash(const char *s)
     return h;
 }
 
+/* A line the MDA wrote to its stderr: passed on, named and made safe. */
+static void mda_said(void *ctx, const char *line, size_t len)
+{
+    log_relay((const char *)ctx, "MDA: ", line, len);
+}
+
 static int open_local(struct session *s)
 {
     char key[1024], tag[16];
@@ -75,7 +81,9 @@ static int open_local(struct session *s)
                  key, s->st.dropped, s->st.dropped == 1 ? "" : "s");
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
     if (s->o->check) return 0; /* --check touches nothing local */
-    if (maildir_open(&s->sink, s->a->delivery.arg, tag, s->e) < 0) return -1;
+    struct deliver_ctx c = {
+        .tag = tag, .mda_stderr = mda_said, .mda_stderr_ctx = (void *)s->a->name};
+    if (deliver_open(&s->sink, s->a, &c, s->e) < 0) return -1;
     s->have_sink = 1;
     return s->sink.ops->recover(&s->sink, s->st.names, s->st.nnames, s->e);
 }
@@ -432,6 +440,24 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
     return rc;
 }
 
+/* Prepend the Received: trace field (received.h). */
+static int write_received(struct session *s, const struct deliver_msg *m, struct err *e)
+{
+    char buf[RECEIVED_MAX];
+    struct received_info ri = {
+        .server = s->a->host,
+        .server_ip = s->net.peer,
+        .tls = s->net.ssl != NULL,
+        .account = s->a->name,
+        .user = s->a->user,
+        .uidl = m->uidl,
+        .when = (long long)time(NULL),
+    };
+    size_t n = received_format(buf, sizeof buf, &ri);
+
+    return s->sink.ops->write(&s->sink, (const unsigned char *)buf, n, e);
+}
+
 /* RETR one message into the sink. 1 = delivered, 0 = failed but the
  * session goes on, -1 = the session cannot go on. */
 static int fetch_one(struct session *s, unsigned long i)
@@ -459,6 +485,12 @@ static int fetch_one(struct session *s, unsigned long i)
     }
     s->cur_num = m.num;
     s->cur_writes = 0;
+    if (s->a->received_header && write_received(s, &m, &werr) < 0) {
+        k->ops->abort(k);
+        if (pop3_body(&s->pop, NULL, NULL, 0, &werr, s->e) < 0) return -1; /* discard */
+        delivery_failed(s, m.num, &werr);
+        return 0;
+    }
     rc = pop3_body(&s->pop, write_body, s, m.size * 2 + (1 << 20), &werr, s->e);
     if (rc != 0) {
         k->ops->abort(k);

@@ -5,8 +5,14 @@ It uses Python's own mailbox module, never popfetch's code.
 
   mailcheck.py same MAILDIR FILE...   the Maildir holds exactly these
         messages, each once, byte for byte (a message that does not end in
-        a newline is expected with one: POP3 cannot carry that)
-  mailcheck.py count MAILDIR          print how many messages it holds
+        a newline is expected with one: POP3 cannot carry that) after the
+        Received: field popfetch prepends, if any
+  mailcheck.py mbox-same MBOX FILE... the same for an mbox, read as mboxrd
+        (one '>' removed from each line matching ^>+From )
+  mailcheck.py received MAILDIR|MBOX PROTO  every message starts with exactly
+        one popfetch Received: field that a mail parser accepts, saying
+        "with PROTO", with a date that parses
+  mailcheck.py count MAILDIR|MBOX     print how many messages it holds
   mailcheck.py clean MAILDIR          tmp/ is empty (nothing half-written)
   mailcheck.py subjects MAILDIR       print the Subject of each, sorted
   mailcheck.py gone-are-delivered CLIENT SERVER FILE...
@@ -16,14 +22,79 @@ It uses Python's own mailbox module, never popfetch's code.
 Exit status 0 when the check holds, 1 (with an explanation) when not.
 """
 
+import email.parser
+import email.policy
+import email.utils
 import mailbox
 import os
+import re
 import sys
 
 
-def messages(path):
+def our_received(data):
+    """Length of the popfetch Received: field data starts with, else 0."""
+    if not data.startswith(b"Received: "):
+        return 0
+    end = 0
+    while True:
+        nl = data.find(b"\n", end)
+        if nl < 0:
+            return 0
+        end = nl + 1
+        if data[end:end + 1] not in (b" ", b"\t"):
+            break
+    return end if b"(popfetch " in data[:end] else 0
+
+
+def strip_received(data):
+    return data[our_received(data):]
+
+
+def raw_maildir(path):
     box = mailbox.Maildir(path, factory=None, create=False)
     return [box.get_bytes(key) for key in box.keys()]
+
+
+def unquote_mboxrd(data):
+    return re.sub(rb"(?m)^>(>*From )", rb"\1", data)
+
+
+def raw_mbox(path):
+    box = mailbox.mbox(path, factory=None, create=False)
+    return [unquote_mboxrd(box.get_bytes(key)) for key in box.keys()]
+
+
+def messages(path):
+    return [strip_received(m) for m in raw_maildir(path)]
+
+
+def received(path, proto):
+    msgs = raw_mbox(path) if os.path.isfile(path) else raw_maildir(path)
+    bad = 0
+    for m in msgs:
+        n = our_received(m)
+        if n == 0:
+            print(f"no popfetch Received: field first in {m[:80]!r}")
+            bad = 1
+            continue
+        if our_received(m[n:]):
+            print(f"two popfetch Received: fields in {m[:160]!r}")
+            bad = 1
+        field = m[:n].decode("ascii")
+        hdr = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(m[:n] + b"\n")
+        value = hdr.get("Received")
+        if value is None or hdr.defects:
+            print(f"not a clean header field: {field!r} {hdr.defects}")
+            bad = 1
+            continue
+        if f" with {proto} " not in " ".join(value.split()) + " ":
+            print(f"not `with {proto}`: {field!r}")
+            bad = 1
+        date = value.rsplit(";", 1)[-1].strip()
+        if email.utils.parsedate_to_datetime(date) is None:
+            print(f"bad date {date!r}")
+            bad = 1
+    return bad
 
 
 def expected(path):
@@ -34,8 +105,8 @@ def expected(path):
     return data
 
 
-def same(path, files):
-    got = sorted(messages(path))
+def same(path, files, reader=messages):
+    got = sorted(reader(path))
     want = sorted(expected(f) for f in files)
     if got == want:
         return 0
@@ -77,8 +148,12 @@ def main(argv):
     cmd, path = argv[1], argv[2]
     if cmd == "same":
         return same(path, argv[3:])
+    if cmd == "mbox-same":
+        return same(path, argv[3:], lambda p: [strip_received(m) for m in raw_mbox(p)])
+    if cmd == "received":
+        return received(path, argv[3])
     if cmd == "count":
-        print(len(messages(path)))
+        print(len(raw_mbox(path) if os.path.isfile(path) else messages(path)))
         return 0
     if cmd == "gone-are-delivered":
         return gone_are_delivered(path, argv[3], argv[4:])

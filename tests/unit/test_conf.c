@@ -200,3 +200,56 @@ TEST(conf_long_line_and_nul_are_errors)
     conf_free(&cfg);
     free(text);
 }
+
+TEST(conf_delivery_kinds_and_their_keys)
+{
+    static const char text[] = "defaults\n"
+                               "host h\n"
+                               "user u\n"
+                               "account a\n"
+                               "delivery mbox ~/mbox\n"
+                               "mbox_locking fcntl\n"
+                               "account b\n"
+                               "delivery mda \"/usr/bin/procmail -d %T\"\n"
+                               "mda_timeout 30\n"
+                               "received_header off\n";
+    struct config cfg;
+    struct err e;
+    struct account *a, *b;
+
+    setenv("HOME", "/home/alice", 1);
+    CHECK(load(text, &cfg, &e) == 0);
+    a = conf_find(&cfg, "a");
+    b = conf_find(&cfg, "b");
+    CHECK(a && b);
+    CHECK(a->delivery.kind == DELIVERY_MBOX);
+    CHECK_STR(a->delivery.arg, "/home/alice/mbox");
+    CHECK(a->mbox_locking == MBOX_LOCK_FCNTL);
+    CHECK(a->received_header == 1 && a->mda_timeout == 300);
+    CHECK(b->delivery.kind == DELIVERY_MDA);
+    CHECK_STR(b->delivery.arg, "/usr/bin/procmail -d %T");
+    CHECK(b->mbox_locking == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL));
+    CHECK(b->mda_timeout == 30 && b->received_header == 0);
+    conf_free(&cfg);
+}
+
+TEST(conf_delivery_errors_name_the_line)
+{
+    static const char *const bad[] = {
+        "account a\nhost h\nuser u\ndelivery mda \"procmail ; rm -rf ~\"\n",
+        "account a\nhost h\nuser u\ndelivery mda \"procmail 'unbalanced\"\n",
+        "account a\nhost h\nuser u\ndelivery mda \"procmail %Q\"\n",
+        "account a\nhost h\nuser u\ndelivery pipe cat\n",
+        "account a\nhost h\nuser u\ndelivery mbox \"\"\n",
+        "account a\nhost h\nuser u\ndelivery mbox m\nmbox_locking flock\n",
+    };
+    struct config cfg;
+    struct err e;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK(load(bad[i], &cfg, &e) < 0);
+        CHECK(e.kind == ERR_USAGE);
+        CHECK(strstr(e.msg, "test.rc:4") || strstr(e.msg, "test.rc:5"));
+        conf_free(&cfg);
+    }
+}
