@@ -189,6 +189,7 @@ static const char *const auth_names[] = {"auto",    "user",        "apop",      
                                          "login",   "cram-md5",    "scram-sha-1", "scram-sha-256",
                                          "xoauth2", "oauthbearer", "external",    NULL};
 static const char *const fetch_names[] = {"new", "all", NULL};
+static const char *const pipelining_names[] = {"auto", "on", "off", NULL};
 
 struct keydef {
     const char *name;
@@ -217,6 +218,7 @@ static const struct keydef keys[] = {
     {"mbox_locking", V_LOCKING, OFF(mbox_locking), NULL},
     {"mda_timeout", V_SECONDS, OFF(mda_timeout), NULL},
     {"received_header", V_BOOL, OFF(received_header), NULL},
+    {"pipelining", V_ENUM, OFF(pipelining), pipelining_names},
     {"keep", V_KEEP, OFF(keep), NULL},
     {"fetch", V_ENUM, OFF(fetch_all), fetch_names},
     {"max_size", V_SIZE, OFF(max_size), NULL},

@@ -34,6 +34,8 @@ enum delivery_kind { DELIVERY_NONE, DELIVERY_MAILDIR, DELIVERY_MBOX, DELIVERY_MD
 /* Bits of `mbox_locking`. */
 enum { MBOX_LOCK_DOTLOCK = 1, MBOX_LOCK_FCNTL = 2 };
 enum keep_mode { KEEP_OFF, KEEP_ON, KEEP_FOR };
+/* Order matches the names accepted by `pipelining` (conf.c). */
+enum pipelining_mode { PIPELINING_AUTO, PIPELINING_ON, PIPELINING_OFF };
 
 struct keep_setting {
     int mode;              /* enum keep_mode */
@@ -65,6 +67,7 @@ struct account {
     int mbox_locking;          /* MBOX_LOCK_* bits; 0 = none */
     unsigned long mda_timeout; /* seconds */
     int received_header;       /* prepend a Received: line */
+    int pipelining;            /* enum pipelining_mode */
     struct keep_setting keep;
     int fetch_all;              /* fetch new|all */
     uint64_t max_size;          /* 0 = no limit */

@@ -38,8 +38,10 @@ int deliver_open(struct sink *s, const struct account *a, const struct deliver_c
 {
     switch (a->delivery.kind) {
     case DELIVERY_MBOX:
+        s->one_at_a_time = 1;
         return open_mbox(s, a, e);
     case DELIVERY_MDA:
+        s->one_at_a_time = 1;
         return open_mda(s, a, c, e);
     case DELIVERY_MAILDIR:
         return maildir_open(s, a->delivery.arg, c->tag, e);

@@ -3,10 +3,11 @@
  * stream a message into it without knowing where it goes.
  *
  * Per message: begin, write (any number of times), then either end (the
- * message is durable in the sink's staging area and has a name the state
+ * message is whole in the sink's staging area and has a name the state
  * journal records) or abort (nothing of it remains). Per batch of ended
- * messages: sync (one barrier for all of them) before their journal records
- * are committed, then publish each by name, then publish_sync (one barrier).
+ * messages: sync (one barrier making all of them durable) before their
+ * journal records are committed, then publish each by name, then
+ * publish_sync (one barrier).
  * A sink where ending is already final (mbox, MDA) makes publish a no-op.
  * At start, recover finishes journaled names still in staging and removes
  * the sink's own orphans.
@@ -47,6 +48,7 @@ struct sink_ops {
 struct sink {
     const struct sink_ops *ops;
     void *impl;
+    int one_at_a_time; /* end() is final (mbox, MDA): record each message at once */
 };
 
 struct account;

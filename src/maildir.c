@@ -1,5 +1,14 @@
 /*
  * maildir — the Maildir sink. See maildir.h and deliver.h.
+ *
+ * Group commit: end() only writes the file out of our buffer; the
+ * descriptor stays open until sync(). sync() makes every file ended since
+ * the last sync durable with the directory entries in tmp/: one file is
+ * fsynced with tmp/, several are covered by one syncfs(2) of the file
+ * system (one journal commit and one cache flush instead of one per file).
+ * So a batch of messages pays its durability barriers together, in the
+ * order the contract needs: files and tmp/ before the journal, new/ after
+ * the renames.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +33,10 @@ struct maildir {
     int tmp_fd, new_fd; /* directory descriptors */
     int fd;             /* message being written, or -1 */
     char name[DELIVER_NAME_MAX];
+    int *ended; /* descriptors of files ended but not yet fsynced */
+    size_t nended, ended_cap;
+    long pid;             /* for unique names; read once */
+    unsigned char rnd[4]; /* random per sink, also in every name */
     unsigned long seq;
     unsigned char *buf;
     size_t blen;
@@ -57,13 +70,13 @@ static void safe_hostname(char *out, size_t len)
 static int make_name(struct maildir *md, struct err *e)
 {
     struct timeval tv;
-    unsigned char rnd[4];
+    const unsigned char *rnd = md->rnd;
 
+    (void)e;
     gettimeofday(&tv, NULL);
-    if (RAND_bytes(rnd, sizeof rnd) != 1) return err_set(e, ERR_INTERNAL, "no randomness");
     snprintf(md->name, sizeof md->name, "%lld.M%06ldP%ldQ%luR%02x%02x%02x%02xX%s.%s",
-             (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), ++md->seq, rnd[0], rnd[1],
-             rnd[2], rnd[3], md->tag, md->host);
+             (long long)tv.tv_sec, (long)tv.tv_usec, md->pid, ++md->seq, rnd[0], rnd[1], rnd[2],
+             rnd[3], md->tag, md->host);
     return 0;
 }
 
@@ -136,26 +149,52 @@ static int md_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct maildir *md = s->impl;
 
-    if (flush_buf(md, e) < 0 || fsync(md->fd) < 0) {
-        if (e->kind == ERR_NONE) io_fail(e, md, "fsync");
+    if (flush_buf(md, e) < 0) {
         md_abort(s);
         return -1;
     }
-    if (close(md->fd) < 0) {
-        md->fd = -1;
-        io_fail(e, md, "close");
-        unlinkat(md->tmp_fd, md->name, 0);
-        return -1;
+    if (md->nended == md->ended_cap) {
+        size_t ncap = md->ended_cap ? md->ended_cap * 2 : 64;
+        int *n = realloc(md->ended, ncap * sizeof *n);
+        if (!n) {
+            md_abort(s);
+            return err_set(e, ERR_INTERNAL, "out of memory");
+        }
+        md->ended = n;
+        md->ended_cap = ncap;
     }
+    md->ended[md->nended++] = md->fd;
     md->fd = -1;
     memcpy(name, md->name, DELIVER_NAME_MAX);
     return 0;
+}
+
+static void close_ended(struct maildir *md, size_t from)
+{
+    for (size_t i = from; i < md->nended; i++) close(md->ended[i]);
+    md->nended = 0;
 }
 
 static int md_sync(struct sink *s, struct err *e)
 {
     struct maildir *md = s->impl;
 
+    if (md->nended > 1) {
+        int bad = syncfs(md->tmp_fd) < 0;
+        if (bad) io_fail(e, md, "syncfs the Maildir's file system");
+        close_ended(md, 0);
+        return bad ? -1 : 0;
+    }
+    for (size_t i = 0; i < md->nended; i++) {
+        int bad = fsync(md->ended[i]) < 0;
+        if (bad) io_fail(e, md, "fsync a message in tmp/");
+        if (close(md->ended[i]) < 0 && !bad) bad = io_fail(e, md, "close a message in tmp/");
+        if (bad) {
+            close_ended(md, i + 1);
+            return -1;
+        }
+    }
+    md->nended = 0;
     return fsync(md->tmp_fd) < 0 ? io_fail(e, md, "fsync tmp/") : 0;
 }
 
@@ -227,6 +266,8 @@ static void md_close(struct sink *s)
 
     if (!md) return;
     md_abort(s);
+    close_ended(md, 0);
+    free(md->ended);
     if (md->tmp_fd >= 0) close(md->tmp_fd);
     if (md->new_fd >= 0) close(md->new_fd);
     free(md->buf);
@@ -286,6 +327,11 @@ int maildir_open(struct sink *s, const char *dir, const char *tag, struct err *e
     snprintf(md->path, sizeof md->path, "%s", dir);
     snprintf(md->tag, sizeof md->tag, "%s", tag);
     safe_hostname(md->host, sizeof md->host);
+    md->pid = (long)getpid();
+    if (RAND_bytes(md->rnd, sizeof md->rnd) != 1) {
+        md_close(s);
+        return err_set(e, ERR_INTERNAL, "no randomness for Maildir file names");
+    }
     snprintf(cur, sizeof cur, "%s/cur", dir);
     if (ensure_dir(md, dir, e) < 0 || open_dir(md, "tmp", &md->tmp_fd, e) < 0 ||
         open_dir(md, "new", &md->new_fd, e) < 0 || ensure_dir(md, cur, e) < 0) {

@@ -281,7 +281,7 @@ int net_has_pending_input(struct net_conn *c)
     char b;
 
     if (net_buffered(c) > 0) return 1;
-    if (c->ssl && SSL_pending(c->ssl) > 0) return 1;
+    if (c->ssl && SSL_has_pending(c->ssl)) return 1;
     return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 

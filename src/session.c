@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -49,6 +50,8 @@ struct session {
     unsigned long cur_num; /* message being received */
     unsigned cur_writes;   /* chunks of it written so far */
     struct plan_item *plan;
+    int pipelining;       /* pipeline RETR/DELE (account setting and CAPA) */
+    char local_host[256]; /* for Received: */
 };
 
 /* ---- local side: state and sink ---------------------------------------- */
@@ -193,13 +196,22 @@ static int listing_error(struct session *s, const char *what, const char *line, 
                    shown);
 }
 
-static int stat_mailbox(struct session *s)
+/* The reply to a command already sent (pipelined) or sent now; -ERR is an
+ * error naming the command. */
+static int answer_to(struct session *s, const char *cmd, int sent, struct pop3_reply *r)
+{
+    if (!sent) return pop3_simple(&s->pop, cmd, cmd, r, s->e);
+    if (pop3_reply(&s->pop, r, s->e) < 0) return -1;
+    return r->status == POP3_OK ? 0 : pop3_fail(&s->pop, r, cmd, s->e);
+}
+
+static int stat_mailbox(struct session *s, int sent)
 {
     struct pop3_reply r;
     unsigned long n;
     uint64_t total;
 
-    if (pop3_simple(&s->pop, "STAT", "STAT", &r, s->e) < 0) return -1;
+    if (answer_to(s, "STAT", sent, &r) < 0) return -1;
     if (pop3_parse_stat(r.text, strlen(r.text), &n, &total) < 0)
         return listing_error(s, "STAT", r.text, strlen(r.text));
     if (n > SESSION_MAX_MESSAGES)
@@ -212,14 +224,14 @@ static int stat_mailbox(struct session *s)
     return 0;
 }
 
-static int read_list(struct session *s)
+static int read_list(struct session *s, int sent)
 {
     struct pop3_reply r;
     const char *line;
     size_t len;
     int rc;
 
-    if (pop3_simple(&s->pop, "LIST", "LIST", &r, s->e) < 0) return -1;
+    if (answer_to(s, "LIST", sent, &r) < 0) return -1;
     while ((rc = pop3_list_line(&s->pop, &line, &len, s->e)) == 1) {
         unsigned long n;
         uint64_t size;
@@ -254,14 +266,15 @@ static int pool_add(struct session *s, const char *uid, size_t len, uint32_t *of
     return 0;
 }
 
-static int read_uidl(struct session *s)
+static int read_uidl(struct session *s, int sent)
 {
     struct pop3_reply r;
     const char *line, *uid;
     size_t len, uidlen;
     int rc;
 
-    if (pop3_send(&s->pop, "UIDL", NULL, s->e) < 0 || pop3_reply(&s->pop, &r, s->e) < 0) return -1;
+    if ((!sent && pop3_send(&s->pop, "UIDL", NULL, s->e) < 0) || pop3_reply(&s->pop, &r, s->e) < 0)
+        return -1;
     if (r.status != POP3_OK) return 0; /* no UIDL: s->have_uidl stays 0 */
     while ((rc = pop3_list_line(&s->pop, &line, &len, s->e)) == 1) {
         unsigned long n;
@@ -281,14 +294,22 @@ static int read_uidl(struct session *s)
     return 0;
 }
 
+/* STAT, LIST, UIDL: with pipelining sent together, one round trip. */
 static int read_listing(struct session *s)
 {
-    if (stat_mailbox(s) < 0) return -1;
-    if (s->count == 0) {
+    int ahead = s->pipelining;
+
+    if (ahead &&
+        (pop3_send(&s->pop, "STAT", NULL, s->e) < 0 || pop3_send(&s->pop, "LIST", NULL, s->e) < 0 ||
+         pop3_send(&s->pop, "UIDL", NULL, s->e) < 0))
+        return -1;
+    if (stat_mailbox(s, ahead) < 0) return -1;
+    if (s->count == 0 && !ahead) {
         s->have_uidl = 1;
         return 0;
     }
-    if (read_list(s) < 0 || read_uidl(s) < 0) return -1;
+    if (read_list(s, ahead) < 0 || read_uidl(s, ahead) < 0) return -1;
+    if (s->count == 0) s->have_uidl = 1;
     if (!s->have_uidl && (s->a->keep.mode != KEEP_OFF || s->o->check)) {
         err_set(s->e, ERR_PROTOCOL,
                 "%s does not support UIDL, so popfetch cannot tell new "
@@ -385,20 +406,97 @@ static int make_plan(struct session *s)
     return report_too_big(s);
 }
 
-/* ---- fetching --------------------------------------------------------- */
+/* ---- fetching ---------------------------------------------------------
+ *
+ * A queue of commands in flight, answered strictly in order: RETR for the
+ * messages to fetch, DELE for those to delete. With PIPELINING up to
+ * FETCH_WINDOW RETRs are outstanding (otherwise one command at a time).
+ * Commands are tiny, so what is in flight stays far below what the
+ * socket buffers hold and neither side can block the other on writing.
+ * Ended messages are made durable in groups of up to FETCH_GROUP (sink
+ * sync, one journal fsync, renames, one directory fsync); only then is
+ * their DELE queued. mbox and MDA sinks record each message at once. */
 
-static int dele(struct session *s, unsigned long num)
+#define FETCH_WINDOW 32
+#define FETCH_GROUP  64
+#define FETCH_QUEUE  (FETCH_WINDOW + FETCH_GROUP)
+
+struct flight {
+    unsigned long i; /* message index */
+    int dele;        /* DELE (else RETR) */
+};
+
+struct fetcher {
+    struct flight q[FETCH_QUEUE];
+    size_t head, n;     /* the FIFO */
+    unsigned retrs;     /* RETRs in it */
+    unsigned long next; /* next message to consider */
+    unsigned window;    /* RETRs allowed in flight */
+    size_t group_max;   /* deliveries per durability barrier */
+    unsigned long group[FETCH_GROUP];
+    char names[FETCH_GROUP][DELIVER_NAME_MAX];
+    size_t ng;
+    unsigned long deletable[2 * FETCH_GROUP]; /* durable, DELE not yet queued */
+    size_t nd, dpos;
+};
+
+static int queue_cmd(struct session *s, struct fetcher *f, unsigned long i, int dele)
+{
+    char cmd[40];
+
+    snprintf(cmd, sizeof cmd, "%s %lu", dele ? "DELE" : "RETR", i + 1);
+    if (pop3_send(&s->pop, cmd, NULL, s->e) < 0) return -1;
+    f->q[(f->head + f->n) % FETCH_QUEUE] = (struct flight){.i = i, .dele = dele};
+    f->n++;
+    if (!dele) f->retrs++;
+    return 0;
+}
+
+/* May one more command go out now? Without pipelining only when nothing
+ * is in flight (RFC 2449 §6.6). */
+static int may_send(const struct session *s, const struct fetcher *f)
+{
+    return s->pipelining ? f->n < FETCH_QUEUE : f->n == 0;
+}
+
+/* Queue the DELEs of durable messages, then RETRs (and DELEs of messages
+ * deleted unread) up to the window. */
+static int fill(struct session *s, struct fetcher *f)
+{
+    while (f->dpos < f->nd && may_send(s, f))
+        if (queue_cmd(s, f, f->deletable[f->dpos++], 1) < 0) return -1;
+    if (f->dpos == f->nd) f->dpos = f->nd = 0;
+    while (f->retrs < f->window && f->n < FETCH_QUEUE - FETCH_GROUP && may_send(s, f)) {
+        enum plan_action act;
+        while (f->next < s->count && !plan_fetches(s->plan[f->next].action) &&
+               !plan_deletes(s->plan[f->next].action))
+            f->next++;
+        if (f->next >= s->count) break;
+        act = s->plan[f->next].action;
+        if (queue_cmd(s, f, f->next, !plan_fetches(act)) < 0) return -1;
+        f->next++;
+    }
+    return 0;
+}
+
+static int more_to_fetch(const struct session *s, const struct fetcher *f)
+{
+    if (f->retrs) return 1;
+    for (unsigned long i = f->next; i < s->count; i++)
+        if (plan_fetches(s->plan[i].action)) return 1;
+    return 0;
+}
+
+static int dele_reply(struct session *s, unsigned long i)
 {
     struct pop3_reply r;
-    char cmd[32];
 
-    snprintf(cmd, sizeof cmd, "DELE %lu", num);
-    if (pop3_send(&s->pop, cmd, NULL, s->e) < 0 || pop3_reply(&s->pop, &r, s->e) < 0) return -1;
-    FAULT_POINT("after-dele", num);
+    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
+    FAULT_POINT("after-dele", i + 1);
     if (r.status == POP3_OK)
         s->res->deleted++;
     else
-        log_warn(s->a->name, "%s refused to delete message %lu: %s", s->a->host, num, r.text);
+        log_warn(s->a->name, "%s refused to delete message %lu: %s", s->a->host, i + 1, r.text);
     return 0;
 }
 
@@ -412,21 +510,61 @@ static void delivery_failed(struct session *s, unsigned long num, const struct e
     log_error(s->a->name, &shown);
 }
 
-/* Make one ended message durable in state and visible in the sink. */
-static int commit_message(struct session *s, unsigned long i, const char *name)
+/* Make the group durable in the sink, record it, publish it, then queue
+ * the DELEs its policy asks for (unless `dele` is 0: the session is ending). */
+static int commit_group(struct session *s, struct fetcher *f, int dele)
 {
     struct sink *k = &s->sink;
-    const char *uidl = msg_uidl(s, i);
 
+    if (f->ng == 0) return 0;
+    if (f->dpos) { /* keep what is still to be queued at the front */
+        memmove(f->deletable, f->deletable + f->dpos, (f->nd - f->dpos) * sizeof f->deletable[0]);
+        f->nd -= f->dpos;
+        f->dpos = 0;
+    }
+    if (f->nd + f->ng > sizeof f->deletable / sizeof f->deletable[0])
+        return err_set(s->e, ERR_INTERNAL, "too many deletions waiting");
     if (k->ops->sync(k, s->e) < 0) return -1;
-    if (uidl && (state_add(&s->st, uidl, s->msgs[i].uidl_len, STATE_DELIVERED, time(NULL),
-                           name[0] ? name : NULL, s->e) < 0 ||
-                 state_commit(&s->st, s->e) < 0))
-        return -1;
-    FAULT_POINT("after-journal", i + 1);
-    if (k->ops->publish(k, name, s->e) < 0 || k->ops->publish_sync(k, s->e) < 0) return -1;
-    FAULT_POINT("after-publish", i + 1);
+    for (size_t j = 0; j < f->ng; j++) {
+        unsigned long i = f->group[j];
+        const char *uidl = msg_uidl(s, i);
+        if (uidl && state_add(&s->st, uidl, s->msgs[i].uidl_len, STATE_DELIVERED, time(NULL),
+                              f->names[j][0] ? f->names[j] : NULL, s->e) < 0)
+            return -1;
+    }
+    if (state_commit(&s->st, s->e) < 0) return -1;
+    for (size_t j = 0; j < f->ng; j++) FAULT_POINT("after-journal", f->group[j] + 1);
+    for (size_t j = 0; j < f->ng; j++)
+        if (k->ops->publish(k, f->names[j], s->e) < 0) return -1;
+    if (k->ops->publish_sync(k, s->e) < 0) return -1;
+    for (size_t j = 0; j < f->ng; j++) {
+        unsigned long i = f->group[j];
+        FAULT_POINT("after-publish", i + 1);
+        s->res->fetched++;
+        s->res->bytes += s->msgs[i].size;
+        if (dele && plan_deletes(s->plan[i].action)) f->deletable[f->nd++] = i;
+    }
+    f->ng = 0;
     return 0;
+}
+
+/* Prepend the Received: trace field (received.h). */
+static int write_received(struct session *s, const struct deliver_msg *m, struct err *e)
+{
+    char buf[RECEIVED_MAX];
+    struct received_info ri = {
+        .server = s->a->host,
+        .server_ip = s->net.peer,
+        .local = s->local_host,
+        .tls = s->net.ssl != NULL,
+        .account = s->a->name,
+        .user = s->a->user,
+        .uidl = m->uidl,
+        .when = (long long)time(NULL),
+    };
+    size_t n = received_format(buf, sizeof buf, &ri);
+
+    return s->sink.ops->write(&s->sink, (const unsigned char *)buf, n, e);
 }
 
 /* The body stream's writer: into the sink (with a crash point after the
@@ -440,53 +578,30 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
     return rc;
 }
 
-/* Prepend the Received: trace field (received.h). */
-static int write_received(struct session *s, const struct deliver_msg *m, struct err *e)
-{
-    char buf[RECEIVED_MAX];
-    struct received_info ri = {
-        .server = s->a->host,
-        .server_ip = s->net.peer,
-        .tls = s->net.ssl != NULL,
-        .account = s->a->name,
-        .user = s->a->user,
-        .uidl = m->uidl,
-        .when = (long long)time(NULL),
-    };
-    size_t n = received_format(buf, sizeof buf, &ri);
-
-    return s->sink.ops->write(&s->sink, (const unsigned char *)buf, n, e);
-}
-
-/* RETR one message into the sink. 1 = delivered, 0 = failed but the
- * session goes on, -1 = the session cannot go on. */
-static int fetch_one(struct session *s, unsigned long i)
+/* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
+ * 0 = failed but the session goes on, -1 = the session cannot go on. */
+static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MAX])
 {
     struct deliver_msg m = {.num = i + 1, .uidl = msg_uidl(s, i), .size = s->msgs[i].size};
     struct sink *k = &s->sink;
     struct pop3_reply r;
     struct err werr;
-    char cmd[32], name[DELIVER_NAME_MAX];
-    int rc;
+    char what[32];
+    int rc = 0;
 
     err_clear(&werr);
-    snprintf(cmd, sizeof cmd, "RETR %lu", m.num);
-    if (pop3_send(&s->pop, cmd, NULL, s->e) < 0 || pop3_reply(&s->pop, &r, s->e) < 0) return -1;
+    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
     if (r.status != POP3_OK) {
-        pop3_fail(&s->pop, &r, cmd, &werr);
-        delivery_failed(s, m.num, &werr);
-        return 0;
-    }
-    if (k->ops->begin(k, &m, &werr) < 0) {
-        rc = pop3_body(&s->pop, NULL, NULL, 0, &werr, s->e); /* discard */
-        if (rc < 0) return -1;
+        snprintf(what, sizeof what, "RETR %lu", m.num);
+        pop3_fail(&s->pop, &r, what, &werr);
         delivery_failed(s, m.num, &werr);
         return 0;
     }
     s->cur_num = m.num;
     s->cur_writes = 0;
-    if (s->a->received_header && write_received(s, &m, &werr) < 0) {
-        k->ops->abort(k);
+    if (k->ops->begin(k, &m, &werr) < 0 ||
+        (s->a->received_header && (rc = write_received(s, &m, &werr)) < 0)) {
+        if (rc < 0) k->ops->abort(k);
         if (pop3_body(&s->pop, NULL, NULL, 0, &werr, s->e) < 0) return -1; /* discard */
         delivery_failed(s, m.num, &werr);
         return 0;
@@ -503,22 +618,51 @@ static int fetch_one(struct session *s, unsigned long i)
         return 0;
     }
     FAULT_POINT("after-tmp", m.num);
-    if (commit_message(s, i, name) < 0) return -1;
-    s->res->fetched++;
-    s->res->bytes += m.size;
     return 1;
+}
+
+/* Answer the command at the head of the queue. */
+static int answer_one(struct session *s, struct fetcher *f)
+{
+    struct flight x = f->q[f->head];
+    int rc;
+
+    f->head = (f->head + 1) % FETCH_QUEUE;
+    f->n--;
+    if (x.dele) return dele_reply(s, x.i);
+    f->retrs--;
+    rc = receive(s, x.i, f->names[f->ng]);
+    if (rc <= 0) return rc;
+    f->group[f->ng++] = x.i;
+    if (f->ng >= f->group_max || !more_to_fetch(s, f)) return commit_group(s, f, 1);
+    return 0;
 }
 
 static int fetch_all(struct session *s)
 {
-    for (unsigned long i = 0; i < s->count; i++) {
-        enum plan_action act = s->plan[i].action;
-        int rc = 1;
+    struct fetcher *f = calloc(1, sizeof *f);
+    int rc = 0;
 
-        if (plan_fetches(act) && (rc = fetch_one(s, i)) < 0) return -1;
-        if (rc == 1 && plan_deletes(act) && dele(s, i + 1) < 0) return -1;
+    if (!f) return err_set(s->e, ERR_INTERNAL, "out of memory");
+    f->window = s->pipelining ? FETCH_WINDOW : 1;
+    f->group_max = s->sink.one_at_a_time ? 1 : FETCH_GROUP;
+    while (rc == 0) {
+        if (fill(s, f) < 0 || pop3_flush(&s->pop, s->e) < 0) {
+            rc = -1;
+            break;
+        }
+        if (f->n == 0) break;
+        rc = answer_one(s, f);
     }
-    return 0;
+    if (rc < 0 && f->ng) {
+        /* The connection or the sink failed: keep what is whole. Nothing
+         * more is deleted; the next run sees these as fetched. */
+        struct err keep = *s->e;
+        if (commit_group(s, f, 0) < 0) log_warn(s->a->name, "%s", s->e->msg);
+        *s->e = keep;
+    }
+    free(f);
+    return rc;
 }
 
 static void quit(struct session *s)
@@ -545,6 +689,8 @@ static int run(struct session *s)
     if (open_local(s) < 0) return -1;
     if (auth_needs_secret(s->a) && secret_get(s->a, &s->secret, s->e) < 0) return -1;
     if (connect_server(s) < 0 || login(s) < 0) return -1;
+    s->pipelining = s->a->pipelining == PIPELINING_ON ||
+                    (s->a->pipelining == PIPELINING_AUTO && s->pop.capa.pipelining);
     if (read_listing(s) < 0 || make_plan(s) < 0) return -1;
     if (!s->o->check && fetch_all(s) < 0) return -1;
     quit(s);
@@ -583,6 +729,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     s.o = o;
     s.res = res;
     s.e = &res->err;
+    if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
     cleanup(&s, rc == 0);
     res->ms = net_now_ms() - t0;

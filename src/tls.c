@@ -60,6 +60,8 @@ static SSL_CTX *make_ctx(const struct tls_opts *o, struct err *e)
     SSL_CTX_set_min_proto_version(ctx, o->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    /* Read whole socket buffers, not a record header and then its body. */
+    SSL_CTX_set_read_ahead(ctx, 1);
     /* Verification runs during the handshake; we judge its result afterwards
      * so that the error can say exactly what is wrong. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);

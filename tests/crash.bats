@@ -94,17 +94,20 @@ crash_round() {
   pf_rc_dovecot implicit "keep on"
   POPFETCH_CRASH_AT=after-journal:2 run "$FAULTS" -q -f "$RC" --state-dir "$SD"
   [ "$status" -eq 137 ]
-  # message 2 is journaled but still in tmp/
-  [ "$(ls "$MD/tmp" | wc -l)" -eq 1 ]
-  [ "$(mailcheck count "$MD")" -eq 1 ]
-  grep -q ' -$\| [0-9]*\.M' "$SD"/*.journal
+  # message 2 (and the rest of its commit group) is journaled but still in tmp/
+  local f n
+  n=$(ls "$MD/tmp" | wc -l)
+  [ "$n" -ge 1 ]
+  [ "$(mailcheck count "$MD")" -eq 0 ]
+  for f in "$MD"/tmp/*; do grep -q "${f##*/}" "$SD"/*.journal; done
   run "$POPFETCH" -q -f "$RC" --state-dir "$SD" -c  # --check changes nothing
-  [ "$(ls "$MD/tmp" | wc -l)" -eq 1 ]
+  [ "$(ls "$MD/tmp" | wc -l)" -eq "$n" ]
+  # the next start finishes those deliveries (nothing is left to fetch: 1)
   run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
-  [ "$status" -eq 0 ]
+  [ "$status" -eq 1 ]
   mailcheck clean "$MD"
   mailcheck same "$MD" "$W"/orig/{1..6}
-  [ "$(dovecot_retr_del_counts)" = "6 0" ]   # message 2 was not fetched twice
+  [ "$(dovecot_retr_del_counts)" = "6 0" ]   # nothing was fetched twice
 }
 
 @test "our own orphans in tmp/ are removed; other programs' files are left alone" {
@@ -112,7 +115,8 @@ crash_round() {
   pf_rc_dovecot implicit "keep on"
   POPFETCH_CRASH_AT=after-tmp:3 run "$FAULTS" -q -f "$RC" --state-dir "$SD"
   [ "$status" -eq 137 ]
-  [ "$(ls "$MD/tmp" | wc -l)" -eq 1 ]
+  # messages 1-3 are written but not yet made durable nor journaled
+  [ "$(ls "$MD/tmp" | wc -l)" -eq 3 ]
   echo "someone else's" >"$MD/tmp/1700000000.M1P1.otherhost"
   run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
   [ "$status" -eq 0 ]
@@ -136,7 +140,8 @@ for i in range(1, 301):
         f.write("Subject: kill %d\n\n%s\n" % (i, body))
 PY
   dovecot_put_dir alice "$W/orig"
-  proxy_start "$DC_POP3S_PORT" 2
+  # slow enough (60 kB/s) that no run finishes before it is killed
+  proxy_start "$DC_POP3S_PORT" 2 60000
   pf_rc_dovecot implicit
   sed -i "s/^port .*/port $PROXY_PORT/" "$RC"
   local kills=0 pid

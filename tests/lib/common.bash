@@ -118,12 +118,13 @@ pf_rc_fake() {
 # pf_rc_port: point the test's config at the fake server started last.
 pf_rc_port() { sed -i "s/^port .*/port $FAKE_PORT/" "$RC"; }
 
-# proxy_start TARGET_PORT DELAY_MS: a latency-adding proxy in front of
+# proxy_start TARGET_PORT DELAY_MS [BYTES_PER_SECOND]: a latency-adding (and
+# optionally rate-limiting) proxy in front of
 # 127.0.0.1:TARGET_PORT; sets PROXY_PORT and PROXY_PID.
 proxy_start() {
   rm -f "$W/proxy.port"
   "$DC_PYTHON" "$PF_TOP/tests/lib/slowproxy.py" --target "127.0.0.1:$1" \
-    --port-file "$W/proxy.port" --delay-ms "$2" 3>&- &
+    --port-file "$W/proxy.port" --delay-ms "$2" ${3:+--rate "$3"} 3>&- &
   PROXY_PID=$!
   local i
   for ((i = 0; i < 250; i++)); do
