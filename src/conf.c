@@ -618,6 +618,19 @@ static int start_account(struct parser *ps, char **tok, int ntok)
     return 0;
 }
 
+/* `jobs N` (defaults only): how many accounts run at once. */
+static int set_jobs(struct parser *ps, char **tok, int ntok)
+{
+    unsigned long n;
+
+    if (!ps->in_section || ps->cur != &ps->defaults)
+        return perr(ps, "`jobs` belongs in the `defaults` section", 0, 0);
+    if (ntok != 2 || parse_ulong(tok[1], &n) < 0 || n == 0 || n > CONF_MAX_JOBS)
+        return perr(ps, "`jobs` needs a number from 1 to 64", 0, 0);
+    ps->cfg->jobs = n;
+    return 0;
+}
+
 static int handle_line(struct parser *ps, char *s)
 {
     char *tok[CONF_MAX_TOKENS];
@@ -634,6 +647,7 @@ static int handle_line(struct parser *ps, char *s)
         return 0;
     }
     if (!strcmp(tok[0], "account")) return start_account(ps, tok, ntok);
+    if (!strcmp(tok[0], "jobs")) return set_jobs(ps, tok, ntok);
     if (!(k = find_key(tok[0]))) return perr(ps, "unknown key `%s`", tok[0], 0);
     if (!ps->in_section)
         return perr(ps, "`%s` outside any section: start with `defaults` or `account NAME`", tok[0],

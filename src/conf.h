@@ -81,10 +81,13 @@ struct account {
     uint64_t set; /* keys given by this account or its parents (bit per key) */
 };
 
+#define CONF_MAX_JOBS 64
+
 struct config {
     const char *path;
     struct account *accounts;
     size_t naccounts;
+    unsigned long jobs; /* `jobs` in defaults: accounts run at once; 0 = not set */
     struct arena_block *arena;
 };
 

@@ -3,6 +3,7 @@
  * and turning results into the exit status (design.md §4). The only place
  * that maps error kinds to exit codes.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -50,6 +52,7 @@ struct options {
     uint64_t max_size;          /* -l, 0 = as configured */
     unsigned long max_messages; /* -B, 0 = as configured */
     long timeout;
+    unsigned long jobs;                       /* -j: accounts at once, 0 = as configured */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
     struct delivery_setting cli_delivery;     /* checked form of the above */
@@ -109,6 +112,7 @@ static void usage(FILE *f)
           "  -l, --max-size SIZE    leave larger messages on the server (e.g. 10M)\n"
           "  -B, --max-messages N   fetch at most N messages per account and run\n"
           "  -t, --timeout SECONDS  for connecting and for each read or write\n"
+          "  -j, --jobs N           fetch up to N accounts at once (default 1)\n"
           "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
           "      --maildir DIR      deliver into the Maildir DIR\n"
           "      --mbox FILE        append to the mbox FILE\n"
@@ -151,6 +155,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"max-size", required_argument, NULL, 'l'},
         {"max-messages", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 't'},
+        {"jobs", required_argument, NULL, 'j'},
         {"import-seen", required_argument, NULL, 'I'},
         {"state-dir", required_argument, NULL, 'S'},
         {"mda", required_argument, NULL, 'm'},
@@ -163,7 +168,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     int c;
     char *end;
 
-    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:m:Vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:j:m:Vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             o->config = optarg;
@@ -216,6 +221,13 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->timeout = strtol(optarg, &end, 10);
             if (*end || o->timeout < 1 || o->timeout > 86400) {
                 fprintf(stderr, "popfetch: --timeout needs seconds from 1 to 86400\n");
+                return -1;
+            }
+            break;
+        case 'j':
+            o->jobs = strtoul(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || o->jobs == 0 || o->jobs > CONF_MAX_JOBS) {
+                fprintf(stderr, "popfetch: --jobs needs a number from 1 to %d\n", CONF_MAX_JOBS);
                 return -1;
             }
             break;
@@ -399,6 +411,133 @@ static int combine(int overall, int status)
     return (overall == EXIT_MAIL || status == EXIT_MAIL) ? EXIT_MAIL : EXIT_NOMAIL;
 }
 
+/* ---- running several accounts ------------------------------------------ */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+    stop_signal = sig;
+}
+
+/* SIGTERM, SIGINT, SIGHUP: start no more accounts and pass the signal on
+ * to those running. No SA_RESTART, so waitpid returns to notice it. */
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Start account a in a child process; its exit status is the account's. */
+static pid_t start_child(struct account *a, const struct options *o, const char *sdir)
+{
+    pid_t pid;
+
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        int st = run_account(a, o, sdir);
+        fflush(stdout);
+        _exit(st);
+    }
+    return pid;
+}
+
+static int child_status(int ws)
+{
+    if (WIFEXITED(ws)) return WEXITSTATUS(ws);
+    return EXIT_INTERNAL; /* killed: never report success */
+}
+
+/* Up to `jobs` accounts at once, each in its own process: one account's
+ * failure or hang touches no other's state or status. The statuses are
+ * combined in config order, as a sequential run would. */
+static int run_parallel(struct account **list, size_t n, unsigned long jobs,
+                        const struct options *o, const char *sdir)
+{
+    pid_t *pids = calloc(n, sizeof *pids);
+    int *st = calloc(n, sizeof *st), status = -1;
+    size_t next = 0, running = 0;
+
+    if (!pids || !st) {
+        free(pids);
+        free(st);
+        fprintf(stderr, "popfetch: out of memory\n");
+        return EXIT_INTERNAL;
+    }
+    catch_stop_signals();
+    while (next < n || running > 0) {
+        while (next < n && running < jobs && !stop_signal) {
+            st[next] = EXIT_INTERNAL;
+            if ((pids[next] = start_child(list[next], o, sdir)) < 0) {
+                fprintf(stderr, "popfetch: %s: cannot start: %s\n", list[next]->name,
+                        strerror(errno));
+                pids[next] = 0;
+            } else
+                running++;
+            next++;
+        }
+        if (stop_signal && next < n) next = n; /* start nothing more */
+        if (running == 0) break;
+        int ws;
+        pid_t done = waitpid(-1, &ws, 0);
+        if (done < 0) {
+            if (errno != EINTR) break;
+            for (size_t i = 0; i < n; i++)
+                if (pids[i] > 0) kill(pids[i], (int)stop_signal);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (pids[i] == done) {
+                st[i] = child_status(ws);
+                pids[i] = 0;
+                running--;
+            }
+    }
+    for (size_t i = 0; i < n; i++) status = status < 0 ? st[i] : combine(status, st[i]);
+    free(pids);
+    free(st);
+    return status < 0 ? EXIT_NOMAIL : status;
+}
+
+/* The accounts named on the command line (all when none), in config order. */
+static int run_accounts(struct config *cfg, const struct options *o, int argc, char **argv,
+                        const char *sdir)
+{
+    struct account **list = calloc(cfg->naccounts, sizeof *list);
+    unsigned long jobs = o->jobs ? o->jobs : cfg->jobs ? cfg->jobs : 1;
+    size_t n = 0;
+    int status = -1;
+
+    if (!list) return EXIT_INTERNAL;
+    for (size_t i = 0; i < cfg->naccounts; i++) {
+        int wanted = optind == argc;
+        for (int k = optind; k < argc && !wanted; k++)
+            wanted = !strcmp(argv[k], cfg->accounts[i].name);
+        if (wanted) list[n++] = &cfg->accounts[i];
+    }
+    if (jobs > 1 && n > 1) {
+        status = run_parallel(list, n, jobs, o, sdir);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            int st = run_account(list[i], o, sdir);
+            status = status < 0 ? st : combine(status, st);
+        }
+    }
+    free(list);
+    return status < 0 ? EXIT_NOMAIL : status;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {.keep = -1};
@@ -437,14 +576,7 @@ int main(int argc, char **argv)
         conf_free(&cfg);
         return EXIT_USAGE;
     }
-    for (size_t i = 0; i < cfg.naccounts; i++) {
-        struct account *a = &cfg.accounts[i];
-        int wanted = optind == argc;
-        for (int k = optind; k < argc && !wanted; k++) wanted = !strcmp(argv[k], a->name);
-        if (!wanted) continue;
-        int st = run_account(a, &o, sdir);
-        status = status < 0 ? st : combine(status, st);
-    }
+    status = run_accounts(&cfg, &o, argc, argv, sdir);
     conf_free(&cfg);
-    return status < 0 ? EXIT_NOMAIL : status;
+    return status;
 }
