@@ -161,7 +161,7 @@ int conf_parse_size(const char *s, uint64_t *out)
         return -1;
     }
     if (toupper((unsigned char)*s) == 'B') s++;
-    if (*s) return -1;
+    if (*s || v > UINT64_MAX / mult) return -1; /* never wrap around */
     *out = v * mult;
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "session.h"
 #include "state.h"
+#include "stop.h"
 #include "version.h"
 
 enum exit_code {
@@ -443,9 +444,7 @@ static pid_t start_child(struct account *a, const struct options *o, const char 
     fflush(stderr);
     pid = fork();
     if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGHUP, SIG_DFL);
+        stop_install();
         int st = run_account(a, o, sdir);
         fflush(stdout);
         _exit(st);
@@ -529,10 +528,13 @@ static int run_accounts(struct config *cfg, const struct options *o, int argc, c
     if (jobs > 1 && n > 1) {
         status = run_parallel(list, n, jobs, o, sdir);
     } else {
-        for (size_t i = 0; i < n; i++) {
+        stop_install();
+        for (size_t i = 0; i < n && !stop_requested(); i++) {
             int st = run_account(list[i], o, sdir);
             status = status < 0 ? st : combine(status, st);
         }
+        /* a run cut short by a signal never looks like success */
+        if (stop_requested() && status <= EXIT_NOMAIL) status = EXIT_INTERNAL;
     }
     free(list);
     return status < 0 ? EXIT_NOMAIL : status;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <openssl/err.h>
 
 #include "net.h"
+#include "stop.h"
 
 int64_t net_now_ms(void)
 {
@@ -57,6 +59,16 @@ static int wait_budget(const struct net_conn *c)
     return (int)budget;
 }
 
+int net_interrupted(struct err *e)
+{
+    int sig = stop_requested();
+
+    return err_set(e, ERR_INTERRUPTED, "stopped by %s",
+                   sig == SIGINT   ? "SIGINT"
+                   : sig == SIGHUP ? "SIGHUP"
+                                   : "SIGTERM");
+}
+
 int net_wait(struct net_conn *c, short events, struct err *e)
 {
     struct pollfd p = {.fd = c->fd, .events = events};
@@ -64,6 +76,7 @@ int net_wait(struct net_conn *c, short events, struct err *e)
     for (;;) {
         int budget = wait_budget(c), r;
 
+        if (stop_requested()) return net_interrupted(e);
         if (budget < 0) break;
         r = poll(&p, 1, budget);
         if (r > 0) return 0;

@@ -33,6 +33,9 @@ struct net_conn {
     uint64_t bytes_in, bytes_out;
 };
 
+/* Set an ERR_INTERRUPTED error naming the signal stop.h recorded. */
+int net_interrupted(struct err *e);
+
 /* Monotonic clock in milliseconds. */
 int64_t net_now_ms(void);
 

@@ -20,6 +20,7 @@
 #include "secret.h"
 #include "session.h"
 #include "state.h"
+#include "stop.h"
 #include "tls.h"
 
 #define SESSION_MAX_MESSAGES 10000000UL
@@ -647,6 +648,10 @@ static int fetch_all(struct session *s)
     f->window = s->pipelining ? FETCH_WINDOW : 1;
     f->group_max = s->sink.one_at_a_time ? 1 : FETCH_GROUP;
     while (rc == 0) {
+        if (stop_requested()) {
+            rc = net_interrupted(s->e);
+            break;
+        }
         if (fill(s, f) < 0 || pop3_flush(&s->pop, s->e) < 0) {
             rc = -1;
             break;
@@ -731,6 +736,9 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     s.e = &res->err;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
+    if (rc < 0 && s.e->kind == ERR_INTERRUPTED)
+        err_hint(s.e, "what was delivered whole is recorded; nothing else was deleted, and the "
+                      "next run goes on from there");
     cleanup(&s, rc == 0);
     res->ms = net_now_ms() - t0;
     return rc;

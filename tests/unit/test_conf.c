@@ -253,3 +253,15 @@ TEST(conf_delivery_errors_name_the_line)
         conf_free(&cfg);
     }
 }
+
+/* Found by fuzz_conf: a size whose unit made it wrap around 2^64 became a
+ * small limit instead of an error. */
+TEST(conf_size_never_wraps)
+{
+    uint64_t v = 0;
+
+    CHECK(conf_parse_size("17179869185G", &v) < 0);
+    CHECK(conf_parse_size("18014398509481984K", &v) < 0);
+    CHECK(conf_parse_size("17179869183G", &v) == 0 && v == 17179869183ULL << 30);
+    CHECK(conf_parse_size("10M", &v) == 0 && v == 10ULL << 20);
+}

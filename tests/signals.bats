@@ -1,0 +1,57 @@
+#!/usr/bin/env bats
+# SIGTERM, SIGINT and SIGHUP in the middle of a run against the real Dovecot
+# (through a slow link so that the signal lands mid-transfer): the message
+# in progress is abandoned cleanly, what was delivered whole is recorded,
+# no QUIT is sent (so nothing is deleted), the exit status is not 0, and
+# the next run delivers the rest exactly once.
+
+load lib/common
+
+setup() {
+  pf_setup
+  dovecot_start
+}
+
+teardown() { pf_teardown; }
+
+put_many() {
+  mkdir -p "$W/orig"
+  "$DC_PYTHON" - "$W/orig" <<'PY'
+import os, sys
+for i in range(1, 41):
+    with open(os.path.join(sys.argv[1], str(i)), "w") as f:
+        f.write("Subject: sig %d\n\n%s\n" % (i, ("line of message %d\n" % i) * 400))
+PY
+  dovecot_put_dir alice "$W/orig"
+}
+
+stop_round() { # SIGNAL
+  put_many
+  proxy_start "$DC_POP3S_PORT" 2 100000
+  pf_rc_dovecot implicit
+  sed -i "s/^port .*/port $PROXY_PORT/" "$RC"
+  "$POPFETCH" -f "$RC" --state-dir "$SD" 2>"$W/err" &
+  local pid=$! rc=0
+  sleep 1.5
+  kill -s "$1" "$pid"
+  wait "$pid" || rc=$?
+  cat "$W/err"
+  [ "$rc" -eq 23 ]
+  grep -q "stopped by SIG$1" "$W/err"
+  # nothing half-written, nothing deleted (no QUIT), some mail delivered
+  mailcheck clean "$MD"
+  [ "$(dovecot_count alice)" -eq 40 ]
+  local got
+  got=$(mailcheck count "$MD")
+  [ "$got" -ge 1 ] && [ "$got" -lt 40 ]
+  ! grep -q 'Logged out' "$DC_LOG"
+  # the next run delivers the rest, once
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 0 ]
+  mailcheck same "$MD" "$W"/orig/*
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "SIGTERM mid-run: clean stop, exit 23, the rest next time" { stop_round TERM; }
+@test "SIGINT mid-run: clean stop, exit 23, the rest next time" { stop_round INT; }
+@test "SIGHUP mid-run: clean stop, exit 23, the rest next time" { stop_round HUP; }
