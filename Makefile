@@ -20,9 +20,15 @@ WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wconversion
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPENSSL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS    = $(OPENSSL_LIBS)
 
+# make check SANITIZE=1: everything built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (objects in build/asan), then the whole suite.
 ifeq ($(SANITIZE),1)
 EXTRA_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS      += -fsanitize=address,undefined
+BUILD   ?= build/asan
+MODE     = asan
+else
+MODE     = plain
 endif
 
 BUILD   ?= build
@@ -34,18 +40,25 @@ FAULT_OBJS = $(SRCS:src/%.c=$(BUILD)/faults/%.o)
 UNIT_SRCS = $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o)
 
-.PHONY: all check unit bats deps demo install clean format
+.PHONY: all check unit bats deps demo install clean format lint
 
 all: popfetch
 
-popfetch: $(OBJS)
+# Relink when switching between plain and sanitized builds.
+build/.mode: FORCE
+	@mkdir -p build
+	@echo $(MODE) | cmp -s - $@ || echo $(MODE) >$@
+
+FORCE:
+
+popfetch: $(OBJS) build/.mode
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The fault-injection build: crash points armed by POPFETCH_CRASH_AT (tests only).
-$(BUILD)/popfetch-faults: $(FAULT_OBJS)
+$(BUILD)/popfetch-faults: $(FAULT_OBJS) build/.mode
 	$(CC) $(LDFLAGS) -o $@ $(FAULT_OBJS) $(LDLIBS)
 
 $(BUILD)/faults/%.o: src/%.c | $(BUILD)/faults
@@ -54,7 +67,7 @@ $(BUILD)/faults/%.o: src/%.c | $(BUILD)/faults
 $(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)/unit
 	$(CC) $(ALL_CFLAGS) -Isrc -MMD -MP -c -o $@ $<
 
-tests/unit/runner: $(UNIT_OBJS) $(LIB_OBJS)
+tests/unit/runner: $(UNIT_OBJS) $(LIB_OBJS) build/.mode
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_OBJS) $(LDLIBS)
 
 $(BUILD) $(BUILD)/unit $(BUILD)/faults:
@@ -70,7 +83,7 @@ bats: popfetch
 	bats tests
 
 check: deps popfetch tests/unit/runner $(BUILD)/popfetch-faults
-	@tests/run-all
+	@FAULTS_BIN=$(BUILD)/popfetch-faults tests/run-all
 
 demo: deps popfetch
 	@tests/lib/demo
@@ -81,6 +94,19 @@ install: popfetch
 	install -m 644 man/popfetch.1 $(DESTDIR)$(MANDIR)/man1/popfetch.1
 	install -m 644 man/popfetchrc.5 $(DESTDIR)$(MANDIR)/man5/popfetchrc.5
 
+# Static analysis: cppcheck and a chosen set of clang-tidy checks, no findings.
+LINT_CHECKS = -*,clang-analyzer-*,-clang-analyzer-valist.Uninitialized,$\
+	-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,bugprone-*,$\
+	-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,$\
+	-bugprone-narrowing-conversions,-bugprone-assignment-in-if-condition,$\
+	-bugprone-implicit-widening-of-multiplication-result,-bugprone-branch-clone
+lint:
+	@tests/lib/ensure-deps cppcheck clang-tidy
+	cppcheck --quiet --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
+		--inline-suppr --error-exitcode=1 src/
+	clang-tidy --quiet --warnings-as-errors='*' -checks='$(LINT_CHECKS)' src/*.c -- \
+		-std=c11 -D_GNU_SOURCE $(OPENSSL_CFLAGS) 2>/dev/null
+
 format:
 	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
 
@@ -88,3 +114,6 @@ clean:
 	rm -rf $(BUILD) popfetch tests/unit/runner
 
 -include $(OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FAULT_OBJS:.o=.d)
+
+# libFuzzer targets: make fuzz, make fuzz-smoke (see fuzz/fuzz.mk)
+include fuzz/fuzz.mk

@@ -52,7 +52,7 @@ static int sasl_of(int choice, enum sasl_mech *m)
 
 static const char *choice_name(int choice)
 {
-    enum sasl_mech m;
+    enum sasl_mech m = SASL_PLAIN;
 
     if (choice == AUTH_USER) return "USER";
     if (choice == AUTH_APOP) return "APOP";
@@ -62,7 +62,7 @@ static const char *choice_name(int choice)
 /* Does the server offer this? Without CAPA only USER is known to exist. */
 static int offered(const struct pop3 *p, int choice)
 {
-    enum sasl_mech m;
+    enum sasl_mech m = SASL_PLAIN;
 
     if (choice == AUTH_USER) return !p->capa.known || p->capa.user;
     if (choice == AUTH_APOP) return p->apop_ts[0] != '\0';
@@ -106,7 +106,7 @@ static int choose(const struct pop3 *p, const struct account *a, int *choice, st
 /* Would this choice put a replayable secret on the wire? */
 static int reusable_secret(int choice)
 {
-    enum sasl_mech m;
+    enum sasl_mech m = SASL_PLAIN;
 
     if (choice == AUTH_USER) return 1;
     return sasl_of(choice, &m) == 0 && sasl_mech_sends_secret(m);
@@ -217,8 +217,11 @@ static int send_auth(struct exchange *x, enum sasl_mech m, struct err *e)
     snprintf(prefix, sizeof prefix, "AUTH %s", sasl_mech_name(m));
     if (!has || m == SASL_XOAUTH2 || strlen(prefix) + 1 + sasl_b64_encoded_size(len) - 1 + 2 > 255)
         return pop3_send(x->p, prefix, NULL, e);
-    if (len == 0) return pop3_send(x->p, strcat(prefix, " ="), NULL, e);
-    strcat(prefix, " ");
+    if (len == 0) {
+        snprintf(prefix, sizeof prefix, "AUTH %s =", sasl_mech_name(m));
+        return pop3_send(x->p, prefix, NULL, e);
+    }
+    snprintf(prefix, sizeof prefix, "AUTH %s ", sasl_mech_name(m));
     return send_b64(x, prefix, init, len, e);
 }
 
@@ -287,7 +290,7 @@ int auth_login(struct pop3 *p, const struct account *a, const char *secret, stru
                struct err *e)
 {
     int choice;
-    enum sasl_mech m;
+    enum sasl_mech m = SASL_PLAIN;
 
     if (strpbrk(a->user, "\r\n") || (secret && strpbrk(secret, "\r\n")))
         return err_set(e, ERR_USAGE, "user name or password contains a line break");

@@ -265,6 +265,7 @@ static int perr(struct parser *ps, const char *fmt, const char *a, const char *b
 {
     char msg[ERR_MSG_MAX];
 
+    // cppcheck-suppress wrongPrintfScanfArgNum ; fmt uses at most two %s
     snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
     return err_set(ps->e, ERR_USAGE, "%s:%d: %s", ps->file, ps->line, msg);
 }
@@ -408,8 +409,7 @@ static int set_locking(struct parser *ps, const char *v, int *out)
         *out = 0;
         return 0;
     }
-    if (strlen(v) >= sizeof buf) v = "?";
-    strcpy(buf, v);
+    snprintf(buf, sizeof buf, "%s", strlen(v) < sizeof buf ? v : "?");
     for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
         if (!strcmp(w, "dotlock"))
             bits |= MBOX_LOCK_DOTLOCK;
@@ -502,7 +502,7 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
         *(unsigned long *)slot = n;
         return 0;
     case V_TLSVER:
-        if (strcmp(v, "1.2") && strcmp(v, "1.3"))
+        if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
             return perr(ps, "bad value `%s` for `tls_min_version`: use 1.2 or 1.3", v, 0);
         *(int *)slot = v[2] == '3' ? 13 : 12;
         return 0;
@@ -659,8 +659,8 @@ static int handle_line(struct parser *ps, char *s)
     return 0;
 }
 
-int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
-               struct err *e)
+static int parse_text(const char *name, const char *text, size_t len, int private_file,
+                      struct config *cfg, struct err *e)
 {
     struct parser ps = {.cfg = cfg, .e = e};
     char line[CONF_LINE_MAX + 1];
@@ -689,6 +689,14 @@ int conf_parse(const char *name, const char *text, size_t len, int private_file,
         return -1;
     }
     return 0;
+}
+
+int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
+               struct err *e)
+{
+    if (parse_text(name, text, len, private_file, cfg, e) == 0) return 0;
+    conf_free(cfg); /* a failed load leaves nothing behind */
+    return -1;
 }
 
 int conf_load(const char *path, struct config *cfg, struct err *e)

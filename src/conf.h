@@ -99,6 +99,7 @@ void conf_default_path(char *buf, size_t len);
 int conf_load(const char *path, struct config *cfg, struct err *e);
 
 /* Parse config text (for tests and fuzzing); `name` is used in messages.
+ * On failure everything is freed (conf_free may still be called).
  * `private_file` says whether the file is readable by its owner alone. */
 int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
                struct err *e);

@@ -513,7 +513,7 @@ static int run_parallel(struct account **list, size_t n, unsigned long jobs,
 static int run_accounts(struct config *cfg, const struct options *o, int argc, char **argv,
                         const char *sdir)
 {
-    struct account **list = calloc(cfg->naccounts, sizeof *list);
+    struct account **list = calloc(cfg->naccounts, sizeof(struct account *));
     unsigned long jobs = o->jobs ? o->jobs : cfg->jobs ? cfg->jobs : 1;
     size_t n = 0;
     int status = -1;

@@ -267,7 +267,7 @@ int pop3_greeting(struct pop3 *p, struct err *e)
 {
     const char *line;
     size_t len;
-    struct pop3_reply r;
+    struct pop3_reply r = {0};
 
     if (read_line(p, &line, &len, POP3_LINE_MAX, e) < 0) {
         err_prefix(e, "reading the greeting");
@@ -412,7 +412,7 @@ int pop3_list_line(struct pop3 *p, const char **line, size_t *len, struct err *e
 
 int pop3_capa(struct pop3 *p, struct err *e)
 {
-    struct pop3_reply r;
+    struct pop3_reply r = {0};
     const char *line;
     size_t len;
     unsigned lines = 0;

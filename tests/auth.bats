@@ -8,7 +8,7 @@
 load lib/common
 
 T=$BATS_TEST_DIRNAME/transcripts
-FAULTS=$PF_TOP/build/popfetch-faults
+FAULTS=$PF_TOP/${FAULTS_BIN:-build/popfetch-faults}
 
 setup() { pf_setup; }
 teardown() { pf_teardown; }

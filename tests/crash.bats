@@ -7,7 +7,7 @@
 
 load lib/common
 
-FAULTS=$PF_TOP/build/popfetch-faults
+FAULTS=$PF_TOP/${FAULTS_BIN:-build/popfetch-faults}
 
 setup() {
   pf_setup

@@ -1,0 +1,154 @@
+/*
+ * fuzz_state — the seen-state loader (src/state.h): state_open reading a
+ * hostile main file ("popfetch-state 1" header, "S TIME UIDL" lines) and
+ * journal ("popfetch-journal 1", "S TIME UIDL NAME"), then a round trip:
+ * state_add + state_commit (journal append), state_compact (rewrite of the
+ * main file), state_open again.
+ *
+ * Input: the main file's bytes, optionally followed by "%%JOURNAL%%\n" and
+ * the journal's bytes. Files live in a private directory under $TMPDIR (or
+ * /tmp), rewritten for every input and removed at exit.
+ *
+ * Invariants (abort on violation):
+ *  - loading fails only with ERR_LOCAL (a file of another format version);
+ *  - every loaded entry has a printable UIDL of 1..255 bytes, status D or S,
+ *    a time >= 0, and state_lookup finds that very entry; no two entries
+ *    share a UIDL; pending names are printable, without '/', each with a
+ *    UIDL that was loaded; dropped lines are at most the lines there were;
+ *  - after compaction (prune, everything marked listed) the files load
+ *    again without error and without dropped lines, to exactly the same
+ *    entries (UIDL, status, first-seen time) plus the one added.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "state.h"
+
+#define KEY "fuzz@pop.example:995"
+
+struct snap {
+    char uidl[STATE_UIDL_MAX + 1];
+    size_t len;
+    char status;
+    int64_t when;
+};
+
+static void put_file(const char *path, const uint8_t *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+    if (fd < 0 || (n && write(fd, p, n) != (ssize_t)n)) {
+        perror(path);
+        abort();
+    }
+    close(fd);
+}
+
+static int printable(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f) return 0;
+    return 1;
+}
+
+static void check_loaded(const struct state *s, size_t lines)
+{
+    FUZZ_CHECK(s->dropped <= lines);
+    for (size_t i = 0; i < s->nents; i++) {
+        const struct state_entry *ent = &s->ents[i];
+        const char *u = state_uidl(s, ent);
+
+        FUZZ_CHECK(ent->len >= 1 && ent->len <= STATE_UIDL_MAX);
+        FUZZ_CHECK(strlen(u) == ent->len && printable(u, ent->len));
+        FUZZ_CHECK(ent->status == STATE_DELIVERED || ent->status == STATE_SKIPPED);
+        FUZZ_CHECK(ent->first_seen >= 0);
+        FUZZ_CHECK(state_lookup(s, u, ent->len) == ent);
+    }
+    for (size_t i = 0; i < s->nnames; i++) {
+        size_t n = strlen(s->names[i]);
+        FUZZ_CHECK(n >= 1 && n <= 255 && printable(s->names[i], n));
+        FUZZ_CHECK(!strchr(s->names[i], '/'));
+        FUZZ_CHECK(state_lookup(s, s->name_uidls[i], strlen(s->name_uidls[i])) != NULL);
+    }
+}
+
+static void cleanup(const char *dir)
+{
+    static const char *const ext[] = {".state", ".journal", ".lock", ".state.tmp"};
+    char p[1024];
+
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s%s", dir, KEY, ext[i]);
+        unlink(p);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *dir = fuzz_tmpdir();
+    struct fuzz_field f[2];
+    struct state s;
+    struct err e;
+    struct snap *snap = NULL;
+    size_t nf, lines = 0, nsnap;
+    int had;
+    char path[1024];
+    const struct state_entry *added;
+
+    nf = fuzz_split(data, size, "%%JOURNAL%%\n", f, 2);
+    for (size_t i = 0; i < size; i++) lines += data[i] == '\n';
+    cleanup(dir);
+    snprintf(path, sizeof path, "%s/%s.state", dir, KEY);
+    put_file(path, f[0].p, f[0].len);
+    if (nf == 2) {
+        snprintf(path, sizeof path, "%s/%s.journal", dir, KEY);
+        put_file(path, f[1].p, f[1].len);
+    }
+
+    if (state_open(&s, dir, KEY, &e) < 0) {
+        FUZZ_CHECK(e.kind == ERR_LOCAL);
+        state_close(&s);
+        cleanup(dir);
+        return 0;
+    }
+    check_loaded(&s, lines + 2);
+
+    /* The round trip. */
+    nsnap = s.nents;
+    if (nsnap && !(snap = calloc(nsnap, sizeof *snap))) abort();
+    for (size_t i = 0; i < nsnap; i++) {
+        const struct state_entry *ent = &s.ents[i];
+        memcpy(snap[i].uidl, state_uidl(&s, ent), ent->len);
+        snap[i].len = ent->len;
+        snap[i].status = ent->status;
+        snap[i].when = ent->first_seen;
+        state_mark_listed(&s, ent);
+    }
+    had = state_lookup(&s, "fuzz-added-uid", 14) != NULL;
+    FUZZ_CHECK(
+        state_add(&s, "fuzz-added-uid", 14, STATE_DELIVERED, 1700000000, "1.M2P3.host", &e) == 0);
+    FUZZ_CHECK(state_commit(&s, &e) == 0);
+    FUZZ_CHECK(state_compact(&s, 1, &e) == 0);
+    state_close(&s);
+
+    FUZZ_CHECK(state_open(&s, dir, KEY, &e) == 0);
+    FUZZ_CHECK(s.dropped == 0 && s.nnames == 0);
+    added = state_lookup(&s, "fuzz-added-uid", 14);
+    FUZZ_CHECK(added && added->status == STATE_DELIVERED);
+    FUZZ_CHECK(s.nents == nsnap + (had ? 0 : 1));
+    for (size_t i = 0; i < nsnap; i++) {
+        const struct state_entry *ent = state_lookup(&s, snap[i].uidl, snap[i].len);
+        FUZZ_CHECK(ent != NULL);
+        if (snap[i].len == 14 && !memcmp(snap[i].uidl, "fuzz-added-uid", 14)) continue;
+        FUZZ_CHECK(ent->status == snap[i].status && ent->first_seen == snap[i].when);
+    }
+    check_loaded(&s, 0);
+    state_close(&s);
+    free(snap);
+    cleanup(dir);
+    return 0;
+}
