@@ -3,6 +3,9 @@
 #   make            build ./popfetch
 #   make check      install test dependencies if needed, run every test
 #   make demo       fetch sample mail from a throwaway Dovecot into demo/Maildir
+#   make bench      popfetch against mpop, fetchmail, getmail6 (bench/README.md)
+#   make lint       cppcheck and clang-tidy
+#   make fuzz       libFuzzer targets (fuzz/fuzz.mk); make fuzz-smoke runs them
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree
 
@@ -40,7 +43,7 @@ FAULT_OBJS = $(SRCS:src/%.c=$(BUILD)/faults/%.o)
 UNIT_SRCS = $(sort $(wildcard tests/unit/*.c))
 UNIT_OBJS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%.o)
 
-.PHONY: all check unit bats deps demo install clean format lint
+.PHONY: all check unit bats deps demo install clean format lint bench
 
 all: popfetch
 
@@ -87,6 +90,11 @@ check: deps popfetch tests/unit/runner $(BUILD)/popfetch-faults
 
 demo: deps popfetch
 	@tests/lib/demo
+
+# Side by side with mpop, fetchmail and getmail6 on a private Dovecot
+# (bench/README.md); BENCH_ARGS=--quick for a short sanity run.
+bench: deps popfetch
+	bench/run $(BENCH_ARGS)
 
 install: popfetch
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5

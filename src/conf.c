@@ -267,6 +267,7 @@ static int perr(struct parser *ps, const char *fmt, const char *a, const char *b
 
     // cppcheck-suppress wrongPrintfScanfArgNum ; fmt uses at most two %s
     snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+    if (ps->line == 0) return err_set(ps->e, ERR_USAGE, "%s: %s", ps->file, msg);
     return err_set(ps->e, ERR_USAGE, "%s:%d: %s", ps->file, ps->line, msg);
 }
 
@@ -688,6 +689,33 @@ static int parse_text(const char *name, const char *text, size_t len, int privat
         err_hint(e, "run `chmod 600 %s`, or use `passwordeval` instead of `password`", name);
         return -1;
     }
+    return 0;
+}
+
+int conf_set_key(struct config *cfg, struct account *a, const char *key, const char *value,
+                 const char *src, struct err *e)
+{
+    struct parser ps = {.cfg = cfg, .file = src, .e = e, .cur = a, .in_section = 1};
+    const struct keydef *k = find_key(key);
+    char *args[1];
+    int rc;
+
+    if (!k) return err_set(e, ERR_USAGE, "%s: no such setting `%s`", src, key);
+    if (!(args[0] = strdup(value))) return err_set(e, ERR_INTERNAL, "out of memory");
+    rc = set_value(&ps, k, args, 1);
+    free(args[0]);
+    if (rc == 0) a->set |= 1ULL << (k - keys);
+    return rc;
+}
+
+int conf_check_account(const struct account *a, struct err *e)
+{
+    if (!a->host) return err_set(e, ERR_USAGE, "account %s has no `host`", a->name);
+    if (!a->user) return err_set(e, ERR_USAGE, "account %s has no `user`", a->name);
+    if (a->delivery.kind == DELIVERY_NONE)
+        return err_set(e, ERR_USAGE, "account %s has no `delivery`", a->name);
+    if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file)
+        return err_set(e, ERR_USAGE, "account %s has no `tls_cert_file`", a->name);
     return 0;
 }
 

@@ -120,6 +120,14 @@ int conf_parse_size(const char *s, uint64_t *out);
 int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, const char *value,
                       const char *src, struct err *e);
 
+/* Set one key of an account as a config line would (the command line's
+ * account); `src` names the option in messages. */
+int conf_set_key(struct config *cfg, struct account *a, const char *key, const char *value,
+                 const char *src, struct err *e);
+
+/* The required keys of an account are there (host, user, delivery). */
+int conf_check_account(const struct account *a, struct err *e);
+
 /* Expand a leading ~ to $HOME into a fresh string in the config's arena. */
 const char *conf_expand_home(struct config *cfg, const char *path);
 

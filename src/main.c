@@ -56,7 +56,11 @@ struct options {
     unsigned long jobs;                       /* -j: accounts at once, 0 = as configured */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
-    struct delivery_setting cli_delivery;     /* checked form of the above */
+    struct {
+        const char *key, *value, *option;
+    } cli[8]; /* an account on the command line: --host, --user, ... */
+    int ncli;
+    struct delivery_setting cli_delivery; /* checked form of the above */
 };
 
 static int exit_for(enum err_kind k)
@@ -122,6 +126,10 @@ static void usage(FILE *f)
           "      --import-seen FORMAT:FILE [account]\n"
           "                         mark as seen what fetchmail (.fetchids), mpop or\n"
           "                         getmail (oldmail-*) already fetched\n"
+          "      --host HOST [--port N] --user NAME [--tls MODE] [--auth MECH]\n"
+          "      [--passwordeval CMD] [--tls-trust-file FILE]\n"
+          "                         an account given here instead of a config file\n"
+          "                         (needs --maildir, --mbox or --mda too)\n"
           "  -V, --version          version and build details\n"
           "  -h, --help             this help\n"
           "\n"
@@ -160,6 +168,14 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"import-seen", required_argument, NULL, 'I'},
         {"state-dir", required_argument, NULL, 'S'},
         {"mda", required_argument, NULL, 'm'},
+        {"host", required_argument, NULL, 1000},
+        {"port", required_argument, NULL, 1001},
+        {"user", required_argument, NULL, 1002},
+        {"tls", required_argument, NULL, 1003},
+        {"auth", required_argument, NULL, 1004},
+        {"passwordeval", required_argument, NULL, 1005},
+        {"tls-trust-file", required_argument, NULL, 1006},
+        {"password", required_argument, NULL, 1099}, /* refused, see below */
         {"maildir", required_argument, NULL, 'M'},
         {"mbox", required_argument, NULL, 'X'},
         {"version", no_argument, NULL, 'V'},
@@ -225,6 +241,28 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             }
             break;
+        case 1000:
+        case 1001:
+        case 1002:
+        case 1003:
+        case 1004:
+        case 1005:
+        case 1006: {
+            static const char *const keys[] = {"host", "port",         "user",          "tls",
+                                               "auth", "passwordeval", "tls_trust_file"};
+            static const char *const names[] = {"--host",          "--port", "--user",
+                                                "--tls",           "--auth", "--passwordeval",
+                                                "--tls-trust-file"};
+            if (o->ncli == (int)(sizeof o->cli / sizeof o->cli[0])) return -1;
+            o->cli[o->ncli].key = keys[c - 1000];
+            o->cli[o->ncli].option = names[c - 1000];
+            o->cli[o->ncli++].value = optarg;
+            break;
+        }
+        case 1099:
+            fprintf(stderr, "popfetch: --password is not offered: every user could read it "
+                            "with ps; use --passwordeval CMD\n");
+            return -1;
         case 'j':
             o->jobs = strtoul(optarg, &end, 10);
             if (*end || optarg[0] == '-' || o->jobs == 0 || o->jobs > CONF_MAX_JOBS) {
@@ -384,6 +422,32 @@ static int run_import(struct config *cfg, const struct options *o, int argc, cha
     printf("\n");
     import_free(&l);
     return EXIT_MAIL;
+}
+
+/* --host, --user, ...: one account named after its host, no config file. */
+static int cli_account(struct config *cfg, const struct options *o, struct err *e)
+{
+    struct account a;
+    const char *host = NULL;
+
+    memset(cfg, 0, sizeof *cfg);
+    conf_account_defaults(&a);
+    for (int i = 0; i < o->ncli; i++) {
+        if (conf_set_key(cfg, &a, o->cli[i].key, o->cli[i].value, o->cli[i].option, e) < 0)
+            return -1;
+        if (!strcmp(o->cli[i].key, "host")) host = o->cli[i].value;
+    }
+    if (!host) return err_set(e, ERR_USAGE, "an account on the command line needs --host");
+    if (!o->delivery_kind)
+        return err_set(e, ERR_USAGE,
+                       "an account on the command line needs --maildir, --mbox or --mda");
+    a.name = conf_strdup(cfg, host);
+    a.delivery.kind = DELIVERY_MAILDIR; /* replaced by cli_delivery */
+    if (!a.name || !(cfg->path = conf_strdup(cfg, "the command line")))
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    if (!a.user) return err_set(e, ERR_USAGE, "an account on the command line needs --user");
+    if (conf_check_account(&a, e) < 0) return -1;
+    return conf_add_account(cfg, &a) ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
 }
 
 /* Check -m/--mda, --maildir or --mbox once, as the config file would. */
@@ -551,10 +615,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (parse_args(argc, argv, &o) < 0) return EXIT_USAGE;
     log_set_level(o.quiet ? LOG_QUIET : o.verbose >= 2 ? LOG_TRACE : o.verbose);
-    if (!o.config) conf_default_path(path, sizeof path);
-    if (conf_load(o.config ? o.config : path, &cfg, &e) < 0) {
-        log_error(NULL, &e);
-        return exit_for(e.kind);
+    if (o.ncli) {
+        if (cli_account(&cfg, &o, &e) < 0) {
+            log_error(NULL, &e);
+            conf_free(&cfg);
+            return EXIT_USAGE;
+        }
+    } else {
+        if (!o.config) conf_default_path(path, sizeof path);
+        if (conf_load(o.config ? o.config : path, &cfg, &e) < 0) {
+            log_error(NULL, &e);
+            return exit_for(e.kind);
+        }
     }
     if (cli_delivery(&cfg, &o) < 0) {
         conf_free(&cfg);

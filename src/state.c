@@ -424,10 +424,15 @@ int state_commit(struct state *s, struct err *e)
 
 static int write_main(struct state *s, const char *tmp, int prune, struct err *e)
 {
-    FILE *f = fopen(tmp, "we");
+    /* 0600 whatever the umask: the UIDLs say what mail this user has */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int ok;
 
-    if (!f) return err_set(e, ERR_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return err_set(e, ERR_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
+    }
     fputs(STATE_HEADER "\n", f);
     for (size_t i = 0; i < s->nents; i++) {
         const struct state_entry *ent = &s->ents[i];

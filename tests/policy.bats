@@ -145,3 +145,16 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   wait "$first" || true
   fake_stop
 }
+
+@test "state files are private (0600) whatever the umask" {
+  dovecot_start
+  printf 'Subject: p\n\nbody\n' | dovecot_put alice
+  pf_rc_dovecot implicit "keep on"
+  umask 022
+  pf_run
+  [ "$status" -eq 0 ]
+  local f
+  for f in "$SD"/*; do
+    [ "$(stat -c %a "$f")" = 600 ] || { echo "$f is $(stat -c %a "$f")"; false; }
+  done
+}

@@ -1,0 +1,65 @@
+#!/bin/bash
+# bench/dcshell.bash — a command loop around tests/lib/dovecot.bash, driven by
+# bench/run over a pipe.
+#
+# bench/run starts this once, sends one shell command per line on stdin and
+# reads the command's stdout up to a line "__BENCH_DONE__ RC".  Keeping one
+# bash alive for the whole benchmark keeps the Dovecot master our own child
+# (so it is reaped and stopped by pid) and keeps DC_* between commands.
+#
+# Users: BENCH_USERS (space separated) all get the password BENCH_PASS.  They
+# replace the library's fixed alice/bob list before dovecot_start reads it.
+#
+# On EOF (bench/run exited or died) the server is stopped and its directory
+# removed.  SIGINT is ignored: bench/run handles ^C and then closes our stdin.
+
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source-path=SCRIPTDIR/.. source=tests/lib/dovecot.bash
+source "$here/../tests/lib/dovecot.bash"
+
+_DC_USERS=()
+_DC_PASSWORDS=()
+for _u in ${BENCH_USERS:?BENCH_USERS is not set}; do
+  _DC_USERS+=("$_u")
+  # (associative, declared by dovecot.bash: the $ is needed)
+  # shellcheck disable=SC2004
+  _DC_PASSWORDS[$_u]=${BENCH_PASS:?BENCH_PASS is not set}
+done
+
+trap '' INT
+trap 'dovecot_stop; exit 143' TERM
+
+# bench_reset USER: throw USER's mailbox away (server not in a session).
+bench_reset() {
+  local md
+  md=$(dovecot_maildir "$1") || return 1
+  rm -rf -- "$md"
+  mkdir -p "$md/cur" "$md/new" "$md/tmp"
+  if [[ $EUID -eq 0 ]]; then
+    chown nobody:nogroup "$md" "$md/cur" "$md/new" "$md/tmp"
+  fi
+}
+
+# bench_remove_put USER FIRST N: delete from USER's mailbox the N messages
+# that dovecot_put/dovecot_put_dir named FIRST.. FIRST+N-1 (in new/ or, with
+# flags appended, in cur/).  Used by scenario C to swap the "new" messages.
+bench_remove_put() {
+  local md t k
+  md=$(dovecot_maildir "$1") || return 1
+  for ((k = 0; k < $3; k++)); do
+    t=$(($2 + k))
+    rm -f -- "$md/new/$t.M$((t - _DC_TIME_BASE)).pfhost" \
+      "$md/cur/$t.M$((t - _DC_TIME_BASE)).pfhost"*
+  done
+}
+
+# bench_next_time: the file-name time the next put will use.
+bench_next_time() { cat "$DC_DIR/put.seq"; }
+
+while IFS= read -r _line; do
+  eval "$_line"
+  _rc=$?
+  printf '\n__BENCH_DONE__ %d\n' "$_rc"
+done
+dovecot_stop
