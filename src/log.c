@@ -1,9 +1,13 @@
 /*
  * log — user-facing output. See log.h.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -11,6 +15,23 @@
 #define LOG_LINE_MAX 2048
 
 static int level = LOG_NORMAL;
+static int use_syslog;
+static int file_fd = -1;
+
+void log_use_syslog(void)
+{
+    openlog("popfetch", LOG_PID, LOG_MAIL);
+    use_syslog = 1;
+}
+
+int log_use_file(const char *path, struct err *e)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+    if (fd < 0) return err_set(e, ERR_USAGE, "cannot open --logfile %s: %s", path, strerror(errno));
+    file_fd = fd;
+    return 0;
+}
 
 void log_set_level(int l)
 {
@@ -32,6 +53,31 @@ static void emit(int fd, const char *buf, size_t len)
     }
 }
 
+/* Where a finished line goes: syslog, the log file or fd. buf[n-1] is the
+ * newline; "popfetch: " starts it. */
+static void deliver(int fd, const char *tag, char *buf, size_t n)
+{
+    if (use_syslog) {
+        int prio =
+            fd == STDERR_FILENO ? (strcmp(tag, "warning: ") ? LOG_ERR : LOG_WARNING) : LOG_INFO;
+        buf[n - 1] = '\0';
+        syslog(prio, "%s", buf + 10); /* syslog names the program itself */
+        return;
+    }
+    if (file_fd >= 0) {
+        char stamp[40], line[LOG_LINE_MAX + 48];
+        time_t t = time(NULL);
+        struct tm tm;
+        size_t m;
+        if (!localtime_r(&t, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S%z", &tm))
+            snprintf(stamp, sizeof stamp, "-");
+        m = (size_t)snprintf(line, sizeof line, "%s %.*s", stamp, (int)n, buf);
+        emit(file_fd, line, m < sizeof line ? m : sizeof line - 1);
+        return;
+    }
+    emit(fd, buf, n);
+}
+
 static void vline(int fd, const char *account, const char *tag, const char *fmt, va_list ap)
 {
     char buf[LOG_LINE_MAX];
@@ -45,7 +91,7 @@ static void vline(int fd, const char *account, const char *tag, const char *fmt,
     }
     if ((size_t)n > sizeof buf - 2) n = (int)sizeof buf - 2;
     buf[n++] = '\n';
-    emit(fd, buf, (size_t)n);
+    deliver(fd, tag, buf, (size_t)n);
 }
 
 static void line(int fd, const char *account, const char *tag, const char *fmt, ...)

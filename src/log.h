@@ -17,6 +17,14 @@
 enum log_level { LOG_QUIET = -1, LOG_NORMAL = 0, LOG_VERBOSE = 1, LOG_TRACE = 2 };
 
 void log_set_level(int level);
+
+/* Send every line to syslog (facility mail; errors LOG_ERR, warnings
+ * LOG_WARNING, the rest LOG_INFO) instead of stdout/stderr. */
+void log_use_syslog(void);
+
+/* Append every line to the file at path (created 0600), each after an
+ * ISO 8601 local timestamp, instead of stdout/stderr. */
+int log_use_file(const char *path, struct err *e);
 int log_get_level(void);
 
 /* An error with its hint, e.g. "popfetch: work: cannot connect ...". */

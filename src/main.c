@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "import.h"
 #include "log.h"
+#include "net.h"
 #include "session.h"
 #include "state.h"
 #include "stop.h"
@@ -54,6 +55,9 @@ struct options {
     unsigned long max_messages; /* -B, 0 = as configured */
     long timeout;
     unsigned long jobs;                       /* -j: accounts at once, 0 = as configured */
+    unsigned long daemon;                     /* -d: seconds between polls, 0 = once */
+    int syslog;                               /* --syslog */
+    const char *logfile;                      /* --logfile */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
     struct {
@@ -118,6 +122,10 @@ static void usage(FILE *f)
           "  -B, --max-messages N   fetch at most N messages per account and run\n"
           "  -t, --timeout SECONDS  for connecting and for each read or write\n"
           "  -j, --jobs N           fetch up to N accounts at once (default 1)\n"
+          "  -d, --daemon SECONDS   poll every SECONDS in the foreground (SIGUSR1: now,\n"
+          "                         SIGHUP: re-read the config, SIGTERM: stop)\n"
+          "      --syslog           log to syslog (facility mail) instead of the terminal\n"
+          "      --logfile FILE     log to FILE, with timestamps\n"
           "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
           "      --maildir DIR      deliver into the Maildir DIR\n"
           "      --mbox FILE        append to the mbox FILE\n"
@@ -165,6 +173,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"max-messages", required_argument, NULL, 'B'},
         {"timeout", required_argument, NULL, 't'},
         {"jobs", required_argument, NULL, 'j'},
+        {"daemon", required_argument, NULL, 'd'},
+        {"syslog", no_argument, NULL, 1100},
+        {"logfile", required_argument, NULL, 1101},
         {"import-seen", required_argument, NULL, 'I'},
         {"state-dir", required_argument, NULL, 'S'},
         {"mda", required_argument, NULL, 'm'},
@@ -185,7 +196,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     int c;
     char *end;
 
-    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:j:m:Vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:j:d:m:Vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
             o->config = optarg;
@@ -263,6 +274,19 @@ static int parse_args(int argc, char **argv, struct options *o)
             fprintf(stderr, "popfetch: --password is not offered: every user could read it "
                             "with ps; use --passwordeval CMD\n");
             return -1;
+        case 'd':
+            o->daemon = strtoul(optarg, &end, 10);
+            if (*end || optarg[0] == '-' || o->daemon == 0 || o->daemon > 86400 * 7) {
+                fprintf(stderr, "popfetch: --daemon needs seconds from 1 to 604800\n");
+                return -1;
+            }
+            break;
+        case 1100:
+            o->syslog = 1;
+            break;
+        case 1101:
+            o->logfile = optarg;
+            break;
         case 'j':
             o->jobs = strtoul(optarg, &end, 10);
             if (*end || optarg[0] == '-' || o->jobs == 0 || o->jobs > CONF_MAX_JOBS) {
@@ -333,6 +357,45 @@ static int check_status(const struct account *a, const struct session_result *r)
     return r->new_messages ? EXIT_MAIL : EXIT_NOMAIL;
 }
 
+/* CAPA LOGIN-DELAY, per account, for the daemon's next polls. */
+#define DELAY_SLOTS 256
+static struct {
+    char name[64];
+    time_t not_before;
+} delays[DELAY_SLOTS];
+
+static time_t *delay_slot(const char *name)
+{
+    for (size_t i = 0; i < DELAY_SLOTS; i++) {
+        if (!strcmp(delays[i].name, name)) return &delays[i].not_before;
+        if (!delays[i].name[0]) {
+            snprintf(delays[i].name, sizeof delays[i].name, "%s", name);
+            return &delays[i].not_before;
+        }
+    }
+    return NULL;
+}
+
+static void note_login_delay(const struct account *a, const struct session_result *r)
+{
+    time_t *t = r->login_delay > 0 ? delay_slot(a->name) : NULL;
+
+    if (t) *t = time(NULL) + r->login_delay;
+}
+
+/* The server asked for more time between logins than has passed. */
+static int login_delayed(const struct account *a)
+{
+    time_t *t = delay_slot(a->name);
+
+    if (!t || time(NULL) >= *t) return 0;
+    log_info(a->name,
+             "not polled: the server asks for %lld more seconds between logins "
+             "(LOGIN-DELAY)",
+             (long long)(*t - time(NULL)));
+    return 1;
+}
+
 static int run_account(struct account *a, const struct options *o, const char *default_state)
 {
     struct session_opts so = {.check = o->check};
@@ -341,6 +404,7 @@ static int run_account(struct account *a, const struct options *o, const char *d
     apply_overrides(a, o);
     so.state_dir = o->state_dir ? o->state_dir : a->state_dir ? a->state_dir : default_state;
     session_run(a, &so, &r);
+    note_login_delay(a, &r);
     if (r.err.kind != ERR_NONE) log_error(a->name, &r.err);
     if (o->check) return check_status(a, &r);
     summary(a, &r);
@@ -478,27 +542,6 @@ static int combine(int overall, int status)
 
 /* ---- running several accounts ------------------------------------------ */
 
-static volatile sig_atomic_t stop_signal;
-
-static void on_stop(int sig)
-{
-    stop_signal = sig;
-}
-
-/* SIGTERM, SIGINT, SIGHUP: start no more accounts and pass the signal on
- * to those running. No SA_RESTART, so waitpid returns to notice it. */
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 /* Start account a in a child process; its exit status is the account's. */
 static pid_t start_child(struct account *a, const struct options *o, const char *sdir)
 {
@@ -508,7 +551,7 @@ static pid_t start_child(struct account *a, const struct options *o, const char 
     fflush(stderr);
     pid = fork();
     if (pid == 0) {
-        stop_install();
+        stop_install(o->daemon > 0);
         int st = run_account(a, o, sdir);
         fflush(stdout);
         _exit(st);
@@ -524,7 +567,8 @@ static int child_status(int ws)
 
 /* Up to `jobs` accounts at once, each in its own process: one account's
  * failure or hang touches no other's state or status. The statuses are
- * combined in config order, as a sequential run would. */
+ * combined in config order, as a sequential run would. A stop signal
+ * starts nothing more and is passed on to the running accounts. */
 static int run_parallel(struct account **list, size_t n, unsigned long jobs,
                         const struct options *o, const char *sdir)
 {
@@ -538,9 +582,8 @@ static int run_parallel(struct account **list, size_t n, unsigned long jobs,
         fprintf(stderr, "popfetch: out of memory\n");
         return EXIT_INTERNAL;
     }
-    catch_stop_signals();
     while (next < n || running > 0) {
-        while (next < n && running < jobs && !stop_signal) {
+        while (next < n && running < jobs && !stop_requested()) {
             st[next] = EXIT_INTERNAL;
             if ((pids[next] = start_child(list[next], o, sdir)) < 0) {
                 fprintf(stderr, "popfetch: %s: cannot start: %s\n", list[next]->name,
@@ -550,14 +593,14 @@ static int run_parallel(struct account **list, size_t n, unsigned long jobs,
                 running++;
             next++;
         }
-        if (stop_signal && next < n) next = n; /* start nothing more */
+        if (stop_requested() && next < n) next = n; /* start nothing more */
         if (running == 0) break;
         int ws;
         pid_t done = waitpid(-1, &ws, 0);
         if (done < 0) {
             if (errno != EINTR) break;
             for (size_t i = 0; i < n; i++)
-                if (pids[i] > 0) kill(pids[i], (int)stop_signal);
+                if (pids[i] > 0 && stop_requested()) kill(pids[i], stop_requested());
             continue;
         }
         for (size_t i = 0; i < n; i++)
@@ -592,8 +635,8 @@ static int run_accounts(struct config *cfg, const struct options *o, int argc, c
     if (jobs > 1 && n > 1) {
         status = run_parallel(list, n, jobs, o, sdir);
     } else {
-        stop_install();
         for (size_t i = 0; i < n && !stop_requested(); i++) {
+            if (o->daemon && login_delayed(list[i])) continue;
             int st = run_account(list[i], o, sdir);
             status = status < 0 ? st : combine(status, st);
         }
@@ -602,6 +645,80 @@ static int run_accounts(struct config *cfg, const struct options *o, int argc, c
     }
     free(list);
     return status < 0 ? EXIT_NOMAIL : status;
+}
+
+/* The accounts named on the command line exist, and there is at least one. */
+static int check_accounts(const struct config *cfg, int argc, char **argv, struct err *e)
+{
+    for (int i = optind; i < argc; i++)
+        if (!conf_find((struct config *)cfg, argv[i]))
+            return err_set(e, ERR_USAGE, "no account named `%s` in %s", argv[i], cfg->path);
+    if (cfg->naccounts == 0) return err_set(e, ERR_USAGE, "%s defines no accounts", cfg->path);
+    return 0;
+}
+
+/* ---- daemon mode --------------------------------------------------------- */
+
+/* SIGHUP: read the config again; a broken one keeps the one in use. */
+static void reload(struct config *cfg, struct options *o, const char *path, int argc, char **argv)
+{
+    struct config n;
+    struct delivery_setting keep = o->cli_delivery;
+    struct err e;
+
+    if (o->ncli) {
+        log_warn(NULL, "SIGHUP: the account is on the command line; nothing to re-read");
+        return;
+    }
+    if (conf_load(path, &n, &e) < 0 || check_accounts(&n, argc, argv, &e) < 0) {
+        log_error(NULL, &e);
+        log_warn(NULL, "SIGHUP: %s is broken; going on with the configuration read before", path);
+        conf_free(&n);
+        return;
+    }
+    if (cli_delivery(&n, o) < 0) {
+        o->cli_delivery = keep;
+        conf_free(&n);
+        return;
+    }
+    conf_free(cfg);
+    *cfg = n;
+    log_info(NULL, "SIGHUP: re-read %s (%zu account%s)", path, cfg->naccounts,
+             cfg->naccounts == 1 ? "" : "s");
+}
+
+/* Wait `secs` between polls, in steps of at most one second, so SIGUSR1
+ * (poll now), SIGHUP (re-read) and SIGTERM (stop) are acted on at once. */
+static void daemon_wait(unsigned long secs, struct config *cfg, struct options *o, const char *path,
+                        int argc, char **argv)
+{
+    int64_t end = net_now_ms() + (int64_t)secs * 1000;
+
+    while (!stop_requested()) {
+        int64_t left = end - net_now_ms();
+        struct timespec ts;
+
+        if (stop_take_reload()) reload(cfg, o, path, argc, argv);
+        if (stop_take_poll() || left <= 0) return;
+        if (left > 1000) left = 1000;
+        ts.tv_sec = (time_t)(left / 1000);
+        ts.tv_nsec = (long)(left % 1000) * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* -d SECONDS: poll every account, wait, again, until SIGTERM or SIGINT.
+ * Failures are logged and never end the daemon. */
+static int run_daemon(struct config *cfg, struct options *o, const char *path, int argc,
+                      char **argv, const char *sdir)
+{
+    log_info(NULL, "polling every %lu s (pid %ld)", o->daemon, (long)getpid());
+    while (!stop_requested()) {
+        run_accounts(cfg, o, argc, argv, sdir);
+        daemon_wait(o->daemon, cfg, o, path, argc, argv);
+    }
+    log_info(NULL, "stopped by signal %d", stop_requested());
+    return EXIT_MAIL;
 }
 
 int main(int argc, char **argv)
@@ -615,6 +732,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (parse_args(argc, argv, &o) < 0) return EXIT_USAGE;
     log_set_level(o.quiet ? LOG_QUIET : o.verbose >= 2 ? LOG_TRACE : o.verbose);
+    if (o.syslog) log_use_syslog();
+    if (o.logfile && log_use_file(o.logfile, &e) < 0) {
+        log_error(NULL, &e);
+        return EXIT_USAGE;
+    }
     if (o.ncli) {
         if (cli_account(&cfg, &o, &e) < 0) {
             log_error(NULL, &e);
@@ -638,19 +760,16 @@ int main(int argc, char **argv)
         conf_free(&cfg);
         return status;
     }
-    for (int i = optind; i < argc; i++) {
-        if (!conf_find(&cfg, argv[i])) {
-            fprintf(stderr, "popfetch: no account named `%s` in %s\n", argv[i], cfg.path);
-            conf_free(&cfg);
-            return EXIT_USAGE;
-        }
-    }
-    if (cfg.naccounts == 0) {
-        fprintf(stderr, "popfetch: %s defines no accounts\n", cfg.path);
+    if (check_accounts(&cfg, argc, argv, &e) < 0) {
+        log_error(NULL, &e);
         conf_free(&cfg);
         return EXIT_USAGE;
     }
-    status = run_accounts(&cfg, &o, argc, argv, sdir);
+    stop_install(o.daemon > 0);
+    if (o.daemon)
+        status = run_daemon(&cfg, &o, o.config ? o.config : path, argc, argv, sdir);
+    else
+        status = run_accounts(&cfg, &o, argc, argv, sdir);
     conf_free(&cfg);
     return status;
 }

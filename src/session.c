@@ -696,6 +696,7 @@ static int run(struct session *s)
     if (connect_server(s) < 0 || login(s) < 0) return -1;
     s->pipelining = s->a->pipelining == PIPELINING_ON ||
                     (s->a->pipelining == PIPELINING_AUTO && s->pop.capa.pipelining);
+    s->res->login_delay = s->pop.capa.login_delay;
     if (read_listing(s) < 0 || make_plan(s) < 0) return -1;
     if (!s->o->check && fetch_all(s) < 0) return -1;
     quit(s);
@@ -734,6 +735,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     s.o = o;
     s.res = res;
     s.e = &res->err;
+    res->login_delay = -1;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
     if (rc < 0 && s.e->kind == ERR_INTERRUPTED)

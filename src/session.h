@@ -28,6 +28,7 @@ struct session_result {
     unsigned long waiting;      /* left for a later run by max_messages */
     unsigned long new_messages; /* not seen before (what --check counts) */
     uint64_t bytes;             /* bytes delivered */
+    long login_delay;           /* CAPA LOGIN-DELAY seconds, -1 if not announced */
     int64_t ms;                 /* wall time */
     struct err err;             /* the failure that ended the run, or ERR_NONE */
 };
