@@ -21,6 +21,8 @@
 #include "import.h"
 #include "log.h"
 #include "net.h"
+#include "secret.h"
+#include "serverinfo.h"
 #include "session.h"
 #include "state.h"
 #include "stop.h"
@@ -58,6 +60,7 @@ struct options {
     unsigned long daemon;                     /* -d: seconds between polls, 0 = once */
     int syslog;                               /* --syslog */
     const char *logfile;                      /* --logfile */
+    int serverinfo;                           /* --serverinfo */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
     struct {
@@ -131,6 +134,9 @@ static void usage(FILE *f)
           "      --mbox FILE        append to the mbox FILE\n"
           "      --state-dir DIR    where seen-state lives\n"
           "                         (default $XDG_STATE_HOME/popfetch)\n"
+          "      --serverinfo [account]\n"
+          "                         show what the server offers: TLS, certificate,\n"
+          "                         CAPA, SASL; logs in when a password is configured\n"
           "      --import-seen FORMAT:FILE [account]\n"
           "                         mark as seen what fetchmail (.fetchids), mpop or\n"
           "                         getmail (oldmail-*) already fetched\n"
@@ -175,6 +181,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"jobs", required_argument, NULL, 'j'},
         {"daemon", required_argument, NULL, 'd'},
         {"syslog", no_argument, NULL, 1100},
+        {"serverinfo", no_argument, NULL, 1102},
         {"logfile", required_argument, NULL, 1101},
         {"import-seen", required_argument, NULL, 'I'},
         {"state-dir", required_argument, NULL, 'S'},
@@ -283,6 +290,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 1100:
             o->syslog = 1;
+            break;
+        case 1102:
+            o->serverinfo = 1;
             break;
         case 1101:
             o->logfile = optarg;
@@ -657,6 +667,45 @@ static int check_accounts(const struct config *cfg, int argc, char **argv, struc
     return 0;
 }
 
+/* ---- --serverinfo ------------------------------------------------------ */
+
+static void print_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+/* One account: the one named, or the only one (the command line's too). */
+static int run_serverinfo(struct config *cfg, int argc, char **argv)
+{
+    struct account *a = NULL;
+    char *secret = NULL;
+    struct err e;
+    int rc;
+
+    if (argc - optind == 1)
+        a = conf_find(cfg, argv[optind]);
+    else if (argc == optind && cfg->naccounts == 1)
+        a = &cfg->accounts[0];
+    if (!a) {
+        fprintf(stderr, "popfetch: --serverinfo needs one account name (or --host)\n");
+        return EXIT_USAGE;
+    }
+    /* Log in only with a secret that needs no questions. */
+    if ((a->password || a->passwordeval) && secret_get(a, &secret, &e) < 0) {
+        log_error(a->name, &e);
+        return exit_for(e.kind);
+    }
+    rc = serverinfo_run(a, secret, print_line, NULL, &e);
+    secret_free(secret);
+    if (rc < 0) {
+        log_error(a->name, &e);
+        return exit_for(e.kind);
+    }
+    return EXIT_MAIL;
+}
+
 /* ---- daemon mode --------------------------------------------------------- */
 
 /* SIGHUP: read the config again; a broken one keeps the one in use. */
@@ -764,6 +813,11 @@ int main(int argc, char **argv)
         log_error(NULL, &e);
         conf_free(&cfg);
         return EXIT_USAGE;
+    }
+    if (o.serverinfo) {
+        status = run_serverinfo(&cfg, argc, argv);
+        conf_free(&cfg);
+        return status;
     }
     stop_install(o.daemon > 0);
     if (o.daemon)

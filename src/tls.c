@@ -202,7 +202,7 @@ static void asn1_time_str(const ASN1_TIME *t, char *buf, size_t len)
 /* Turn a verification failure into a sentence a user can act on. */
 static void describe_failure(struct net_conn *c, long result, X509 *cert, struct err *e)
 {
-    char what[512], names[256], when[64], issuer[256], fp[100] = "";
+    char what[600], names[256], when[64], issuer[256], fp[100] = "";
 
     if (!cert) {
         err_set(e, ERR_TLS, "%s presented no certificate", c->host);
@@ -287,6 +287,35 @@ int tls_start(struct net_conn *c, const struct tls_opts *o, struct err *e)
         return err_set(e, ERR_INTERNAL, "cannot set up TLS for %s", c->host);
     if (handshake(c, e) < 0) return -1;
     return check_identity(c, o, e);
+}
+
+void tls_peer_info(struct net_conn *c, struct tls_peer_info *pi)
+{
+    X509 *cert = c->ssl ? SSL_get0_peer_certificate(c->ssl) : NULL;
+    long result = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+    const SSL_CIPHER *ciph = c->ssl ? SSL_get_current_cipher(c->ssl) : NULL;
+    struct err e;
+
+    memset(pi, 0, sizeof *pi);
+    if (!c->ssl) return;
+    snprintf(pi->version, sizeof pi->version, "%s", SSL_get_version(c->ssl));
+    snprintf(pi->cipher, sizeof pi->cipher, "%s", ciph ? SSL_CIPHER_get_name(ciph) : "");
+    if (!cert) {
+        snprintf(pi->verdict, sizeof pi->verdict, "no certificate");
+        return;
+    }
+    X509_NAME_oneline(X509_get_subject_name(cert), pi->subject, sizeof pi->subject);
+    X509_NAME_oneline(X509_get_issuer_name(cert), pi->issuer, sizeof pi->issuer);
+    cert_names(cert, pi->names, sizeof pi->names);
+    asn1_time_str(X509_get0_notBefore(cert), pi->not_before, sizeof pi->not_before);
+    asn1_time_str(X509_get0_notAfter(cert), pi->not_after, sizeof pi->not_after);
+    tls_peer_fingerprint(c, pi->fingerprint, sizeof pi->fingerprint);
+    if (result == X509_V_OK) {
+        snprintf(pi->verdict, sizeof pi->verdict, "trusted (chain and name verified)");
+        return;
+    }
+    describe_failure(c, result, cert, &e);
+    snprintf(pi->verdict, sizeof pi->verdict, "NOT trusted: %s", e.msg);
 }
 
 void tls_describe(const struct net_conn *c, char *buf, size_t len)

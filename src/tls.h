@@ -33,6 +33,19 @@ void tls_describe(const struct net_conn *c, char *buf, size_t len);
 /* SHA-256 of the server certificate as colon-separated upper-case hex. */
 int tls_peer_fingerprint(const struct net_conn *c, char *buf, size_t len);
 
+/* What --serverinfo shows about the TLS session and the server's
+ * certificate, all as printable text ("" when absent). */
+struct tls_peer_info {
+    char version[32], cipher[96];
+    char subject[256], issuer[256], names[512];
+    char not_before[64], not_after[64];
+    char fingerprint[100];
+    char verdict[ERR_MSG_MAX + 16]; /* "trusted" or the sentence explaining why not */
+};
+
+/* Fill pi for an established TLS connection (whatever its verdict). */
+void tls_peer_info(struct net_conn *c, struct tls_peer_info *pi);
+
 /* Normalise a user-given fingerprint (colons optional, any case) into
  * 64 lower-case hex digits; -1 if it is not a SHA-256 fingerprint. */
 int tls_parse_fingerprint(const char *in, char out[65]);
