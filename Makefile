@@ -77,7 +77,7 @@ $(BUILD) $(BUILD)/unit $(BUILD)/faults:
 	mkdir -p $@
 
 deps:
-	@tests/lib/ensure-deps procmail
+	@tests/lib/ensure-deps procmail tmux
 
 unit: tests/unit/runner
 	tests/unit/runner

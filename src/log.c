@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "progress.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -75,6 +76,7 @@ static void deliver(int fd, const char *tag, char *buf, size_t n)
         emit(file_fd, line, m < sizeof line ? m : sizeof line - 1);
         return;
     }
+    progress_clear();
     emit(fd, buf, n);
 }
 

@@ -21,6 +21,7 @@
 #include "import.h"
 #include "log.h"
 #include "net.h"
+#include "progress.h"
 #include "secret.h"
 #include "serverinfo.h"
 #include "session.h"
@@ -337,6 +338,22 @@ static int account_status(const struct session_result *r)
     return r->fetched ? EXIT_MAIL : EXIT_NOMAIL;
 }
 
+/* On a terminal: the progress line becomes the run's summary (or goes
+ * away before an error is shown). */
+static void progress_summary(const struct session_result *r)
+{
+    char text[200];
+
+    if (r->err.kind != ERR_NONE) {
+        progress_end(NULL);
+        return;
+    }
+    snprintf(text, sizeof text, "%lu message%s (%llu bytes) retrieved, %lu deleted%s in %.1f s",
+             r->fetched, r->fetched == 1 ? "" : "s", (unsigned long long)r->bytes, r->deleted,
+             r->failed ? ", some failed" : "", (double)r->ms / 1000.0);
+    progress_end(text);
+}
+
 static void summary(const struct account *a, const struct session_result *r)
 {
     log_info(a->name, "%lu message%s (%llu bytes) retrieved, %lu deleted, %lu failed, in %.2f s",
@@ -415,6 +432,7 @@ static int run_account(struct account *a, const struct options *o, const char *d
     so.state_dir = o->state_dir ? o->state_dir : a->state_dir ? a->state_dir : default_state;
     session_run(a, &so, &r);
     note_login_delay(a, &r);
+    progress_summary(&r);
     if (r.err.kind != ERR_NONE) log_error(a->name, &r.err);
     if (o->check) return check_status(a, &r);
     summary(a, &r);
@@ -636,6 +654,7 @@ static int run_accounts(struct config *cfg, const struct options *o, int argc, c
     int status = -1;
 
     if (!list) return EXIT_INTERNAL;
+    progress_enable(jobs > 1 ? (int)jobs : 1);
     for (size_t i = 0; i < cfg->naccounts; i++) {
         int wanted = optind == argc;
         for (int k = optind; k < argc && !wanted; k++)

@@ -16,6 +16,7 @@
 #include "net.h"
 #include "plan.h"
 #include "pop3.h"
+#include "progress.h"
 #include "received.h"
 #include "secret.h"
 #include "session.h"
@@ -51,7 +52,9 @@ struct session {
     unsigned long cur_num; /* message being received */
     unsigned cur_writes;   /* chunks of it written so far */
     struct plan_item *plan;
-    int pipelining;       /* pipeline RETR/DELE (account setting and CAPA) */
+    int pipelining;          /* pipeline RETR/DELE (account setting and CAPA) */
+    unsigned long recv_msgs; /* received whole this run, for the progress line */
+    uint64_t recv_bytes;
     char local_host[256]; /* for Received: */
 };
 
@@ -403,6 +406,12 @@ static int make_plan(struct session *s)
     s->res->new_messages = sum.fetch + sum.over_limit;
     log_info(s->a->name, "%lu message%s on the server, %lu to fetch", s->count,
              s->count == 1 ? "" : "s", sum.fetch);
+    if (sum.fetch && !s->o->check) {
+        uint64_t bytes = 0;
+        for (unsigned long i = 0; i < s->count; i++)
+            if (plan_fetches(s->plan[i].action)) bytes += s->msgs[i].size;
+        progress_start(s->a->name, sum.fetch, bytes);
+    }
     warn_expire(s);
     return report_too_big(s);
 }
@@ -634,6 +643,7 @@ static int answer_one(struct session *s, struct fetcher *f)
     f->retrs--;
     rc = receive(s, x.i, f->names[f->ng]);
     if (rc <= 0) return rc;
+    progress_update(++s->recv_msgs, s->recv_bytes += s->msgs[x.i].size);
     f->group[f->ng++] = x.i;
     if (f->ng >= f->group_max || !more_to_fetch(s, f)) return commit_group(s, f, 1);
     return 0;
