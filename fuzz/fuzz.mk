@@ -6,10 +6,16 @@
 #                      random run (fuzz/smoke)
 #
 # Run one target longer by hand, e.g.
+#   mkdir -p build/fuzz/corpus/dotstream
 #   build/fuzz/fuzz_dotstream -max_total_time=300 build/fuzz/corpus/dotstream fuzz/corpus/dotstream
-# (the first corpus directory receives new inputs; fuzz/corpus/ holds the seeds).
+# (the first corpus directory receives new inputs; fuzz/corpus/ holds the seeds;
+# fuzz_state fsyncs under $TMPDIR: TMPDIR=/dev/shm makes it much faster).
 #
-# Without the top Makefile: make -f Makefile -f fuzz/fuzz.mk fuzz
+# (Before the top Makefile included it: make -f Makefile -f fuzz/fuzz.mk fuzz;
+# a second inclusion is ignored.)
+
+ifndef FUZZ_MK_INCLUDED
+FUZZ_MK_INCLUDED := 1
 
 # Keep the top Makefile's default goal whatever the place of the include.
 FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
@@ -74,3 +80,5 @@ $(FUZZ_OBJDIR):
 -include $(FUZZ_LIB_OBJS:.o=.d) $(FUZZ_HARNESS:.o=.d) $(FUZZ_SRCS:fuzz/%.c=$(FUZZ_OBJDIR)/%.d)
 
 .DEFAULT_GOAL := $(FUZZ_SAVED_GOAL)
+
+endif # FUZZ_MK_INCLUDED

@@ -15,9 +15,11 @@
  *    a time >= 0, and state_lookup finds that very entry; no two entries
  *    share a UIDL; pending names are printable, without '/', each with a
  *    UIDL that was loaded; dropped lines are at most the lines there were;
- *  - after compaction (prune, everything marked listed) the files load
- *    again without error and without dropped lines, to exactly the same
- *    entries (UIDL, status, first-seen time) plus the one added.
+ *  - 600 records added with state_add (so the hash table grows and
+ *    rehashes) leave every loaded entry findable; after state_commit and
+ *    state_compact (prune, everything marked listed) the files load again
+ *    without error and without dropped lines, to exactly the same entries
+ *    (UIDL, status, first-seen time) plus the ones added.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,7 +30,8 @@
 #include "harness.h"
 #include "state.h"
 
-#define KEY "fuzz@pop.example:995"
+#define KEY  "fuzz@pop.example:995"
+#define NADD 600 /* records added: past 512, the table grows */
 
 struct snap {
     char uidl[STATE_UIDL_MAX + 1];
@@ -95,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct err e;
     struct snap *snap = NULL;
     size_t nf, lines = 0, nsnap;
-    int had;
+    int had = 0;
     char path[1024];
     const struct state_entry *added;
 
@@ -128,22 +131,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snap[i].when = ent->first_seen;
         state_mark_listed(&s, ent);
     }
-    had = state_lookup(&s, "fuzz-added-uid", 14) != NULL;
-    FUZZ_CHECK(
-        state_add(&s, "fuzz-added-uid", 14, STATE_DELIVERED, 1700000000, "1.M2P3.host", &e) == 0);
+    /* Enough new records to make the hash table grow (and rehash) under
+     * the loaded ones; the first carries a Maildir name. */
+    for (int i = 0; i < NADD; i++) {
+        char u[16];
+        snprintf(u, sizeof u, "fuzz-added-%03d", i);
+        had += state_lookup(&s, u, 14) != NULL;
+        FUZZ_CHECK(
+            state_add(&s, u, 14, STATE_DELIVERED, 1700000000, i ? NULL : "1.M2P3.host", &e) == 0);
+    }
+    check_loaded(&s, lines + 2);
+    for (size_t i = 0; i < nsnap; i++)
+        FUZZ_CHECK(state_lookup(&s, snap[i].uidl, snap[i].len) != NULL);
     FUZZ_CHECK(state_commit(&s, &e) == 0);
     FUZZ_CHECK(state_compact(&s, 1, &e) == 0);
     state_close(&s);
 
     FUZZ_CHECK(state_open(&s, dir, KEY, &e) == 0);
     FUZZ_CHECK(s.dropped == 0 && s.nnames == 0);
-    added = state_lookup(&s, "fuzz-added-uid", 14);
-    FUZZ_CHECK(added && added->status == STATE_DELIVERED);
-    FUZZ_CHECK(s.nents == nsnap + (had ? 0 : 1));
+    FUZZ_CHECK(s.nents == nsnap + NADD - (size_t)had);
+    for (int i = 0; i < NADD; i++) {
+        char u[16];
+        snprintf(u, sizeof u, "fuzz-added-%03d", i);
+        added = state_lookup(&s, u, 14);
+        FUZZ_CHECK(added && added->status == STATE_DELIVERED);
+    }
     for (size_t i = 0; i < nsnap; i++) {
         const struct state_entry *ent = state_lookup(&s, snap[i].uidl, snap[i].len);
         FUZZ_CHECK(ent != NULL);
-        if (snap[i].len == 14 && !memcmp(snap[i].uidl, "fuzz-added-uid", 14)) continue;
+        if (snap[i].len == 14 && !memcmp(snap[i].uidl, "fuzz-added-", 11)) continue;
         FUZZ_CHECK(ent->status == snap[i].status && ent->first_seen == snap[i].when);
     }
     check_loaded(&s, 0);

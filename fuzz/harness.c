@@ -39,8 +39,9 @@ int fake_server_open(struct fake_server *f, const uint8_t *data, size_t len, uin
         size_t n = len - pos;
         ssize_t w;
 
-        /* At most 512 cut pieces; whatever is left goes as one record. */
-        if (chunk_seed != 0 && records < 512) {
+        /* At most 128 cut pieces (they fit a default socket buffer even
+         * without SO_SNDBUFFORCE); whatever is left goes as one record. */
+        if (chunk_seed != 0 && records < 128) {
             size_t want = 1 + fuzz_rand(&rng) % maxchunk;
             if (want < n) n = want;
         }

@@ -1,6 +1,7 @@
 /*
  * import — fetchmail, mpop and getmail seen-UIDL files. See import.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -107,10 +108,13 @@ static int mpop_line(struct import_list *l, char *line, size_t n, void *stp)
 
     if (n == 0 || line[0] == '#') return 0;
     if (line[0] == ' ') {
+        errno = 0;
         count = strtoul(line + 1, &end, 10);
         host = end + (*end == ' ');
         user = strchr(host, ' ');
-        if (end == line + 1 || *end != ' ' || !user || user == host || !user[1]) {
+        /* a count must be plain digits that fit: " -1" is not a count */
+        if (!isdigit((unsigned char)line[1]) || errno == ERANGE || end == line + 1 || *end != ' ' ||
+            !user || user == host || !user[1]) {
             st->left = 0;
             l->skipped++;
             return 0;

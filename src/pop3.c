@@ -447,13 +447,14 @@ int pop3_body(struct pop3 *p, pop3_write_fn w, void *ctx, uint64_t max_bytes, st
 
         if (avail > 0) {
             used = dotstream_decode(&d, data, avail, &out);
-            if (writing && out > 0 && w(ctx, data, out, werr) < 0) writing = 0;
-            net_consume(p->net, used);
-            if (d.done) break;
+            /* the bound holds even when the terminator came in the same read */
             if (max_bytes && d.out_bytes > max_bytes)
                 return err_set(e, ERR_PROTOCOL,
                                "%s sent more than %llu bytes for one message; giving up",
                                p->net->host, (unsigned long long)max_bytes);
+            if (writing && out > 0 && w(ctx, data, out, werr) < 0) writing = 0;
+            net_consume(p->net, used);
+            if (d.done) break;
             if (used < avail && avail - used > 2)
                 return err_set(e, ERR_INTERNAL, "multi-line decoder stalled");
         }

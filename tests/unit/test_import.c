@@ -93,3 +93,22 @@ TEST(import_rejects_binary_and_bad_specs)
     CHECK(import_parse_spec("mpop:", &f, &path, &e) < 0);
     CHECK(import_parse_spec("imap:/x", &f, &path, &e) < 0);
 }
+
+/* Found by fuzz_import: strtoul took " -1" (and overflowing counts) as a
+ * huge count, so every stray line after it was imported as seen. */
+TEST(import_mpop_negative_or_huge_count_is_not_a_header)
+{
+    static const char text[] = " -1 host alice\n"
+                               "stray1\n"
+                               " 99999999999999999999999 host alice\n"
+                               "stray2\n"
+                               " 1 host alice\n"
+                               "u1\n";
+    struct import_list l;
+
+    CHECK(parse(IMPORT_MPOP, text, sizeof text - 1, &l) == 0);
+    CHECK(l.n == 1);
+    CHECK_STR(l.v[0].uidl, "u1");
+    CHECK(l.skipped == 4);
+    import_free(&l);
+}

@@ -1,4 +1,9 @@
 /* Unit tests for POP3 reply, CAPA and listing parsers. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "pop3.h"
 #include "unit.h"
 
@@ -178,4 +183,42 @@ TEST(stat_reply)
     CHECK(pop3_parse_stat("x 0", 3, &n, &size) < 0);
     CHECK(pop3_parse_stat("18446744073709551616 0", 22, &n, &size) < 0);
     CHECK(pop3_parse_stat("3", 1, &n, &size) < 0);
+}
+
+static int count_bytes(void *ctx, const unsigned char *buf, size_t len, struct err *e)
+{
+    (void)buf;
+    (void)e;
+    *(size_t *)ctx += len;
+    return 0;
+}
+
+/* Found by fuzz_pop3_wire: the max_bytes bound was only checked while the
+ * terminator had not arrived, so a body read whole with its "." passed. */
+TEST(body_bound_holds_when_terminator_is_in_the_same_read)
+{
+    static const char wire[] = "0123456789012345678901234567890123456789\r\n"
+                               "0123456789012345678901234567890123456789\r\n"
+                               "0123456789012345678901234567890123456789\r\n"
+                               ".\r\n";
+    struct net_conn c;
+    struct pop3 p;
+    struct err werr, e;
+    size_t got = 0;
+    int sv[2];
+
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(write(sv[1], wire, sizeof wire - 1) == (ssize_t)(sizeof wire - 1));
+    net_init(&c);
+    c.fd = sv[0];
+    c.rbuf = malloc(NET_RBUF_SIZE);
+    c.timeout_ms = 2000;
+    snprintf(c.host, sizeof c.host, "test");
+    pop3_init(&p, &c);
+    err_clear(&werr);
+    CHECK(pop3_body(&p, count_bytes, &got, 16, &werr, &e) < 0);
+    CHECK(e.kind == ERR_PROTOCOL);
+    CHECK(got <= 16);
+    net_close(&c);
+    close(sv[1]);
 }
