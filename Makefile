@@ -77,7 +77,7 @@ $(BUILD) $(BUILD)/unit $(BUILD)/faults:
 	mkdir -p $@
 
 deps:
-	@tests/lib/ensure-deps procmail tmux
+	@tests/lib/ensure-deps procmail tmux valgrind
 
 unit: tests/unit/runner
 	tests/unit/runner
@@ -86,7 +86,7 @@ bats: popfetch
 	bats tests
 
 check: deps popfetch tests/unit/runner $(BUILD)/popfetch-faults
-	@FAULTS_BIN=$(BUILD)/popfetch-faults tests/run-all
+	@SANITIZE=$(SANITIZE) FAULTS_BIN=$(BUILD)/popfetch-faults tests/run-all
 
 demo: deps popfetch
 	@tests/lib/demo
