@@ -70,6 +70,18 @@ static int offered(const struct pop3 *p, int choice)
     return p->capa.known && pop3_capa_has_sasl(&p->capa, sasl_mech_name(m));
 }
 
+/* Does the SASL capability name any mechanism popfetch implements? */
+static int lists_known_sasl(const struct pop3 *p)
+{
+    char buf[sizeof p->capa.sasl], *save = NULL;
+    enum sasl_mech m;
+
+    snprintf(buf, sizeof buf, "%s", p->capa.sasl);
+    for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (sasl_mech_parse(w, &m) == 0) return 1;
+    return 0;
+}
+
 static int choose(const struct pop3 *p, const struct account *a, int *choice, struct err *e)
 {
     static const int strongest_first[] = {AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_PLAIN,
@@ -92,8 +104,9 @@ static int choose(const struct pop3 *p, const struct account *a, int *choice, st
     }
     /* Nothing we may pick is listed. Many servers forget to list USER;
      * a named SASL mechanism we do not choose alone (APOP, CRAM-MD5, OAuth)
-     * means the user should say which one. */
-    if (!p->capa.sasl[0]) {
+     * means the user should say which one. Mechanisms we do not know at
+     * all (GSSAPI, NTLM, X-...) count as not listed. */
+    if (!lists_known_sasl(p)) {
         *choice = AUTH_USER;
         return 0;
     }

@@ -124,7 +124,7 @@ static void usage(FILE *f)
           "  -c, --check            count new messages, fetch nothing (exit 0 if any)\n"
           "  -l, --max-size SIZE    leave larger messages on the server (e.g. 10M)\n"
           "  -B, --max-messages N   fetch at most N messages per account and run\n"
-          "  -t, --timeout SECONDS  for connecting and for each read or write\n"
+          "  -t, --timeout SECONDS  for connecting, each read or write, each reply line\n"
           "  -j, --jobs N           fetch up to N accounts at once (default 1)\n"
           "  -d, --daemon SECONDS   poll every SECONDS in the foreground (SIGUSR1: now,\n"
           "                         SIGHUP: re-read the config, SIGTERM: stop)\n"

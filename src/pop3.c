@@ -239,10 +239,17 @@ static void trace(struct pop3 *p, char dir, const char *line, size_t len)
     if (p->trace) p->trace(p->trace_ctx, dir, line, len);
 }
 
+/* One line, which must arrive whole within the timeout (not just each
+ * read): a server trickling a byte at a time cannot hold us forever. */
 static int read_line(struct pop3 *p, const char **line, size_t *len, size_t max, struct err *e)
 {
+    int rc;
+
     if (pop3_flush(p, e) < 0) return -1;
-    if (net_getline(p->net, line, len, max, e) < 0) return -1;
+    net_set_deadline(p->net, p->net->timeout_ms);
+    rc = net_getline(p->net, line, len, max, e);
+    net_clear_deadline(p->net);
+    if (rc < 0) return -1;
     trace(p, 'S', *line, *len);
     return 0;
 }
@@ -427,7 +434,10 @@ int pop3_capa(struct pop3 *p, struct err *e)
                            POP3_CAPA_MAX_LINES);
         pop3_capa_line(&p->capa, line, len);
     }
-    if (rc < 0) return -1;
+    if (rc < 0) {
+        if (e->kind == ERR_PROTOCOL || e->kind == ERR_TIMEOUT) err_prefix(e, "reading CAPA");
+        return -1;
+    }
     p->capa.known = 1;
     return 0;
 }

@@ -209,6 +209,14 @@ static int answer_to(struct session *s, const char *cmd, int sent, struct pop3_r
     return r->status == POP3_OK ? 0 : pop3_fail(&s->pop, r, cmd, s->e);
 }
 
+/* Say which listing a read failure (line too long, timeout) hit. */
+static int listing_failed(struct session *s, const char *what)
+{
+    if (s->e->kind == ERR_PROTOCOL || s->e->kind == ERR_TIMEOUT)
+        err_prefix(s->e, "reading the %s listing", what);
+    return -1;
+}
+
 static int stat_mailbox(struct session *s, int sent)
 {
     struct pop3_reply r;
@@ -245,7 +253,7 @@ static int read_list(struct session *s, int sent)
         s->msgs[n - 1].size = size;
         s->msgs[n - 1].have_size = 1;
     }
-    if (rc < 0) return -1;
+    if (rc < 0) return listing_failed(s, "LIST");
     for (unsigned long i = 0; i < s->count; i++)
         if (!s->msgs[i].have_size)
             return err_set(s->e, ERR_PROTOCOL, "%s left message %lu out of LIST", s->a->host,
@@ -289,7 +297,7 @@ static int read_uidl(struct session *s, int sent)
             return err_set(s->e, ERR_INTERNAL, "out of memory");
         s->msgs[n - 1].uidl_len = (uint16_t)uidlen;
     }
-    if (rc < 0) return -1;
+    if (rc < 0) return listing_failed(s, "UIDL");
     for (unsigned long i = 0; i < s->count; i++)
         if (!s->msgs[i].uidl_len)
             return err_set(s->e, ERR_PROTOCOL, "%s left message %lu out of UIDL", s->a->host,
