@@ -650,10 +650,13 @@ static int answer_one(struct session *s, struct fetcher *f)
     if (x.dele) return dele_reply(s, x.i);
     f->retrs--;
     rc = receive(s, x.i, f->names[f->ng]);
-    if (rc <= 0) return rc;
-    progress_update(++s->recv_msgs, s->recv_bytes += s->msgs[x.i].size);
-    f->group[f->ng++] = x.i;
-    if (f->ng >= f->group_max || !more_to_fetch(s, f)) return commit_group(s, f, 1);
+    if (rc < 0) return rc;
+    if (rc == 1) {
+        progress_update(++s->recv_msgs, s->recv_bytes += s->msgs[x.i].size);
+        f->group[f->ng++] = x.i;
+    }
+    /* also after a failed message: the group may be complete now */
+    if (f->ng && (f->ng >= f->group_max || !more_to_fetch(s, f))) return commit_group(s, f, 1);
     return 0;
 }
 
@@ -674,7 +677,11 @@ static int fetch_all(struct session *s)
             rc = -1;
             break;
         }
-        if (f->n == 0) break;
+        if (f->n == 0) {
+            if (f->ng == 0) break;
+            rc = commit_group(s, f, 1); /* then its DELEs */
+            continue;
+        }
         rc = answer_one(s, f);
     }
     if (rc < 0 && f->ng) {
