@@ -18,6 +18,7 @@
 #include <openssl/opensslv.h>
 
 #include "conf.h"
+#include "fetchmailrc.h"
 #include "import.h"
 #include "log.h"
 #include "net.h"
@@ -62,6 +63,7 @@ struct options {
     int syslog;                               /* --syslog */
     const char *logfile;                      /* --logfile */
     int serverinfo;                           /* --serverinfo */
+    const char *import_fetchmailrc;           /* --import-fetchmailrc FILE */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
     struct {
@@ -138,6 +140,9 @@ static void usage(FILE *f)
           "      --serverinfo [account]\n"
           "                         show what the server offers: TLS, certificate,\n"
           "                         CAPA, SASL; logs in when a password is configured\n"
+          "      --import-fetchmailrc FILE\n"
+          "                         print the popfetch config equivalent to a\n"
+          "                         fetchmailrc (what cannot be carried is a comment)\n"
           "      --import-seen FORMAT:FILE [account]\n"
           "                         mark as seen what fetchmail (.fetchids), mpop or\n"
           "                         getmail (oldmail-*) already fetched\n"
@@ -183,6 +188,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"daemon", required_argument, NULL, 'd'},
         {"syslog", no_argument, NULL, 1100},
         {"serverinfo", no_argument, NULL, 1102},
+        {"import-fetchmailrc", required_argument, NULL, 1103},
         {"logfile", required_argument, NULL, 1101},
         {"import-seen", required_argument, NULL, 'I'},
         {"state-dir", required_argument, NULL, 'S'},
@@ -294,6 +300,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 1102:
             o->serverinfo = 1;
+            break;
+        case 1103:
+            o->import_fetchmailrc = optarg;
             break;
         case 1101:
             o->logfile = optarg;
@@ -686,6 +695,21 @@ static int check_accounts(const struct config *cfg, int argc, char **argv, struc
     return 0;
 }
 
+/* --import-fetchmailrc FILE: the equivalent config on stdout. */
+static int import_fetchmailrc(const char *path)
+{
+    char *out = NULL;
+    struct err e;
+
+    if (fetchmailrc_convert_file(path, &out, &e) < 0) {
+        log_error(NULL, &e);
+        return exit_for(e.kind);
+    }
+    fputs(out, stdout);
+    fetchmailrc_free(out);
+    return fflush(stdout) == 0 ? EXIT_MAIL : EXIT_INTERNAL;
+}
+
 /* ---- --serverinfo ------------------------------------------------------ */
 
 static void print_line(void *ctx, const char *line)
@@ -805,6 +829,7 @@ int main(int argc, char **argv)
         log_error(NULL, &e);
         return EXIT_USAGE;
     }
+    if (o.import_fetchmailrc) return import_fetchmailrc(o.import_fetchmailrc);
     if (o.ncli) {
         if (cli_account(&cfg, &o, &e) < 0) {
             log_error(NULL, &e);
