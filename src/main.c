@@ -483,6 +483,16 @@ static int record_imported(const struct import_list *l, const struct account *a,
     return rc;
 }
 
+/* A leading ~ in FORMAT:~/FILE, which no shell expands after the colon. */
+static int expand_home(struct config *cfg, const char **path, struct err *e)
+{
+    const char *p = conf_expand_home(cfg, *path);
+
+    if (!p) return err_set(e, ERR_USAGE, "the path %s is too long", *path);
+    *path = p;
+    return 0;
+}
+
 /* --import-seen: seed one account's state from another tool's file. */
 static int run_import(struct config *cfg, const struct options *o, int argc, char **argv,
                       const char *default_state)
@@ -502,7 +512,8 @@ static int run_import(struct config *cfg, const struct options *o, int argc, cha
         fprintf(stderr, "popfetch: --import-seen needs one account name\n");
         return EXIT_USAGE;
     }
-    if (import_parse_spec(o->import_seen, &f, &path, &e) < 0 || import_load(f, path, &l, &e) < 0 ||
+    if (import_parse_spec(o->import_seen, &f, &path, &e) < 0 || expand_home(cfg, &path, &e) < 0 ||
+        import_load(f, path, &l, &e) < 0 ||
         record_imported(&l, a,
                         o->state_dir   ? o->state_dir
                         : a->state_dir ? a->state_dir

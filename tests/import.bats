@@ -50,7 +50,8 @@ RC
   HOME=$W/home run fetchmail -f "$W/home/.fetchmailrc" -i "$W/home/.fetchids"
   [ "$status" -eq 0 ]
   [ "$(wc -l <"$W/home/.fetchids")" -eq 3 ]
-  pf_run --import-seen "fetchmail:$W/home/.fetchids" t
+  # FORMAT:~/FILE: no shell expands a ~ after the colon, popfetch does
+  HOME=$W/home run "$POPFETCH" -f "$RC" --state-dir "$SD" --import-seen "fetchmail:~/.fetchids" t
   [ "$status" -eq 0 ]
   [[ $output == *"marked 3 UIDLs"* ]]
   after_import
