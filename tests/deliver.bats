@@ -206,7 +206,7 @@ EOF
   [ "$status" -eq 0 ]
   [ "$(dovecot_count alice)" -eq 0 ]
   grep -q 'Subject: msg 3' "$W/in.6"
-  for i in 1 2 4 5; do ! grep -q 'Subject: msg 3' "$W/in.$i"; done
+  for i in 1 2 4 5; do if grep -q 'Subject: msg 3' "$W/in.$i"; then false; fi; done
 }
 
 @test "MDA: other exit codes and signals are permanent failures named with their meaning" {
@@ -280,7 +280,7 @@ EOF
   pf_rc_dovecot implicit "received_header off"
   pf_run
   [ "$status" -eq 0 ]
-  for f in "$MD"/new/*; do ! head -n 1 "$f" | grep -q '^Received:'; done
+  for f in "$MD"/new/*; do if head -n 1 "$f" | grep -q '^Received:'; then false; fi; done
   mailcheck same "$MD" "$W"/orig/*
   rm -rf "$MD"
   put_samples 1

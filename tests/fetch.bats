@@ -148,7 +148,7 @@ PY
   [ "$status" -eq 2 ]
   [[ $output == *"cannot trust the certificate"* ]]
   [[ $output == *"fingerprint"* ]]
-  ! grep -q 'Login: user=' "$DC_LOG"
+  if grep -q 'Login: user=' "$DC_LOG"; then false; fi
   [ "$(dovecot_count alice)" -eq 1 ]
 }
 

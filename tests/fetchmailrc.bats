@@ -69,7 +69,7 @@ loads() {
   grep -qx 'delivery mda "/usr/bin/procmail -d grace"' "$W/defaults.conf"
   convert "$RCS/imap-and-skip.rc" "$W/imap.conf"
   grep -qx '# account imap.example.com' "$W/imap.conf"
-  ! grep -q '^account' "$W/imap.conf"
+  if grep -q '^account' "$W/imap.conf"; then false; fi
   convert "$RCS/multidrop.rc" "$W/multi.conf"
   grep -q '^# This is a multidrop mailbox' "$W/multi.conf"
 }

@@ -31,7 +31,7 @@ client_sent() { grep -a '^C> ' "$FAKE_LOG" || true; }
   [ "$status" -eq 2 ]
   [[ $output == *"does not offer STLS"* ]]
   fake_stop
-  ! client_sent | grep -q -e USER -e PASS -e secret
+  if client_sent | grep -q -e USER -e PASS -e secret; then false; fi
 }
 
 @test "STLS refused: exit 2, no fallback to clear text" {
@@ -40,7 +40,7 @@ client_sent() { grep -a '^C> ' "$FAKE_LOG" || true; }
   pf_run
   [ "$status" -eq 2 ]
   fake_stop
-  ! client_sent | grep -q -e USER -e PASS
+  if client_sent | grep -q -e USER -e PASS; then false; fi
 }
 
 @test "bytes injected after +OK to STLS: exit 2, handshake never attempted" {
@@ -50,7 +50,7 @@ client_sent() { grep -a '^C> ' "$FAKE_LOG" || true; }
   [ "$status" -eq 2 ]
   [[ $output == *"injection"* ]]
   fake_stop
-  ! client_sent | grep -q -e USER -e PASS
+  if client_sent | grep -q -e USER -e PASS; then false; fi
 }
 
 @test "connection dropped mid-RETR: non-zero, nothing half-written, no QUIT" {
@@ -64,7 +64,7 @@ client_sent() { grep -a '^C> ' "$FAKE_LOG" || true; }
   # message 1 is safely delivered; message 2 is nowhere, not even in tmp/
   mailcheck same "$MD" "$T/messages/one.eml"
   mailcheck clean "$MD"
-  ! client_sent | grep -q 'QUIT'
+  if client_sent | grep -q 'QUIT'; then false; fi
 }
 
 @test "tls off without allow_plaintext: the password is never sent (exit 3)" {
@@ -74,7 +74,7 @@ client_sent() { grep -a '^C> ' "$FAKE_LOG" || true; }
   [ "$status" -eq 3 ]
   [[ $output == *"allow_plaintext"* ]]
   fake_stop
-  ! client_sent | grep -q -e PASS -e secret
+  if client_sent | grep -q -e PASS -e secret; then false; fi
 }
 
 @test "tls off with allow_plaintext on: works, CAPA -ERR tolerated" {

@@ -84,5 +84,5 @@ four_accounts() {
   [ "$rc" -ne 0 ]
   [ "$rc" -ne 1 ]
   # no account process is left behind
-  for k in $kids; do ! kill -0 "$k" 2>/dev/null; done
+  for k in $kids; do if kill -0 "$k" 2>/dev/null; then false; fi; done
 }

@@ -78,7 +78,7 @@ put_samples() { # N BODY_LINES
   [ "$status" -eq 10 ]
   [[ $output == *"Read-only file system"* ]]
   [ "$(dovecot_count alice)" -eq 1 ]
-  ! grep -q 'Login: user=<alice>' "$DC_LOG"
+  if grep -q 'Login: user=<alice>' "$DC_LOG"; then false; fi
   sed -i "s|^delivery .*|delivery maildir $W/no/such/parent/md|" "$RC"
   pf_run
   [ "$status" -eq 10 ]

@@ -44,7 +44,7 @@ stop_round() { # SIGNAL
   local got
   got=$(mailcheck count "$MD")
   [ "$got" -ge 1 ] && [ "$got" -lt 40 ]
-  ! grep -q 'Logged out' "$DC_LOG"
+  if grep -q 'Logged out' "$DC_LOG"; then false; fi
   # the next run delivers the rest, once
   run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
   [ "$status" -eq 0 ]
