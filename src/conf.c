@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "textfile.h"
 #include "conf.h"
 #include "mda.h"
 #include "tls.h"
@@ -729,36 +730,18 @@ int conf_parse(const char *name, const char *text, size_t len, int private_file,
 
 int conf_load(const char *path, struct config *cfg, struct err *e)
 {
-    struct stat st;
     char *text;
-    ssize_t got;
-    size_t len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+    size_t len;
+    unsigned mode;
+    int rc;
 
     memset(cfg, 0, sizeof *cfg);
-    if (fd < 0) {
-        err_set(e, ERR_USAGE, "cannot read config %s: %s", path, strerror(errno));
-        if (errno == ENOENT)
+    if (textfile_read(path, CONF_MAX_BYTES, "config", &text, &len, &mode, e) < 0) {
+        if (errno == ENOENT && e->kind == ERR_USAGE)
             err_hint(e, "create it (see `man popfetchrc`) or name one with -f FILE");
         return -1;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_MAX_BYTES) {
-        close(fd);
-        return err_set(e, ERR_USAGE, "%s is not a regular file of at most %d bytes", path,
-                       CONF_MAX_BYTES);
-    }
-    if (!(text = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    }
-    while ((got = read(fd, text + len, (size_t)st.st_size - len)) > 0) len += (size_t)got;
-    close(fd);
-    if (got < 0) {
-        free(text);
-        return err_set(e, ERR_USAGE, "cannot read config %s: %s", path, strerror(errno));
-    }
-    rc = conf_parse(path, text, len, (st.st_mode & 0044) == 0, cfg, e);
-    memset(text, 0, len);
-    free(text);
+    rc = conf_parse(path, text, len, (mode & 0044) == 0, cfg, e);
+    textfile_free(text, len);
     return rc;
 }

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "textfile.h"
 #include "fetchmailrc.h"
 #include "mda.h"
 #include "tls.h"
@@ -2421,33 +2422,15 @@ int fetchmailrc_convert(const char *name, const char *text, size_t len, char **o
 
 int fetchmailrc_convert_file(const char *path, char **out, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-    struct stat st;
     char *text;
-    size_t len = 0;
-    ssize_t r = 0;
+    size_t len;
+    int rc;
 
     *out = NULL;
-    if (fd < 0) return err_set(e, ERR_USAGE, "cannot read %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > FETCHMAILRC_MAX_BYTES) {
-        close(fd);
-        return err_set(e, ERR_USAGE, "%s is not a regular file of at most %d MiB", path,
-                       FETCHMAILRC_MAX_BYTES >> 20);
-    }
-    if (!(text = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    }
-    while (len < (size_t)st.st_size && (r = read(fd, text + len, (size_t)st.st_size - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    if (r < 0) {
-        free(text);
-        return err_set(e, ERR_USAGE, "cannot read %s: %s", path, strerror(errno));
-    }
+    if (textfile_read(path, FETCHMAILRC_MAX_BYTES, "fetchmailrc", &text, &len, NULL, e) < 0)
+        return -1;
     rc = fetchmailrc_convert(path, text, len, out, e);
-    wipe(text, len);
-    free(text);
+    textfile_free(text, len);
     return rc;
 }
 

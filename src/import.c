@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "textfile.h"
 #include "import.h"
 
 #define IMPORT_FILE_MAX ((size_t)256 * 1024 * 1024)
@@ -170,30 +171,11 @@ int import_parse(enum import_format f, char *text, size_t len, struct import_lis
 
 int import_load(enum import_format f, const char *path, struct import_list *out, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
     char *text;
-    size_t len = 0;
-    ssize_t r = 0;
+    size_t len;
 
     memset(out, 0, sizeof *out);
-    if (fd < 0) return err_set(e, ERR_USAGE, "cannot read %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > IMPORT_FILE_MAX) {
-        close(fd);
-        return err_set(e, ERR_USAGE, "%s is not a regular file of a sensible size", path);
-    }
-    if (!(text = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    }
-    while (len < (size_t)st.st_size && (r = read(fd, text + len, (size_t)st.st_size - len)) > 0)
-        len += (size_t)r;
-    close(fd);
-    if (r < 0) {
-        free(text);
-        return err_set(e, ERR_USAGE, "cannot read %s: %s", path, strerror(errno));
-    }
-    text[len] = '\0';
+    if (textfile_read(path, IMPORT_FILE_MAX, "seen-UIDL file", &text, &len, NULL, e) < 0) return -1;
     return import_parse(f, text, len, out, e);
 }
 

@@ -1,0 +1,23 @@
+/*
+ * textfile — read a whole small file (config, fetchmailrc, another tool's
+ * seen-UIDL file) into memory, bounded and checked: it must be a regular
+ * file of at most `max` bytes. The buffer is NUL-terminated (the text may
+ * hold NULs of its own: use the length) and may hold secrets, so
+ * textfile_free() wipes it.
+ */
+#ifndef POPFETCH_TEXTFILE_H
+#define POPFETCH_TEXTFILE_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/* ERR_USAGE naming `what` and path when the file cannot be read or is not a
+ * small regular file (errno is left as open/read set it); ERR_INTERNAL when
+ * out of memory. *mode, when not NULL, gets the file's st_mode. */
+int textfile_read(const char *path, size_t max, const char *what, char **text, size_t *len,
+                  unsigned *mode, struct err *e);
+
+void textfile_free(char *text, size_t len);
+
+#endif
