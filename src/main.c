@@ -67,7 +67,7 @@ struct options {
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
     struct {
-        const char *key, *value, *option;
+        const char *key, *value;
     } cli[8]; /* an account on the command line: --host, --user, ... */
     int ncli;
     struct delivery_setting cli_delivery; /* checked form of the above */
@@ -170,161 +170,191 @@ static void version(void)
            POPFETCH_VERSION, OpenSSL_version(OPENSSL_VERSION));
 }
 
-static int parse_args(int argc, char **argv, struct options *o)
+/* Long-only options. */
+enum {
+    OPT_HOST = 1000, /* ... OPT_HOST + 6: the command line's account, see cli_keys */
+    OPT_PASSWORD = 1099,
+    OPT_SYSLOG,
+    OPT_LOGFILE,
+    OPT_SERVERINFO,
+    OPT_IMPORT_FETCHMAILRC,
+};
+
+/* Config keys set by --host, --port, ... in the order of their codes. */
+static const char *const cli_keys[] = {"host", "port",         "user",          "tls",
+                                       "auth", "passwordeval", "tls_trust_file"};
+
+static const struct option longopts[] = {
+    {"config", required_argument, NULL, 'f'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"silent", no_argument, NULL, 's'},
+    {"keep", no_argument, NULL, 'k'},
+    {"no-keep", no_argument, NULL, 'K'},
+    {"all", no_argument, NULL, 'a'},
+    {"check", no_argument, NULL, 'c'},
+    {"max-size", required_argument, NULL, 'l'},
+    {"max-messages", required_argument, NULL, 'B'},
+    {"timeout", required_argument, NULL, 't'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"daemon", required_argument, NULL, 'd'},
+    {"syslog", no_argument, NULL, OPT_SYSLOG},
+    {"logfile", required_argument, NULL, OPT_LOGFILE},
+    {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
+    {"import-fetchmailrc", required_argument, NULL, OPT_IMPORT_FETCHMAILRC},
+    {"import-seen", required_argument, NULL, 'I'},
+    {"state-dir", required_argument, NULL, 'S'},
+    {"mda", required_argument, NULL, 'm'},
+    {"maildir", required_argument, NULL, 'M'},
+    {"mbox", required_argument, NULL, 'X'},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_HOST + 1},
+    {"user", required_argument, NULL, OPT_HOST + 2},
+    {"tls", required_argument, NULL, OPT_HOST + 3},
+    {"auth", required_argument, NULL, OPT_HOST + 4},
+    {"passwordeval", required_argument, NULL, OPT_HOST + 5},
+    {"tls-trust-file", required_argument, NULL, OPT_HOST + 6},
+    /* refused with the reason; without it getopt would take --password as
+     * an abbreviation of --passwordeval */
+    {"password", required_argument, NULL, OPT_PASSWORD},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* A plain decimal from min to max, else a message naming the option. */
+static int number_opt(const char *name, const char *arg, unsigned long min, unsigned long max,
+                      unsigned long *out)
 {
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'f'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"silent", no_argument, NULL, 's'},
-        {"keep", no_argument, NULL, 'k'},
-        {"no-keep", no_argument, NULL, 'K'},
-        {"all", no_argument, NULL, 'a'},
-        {"check", no_argument, NULL, 'c'},
-        {"max-size", required_argument, NULL, 'l'},
-        {"max-messages", required_argument, NULL, 'B'},
-        {"timeout", required_argument, NULL, 't'},
-        {"jobs", required_argument, NULL, 'j'},
-        {"daemon", required_argument, NULL, 'd'},
-        {"syslog", no_argument, NULL, 1100},
-        {"serverinfo", no_argument, NULL, 1102},
-        {"import-fetchmailrc", required_argument, NULL, 1103},
-        {"logfile", required_argument, NULL, 1101},
-        {"import-seen", required_argument, NULL, 'I'},
-        {"state-dir", required_argument, NULL, 'S'},
-        {"mda", required_argument, NULL, 'm'},
-        {"host", required_argument, NULL, 1000},
-        {"port", required_argument, NULL, 1001},
-        {"user", required_argument, NULL, 1002},
-        {"tls", required_argument, NULL, 1003},
-        {"auth", required_argument, NULL, 1004},
-        {"passwordeval", required_argument, NULL, 1005},
-        {"tls-trust-file", required_argument, NULL, 1006},
-        {"password", required_argument, NULL, 1099}, /* refused, see below */
-        {"maildir", required_argument, NULL, 'M'},
-        {"mbox", required_argument, NULL, 'X'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
     char *end;
 
-    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:j:d:m:Vh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            o->config = optarg;
-            break;
-        case 'v':
-            o->verbose++;
-            break;
-        case 'q':
-        case 's':
-            o->quiet = 1;
-            break;
-        case 'k':
-            o->keep = 1;
-            break;
-        case 'K':
-            o->keep = 0;
-            break;
-        case 'S':
-            o->state_dir = optarg;
-            break;
-        case 'm':
-        case 'M':
-        case 'X':
-            o->delivery_kind = c == 'm' ? "mda" : c == 'M' ? "maildir" : "mbox";
-            o->delivery_arg = optarg;
-            break;
-        case 'I':
-            o->import_seen = optarg;
-            break;
-        case 'a':
-            o->fetch_all = 1;
-            break;
-        case 'c':
-            o->check = 1;
-            break;
-        case 'l':
-            if (conf_parse_size(optarg, &o->max_size) < 0 || o->max_size == 0) {
-                fprintf(stderr, "popfetch: --max-size needs a size like 10M, 512k or 20000\n");
-                return -1;
-            }
-            break;
-        case 'B':
-            o->max_messages = strtoul(optarg, &end, 10);
-            if (*end || optarg[0] == '-' || o->max_messages == 0) {
-                fprintf(stderr, "popfetch: --max-messages needs a positive number\n");
-                return -1;
-            }
-            break;
-        case 't':
-            o->timeout = strtol(optarg, &end, 10);
-            if (*end || o->timeout < 1 || o->timeout > 86400) {
-                fprintf(stderr, "popfetch: --timeout needs seconds from 1 to 86400\n");
-                return -1;
-            }
-            break;
-        case 1000:
-        case 1001:
-        case 1002:
-        case 1003:
-        case 1004:
-        case 1005:
-        case 1006: {
-            static const char *const keys[] = {"host", "port",         "user",          "tls",
-                                               "auth", "passwordeval", "tls_trust_file"};
-            static const char *const names[] = {"--host",          "--port", "--user",
-                                                "--tls",           "--auth", "--passwordeval",
-                                                "--tls-trust-file"};
-            if (o->ncli == (int)(sizeof o->cli / sizeof o->cli[0])) return -1;
-            o->cli[o->ncli].key = keys[c - 1000];
-            o->cli[o->ncli].option = names[c - 1000];
-            o->cli[o->ncli++].value = optarg;
-            break;
-        }
-        case 1099:
-            fprintf(stderr, "popfetch: --password is not offered: every user could read it "
-                            "with ps; use --passwordeval CMD\n");
-            return -1;
-        case 'd':
-            o->daemon = strtoul(optarg, &end, 10);
-            if (*end || optarg[0] == '-' || o->daemon == 0 || o->daemon > 86400 * 7) {
-                fprintf(stderr, "popfetch: --daemon needs seconds from 1 to 604800\n");
-                return -1;
-            }
-            break;
-        case 1100:
-            o->syslog = 1;
-            break;
-        case 1102:
-            o->serverinfo = 1;
-            break;
-        case 1103:
-            o->import_fetchmailrc = optarg;
-            break;
-        case 1101:
-            o->logfile = optarg;
-            break;
-        case 'j':
-            o->jobs = strtoul(optarg, &end, 10);
-            if (*end || optarg[0] == '-' || o->jobs == 0 || o->jobs > CONF_MAX_JOBS) {
-                fprintf(stderr, "popfetch: --jobs needs a number from 1 to %d\n", CONF_MAX_JOBS);
-                return -1;
-            }
-            break;
-        case 'V':
-            version();
-            exit(0);
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            fprintf(stderr, "Try `popfetch --help'.\n");
-            return -1;
-        }
+    errno = 0;
+    *out = strtoul(arg, &end, 10);
+    if (*end || arg[0] < '0' || arg[0] > '9' || errno || *out < min || *out > max) {
+        fprintf(stderr, "popfetch: --%s needs a number from %lu to %lu\n", name, min, max);
+        return -1;
     }
+    return 0;
+}
+
+/* --host, --port, ...: remembered, applied as config keys by cli_account. */
+static int account_opt(struct options *o, int c)
+{
+    size_t k = (size_t)(c - OPT_HOST);
+
+    if (o->ncli == (int)(sizeof o->cli / sizeof o->cli[0])) {
+        fprintf(stderr, "popfetch: too many account options\n");
+        return -1;
+    }
+    o->cli[o->ncli].key = cli_keys[k];
+    o->cli[o->ncli++].value = optarg;
+    return 0;
+}
+
+/* Options that take a number or a size. */
+static int numeric_opt(struct options *o, int c)
+{
+    unsigned long n;
+
+    switch (c) {
+    case 'l':
+        if (conf_parse_size(optarg, &o->max_size) == 0 && o->max_size) return 0;
+        fprintf(stderr, "popfetch: --max-size needs a size like 10M, 512k or 20000\n");
+        return -1;
+    case 'B':
+        return number_opt("max-messages", optarg, 1, 999999999, &o->max_messages);
+    case 't':
+        if (number_opt("timeout", optarg, 1, 86400, &n) < 0) return -1;
+        o->timeout = (long)n;
+        return 0;
+    case 'd':
+        return number_opt("daemon", optarg, 1, 86400 * 7, &o->daemon);
+    default: /* 'j' */
+        return number_opt("jobs", optarg, 1, CONF_MAX_JOBS, &o->jobs);
+    }
+}
+
+/* One option; -1 ends parsing with exit status 5. */
+static int one_opt(struct options *o, int c)
+{
+    switch (c) {
+    case 'f':
+        o->config = optarg;
+        break;
+    case 'v':
+        o->verbose++;
+        break;
+    case 'q':
+    case 's':
+        o->quiet = 1;
+        break;
+    case 'k':
+        o->keep = 1;
+        break;
+    case 'K':
+        o->keep = 0;
+        break;
+    case 'a':
+        o->fetch_all = 1;
+        break;
+    case 'c':
+        o->check = 1;
+        break;
+    case 'S':
+        o->state_dir = optarg;
+        break;
+    case 'I':
+        o->import_seen = optarg;
+        break;
+    case OPT_SYSLOG:
+        o->syslog = 1;
+        break;
+    case OPT_LOGFILE:
+        o->logfile = optarg;
+        break;
+    case OPT_SERVERINFO:
+        o->serverinfo = 1;
+        break;
+    case OPT_IMPORT_FETCHMAILRC:
+        o->import_fetchmailrc = optarg;
+        break;
+    case 'm':
+    case 'M':
+    case 'X':
+        o->delivery_kind = c == 'm' ? "mda" : c == 'M' ? "maildir" : "mbox";
+        o->delivery_arg = optarg;
+        break;
+    case 'l':
+    case 'B':
+    case 't':
+    case 'd':
+    case 'j':
+        return numeric_opt(o, c);
+    case OPT_PASSWORD:
+        fprintf(stderr, "popfetch: --password is not offered: every user could read it "
+                        "with ps; use --passwordeval CMD\n");
+        return -1;
+    case 'V':
+        version();
+        exit(0);
+    case 'h':
+        usage(stdout);
+        exit(0);
+    default:
+        if (c >= OPT_HOST && c < OPT_HOST + (int)(sizeof cli_keys / sizeof cli_keys[0]))
+            return account_opt(o, c);
+        fprintf(stderr, "Try `popfetch --help'.\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    int c;
+
+    while ((c = getopt_long(argc, argv, "f:vqskKacl:B:t:j:d:m:Vh", longopts, NULL)) != -1)
+        if (one_opt(o, c) < 0) return -1;
     return 0;
 }
 
@@ -545,8 +575,11 @@ static int cli_account(struct config *cfg, const struct options *o, struct err *
     memset(cfg, 0, sizeof *cfg);
     conf_account_defaults(&a);
     for (int i = 0; i < o->ncli; i++) {
-        if (conf_set_key(cfg, &a, o->cli[i].key, o->cli[i].value, o->cli[i].option, e) < 0)
-            return -1;
+        char opt[40]; /* the option as typed: --tls-trust-file for tls_trust_file */
+        snprintf(opt, sizeof opt, "--%s", o->cli[i].key);
+        for (char *p = opt; *p; p++)
+            if (*p == '_') *p = '-';
+        if (conf_set_key(cfg, &a, o->cli[i].key, o->cli[i].value, opt, e) < 0) return -1;
         if (!strcmp(o->cli[i].key, "host")) host = o->cli[i].value;
     }
     if (!host) return err_set(e, ERR_USAGE, "an account on the command line needs --host");
