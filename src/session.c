@@ -446,11 +446,12 @@ struct flight {
 
 struct fetcher {
     struct flight q[FETCH_QUEUE];
-    size_t head, n;     /* the FIFO */
-    unsigned retrs;     /* RETRs in it */
-    unsigned long next; /* next message to consider */
-    unsigned window;    /* RETRs allowed in flight */
-    size_t group_max;   /* deliveries per durability barrier */
+    size_t head, n;       /* the FIFO */
+    unsigned retrs;       /* RETRs in it */
+    unsigned long unsent; /* messages to fetch whose RETR is not yet queued */
+    unsigned long next;   /* next message to consider */
+    unsigned window;      /* RETRs allowed in flight */
+    size_t group_max;     /* deliveries per durability barrier */
     unsigned long group[FETCH_GROUP];
     char names[FETCH_GROUP][DELIVER_NAME_MAX];
     size_t ng;
@@ -466,7 +467,10 @@ static int queue_cmd(struct session *s, struct fetcher *f, unsigned long i, int 
     if (pop3_send(&s->pop, cmd, NULL, s->e) < 0) return -1;
     f->q[(f->head + f->n) % FETCH_QUEUE] = (struct flight){.i = i, .dele = dele};
     f->n++;
-    if (!dele) f->retrs++;
+    if (!dele) {
+        f->retrs++;
+        f->unsent--;
+    }
     return 0;
 }
 
@@ -497,12 +501,9 @@ static int fill(struct session *s, struct fetcher *f)
     return 0;
 }
 
-static int more_to_fetch(const struct session *s, const struct fetcher *f)
+static int more_to_fetch(const struct fetcher *f)
 {
-    if (f->retrs) return 1;
-    for (unsigned long i = f->next; i < s->count; i++)
-        if (plan_fetches(s->plan[i].action)) return 1;
-    return 0;
+    return f->retrs || f->unsent;
 }
 
 static int dele_reply(struct session *s, unsigned long i)
@@ -656,7 +657,7 @@ static int answer_one(struct session *s, struct fetcher *f)
         f->group[f->ng++] = x.i;
     }
     /* also after a failed message: the group may be complete now */
-    if (f->ng && (f->ng >= f->group_max || !more_to_fetch(s, f))) return commit_group(s, f, 1);
+    if (f->ng && (f->ng >= f->group_max || !more_to_fetch(f))) return commit_group(s, f, 1);
     return 0;
 }
 
@@ -668,6 +669,7 @@ static int fetch_all(struct session *s)
     if (!f) return err_set(s->e, ERR_INTERNAL, "out of memory");
     f->window = s->pipelining ? FETCH_WINDOW : 1;
     f->group_max = s->sink.one_at_a_time ? 1 : FETCH_GROUP;
+    for (unsigned long i = 0; i < s->count; i++) f->unsent += plan_fetches(s->plan[i].action) != 0;
     while (rc == 0) {
         if (stop_requested()) {
             rc = net_interrupted(s->e);
