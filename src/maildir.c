@@ -222,11 +222,12 @@ static int is_named(const char *name, char *const *names, size_t n)
 }
 
 /* Our own files in tmp/ that no journal record names: half-written or not
- * yet recorded when a run died. Their messages are still on the server. */
+ * yet recorded when a run died. Their messages are still on the server.
+ * Returns how many were removed, or -1. */
 static int remove_orphans(struct maildir *md, char *const *names, size_t n, struct err *e)
 {
     char mark[40];
-    int dfd = dup(md->tmp_fd);
+    int dfd = dup(md->tmp_fd), removed = 0;
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     struct dirent *de;
 
@@ -239,16 +240,16 @@ static int remove_orphans(struct maildir *md, char *const *names, size_t n, stru
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || !strstr(de->d_name, mark)) continue;
         if (is_named(de->d_name, names, n)) continue;
-        unlinkat(md->tmp_fd, de->d_name, 0);
+        removed += unlinkat(md->tmp_fd, de->d_name, 0) == 0;
     }
     closedir(d);
-    return 0;
+    return removed;
 }
 
 static int md_recover(struct sink *s, char *const *names, size_t n, struct err *e)
 {
     struct maildir *md = s->impl;
-    int moved = 0;
+    int moved = 0, removed;
 
     for (size_t i = 0; i < n; i++) {
         if (faccessat(md->tmp_fd, names[i], F_OK, 0) != 0) continue;
@@ -256,8 +257,9 @@ static int md_recover(struct sink *s, char *const *names, size_t n, struct err *
         moved = 1;
     }
     if (moved && md_publish_sync(s, e) < 0) return -1;
-    if (remove_orphans(md, names, n, e) < 0) return -1;
-    return md_sync(s, e);
+    if ((removed = remove_orphans(md, names, n, e)) < 0) return -1;
+    /* tmp/ changed: make that durable too (nothing to do otherwise) */
+    return moved || removed ? md_sync(s, e) : 0;
 }
 
 static void md_close(struct sink *s)

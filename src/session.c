@@ -74,24 +74,38 @@ static void mda_said(void *ctx, const char *line, size_t len)
     log_relay((const char *)ctx, "MDA: ", line, len);
 }
 
-static int open_local(struct session *s)
+/* Before connecting: one run per account at a time, and a sink that can
+ * be opened. */
+static int lock_local(struct session *s)
 {
     char key[1024], tag[16];
 
     state_key(key, sizeof key, s->a->user, s->a->host, conf_port(s->a));
-    if (state_open(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
+    if (state_lock(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
     s->have_state = 1;
-    if (s->st.dropped)
-        log_warn(s->a->name,
-                 "state for %s: ignored %u damaged line%s (those messages may be "
-                 "fetched again)",
-                 key, s->st.dropped, s->st.dropped == 1 ? "" : "s");
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
     if (s->o->check) return 0; /* --check touches nothing local */
     struct deliver_ctx c = {
         .tag = tag, .mda_stderr = mda_said, .mda_stderr_ctx = (void *)s->a->name};
     if (deliver_open(&s->sink, s->a, &c, s->e) < 0) return -1;
     s->have_sink = 1;
+    return 0;
+}
+
+/* Load the seen-state and finish what a previous run left in the sink.
+ * Called while the server prepares the listing. */
+static int open_local(struct session *s)
+{
+    char key[1024];
+
+    state_key(key, sizeof key, s->a->user, s->a->host, conf_port(s->a));
+    if (state_load(&s->st, s->e) < 0) return -1;
+    if (s->st.dropped)
+        log_warn(s->a->name,
+                 "state for %s: ignored %u damaged line%s (those messages may be "
+                 "fetched again)",
+                 key, s->st.dropped, s->st.dropped == 1 ? "" : "s");
+    if (!s->have_sink) return 0; /* --check */
     return s->sink.ops->recover(&s->sink, s->st.names, s->st.nnames, s->e);
 }
 
@@ -313,8 +327,10 @@ static int read_listing(struct session *s)
 
     if (ahead &&
         (pop3_send(&s->pop, "STAT", NULL, s->e) < 0 || pop3_send(&s->pop, "LIST", NULL, s->e) < 0 ||
-         pop3_send(&s->pop, "UIDL", NULL, s->e) < 0))
+         pop3_send(&s->pop, "UIDL", NULL, s->e) < 0 || pop3_flush(&s->pop, s->e) < 0))
         return -1;
+    /* the server works on the listing meanwhile */
+    if (open_local(s) < 0) return -1;
     if (stat_mailbox(s, ahead) < 0) return -1;
     if (s->count == 0 && !ahead) {
         s->have_uidl = 1;
@@ -718,7 +734,7 @@ static void quit(struct session *s)
 
 static int run(struct session *s)
 {
-    if (open_local(s) < 0) return -1;
+    if (lock_local(s) < 0) return -1;
     if (auth_needs_secret(s->a) && secret_get(s->a, &s->secret, s->e) < 0) return -1;
     if (connect_server(s) < 0 || login(s) < 0) return -1;
     s->pipelining = s->a->pipelining == PIPELINING_ON ||
@@ -740,7 +756,7 @@ static void cleanup(struct session *s, int clean)
     if (s->have_state) {
         /* Every journaled delivery was published (or the run stopped before
          * publishing it, and then the journal keeps its name for recovery). */
-        if (clean && !s->o->check && state_compact(&s->st, s->have_uidl, &e) < 0)
+        if (clean && !s->o->check && state_settle(&s->st, s->have_uidl, &e) < 0)
             log_warn(s->a->name, "%s", e.msg);
         state_close(&s->st);
     }

@@ -20,6 +20,10 @@
 #define JOURNAL_HEADER JOURNAL_MAGIC FORMAT_VERSION
 #define STATE_FILE_MAX ((size_t)512 * 1024 * 1024)
 #define NAME_MAX_LEN   255
+/* state_settle(): compact once the journal or the prunable entries exceed
+ * 1/STATE_SLACK_DIV of all entries, and at least STATE_SLACK_MIN */
+#define STATE_SLACK_DIV 16
+#define STATE_SLACK_MIN 256
 
 void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port)
 {
@@ -95,7 +99,10 @@ const struct state_entry *state_lookup(const struct state *s, const char *uidl, 
 
 void state_mark_listed(struct state *s, const struct state_entry *ent)
 {
-    s->ents[ent - s->ents].listed = 1;
+    struct state_entry *x = &s->ents[ent - s->ents];
+
+    s->nlisted += !x->listed;
+    x->listed = 1;
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
@@ -338,12 +345,13 @@ static int load_file(struct state *s, const char *path, const char *magic, int j
             free(text);
             return err_set(e, ERR_INTERNAL, "out of memory");
         }
+        s->jrecords += (size_t)journal;
     }
     free(text);
     return 0;
 }
 
-int state_open(struct state *s, const char *dir, const char *key, struct err *e)
+int state_lock(struct state *s, const char *dir, const char *key, struct err *e)
 {
     memset(s, 0, sizeof *s);
     s->lock_fd = s->journal_fd = -1;
@@ -353,10 +361,22 @@ int state_open(struct state *s, const char *dir, const char *key, struct err *e)
         (size_t)snprintf(s->lpath, sizeof s->lpath, "%s/%s.lock", dir, key) >= sizeof s->lpath)
         return err_set(e, ERR_LOCAL, "state path too long");
     if (mkdirs(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
+    return 0;
+}
+
+int state_load(struct state *s, struct err *e)
+{
     if (load_file(s, s->path, STATE_MAGIC, 0, e) < 0 ||
         load_file(s, s->jpath, JOURNAL_MAGIC, 1, e) < 0)
         return -1;
+    s->have_main = access(s->path, F_OK) == 0;
     return 0;
+}
+
+int state_open(struct state *s, const char *dir, const char *key, struct err *e)
+{
+    if (state_lock(s, dir, key, e) < 0) return -1;
+    return state_load(s, e);
 }
 
 int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
@@ -370,7 +390,8 @@ int state_add(struct state *s, const char *uidl, size_t len, char status, int64_
         remember(s, uidl, len, status, when) < 0)
         return err_set(e, ERR_INTERNAL, "out of memory");
     /* It came from this run's listing: a prune must not drop it. */
-    s->ents[s->table[slot_of(s, uidl, len)] - 1].listed = 1;
+    state_mark_listed(s, &s->ents[s->table[slot_of(s, uidl, len)] - 1]);
+    s->jrecords++;
     s->jlen += (size_t)snprintf(s->jbuf + s->jlen, s->jcap - s->jlen, "%c %lld %.*s %s\n", status,
                                 (long long)when, (int)len, uidl, name ? name : "-");
     s->dirty = 1;
@@ -454,7 +475,7 @@ int state_compact(struct state *s, int prune, struct err *e)
     char tmp[4200];
 
     if (state_commit(s, e) < 0) return -1;
-    if (!s->dirty && !prune && s->journal_fd < 0 && s->nnames == 0) return 0;
+    if (!s->dirty && !prune && !s->jrecords && !s->dropped && s->journal_fd < 0) return 0;
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     if (write_main(s, tmp, prune, e) < 0) return -1;
     if (rename(tmp, s->path) < 0 || fsync_dir(s->dir) < 0) {
@@ -468,7 +489,29 @@ int state_compact(struct state *s, int prune, struct err *e)
     if ((unlink(s->jpath) < 0 && errno != ENOENT) || fsync_dir(s->dir) < 0)
         return err_set(e, ERR_LOCAL, "cannot remove journal %s: %s", s->jpath, strerror(errno));
     s->dirty = 0;
+    s->jrecords = 0;
+    s->have_main = 1;
     return 0;
+}
+
+/* A rewrite costs a pass over every entry and three fsyncs; the journal
+ * and the entries a prune would drop cost a little at every load. Rewrite
+ * once either is a sizeable fraction of the whole, when there is no main
+ * file yet (the first run), or when a line was dropped (so that its warning
+ * is not repeated at every run). */
+static int worth_compacting(const struct state *s, int prune)
+{
+    size_t slack = s->nents / STATE_SLACK_DIV;
+
+    if (slack < STATE_SLACK_MIN) slack = STATE_SLACK_MIN;
+    if (!s->have_main || s->dropped || s->jrecords > slack) return 1;
+    return prune && s->nents - s->nlisted > slack;
+}
+
+int state_settle(struct state *s, int prune, struct err *e)
+{
+    if (state_commit(s, e) < 0) return -1;
+    return worth_compacting(s, prune) ? state_compact(s, prune, e) : 0;
 }
 
 void state_close(struct state *s)

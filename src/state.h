@@ -7,8 +7,11 @@
  * Contract (design.md §3): state_add() buffers a record; state_commit() makes
  * every buffered record durable with one write and one fsync (group commit).
  * Only committed records may be acted on (rename into new/, DELE). The
- * journal is folded into the main file by state_compact() at the end of a
- * clean run (temp file, fsync, rename, fsync dir). A torn or garbled line is
+ * journal is folded into the main file by state_compact() (temp file, fsync,
+ * rename, fsync dir); at the end of a clean run state_settle() does that only
+ * once the journal or the entries to prune have grown large enough to be
+ * worth a rewrite, so an everyday run with a few new messages pays no
+ * rewrite of a large state. A torn or garbled line is
  * never read as "seen": it is dropped and counted, so the worst case is a
  * second download, never a lost message. Files from a newer format version
  * are refused rather than overwritten.
@@ -53,6 +56,9 @@ struct state {
     char **names; /* journal records' file names (pending Maildir renames) */
     char **name_uidls;
     size_t nnames;
+    size_t jrecords;  /* records in the journal file */
+    size_t nlisted;   /* entries marked listed */
+    int have_main;    /* the main file exists */
     unsigned dropped; /* invalid lines skipped while loading */
     int dirty;        /* records were added since the last compaction */
 };
@@ -63,6 +69,13 @@ void state_key(char *buf, size_t len, const char *user, const char *host, unsign
 /* Open (creating the directory), lock, and load. ERR_LOCKED if another
  * process holds the account; the message names its pid. */
 int state_open(struct state *s, const char *dir, const char *key, struct err *e);
+
+/* state_open() in two steps, so that a caller can take the lock before it
+ * connects and load while the server works: state_lock() creates the
+ * directory and takes the lock (ERR_LOCKED as above); state_load() reads
+ * the main file and the journal. state_close() undoes either. */
+int state_lock(struct state *s, const char *dir, const char *key, struct err *e);
+int state_load(struct state *s, struct err *e);
 
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len);
 const char *state_uidl(const struct state *s, const struct state_entry *ent);
@@ -82,6 +95,11 @@ int state_commit(struct state *s, struct err *e);
  * `prune`, entries not marked listed are dropped (the server no longer has
  * them); pass it only after a complete UIDL listing. */
 int state_compact(struct state *s, int prune, struct err *e);
+
+/* At the end of a clean run: commit, then state_compact() only if the
+ * journal or the entries `prune` would drop make up a sizeable part of the
+ * state, or a line was dropped while loading. */
+int state_settle(struct state *s, int prune, struct err *e);
 
 /* Release the lock and memory. Uncommitted records are lost (by design:
  * nothing was acted on for them). */

@@ -202,3 +202,101 @@ TEST(state_prune_keeps_what_this_run_added)
     CHECK(state_lookup(&s, "new-one", 7) != NULL);
     state_close(&s);
 }
+
+/* n UIDLs "u<first>".."u<first+n-1>" added and committed */
+static void add_range(struct state *s, int first, int n)
+{
+    struct err e;
+    char u[32];
+
+    for (int i = first; i < first + n; i++) {
+        int len = snprintf(u, sizeof u, "u%d", i);
+        CHECK(state_add(s, u, (size_t)len, STATE_DELIVERED, 7, NULL, &e) == 0);
+    }
+    CHECK(state_commit(s, &e) == 0);
+}
+
+static void mark_range(struct state *s, int first, int n)
+{
+    char u[32];
+
+    for (int i = first; i < first + n; i++) {
+        int len = snprintf(u, sizeof u, "u%d", i);
+        const struct state_entry *ent = state_lookup(s, u, (size_t)len);
+        CHECK(ent != NULL);
+        if (ent) state_mark_listed(s, ent);
+    }
+}
+
+TEST(state_settle_keeps_a_small_journal)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    add_range(&s, 0, 4000);
+    CHECK(state_settle(&s, 1, &e) == 0); /* 4000 in the journal: rewrite */
+    state_close(&s);
+    CHECK(!exists(dir, "k.journal"));
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    mark_range(&s, 0, 4000);
+    add_range(&s, 4000, 10);
+    CHECK(state_settle(&s, 1, &e) == 0); /* 10 more: not worth a rewrite */
+    state_close(&s);
+    CHECK(exists(dir, "k.journal"));
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(s.nents == 4010 && s.jrecords == 10);
+    CHECK(state_lookup(&s, "u4009", 5) != NULL);
+    state_close(&s);
+}
+
+TEST(state_settle_prunes_once_enough_are_gone)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    add_range(&s, 0, 4000);
+    CHECK(state_compact(&s, 0, &e) == 0);
+    state_close(&s);
+
+    /* 100 of 4000 gone from the server: kept for now */
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    mark_range(&s, 100, 3900);
+    CHECK(state_settle(&s, 1, &e) == 0);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(s.nents == 4000);
+    /* 1000 gone: pruned; without a complete listing, never */
+    mark_range(&s, 1000, 3000);
+    CHECK(state_settle(&s, 0, &e) == 0);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(s.nents == 4000);
+    mark_range(&s, 1000, 3000);
+    CHECK(state_settle(&s, 1, &e) == 0);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(s.nents == 3000 && !state_lookup(&s, "u999", 4) && state_lookup(&s, "u1000", 5));
+    state_close(&s);
+}
+
+TEST(state_settle_rewrites_a_damaged_journal)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+
+    write_file(dir, "k.journal", "popfetch-journal 1\nD 10 ok -\nD 10 torn");
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(s.dropped == 1);
+    CHECK(state_settle(&s, 0, &e) == 0);
+    state_close(&s);
+    CHECK(!exists(dir, "k.journal"));
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(s.dropped == 0 && state_lookup(&s, "ok", 2) != NULL);
+    state_close(&s);
+}
