@@ -14,6 +14,9 @@
 
 #include "tls.h"
 
+/* OpenSSL's socket read size with read-ahead (its default is one record) */
+#define TLS_READ_BUFFER (64 * 1024)
+
 static int is_ip_literal(const char *host)
 {
     unsigned char buf[sizeof(struct in6_addr)];
@@ -60,8 +63,10 @@ static SSL_CTX *make_ctx(const struct tls_opts *o, struct err *e)
     SSL_CTX_set_min_proto_version(ctx, o->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-    /* Read whole socket buffers, not a record header and then its body. */
+    /* Read whole socket buffers, not a record header and then its body:
+     * several records per read(2) when the server is ahead of us. */
     SSL_CTX_set_read_ahead(ctx, 1);
+    SSL_CTX_set_default_read_buffer_len(ctx, TLS_READ_BUFFER);
     /* Verification runs during the handshake; we judge its result afterwards
      * so that the error can say exactly what is wrong. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
