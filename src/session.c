@@ -96,15 +96,12 @@ static int lock_local(struct session *s)
  * Called while the server prepares the listing. */
 static int open_local(struct session *s)
 {
-    char key[1024];
-
-    state_key(key, sizeof key, s->a->user, s->a->host, conf_port(s->a));
     if (state_load(&s->st, s->e) < 0) return -1;
     if (s->st.dropped)
         log_warn(s->a->name,
-                 "state for %s: ignored %u damaged line%s (those messages may be "
+                 "state %s: ignored %u damaged line%s (those messages may be "
                  "fetched again)",
-                 key, s->st.dropped, s->st.dropped == 1 ? "" : "s");
+                 s->st.path, s->st.dropped, s->st.dropped == 1 ? "" : "s");
     if (!s->have_sink) return 0; /* --check */
     return s->sink.ops->recover(&s->sink, s->st.names, s->st.nnames, s->e);
 }

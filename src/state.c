@@ -394,7 +394,6 @@ int state_add(struct state *s, const char *uidl, size_t len, char status, int64_
     s->jrecords++;
     s->jlen += (size_t)snprintf(s->jbuf + s->jlen, s->jcap - s->jlen, "%c %lld %.*s %s\n", status,
                                 (long long)when, (int)len, uidl, name ? name : "-");
-    s->dirty = 1;
     return 0;
 }
 
@@ -475,7 +474,8 @@ int state_compact(struct state *s, int prune, struct err *e)
     char tmp[4200];
 
     if (state_commit(s, e) < 0) return -1;
-    if (!s->dirty && !prune && !s->jrecords && !s->dropped && s->journal_fd < 0) return 0;
+    /* nothing journaled, nothing to prune, nothing damaged: the file is current */
+    if (!prune && !s->jrecords && !s->dropped) return 0;
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     if (write_main(s, tmp, prune, e) < 0) return -1;
     if (rename(tmp, s->path) < 0 || fsync_dir(s->dir) < 0) {
@@ -488,7 +488,6 @@ int state_compact(struct state *s, int prune, struct err *e)
     s->journal_fd = -1;
     if ((unlink(s->jpath) < 0 && errno != ENOENT) || fsync_dir(s->dir) < 0)
         return err_set(e, ERR_LOCAL, "cannot remove journal %s: %s", s->jpath, strerror(errno));
-    s->dirty = 0;
     s->jrecords = 0;
     s->have_main = 1;
     return 0;

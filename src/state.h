@@ -60,7 +60,6 @@ struct state {
     size_t nlisted;   /* entries marked listed */
     int have_main;    /* the main file exists */
     unsigned dropped; /* invalid lines skipped while loading */
-    int dirty;        /* records were added since the last compaction */
 };
 
 /* The file-name stem for an account: user@host:port with unsafe bytes escaped. */
