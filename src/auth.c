@@ -152,16 +152,33 @@ static int login_failed(struct pop3 *p, const struct pop3_reply *r, const struct
     return -1;
 }
 
+/* May commands go out ahead of their replies (RFC 2449 PIPELINING)? */
+static int pipelines(const struct pop3 *p, const struct account *a)
+{
+    return a->pipelining == PIPELINING_ON ||
+           (a->pipelining == PIPELINING_AUTO && p->capa.known && p->capa.pipelining);
+}
+
+/* USER then PASS; with pipelining both go out at once (one round trip),
+ * and a refused USER is the error even though PASS was answered too. */
 static int login_user(struct pop3 *p, const struct account *a, const char *secret, struct err *e)
 {
-    struct pop3_reply r;
+    struct pop3_reply r, pr;
     char cmd[POP3_CMD_MAX];
+    int ahead = pipelines(p, a);
+    struct err ignored;
 
     if ((size_t)snprintf(cmd, sizeof cmd, "USER %s", a->user) >= sizeof cmd - 2)
         return err_set(e, ERR_USAGE, "user name too long");
-    if (pop3_send(p, cmd, NULL, e) < 0 || pop3_reply(p, &r, e) < 0) return -1;
-    if (r.status != POP3_OK) return login_failed(p, &r, a, NULL, e);
-    if (pop3_send(p, "PASS", secret, e) < 0 || pop3_reply(p, &r, e) < 0) return -1;
+    if (pop3_send(p, cmd, NULL, e) < 0) return -1;
+    if (ahead && pop3_send(p, "PASS", secret, e) < 0) return -1;
+    if (pop3_reply(p, &r, e) < 0) return -1;
+    if (r.status != POP3_OK) {
+        if (ahead) pop3_reply(p, &pr, &ignored); /* PASS's answer, whatever it is */
+        return login_failed(p, &r, a, NULL, e);
+    }
+    if (!ahead && pop3_send(p, "PASS", secret, e) < 0) return -1;
+    if (pop3_reply(p, &r, e) < 0) return -1;
     if (r.status != POP3_OK) return login_failed(p, &r, a, NULL, e);
     return 0;
 }

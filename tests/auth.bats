@@ -301,3 +301,24 @@ scram_rc() { # a fake-server account for RFC 5802's user/pencil
   [ "$status" -eq 2 ]
   [[ $output == *"TLS"* ]]
 }
+
+@test "PIPELINING: USER and PASS go out together; a refused user is the error; off waits" {
+  fake_start "$T/login-pipelined.txt" --implicit-tls
+  pf_rc_fake implicit "auth user" "timeout 5"
+  pf_run
+  [ "$status" -eq 1 ] # logged in; no mail
+  fake_stop
+  fake_start "$T/login-pipelined-bad-user.txt" --implicit-tls
+  pf_rc_fake implicit "auth user" "timeout 5"
+  pf_run
+  [ "$status" -eq 3 ]
+  [[ $output == *"no such user here"* ]]
+  [[ $output != *"no USER given"* ]]
+  fake_stop
+  # pipelining off: the same server waits for PASS that never comes alone
+  fake_start "$T/login-pipelined.txt" --implicit-tls
+  pf_rc_fake implicit "auth user" "timeout 2" "pipelining off"
+  pf_run
+  [ "$status" -ne 0 ]
+  ! fake_stop
+}
