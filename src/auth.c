@@ -161,7 +161,8 @@ static int pipelines(const struct pop3 *p, const struct account *a)
 
 /* USER then PASS; with pipelining both go out at once (one round trip),
  * and a refused USER is the error even though PASS was answered too. */
-static int login_user(struct pop3 *p, const struct account *a, const char *secret, struct err *e)
+static int login_user(struct pop3 *p, const struct account *a, const char *secret,
+                      struct auth_info *ai, struct err *e)
 {
     struct pop3_reply r, pr;
     char cmd[POP3_CMD_MAX];
@@ -172,6 +173,10 @@ static int login_user(struct pop3 *p, const struct account *a, const char *secre
         return err_set(e, ERR_USAGE, "user name too long");
     if (pop3_send(p, cmd, NULL, e) < 0) return -1;
     if (ahead && pop3_send(p, "PASS", secret, e) < 0) return -1;
+    for (const char *const *c = ai->then; ahead && c && *c; c++) {
+        if (pop3_send(p, *c, NULL, e) < 0) return -1;
+        ai->then_sent = 1;
+    }
     if (pop3_reply(p, &r, e) < 0) return -1;
     if (r.status != POP3_OK) {
         if (ahead) pop3_reply(p, &pr, &ignored); /* PASS's answer, whatever it is */
@@ -332,7 +337,7 @@ int auth_login(struct pop3 *p, const struct account *a, const char *secret, stru
     ai->mechanism = choice_name(choice);
     if (!ai->encrypted && !a->allow_plaintext && reusable_secret(choice))
         return refuse_plaintext(a, choice, e);
-    if (choice == AUTH_USER) return login_user(p, a, secret, e);
+    if (choice == AUTH_USER) return login_user(p, a, secret, ai, e);
     if (choice == AUTH_APOP) return login_apop(p, a, secret, e);
     sasl_of(choice, &m);
     return login_sasl(p, a, m, secret, ai->test_nonce, e);

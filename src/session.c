@@ -53,6 +53,8 @@ struct session {
     unsigned cur_writes;   /* chunks of it written so far */
     struct plan_item *plan;
     int pipelining;          /* pipeline RETR/DELE (account setting and CAPA) */
+    int quit_sent;           /* QUIT went out behind the last DELEs */
+    int listing_sent;        /* STAT, LIST, UIDL went out behind PASS */
     unsigned long recv_msgs; /* received whole this run, for the progress line */
     uint64_t recv_bytes;
     char local_host[256]; /* for Received: */
@@ -176,23 +178,40 @@ static int connect_server(struct session *s)
 }
 
 /* Some servers reveal capabilities (UIDL, PIPELINING, EXPIRE for this
- * user) only after login: ask again when they hinted at that. */
+ * user) only after login: is it worth asking again? */
+static int capa_again(const struct pop3_capa *c)
+{
+    return c->known && (c->marked_user || !c->uidl || !c->top || !c->pipelining);
+}
+
 static int capa_after_login(struct session *s)
 {
     struct pop3_capa before = s->pop.capa;
 
-    if (!before.known || (!before.marked_user && before.uidl && before.top && before.pipelining))
-        return 0;
+    if (!capa_again(&before)) return 0;
     if (pop3_capa(&s->pop, s->e) < 0) return -1;
     if (!s->pop.capa.known) s->pop.capa = before;
     return 0;
 }
 
+static int will_pipeline(const struct session *s)
+{
+    return s->a->pipelining == PIPELINING_ON ||
+           (s->a->pipelining == PIPELINING_AUTO && s->pop.capa.pipelining);
+}
+
+static const char *const listing_cmds[] = {"STAT", "LIST", "UIDL", NULL};
+
+/* The listing rides behind USER/PASS when nothing after login could
+ * change the decision to pipeline it. */
 static int login(struct session *s)
 {
     struct auth_info ai = {.encrypted = s->net.ssl != NULL, .test_nonce = FAULT_TEST_NONCE()};
-    int rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
+    int rc;
 
+    if (will_pipeline(s) && !capa_again(&s->pop.capa)) ai.then = listing_cmds;
+    rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
+    s->listing_sent = ai.then_sent;
     secret_free(s->secret);
     s->secret = NULL;
     if (rc < 0) return -1;
@@ -317,15 +336,15 @@ static int read_uidl(struct session *s, int sent)
     return 0;
 }
 
-/* STAT, LIST, UIDL: with pipelining sent together, one round trip. */
+/* STAT, LIST, UIDL: with pipelining sent together (perhaps already
+ * behind PASS), one round trip. */
 static int read_listing(struct session *s)
 {
-    int ahead = s->pipelining;
+    int ahead = s->pipelining || s->listing_sent;
 
-    if (ahead &&
-        (pop3_send(&s->pop, "STAT", NULL, s->e) < 0 || pop3_send(&s->pop, "LIST", NULL, s->e) < 0 ||
-         pop3_send(&s->pop, "UIDL", NULL, s->e) < 0 || pop3_flush(&s->pop, s->e) < 0))
-        return -1;
+    for (const char *const *c = listing_cmds; ahead && !s->listing_sent && *c; c++)
+        if (pop3_send(&s->pop, *c, NULL, s->e) < 0) return -1;
+    if (ahead && pop3_flush(&s->pop, s->e) < 0) return -1;
     /* the server works on the listing meanwhile */
     if (open_local(s) < 0) return -1;
     if (stat_mailbox(s, ahead) < 0) return -1;
@@ -441,14 +460,16 @@ static int make_plan(struct session *s)
  *
  * A queue of commands in flight, answered strictly in order: RETR for the
  * messages to fetch, DELE for those to delete. With PIPELINING up to
- * FETCH_WINDOW RETRs are outstanding (otherwise one command at a time).
- * Commands are tiny, so what is in flight stays far below what the
- * socket buffers hold and neither side can block the other on writing.
+ * FETCH_WINDOW RETRs are outstanding (otherwise one command at a time),
+ * and QUIT follows the last DELEs without waiting for their answers.
+ * Commands are tiny (a full window is about 3 KiB), so what is in flight
+ * stays far below what the socket buffers hold and neither side can block
+ * the other on writing.
  * Ended messages are made durable in groups of up to FETCH_GROUP (sink
  * sync, one journal fsync, renames, one directory fsync); only then is
  * their DELE queued. mbox and MDA sinks record each message at once. */
 
-#define FETCH_WINDOW 32
+#define FETCH_WINDOW 256
 #define FETCH_GROUP  64
 #define FETCH_QUEUE  (FETCH_WINDOW + FETCH_GROUP)
 
@@ -517,6 +538,12 @@ static int fill(struct session *s, struct fetcher *f)
 static int more_to_fetch(const struct fetcher *f)
 {
     return f->retrs || f->unsent;
+}
+
+/* Has every command of the run been queued? Then QUIT may follow. */
+static int all_queued(const struct session *s, const struct fetcher *f)
+{
+    return f->next >= s->count && !more_to_fetch(f) && f->ng == 0 && f->dpos == f->nd;
 }
 
 static int dele_reply(struct session *s, unsigned long i)
@@ -688,7 +715,18 @@ static int fetch_all(struct session *s)
             rc = net_interrupted(s->e);
             break;
         }
-        if (fill(s, f) < 0 || pop3_flush(&s->pop, s->e) < 0) {
+        if (fill(s, f) < 0) {
+            rc = -1;
+            break;
+        }
+        if (s->pipelining && !s->quit_sent && all_queued(s, f)) {
+            if (pop3_send(&s->pop, "QUIT", NULL, s->e) < 0) {
+                rc = -1;
+                break;
+            }
+            s->quit_sent = 1;
+        }
+        if (pop3_flush(&s->pop, s->e) < 0) {
             rc = -1;
             break;
         }
@@ -715,7 +753,8 @@ static void quit(struct session *s)
     struct pop3_reply r;
     struct err e;
 
-    if (pop3_send(&s->pop, "QUIT", NULL, &e) < 0 || pop3_reply(&s->pop, &r, &e) < 0) {
+    if ((!s->quit_sent && pop3_send(&s->pop, "QUIT", NULL, &e) < 0) ||
+        pop3_reply(&s->pop, &r, &e) < 0) {
         log_warn(s->a->name,
                  "no answer to QUIT (%s); deletions may not have been committed, "
                  "the next run will retry them",
@@ -734,8 +773,7 @@ static int run(struct session *s)
     if (lock_local(s) < 0) return -1;
     if (auth_needs_secret(s->a) && secret_get(s->a, &s->secret, s->e) < 0) return -1;
     if (connect_server(s) < 0 || login(s) < 0) return -1;
-    s->pipelining = s->a->pipelining == PIPELINING_ON ||
-                    (s->a->pipelining == PIPELINING_AUTO && s->pop.capa.pipelining);
+    s->pipelining = will_pipeline(s);
     s->res->login_delay = s->pop.capa.login_delay;
     if (read_listing(s) < 0 || make_plan(s) < 0) return -1;
     if (!s->o->check && fetch_all(s) < 0) return -1;

@@ -302,7 +302,7 @@ scram_rc() { # a fake-server account for RFC 5802's user/pencil
   [[ $output == *"TLS"* ]]
 }
 
-@test "PIPELINING: USER and PASS go out together; a refused user is the error; off waits" {
+@test "PIPELINING: USER, PASS and the listing go out together; a refused user is the error; off waits" {
   fake_start "$T/login-pipelined.txt" --implicit-tls
   pf_rc_fake implicit "auth user" "timeout 5"
   pf_run

@@ -170,16 +170,16 @@ PY
 }
 
 # order of the RETR/DELE commands and replies in a -vv trace, one word each
-wire_order() { grep -E '^popfetch: t: (> (RETR|DELE)|< \+OK [0-9]+ octets|< \+OK Marked)' | sed -E 's/^popfetch: t: > (RETR|DELE).*/\1/; s/^popfetch: t: < \+OK [0-9]+ octets.*/msg/; s/^popfetch: t: < \+OK Marked.*/deleted/' | tr '\n' ' '; }
+wire_order() { grep -E '^popfetch: t: (> (RETR|DELE|QUIT)|< \+OK [0-9]+ octets|< \+OK Marked|< \+OK Logging out)' | sed -E 's/^popfetch: t: > (RETR|DELE|QUIT).*/\1/; s/^popfetch: t: < \+OK [0-9]+ octets.*/msg/; s/^popfetch: t: < \+OK Marked.*/deleted/; s/^popfetch: t: < \+OK Logging out.*/bye/' | tr '\n' ' '; }
 
-@test "PIPELINING: RETRs go out ahead of their replies, DELEs after the group is durable" {
+@test "PIPELINING: RETRs go out ahead of their replies, DELEs after the group is durable, QUIT behind them" {
   put_samples 5
   pf_rc_dovecot implicit
   pf_run -vv
   [ "$status" -eq 0 ]
   local order
   order=$(echo "$output" | wire_order)
-  [ "$order" = "RETR RETR RETR RETR RETR msg msg msg msg msg DELE DELE DELE DELE DELE deleted deleted deleted deleted deleted " ] || { echo "$order"; false; }
+  [ "$order" = "RETR RETR RETR RETR RETR msg msg msg msg msg DELE DELE DELE DELE DELE QUIT deleted deleted deleted deleted deleted bye " ] || { echo "$order"; false; }
   mailcheck same "$MD" "$W"/orig/*
   # pipelining off: one command, one reply
   put_samples 2
@@ -187,5 +187,5 @@ wire_order() { grep -E '^popfetch: t: (> (RETR|DELE)|< \+OK [0-9]+ octets|< \+OK
   pf_run -vv
   [ "$status" -eq 0 ]
   order=$(echo "$output" | wire_order)
-  [ "$order" = "RETR msg RETR msg DELE deleted DELE deleted " ] || { echo "$order"; false; }
+  [ "$order" = "RETR msg RETR msg DELE deleted DELE deleted QUIT bye " ] || { echo "$order"; false; }
 }
