@@ -152,13 +152,6 @@ static int login_failed(struct pop3 *p, const struct pop3_reply *r, const struct
     return -1;
 }
 
-/* May commands go out ahead of their replies (RFC 2449 PIPELINING)? */
-static int pipelines(const struct pop3 *p, const struct account *a)
-{
-    return a->pipelining == PIPELINING_ON ||
-           (a->pipelining == PIPELINING_AUTO && p->capa.known && p->capa.pipelining);
-}
-
 /* USER then PASS; with pipelining both go out at once (one round trip),
  * and a refused USER is the error even though PASS was answered too. */
 static int login_user(struct pop3 *p, const struct account *a, const char *secret,
@@ -166,7 +159,7 @@ static int login_user(struct pop3 *p, const struct account *a, const char *secre
 {
     struct pop3_reply r, pr;
     char cmd[POP3_CMD_MAX];
-    int ahead = pipelines(p, a);
+    int ahead = ai->pipeline;
     struct err ignored;
 
     if ((size_t)snprintf(cmd, sizeof cmd, "USER %s", a->user) >= sizeof cmd - 2)

@@ -28,6 +28,7 @@ struct auth_info {
     int encrypted;          /* in: TLS is up */
     const char *test_nonce; /* in: fixed SCRAM client nonce (tests only), else NULL */
     const char *mechanism;  /* out: what was used, e.g. "SCRAM-SHA-256" */
+    int pipeline;           /* in: the caller pipelines (RFC 2449): USER and PASS go together */
     /* in: commands (NULL-terminated) to send right behind USER and PASS
      * when those are pipelined, so that they share its round trip; their
      * replies follow PASS's and are the caller's to read */

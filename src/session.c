@@ -206,10 +206,12 @@ static const char *const listing_cmds[] = {"STAT", "LIST", "UIDL", NULL};
  * change the decision to pipeline it. */
 static int login(struct session *s)
 {
-    struct auth_info ai = {.encrypted = s->net.ssl != NULL, .test_nonce = FAULT_TEST_NONCE()};
+    struct auth_info ai = {.encrypted = s->net.ssl != NULL,
+                           .test_nonce = FAULT_TEST_NONCE(),
+                           .pipeline = will_pipeline(s)};
     int rc;
 
-    if (will_pipeline(s) && !capa_again(&s->pop.capa)) ai.then = listing_cmds;
+    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = listing_cmds;
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
@@ -340,7 +342,7 @@ static int read_uidl(struct session *s, int sent)
  * behind PASS), one round trip. */
 static int read_listing(struct session *s)
 {
-    int ahead = s->pipelining || s->listing_sent;
+    int ahead = s->pipelining; /* also when the listing went out behind PASS */
 
     for (const char *const *c = listing_cmds; ahead && !s->listing_sent && *c; c++)
         if (pop3_send(&s->pop, *c, NULL, s->e) < 0) return -1;
@@ -540,10 +542,14 @@ static int more_to_fetch(const struct fetcher *f)
     return f->retrs || f->unsent;
 }
 
-/* Has every command of the run been queued? Then QUIT may follow. */
-static int all_queued(const struct session *s, const struct fetcher *f)
+/* Once every command of the run is queued, QUIT may follow at once. */
+static int queue_quit(struct session *s, const struct fetcher *f)
 {
-    return f->next >= s->count && !more_to_fetch(f) && f->ng == 0 && f->dpos == f->nd;
+    if (!s->pipelining || s->quit_sent || f->next < s->count || more_to_fetch(f) || f->ng ||
+        f->dpos != f->nd)
+        return 0;
+    s->quit_sent = 1;
+    return pop3_send(&s->pop, "QUIT", NULL, s->e);
 }
 
 static int dele_reply(struct session *s, unsigned long i)
@@ -715,18 +721,7 @@ static int fetch_all(struct session *s)
             rc = net_interrupted(s->e);
             break;
         }
-        if (fill(s, f) < 0) {
-            rc = -1;
-            break;
-        }
-        if (s->pipelining && !s->quit_sent && all_queued(s, f)) {
-            if (pop3_send(&s->pop, "QUIT", NULL, s->e) < 0) {
-                rc = -1;
-                break;
-            }
-            s->quit_sent = 1;
-        }
-        if (pop3_flush(&s->pop, s->e) < 0) {
+        if (fill(s, f) < 0 || queue_quit(s, f) < 0 || pop3_flush(&s->pop, s->e) < 0) {
             rc = -1;
             break;
         }
