@@ -467,13 +467,17 @@ static int make_plan(struct session *s)
  * Commands are tiny (a full window is about 3 KiB), so what is in flight
  * stays far below what the socket buffers hold and neither side can block
  * the other on writing.
- * Ended messages are made durable in groups of up to FETCH_GROUP (sink
- * sync, one journal fsync, renames, one directory fsync); only then is
- * their DELE queued. mbox and MDA sinks record each message at once. */
+ * Ended messages are made durable in groups of up to FETCH_GROUP messages
+ * or FETCH_GROUP_BYTES (sink sync, one journal fsync, renames, one
+ * directory fsync); only then is their DELE queued. The byte bound keeps
+ * large messages from piling up behind one barrier at the end: each group
+ * of big ones is made durable while the next is still arriving. mbox and
+ * MDA sinks record each message at once. */
 
-#define FETCH_WINDOW 256
-#define FETCH_GROUP  64
-#define FETCH_QUEUE  (FETCH_WINDOW + FETCH_GROUP)
+#define FETCH_WINDOW      256
+#define FETCH_GROUP       64
+#define FETCH_GROUP_BYTES (4UL << 20)
+#define FETCH_QUEUE       (FETCH_WINDOW + FETCH_GROUP)
 
 struct flight {
     unsigned long i; /* message index */
@@ -491,6 +495,7 @@ struct fetcher {
     unsigned long group[FETCH_GROUP];
     char names[FETCH_GROUP][DELIVER_NAME_MAX];
     size_t ng;
+    uint64_t gbytes; /* the group's size as LIST gave it, each capped at the bound */
     unsigned long deletable[2 * FETCH_GROUP]; /* durable, DELE not yet queued */
     size_t nd, dpos;
 };
@@ -610,6 +615,7 @@ static int commit_group(struct session *s, struct fetcher *f, int dele)
         if (dele && plan_deletes(s->plan[i].action)) f->deletable[f->nd++] = i;
     }
     f->ng = 0;
+    f->gbytes = 0;
     return 0;
 }
 
@@ -701,9 +707,11 @@ static int answer_one(struct session *s, struct fetcher *f)
     if (rc == 1) {
         progress_update(++s->recv_msgs, s->recv_bytes += s->msgs[x.i].size);
         f->group[f->ng++] = x.i;
+        f->gbytes += s->msgs[x.i].size < FETCH_GROUP_BYTES ? s->msgs[x.i].size : FETCH_GROUP_BYTES;
     }
     /* also after a failed message: the group may be complete now */
-    if (f->ng && (f->ng >= f->group_max || !more_to_fetch(f))) return commit_group(s, f, 1);
+    if (f->ng && (f->ng >= f->group_max || f->gbytes >= FETCH_GROUP_BYTES || !more_to_fetch(f)))
+        return commit_group(s, f, 1);
     return 0;
 }
 

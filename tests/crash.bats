@@ -110,6 +110,30 @@ crash_round() {
   [ "$(dovecot_retr_del_counts)" = "6 0" ]   # nothing was fetched twice
 }
 
+@test "large messages are made durable as they arrive, not all after the last one" {
+  # Three messages of 4.5 MiB: a commit group ends at 4 MiB, so when the
+  # third is interrupted the first two are already in new/ and recorded,
+  # and the next run fetches only the third.
+  local smd i
+  smd=$(dovecot_maildir alice)
+  find "$smd/new" "$smd/cur" -maxdepth 1 -type f -delete 2>/dev/null || true
+  rm -rf "$W/big" && mkdir -p "$W/big"
+  for i in 1 2 3; do
+    "$DC_PYTHON" -c 'import sys; n = sys.argv[1]; sys.stdout.write("Subject: big %s\n\n" % n + ("%s" % n * 89 + "\n") * 47186)' "$i" >"$W/big/$i"
+    dovecot_put alice "$W/big/$i"
+  done
+  pf_rc_dovecot implicit "keep on"
+  POPFETCH_CRASH_AT=mid-message:3 run "$FAULTS" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 137 ]
+  [ "$(mailcheck count "$MD")" -eq 2 ]
+  mailcheck same "$MD" "$W"/big/{1,2}
+  run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 0 ]
+  mailcheck same "$MD" "$W"/big/{1..3}
+  mailcheck clean "$MD"
+  [ "$(dovecot_retr_del_counts)" = "4 0" ]   # only the third was fetched again
+}
+
 @test "our own orphans in tmp/ are removed; other programs' files are left alone" {
   fresh_round
   pf_rc_dovecot implicit "keep on"
