@@ -42,6 +42,8 @@ struct maildir {
     size_t nended, ended_cap;
     long pid;             /* for unique names; read once */
     unsigned char rnd[4]; /* random per sink, also in every name */
+    int have_rnd;         /* drawn at the first name, not at open: by then
+                           * TLS has set up OpenSSL's generator */
     unsigned long seq;
     unsigned char *buf;
     size_t blen;
@@ -78,7 +80,9 @@ static int make_name(struct maildir *md, struct err *e)
     struct timeval tv;
     const unsigned char *rnd = md->rnd;
 
-    (void)e;
+    if (!md->have_rnd && RAND_bytes(md->rnd, sizeof md->rnd) != 1)
+        return err_set(e, ERR_INTERNAL, "no randomness for Maildir file names");
+    md->have_rnd = 1;
     gettimeofday(&tv, NULL);
     snprintf(md->name, sizeof md->name, "%lld.M%06ldP%ldQ%luR%02x%02x%02x%02xX%s.%s",
              (long long)tv.tv_sec, (long)tv.tv_usec, md->pid, ++md->seq, rnd[0], rnd[1], rnd[2],
@@ -344,10 +348,6 @@ int maildir_open(struct sink *s, const char *dir, const char *tag, struct err *e
     snprintf(md->tag, sizeof md->tag, "%s", tag);
     safe_hostname(md->host, sizeof md->host);
     md->pid = (long)getpid();
-    if (RAND_bytes(md->rnd, sizeof md->rnd) != 1) {
-        md_close(s);
-        return err_set(e, ERR_INTERNAL, "no randomness for Maildir file names");
-    }
     snprintf(cur, sizeof cur, "%s/cur", dir);
     if (ensure_dir(md, dir, e) < 0 || open_dir(md, "tmp", &md->tmp_fd, e) < 0 ||
         open_dir(md, "new", &md->new_fd, e) < 0 || ensure_dir(md, cur, e) < 0) {
