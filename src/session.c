@@ -53,7 +53,7 @@ struct session {
     unsigned cur_writes;   /* chunks of it written so far */
     struct plan_item *plan;
     int pipelining;          /* pipeline RETR/DELE (account setting and CAPA) */
-    int quit_sent;           /* QUIT went out behind the last DELEs */
+    int quit_sent;           /* QUIT went out behind the last DELEs (or RETR) */
     int listing_sent;        /* STAT, LIST, UIDL went out behind PASS */
     unsigned long recv_msgs; /* received whole this run, for the progress line */
     uint64_t recv_bytes;
@@ -263,7 +263,7 @@ static int stat_mailbox(struct session *s, int sent)
                        s->a->host, n);
     s->count = n;
     s->res->listed = n;
-    if (n && !(s->msgs = calloc(n, sizeof *s->msgs)))
+    if (n && (!(s->msgs = calloc(n, sizeof *s->msgs)) || !(s->plan = calloc(n, sizeof *s->plan))))
         return err_set(s->e, ERR_INTERNAL, "out of memory");
     return 0;
 }
@@ -284,6 +284,7 @@ static int read_list(struct session *s, int sent)
             return listing_error(s, "LIST", line, len);
         s->msgs[n - 1].size = size;
         s->msgs[n - 1].have_size = 1;
+        s->plan[n - 1].size = size;
     }
     if (rc < 0) return listing_failed(s, "LIST");
     for (unsigned long i = 0; i < s->count; i++)
@@ -310,6 +311,24 @@ static int pool_add(struct session *s, const char *uid, size_t len, uint32_t *of
     return 0;
 }
 
+static const char *msg_uidl(const struct session *s, unsigned long i)
+{
+    return s->msgs[i].uidl_len ? s->pool + s->msgs[i].uidl_off : NULL;
+}
+
+/* What the state remembers of message i, looked up as its UIDL arrives
+ * (while the rest of the listing is still on its way). */
+static void recall(struct session *s, unsigned long i)
+{
+    const struct state_entry *ent = state_lookup(&s->st, msg_uidl(s, i), s->msgs[i].uidl_len);
+
+    if (!ent) return;
+    state_mark_listed(&s->st, ent);
+    s->plan[i].seen = ent->status == STATE_DELIVERED;
+    s->plan[i].reported_big = ent->status == STATE_SKIPPED;
+    s->plan[i].first_seen = ent->first_seen;
+}
+
 static int read_uidl(struct session *s, int sent)
 {
     struct pop3_reply r;
@@ -328,6 +347,7 @@ static int read_uidl(struct session *s, int sent)
         if (pool_add(s, uid, uidlen, &s->msgs[n - 1].uidl_off) < 0)
             return err_set(s->e, ERR_INTERNAL, "out of memory");
         s->msgs[n - 1].uidl_len = (uint16_t)uidlen;
+        recall(s, n - 1);
     }
     if (rc < 0) return listing_failed(s, "UIDL");
     for (unsigned long i = 0; i < s->count; i++)
@@ -368,11 +388,6 @@ static int read_listing(struct session *s)
 }
 
 /* ---- planning --------------------------------------------------------- */
-
-static const char *msg_uidl(const struct session *s, unsigned long i)
-{
-    return s->msgs[i].uidl_len ? s->pool + s->msgs[i].uidl_off : NULL;
-}
 
 static void policy_of(const struct account *a, struct plan_policy *p)
 {
@@ -429,20 +444,7 @@ static int make_plan(struct session *s)
     struct plan_policy p;
     struct plan_summary sum;
 
-    policy_of(s->a, &p);
-    if (s->count && !(s->plan = calloc(s->count, sizeof *s->plan)))
-        return err_set(s->e, ERR_INTERNAL, "out of memory");
-    for (unsigned long i = 0; i < s->count; i++) {
-        const struct state_entry *ent =
-            s->msgs[i].uidl_len ? state_lookup(&s->st, msg_uidl(s, i), s->msgs[i].uidl_len) : NULL;
-        s->plan[i].size = s->msgs[i].size;
-        if (ent) {
-            state_mark_listed(&s->st, ent);
-            s->plan[i].seen = ent->status == STATE_DELIVERED;
-            s->plan[i].reported_big = ent->status == STATE_SKIPPED;
-            s->plan[i].first_seen = ent->first_seen;
-        }
-    }
+    policy_of(s->a, &p); /* sizes and what the state knows are in s->plan already */
     plan_make(&p, s->plan, s->count, &sum);
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;
@@ -463,7 +465,8 @@ static int make_plan(struct session *s)
  * A queue of commands in flight, answered strictly in order: RETR for the
  * messages to fetch, DELE for those to delete. With PIPELINING up to
  * FETCH_WINDOW RETRs are outstanding (otherwise one command at a time),
- * and QUIT follows the last DELEs without waiting for their answers.
+ * and QUIT follows the last DELEs (the last RETR when the plan deletes
+ * nothing) without waiting for their answers.
  * Commands are tiny (a full window is about 3 KiB), so what is in flight
  * stays far below what the socket buffers hold and neither side can block
  * the other on writing.
@@ -498,6 +501,7 @@ struct fetcher {
     uint64_t gbytes; /* the group's size as LIST gave it, each capped at the bound */
     unsigned long deletable[2 * FETCH_GROUP]; /* durable, DELE not yet queued */
     size_t nd, dpos;
+    int deletes_none; /* the plan deletes no message */
 };
 
 static int queue_cmd(struct session *s, struct fetcher *f, unsigned long i, int dele)
@@ -547,12 +551,15 @@ static int more_to_fetch(const struct fetcher *f)
     return f->retrs || f->unsent;
 }
 
-/* Once every command of the run is queued, QUIT may follow at once. */
+/* Once every command of the run is queued, QUIT may follow at once:
+ * behind the last DELEs, or behind the last RETR when the plan deletes
+ * nothing (then the server's QUIT overlaps our last durability barrier). */
 static int queue_quit(struct session *s, const struct fetcher *f)
 {
-    if (!s->pipelining || s->quit_sent || f->next < s->count || more_to_fetch(f) || f->ng ||
-        f->dpos != f->nd)
-        return 0;
+    int all_queued = f->next >= s->count && f->unsent == 0;
+    int no_dele_to_come = f->deletes_none || (!f->retrs && !f->ng && f->dpos == f->nd);
+
+    if (!s->pipelining || s->quit_sent || !all_queued || !no_dele_to_come) return 0;
     s->quit_sent = 1;
     return pop3_send(&s->pop, "QUIT", NULL, s->e);
 }
@@ -723,7 +730,11 @@ static int fetch_all(struct session *s)
     if (!f) return err_set(s->e, ERR_INTERNAL, "out of memory");
     f->window = s->pipelining ? FETCH_WINDOW : 1;
     f->group_max = s->sink.one_at_a_time ? 1 : FETCH_GROUP;
-    for (unsigned long i = 0; i < s->count; i++) f->unsent += plan_fetches(s->plan[i].action) != 0;
+    f->deletes_none = 1;
+    for (unsigned long i = 0; i < s->count; i++) {
+        f->unsent += plan_fetches(s->plan[i].action) != 0;
+        if (plan_deletes(s->plan[i].action)) f->deletes_none = 0;
+    }
     while (rc == 0) {
         if (stop_requested()) {
             rc = net_interrupted(s->e);

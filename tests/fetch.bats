@@ -188,4 +188,13 @@ wire_order() { grep -E '^popfetch: t: (> (RETR|DELE|QUIT)|< \+OK [0-9]+ octets|<
   [ "$status" -eq 0 ]
   order=$(echo "$output" | wire_order)
   [ "$order" = "RETR msg RETR msg DELE deleted DELE deleted QUIT bye " ] || { echo "$order"; false; }
+  # keep on: nothing to delete, so QUIT follows the last RETR at once
+  put_samples 3
+  pf_rc_dovecot implicit "keep on"
+  pf_run -vv
+  [ "$status" -eq 0 ]
+  order=$(echo "$output" | wire_order)
+  [ "$order" = "RETR RETR RETR QUIT msg msg msg bye " ] || { echo "$order"; false; }
+  [ "$(mailcheck count "$MD")" -eq 10 ]  # 5 + 2 + 3
+  [ "$(dovecot_count alice)" -eq 3 ]
 }

@@ -122,6 +122,17 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   fake_stop
 }
 
+@test "keep on with PIPELINING: QUIT goes out behind the last RETR, before any reply to them" {
+  fake_start "$T/keep-quit-pipelined.txt" --implicit-tls
+  pf_rc_fake implicit "keep on" "timeout 5"
+  pf_run
+  [ "$status" -eq 0 ]
+  fake_stop
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
+  cat "$SD"/*.state "$SD"/*.journal 2>/dev/null | grep -qw 'uid-one'
+  cat "$SD"/*.state "$SD"/*.journal 2>/dev/null | grep -qw 'uid-two'
+}
+
 @test "duplicate UIDLs: each message fetched once, the UIDL recorded once; EXPIRE 0 warned" {
   fake_start "$T/duplicate-uidls.txt" --implicit-tls
   pf_rc_fake implicit "keep on"
