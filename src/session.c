@@ -52,10 +52,11 @@ struct session {
     unsigned long cur_num; /* message being received */
     unsigned cur_writes;   /* chunks of it written so far */
     struct plan_item *plan;
-    int pipelining;          /* pipeline RETR/DELE (account setting and CAPA) */
-    int quit_sent;           /* QUIT went out behind the last DELEs (or RETR) */
-    int listing_sent;        /* STAT, LIST, UIDL went out behind PASS */
-    unsigned long recv_msgs; /* received whole this run, for the progress line */
+    int pipelining;                   /* pipeline RETR/DELE (account setting and CAPA) */
+    int quit_sent;                    /* QUIT went out behind the last DELEs (or RETR) */
+    int listing_sent;                 /* STAT, LIST, UIDL went out behind PASS */
+    unsigned long guess_lo, guess_hi; /* messages RETRed ahead of the listing */
+    unsigned long recv_msgs;          /* received whole this run, for the progress line */
     uint64_t recv_bytes;
     char local_host[256]; /* for Received: */
 };
@@ -358,6 +359,31 @@ static int read_uidl(struct session *s, int sent)
     return 0;
 }
 
+/* While LIST and UIDL are on their way, RETR the messages the state
+ * suggests are new. Mail is appended: when the state remembers n
+ * messages, the new ones most likely start at number n + 1. Up to
+ * GUESS_MAX of them are asked for at once, in order; the listing still
+ * decides (fetch_all reads and drops a guessed message the plan does not
+ * fetch). A right guess saves the round trip from UIDL to the first RETR.
+ * Not with max_size or max_messages, which may leave new mail on the
+ * server unread, and not for --check. */
+#define GUESS_MAX 64
+
+static int guess_new(struct session *s)
+{
+    unsigned long n = s->st.nents;
+
+    if (s->o->check || s->a->max_size || s->a->max_messages || s->count <= n) return 0;
+    s->guess_lo = n;
+    s->guess_hi = s->count - n < GUESS_MAX ? s->count : n + GUESS_MAX;
+    for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
+        char cmd[32];
+        snprintf(cmd, sizeof cmd, "RETR %lu", i + 1);
+        if (pop3_send(&s->pop, cmd, NULL, s->e) < 0) return -1;
+    }
+    return pop3_flush(&s->pop, s->e);
+}
+
 /* STAT, LIST, UIDL: with pipelining sent together (perhaps already
  * behind PASS), one round trip. */
 static int read_listing(struct session *s)
@@ -370,6 +396,7 @@ static int read_listing(struct session *s)
     /* the server works on the listing meanwhile */
     if (open_local(s) < 0) return -1;
     if (stat_mailbox(s, ahead) < 0) return -1;
+    if (ahead && guess_new(s) < 0) return -1;
     if (s->count == 0 && !ahead) {
         s->have_uidl = 1;
         return 0;
@@ -526,6 +553,16 @@ static int may_send(const struct session *s, const struct fetcher *f)
     return s->pipelining ? f->n < FETCH_QUEUE : f->n == 0;
 }
 
+/* Does message i still need its command: a RETR (unless guess_new sent
+ * it already) or a DELE of a message deleted unread? */
+static int needs_cmd(const struct session *s, unsigned long i)
+{
+    enum plan_action act = s->plan[i].action;
+
+    if (plan_fetches(act)) return i < s->guess_lo || i >= s->guess_hi;
+    return plan_deletes(act);
+}
+
 /* Queue the DELEs of durable messages, then RETRs (and DELEs of messages
  * deleted unread) up to the window. */
 static int fill(struct session *s, struct fetcher *f)
@@ -534,13 +571,9 @@ static int fill(struct session *s, struct fetcher *f)
         if (queue_cmd(s, f, f->deletable[f->dpos++], 1) < 0) return -1;
     if (f->dpos == f->nd) f->dpos = f->nd = 0;
     while (f->retrs < f->window && f->n < FETCH_QUEUE - FETCH_GROUP && may_send(s, f)) {
-        enum plan_action act;
-        while (f->next < s->count && !plan_fetches(s->plan[f->next].action) &&
-               !plan_deletes(s->plan[f->next].action))
-            f->next++;
+        while (f->next < s->count && !needs_cmd(s, f->next)) f->next++;
         if (f->next >= s->count) break;
-        act = s->plan[f->next].action;
-        if (queue_cmd(s, f, f->next, !plan_fetches(act)) < 0) return -1;
+        if (queue_cmd(s, f, f->next, !plan_fetches(s->plan[f->next].action)) < 0) return -1;
         f->next++;
     }
     return 0;
@@ -699,6 +732,29 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
     return 1;
 }
 
+/* A guessed RETR (guess_new) of a message the plan does not fetch: read
+ * the answer and drop it. */
+static int drop_guessed(struct session *s, unsigned long i)
+{
+    struct pop3_reply r;
+    struct err ignored;
+
+    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
+    if (r.status != POP3_OK) return 0;
+    return pop3_body(&s->pop, NULL, NULL, s->msgs[i].size * 2 + (1 << 20), &ignored, s->e) < 0 ? -1
+                                                                                               : 0;
+}
+
+/* The RETRs guess_new sent are the first commands in flight. */
+static void queue_guessed(struct session *s, struct fetcher *f)
+{
+    for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
+        f->q[f->n++] = (struct flight){.i = i, .dele = 0};
+        f->retrs++;
+        if (plan_fetches(s->plan[i].action)) f->unsent--;
+    }
+}
+
 /* Answer the command at the head of the queue. */
 static int answer_one(struct session *s, struct fetcher *f)
 {
@@ -709,7 +765,8 @@ static int answer_one(struct session *s, struct fetcher *f)
     f->n--;
     if (x.dele) return dele_reply(s, x.i);
     f->retrs--;
-    rc = receive(s, x.i, f->names[f->ng]);
+    rc =
+        plan_fetches(s->plan[x.i].action) ? receive(s, x.i, f->names[f->ng]) : drop_guessed(s, x.i);
     if (rc < 0) return rc;
     if (rc == 1) {
         progress_update(++s->recv_msgs, s->recv_bytes += s->msgs[x.i].size);
@@ -735,6 +792,7 @@ static int fetch_all(struct session *s)
         f->unsent += plan_fetches(s->plan[i].action) != 0;
         if (plan_deletes(s->plan[i].action)) f->deletes_none = 0;
     }
+    queue_guessed(s, f);
     while (rc == 0) {
         if (stop_requested()) {
             rc = net_interrupted(s->e);

@@ -133,6 +133,21 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   cat "$SD"/*.state "$SD"/*.journal 2>/dev/null | grep -qw 'uid-two'
 }
 
+@test "RETRs of the messages the state suggests are new go out before the listing; a wrong guess is dropped" {
+  fake_start "$T/guess-first-run.txt" --implicit-tls
+  pf_rc_fake implicit "keep on" "timeout 5"
+  pf_run
+  [ "$status" -eq 0 ]
+  fake_stop
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
+  # the same port: the state belongs to user@host:port
+  fake_start "$T/guess-wrong.txt" --implicit-tls --port "$FAKE_PORT"
+  pf_run
+  [ "$status" -eq 0 ]
+  fake_stop
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml" "$T/messages/three.eml"
+}
+
 @test "duplicate UIDLs: each message fetched once, the UIDL recorded once; EXPIRE 0 warned" {
   fake_start "$T/duplicate-uidls.txt" --implicit-tls
   pf_rc_fake implicit "keep on"

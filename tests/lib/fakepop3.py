@@ -7,10 +7,10 @@ library only.
 
 Usage:
   python3 tests/lib/fakepop3.py --transcript FILE --port-file PATH
-      [--addr 127.0.0.1] [--tls-cert CERT --tls-key KEY] [--implicit-tls]
-      [--log LOGFILE] [--connections N] [--timeout SECONDS]
+      [--addr 127.0.0.1] [--port N] [--tls-cert CERT --tls-key KEY]
+      [--implicit-tls] [--log LOGFILE] [--connections N] [--timeout SECONDS]
 
-It binds port 0 on --addr, writes the port number to --port-file (atomically:
+It binds --port (default 0: any free port) on --addr, writes the port number to --port-file (atomically:
 temp file + rename), accepts N connections one after another (default 1),
 plays the whole transcript on each, and exits:
   0  every connection followed the transcript
@@ -548,6 +548,7 @@ def parse_args(argv):
     p.add_argument("--transcript", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--addr", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--implicit-tls", action="store_true")
@@ -607,7 +608,7 @@ def main(argv):
     try:
         lsock = socket.socket(family, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.bind((args.addr, 0))
+        lsock.bind((args.addr, args.port))
         lsock.listen(8)
         port = lsock.getsockname()[1]
         write_port_file(args.port_file, port)
