@@ -689,6 +689,14 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
     return rc;
 }
 
+/* The most a body may decode to: twice the size LIST gave (at most 2^62,
+ * see pop3_parse_list_line) and 1 MiB of slack, so a server lying about sizes cannot fill
+ * the disk. */
+static uint64_t body_limit(const struct session *s, unsigned long i)
+{
+    return s->msgs[i].size * 2 + (1 << 20);
+}
+
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
  * 0 = failed but the session goes on, -1 = the session cannot go on. */
 static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MAX])
@@ -717,7 +725,7 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
         delivery_failed(s, m.num, &werr);
         return 0;
     }
-    rc = pop3_body(&s->pop, write_body, s, m.size * 2 + (1 << 20), &werr, s->e);
+    rc = pop3_body(&s->pop, write_body, s, body_limit(s, i), &werr, s->e);
     if (rc != 0) {
         k->ops->abort(k);
         if (rc < 0) return -1;
@@ -741,8 +749,7 @@ static int drop_guessed(struct session *s, unsigned long i)
 
     if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
     if (r.status != POP3_OK) return 0;
-    return pop3_body(&s->pop, NULL, NULL, s->msgs[i].size * 2 + (1 << 20), &ignored, s->e) < 0 ? -1
-                                                                                               : 0;
+    return pop3_body(&s->pop, NULL, NULL, body_limit(s, i), &ignored, s->e) < 0 ? -1 : 0;
 }
 
 /* The RETRs guess_new sent are the first commands in flight. */
