@@ -397,8 +397,8 @@ int state_add(struct state *s, const char *uidl, size_t len, char status, int64_
     return 0;
 }
 
-/* Open the journal for appending: 1 if it is new (or empty) and needs
- * its header, 0 if it already has one, -1 on error. */
+/* Open the journal for appending; a new (or empty) one is due its header
+ * and a directory fsync, which stay due until they have succeeded. */
 static int open_journal(struct state *s, struct err *e)
 {
     struct stat st;
@@ -409,7 +409,8 @@ static int open_journal(struct state *s, struct err *e)
     s->journal_fd = open(s->jpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (s->journal_fd < 0)
         return err_set(e, ERR_LOCAL, "cannot open journal %s: %s", s->jpath, strerror(errno));
-    return created || st.st_size == 0;
+    s->jhead_due = s->jdir_due = created || st.st_size == 0;
+    return 0;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -426,17 +427,27 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+static int write_journal(struct state *s)
+{
+    if (s->jhead_due) {
+        if (write_all(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0) return -1;
+        s->jhead_due = 0;
+    }
+    if (write_all(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
+    if (s->jdir_due) {
+        if (fsync_dir(s->dir) < 0) return -1;
+        s->jdir_due = 0;
+    }
+    return 0;
+}
+
 /* A new journal gets its header, the records and its directory entry
  * made durable by one fsync of the file and one of the directory. */
 int state_commit(struct state *s, struct err *e)
 {
-    int fresh;
-
     if (s->jlen == 0) return 0;
-    if ((fresh = open_journal(s, e)) < 0) return -1;
-    if ((fresh && write_all(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0) ||
-        write_all(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0 ||
-        (fresh && fsync_dir(s->dir) < 0)) {
+    if (open_journal(s, e) < 0) return -1;
+    if (write_journal(s) < 0) {
         err_set(e, ERR_LOCAL, "cannot write journal %s: %s", s->jpath, strerror(errno));
         /* A partial record is torn and will be dropped on load. */
         return -1;

@@ -45,7 +45,9 @@ struct state {
     char lpath[4096]; /* lock file */
     char dir[4096];
     int lock_fd, journal_fd;
-    char *pool; /* UIDL strings */
+    int jhead_due, jdir_due; /* a new journal: header not yet written, its
+                              * directory entry not yet fsynced */
+    char *pool;              /* UIDL strings */
     size_t pool_len, pool_cap;
     struct state_entry *ents;
     size_t nents, cap;

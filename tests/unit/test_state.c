@@ -1,8 +1,11 @@
 /* Unit tests for the seen-state store: journal, compaction, damage, lock. */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +29,45 @@ static int exists(const char *dir, const char *name)
 
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return access(p, F_OK) == 0;
+}
+
+/* fsync(2) as every module in this runner sees it: the real one, except
+ * that a test can make the next fsyncs of directories fail with EIO. */
+static int dir_fsync_failures, dir_fsyncs;
+
+int fsync(int fd)
+{
+    struct stat st;
+    int is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+
+    if (is_dir && dir_fsync_failures > 0) {
+        dir_fsync_failures--;
+        errno = EIO;
+        return -1;
+    }
+    if (is_dir) dir_fsyncs++;
+    return (int)syscall(SYS_fsync, fd);
+}
+
+TEST(state_new_journal_directory_fsync_is_retried_after_a_failure)
+{
+    const char *dir = unit_tmpdir();
+    struct state s;
+    struct err e;
+    int before;
+
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_add(&s, "uid-1", 5, STATE_DELIVERED, 1000, "f1", &e) == 0);
+    dir_fsync_failures = 1;
+    CHECK(state_commit(&s, &e) < 0); /* the journal's directory entry is not durable */
+    before = dir_fsyncs;
+    CHECK(state_commit(&s, &e) == 0); /* the retry must make it durable */
+    CHECK(dir_fsyncs == before + 1);
+    state_close(&s);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    CHECK(state_lookup(&s, "uid-1", 5) != NULL);
+    CHECK(s.dropped == 0); /* one header, no damaged line */
+    state_close(&s);
 }
 
 TEST(state_key_escapes_unsafe_bytes)
