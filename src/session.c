@@ -366,14 +366,17 @@ static int read_uidl(struct session *s, int sent)
  * decides (fetch_all reads and drops a guessed message the plan does not
  * fetch). A right guess saves the round trip from UIDL to the first RETR.
  * Not with max_size or max_messages, which may leave new mail on the
- * server unread, and not for --check. */
+ * server unread, not with EXPIRE 0 (a RETR is a deletion there), and not
+ * for --check. */
 #define GUESS_MAX 64
 
 static int guess_new(struct session *s)
 {
     unsigned long n = s->st.nents;
 
-    if (s->o->check || s->a->max_size || s->a->max_messages || s->count <= n) return 0;
+    if (s->o->check || s->a->max_size || s->a->max_messages || s->pop.capa.expire == 0 ||
+        s->count <= n)
+        return 0;
     s->guess_lo = n;
     s->guess_hi = s->count - n < GUESS_MAX ? s->count : n + GUESS_MAX;
     for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
@@ -528,7 +531,7 @@ struct fetcher {
     uint64_t gbytes; /* the group's size as LIST gave it, each capped at the bound */
     unsigned long deletable[2 * FETCH_GROUP]; /* durable, DELE not yet queued */
     size_t nd, dpos;
-    int deletes_none; /* the plan deletes no message */
+    int deletes_none; /* no message is deleted: no DELE, no EXPIRE 0 */
 };
 
 static int queue_cmd(struct session *s, struct fetcher *f, unsigned long i, int dele)
@@ -585,8 +588,9 @@ static int more_to_fetch(const struct fetcher *f)
 }
 
 /* Once every command of the run is queued, QUIT may follow at once:
- * behind the last DELEs, or behind the last RETR when the plan deletes
- * nothing (then the server's QUIT overlaps our last durability barrier). */
+ * behind the last DELEs, or behind the last RETR when nothing is deleted,
+ * neither by DELE nor by the server's EXPIRE 0 (then the server's QUIT
+ * overlaps our last durability barrier). */
 static int queue_quit(struct session *s, const struct fetcher *f)
 {
     int all_queued = f->next >= s->count && f->unsent == 0;
@@ -794,7 +798,8 @@ static int fetch_all(struct session *s)
     if (!f) return err_set(s->e, ERR_INTERNAL, "out of memory");
     f->window = s->pipelining ? FETCH_WINDOW : 1;
     f->group_max = s->sink.one_at_a_time ? 1 : FETCH_GROUP;
-    f->deletes_none = 1;
+    /* EXPIRE 0: QUIT deletes what was RETRed, so it must wait for durability */
+    f->deletes_none = s->pop.capa.expire != 0;
     for (unsigned long i = 0; i < s->count; i++) {
         f->unsent += plan_fetches(s->plan[i].action) != 0;
         if (plan_deletes(s->plan[i].action)) f->deletes_none = 0;

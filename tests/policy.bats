@@ -133,6 +133,19 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   cat "$SD"/*.state "$SD"/*.journal 2>/dev/null | grep -qw 'uid-two'
 }
 
+@test "keep on with EXPIRE 0: QUIT waits until the RETRed messages are durable; nothing is guessed" {
+  fake_start "$T/keep-expire0.txt" --implicit-tls
+  pf_rc_fake implicit "keep on" "timeout 5"
+  pf_run -vv
+  [ "$status" -eq 0 ]
+  fake_stop
+  local order
+  order=$(echo "$output" | grep -E '^popfetch: t: (> (RETR|QUIT)|< \+OK [0-9]+ octets)' |
+    sed -E 's/.*> (RETR|QUIT).*/\1/; s/.*< \+OK [0-9]+ octets.*/msg/' | tr '\n' ' ')
+  [ "$order" = "RETR RETR msg msg QUIT " ] || { echo "$order"; false; }
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
+}
+
 @test "RETRs of the messages the state suggests are new go out before the listing; a wrong guess is dropped" {
   fake_start "$T/guess-first-run.txt" --implicit-tls
   pf_rc_fake implicit "keep on" "timeout 5"
