@@ -26,11 +26,11 @@
 
 #define SESSION_MAX_MESSAGES 10000000UL
 
+/* A message's UIDL; its size (from LIST) is kept in the plan. */
 struct msg {
-    uint64_t size;
     uint32_t uidl_off; /* into the session's pool */
     uint16_t uidl_len; /* 0 = no UIDL */
-    uint8_t have_size;
+    uint8_t have_size; /* LIST gave it */
 };
 
 struct session {
@@ -283,7 +283,6 @@ static int read_list(struct session *s, int sent)
         if (pop3_parse_list_line(line, len, &n, &size) < 0 || n > s->count ||
             s->msgs[n - 1].have_size)
             return listing_error(s, "LIST", line, len);
-        s->msgs[n - 1].size = size;
         s->msgs[n - 1].have_size = 1;
         s->plan[n - 1].size = size;
     }
@@ -359,6 +358,15 @@ static int read_uidl(struct session *s, int sent)
     return 0;
 }
 
+/* RETR or DELE of message index i (numbered from 1 on the wire). */
+static int send_numbered(struct session *s, const char *verb, unsigned long i)
+{
+    char cmd[40];
+
+    snprintf(cmd, sizeof cmd, "%s %lu", verb, i + 1);
+    return pop3_send(&s->pop, cmd, NULL, s->e);
+}
+
 /* While LIST and UIDL are on their way, RETR the messages the state
  * suggests are new. Mail is appended: when the state remembers n
  * messages, the new ones most likely start at number n + 1. Up to
@@ -379,11 +387,8 @@ static int guess_new(struct session *s)
         return 0;
     s->guess_lo = n;
     s->guess_hi = s->count - n < GUESS_MAX ? s->count : n + GUESS_MAX;
-    for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
-        char cmd[32];
-        snprintf(cmd, sizeof cmd, "RETR %lu", i + 1);
-        if (pop3_send(&s->pop, cmd, NULL, s->e) < 0) return -1;
-    }
+    for (unsigned long i = s->guess_lo; i < s->guess_hi; i++)
+        if (send_numbered(s, "RETR", i) < 0) return -1;
     return pop3_flush(&s->pop, s->e);
 }
 
@@ -441,7 +446,7 @@ static int report_too_big(struct session *s)
         log_warn(s->a->name,
                  "message %lu is %llu bytes, more than max_size; it stays on the "
                  "server",
-                 i + 1, (unsigned long long)s->msgs[i].size);
+                 i + 1, (unsigned long long)s->plan[i].size);
         if (!s->o->check && s->msgs[i].uidl_len &&
             state_add(&s->st, msg_uidl(s, i), s->msgs[i].uidl_len, STATE_SKIPPED, time(NULL), NULL,
                       s->e) < 0)
@@ -483,7 +488,7 @@ static int make_plan(struct session *s)
     if (sum.fetch && !s->o->check) {
         uint64_t bytes = 0;
         for (unsigned long i = 0; i < s->count; i++)
-            if (plan_fetches(s->plan[i].action)) bytes += s->msgs[i].size;
+            if (plan_fetches(s->plan[i].action)) bytes += s->plan[i].size;
         progress_start(s->a->name, sum.fetch, bytes);
     }
     warn_expire(s);
@@ -536,10 +541,7 @@ struct fetcher {
 
 static int queue_cmd(struct session *s, struct fetcher *f, unsigned long i, int dele)
 {
-    char cmd[40];
-
-    snprintf(cmd, sizeof cmd, "%s %lu", dele ? "DELE" : "RETR", i + 1);
-    if (pop3_send(&s->pop, cmd, NULL, s->e) < 0) return -1;
+    if (send_numbered(s, dele ? "DELE" : "RETR", i) < 0) return -1;
     f->q[(f->head + f->n) % FETCH_QUEUE] = (struct flight){.i = i, .dele = dele};
     f->n++;
     if (!dele) {
@@ -655,7 +657,7 @@ static int commit_group(struct session *s, struct fetcher *f, int dele)
         unsigned long i = f->group[j];
         FAULT_POINT("after-publish", i + 1);
         s->res->fetched++;
-        s->res->bytes += s->msgs[i].size;
+        s->res->bytes += s->plan[i].size;
         if (dele && plan_deletes(s->plan[i].action)) f->deletable[f->nd++] = i;
     }
     f->ng = 0;
@@ -694,18 +696,18 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
 }
 
 /* The most a body may decode to: twice the size LIST gave (at most 2^62,
- * see pop3_parse_list_line) and 1 MiB of slack, so a server lying about sizes cannot fill
- * the disk. */
+ * see pop3_parse_list_line) and 1 MiB of slack, so that a server lying
+ * about sizes cannot fill the disk. */
 static uint64_t body_limit(const struct session *s, unsigned long i)
 {
-    return s->msgs[i].size * 2 + (1 << 20);
+    return s->plan[i].size * 2 + (1 << 20);
 }
 
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
  * 0 = failed but the session goes on, -1 = the session cannot go on. */
 static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MAX])
 {
-    struct deliver_msg m = {.num = i + 1, .uidl = msg_uidl(s, i), .size = s->msgs[i].size};
+    struct deliver_msg m = {.num = i + 1, .uidl = msg_uidl(s, i), .size = s->plan[i].size};
     struct sink *k = &s->sink;
     struct pop3_reply r;
     struct err werr;
@@ -780,9 +782,9 @@ static int answer_one(struct session *s, struct fetcher *f)
         plan_fetches(s->plan[x.i].action) ? receive(s, x.i, f->names[f->ng]) : drop_guessed(s, x.i);
     if (rc < 0) return rc;
     if (rc == 1) {
-        progress_update(++s->recv_msgs, s->recv_bytes += s->msgs[x.i].size);
+        progress_update(++s->recv_msgs, s->recv_bytes += s->plan[x.i].size);
         f->group[f->ng++] = x.i;
-        f->gbytes += s->msgs[x.i].size < FETCH_GROUP_BYTES ? s->msgs[x.i].size : FETCH_GROUP_BYTES;
+        f->gbytes += s->plan[x.i].size < FETCH_GROUP_BYTES ? s->plan[x.i].size : FETCH_GROUP_BYTES;
     }
     /* also after a failed message: the group may be complete now */
     if (f->ng && (f->ng >= f->group_max || f->gbytes >= FETCH_GROUP_BYTES || !more_to_fetch(f)))
