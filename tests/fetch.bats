@@ -169,32 +169,25 @@ PY
   [ "$status" -eq 5 ]
 }
 
-# order of the RETR/DELE commands and replies in a -vv trace, one word each
-wire_order() { grep -E '^popfetch: t: (> (RETR|DELE|QUIT)|< \+OK [0-9]+ octets|< \+OK Marked|< \+OK Logging out)' | sed -E 's/^popfetch: t: > (RETR|DELE|QUIT).*/\1/; s/^popfetch: t: < \+OK [0-9]+ octets.*/msg/; s/^popfetch: t: < \+OK Marked.*/deleted/; s/^popfetch: t: < \+OK Logging out.*/bye/' | tr '\n' ' '; }
-
 @test "PIPELINING: RETRs go out ahead of their replies, DELEs after the group is durable, QUIT behind them" {
   put_samples 5
   pf_rc_dovecot implicit
   pf_run -vv
   [ "$status" -eq 0 ]
-  local order
-  order=$(echo "$output" | wire_order)
-  [ "$order" = "RETR RETR RETR RETR RETR msg msg msg msg msg DELE DELE DELE DELE DELE QUIT deleted deleted deleted deleted deleted bye " ] || { echo "$order"; false; }
+  expect_wire "RETR RETR RETR RETR RETR msg msg msg msg msg DELE DELE DELE DELE DELE QUIT deleted deleted deleted deleted deleted bye"
   mailcheck same "$MD" "$W"/orig/*
   # pipelining off: one command, one reply
   put_samples 2
   pf_rc_dovecot implicit "pipelining off"
   pf_run -vv
   [ "$status" -eq 0 ]
-  order=$(echo "$output" | wire_order)
-  [ "$order" = "RETR msg RETR msg DELE deleted DELE deleted QUIT bye " ] || { echo "$order"; false; }
+  expect_wire "RETR msg RETR msg DELE deleted DELE deleted QUIT bye"
   # keep on: nothing to delete, so QUIT follows the last RETR at once
   put_samples 3
   pf_rc_dovecot implicit "keep on"
   pf_run -vv
   [ "$status" -eq 0 ]
-  order=$(echo "$output" | wire_order)
-  [ "$order" = "RETR RETR RETR QUIT msg msg msg bye " ] || { echo "$order"; false; }
+  expect_wire "RETR RETR RETR QUIT msg msg msg bye"
   [ "$(mailcheck count "$MD")" -eq 10 ]  # 5 + 2 + 3
   [ "$(dovecot_count alice)" -eq 3 ]
 }

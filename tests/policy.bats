@@ -139,10 +139,7 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   pf_run -vv
   [ "$status" -eq 0 ]
   fake_stop
-  local order
-  order=$(echo "$output" | grep -E '^popfetch: t: (> (RETR|QUIT)|< \+OK [0-9]+ octets)' |
-    sed -E 's/.*> (RETR|QUIT).*/\1/; s/.*< \+OK [0-9]+ octets.*/msg/' | tr '\n' ' ')
-  [ "$order" = "RETR RETR msg msg QUIT " ] || { echo "$order"; false; }
+  expect_wire "RETR RETR msg msg QUIT"
   mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
 }
 

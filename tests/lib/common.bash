@@ -54,6 +54,23 @@ pf_run() {
   run "$POPFETCH" -f "$RC" --state-dir "$SD" "$@"
 }
 
+# wire_order: the RETR/DELE/QUIT commands and the replies to them in a -vv
+# trace on stdin, one word each (RETR DELE QUIT msg deleted bye; the
+# replies as Dovecot words them, "+OK N octets" from any server).
+wire_order() {
+  grep -E '^popfetch: t: (> (RETR|DELE|QUIT)|< \+OK [0-9]+ octets|< \+OK Marked|< \+OK Logging out)' |
+    sed -E 's/^popfetch: t: > (RETR|DELE|QUIT).*/\1/; s/^popfetch: t: < \+OK [0-9]+ octets.*/msg/;
+            s/^popfetch: t: < \+OK Marked.*/deleted/; s/^popfetch: t: < \+OK Logging out.*/bye/' |
+    tr '\n' ' '
+}
+
+# expect_wire ORDER: the last pf_run's trace ($output) has this wire order.
+expect_wire() {
+  local got
+  got=$(echo "$output" | wire_order)
+  [ "$got" = "$1 " ] || { echo "wire order: $got"; return 1; }
+}
+
 # mailcheck ARGS: the independent reader (Python's mailbox module).
 mailcheck() {
   "$DC_PYTHON" "$PF_TOP/tests/lib/mailcheck.py" "$@"
