@@ -857,6 +857,15 @@ static int run_daemon(struct config *cfg, struct options *o, const char *path, i
     return EXIT_MAIL;
 }
 
+/* Process-wide settings, before anything else runs. */
+static void process_init(void)
+{
+    /* The kernel frees everything at exit; OpenSSL's own atexit cleanup
+     * would only add time to every run. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {.keep = -1};
@@ -865,10 +874,7 @@ int main(int argc, char **argv)
     char path[4096], sdir[4096];
     int status = -1;
 
-    /* The kernel frees everything at exit; OpenSSL's own atexit cleanup
-     * would only add time to every run. */
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    process_init();
     if (parse_args(argc, argv, &o) < 0) return EXIT_USAGE;
     log_set_level(o.quiet ? LOG_QUIET : o.verbose >= 2 ? LOG_TRACE : o.verbose);
     if (o.syslog) log_use_syslog();

@@ -5,7 +5,8 @@
  * last rewritten, plus the lock that keeps two runs off one account.
  *
  * Contract (design.md §3): state_add() buffers a record; state_commit() makes
- * every buffered record durable with one write and one fsync (group commit).
+ * every buffered record durable with one write and one fsync (group commit;
+ * a new journal also gets its header and one fsync of its directory).
  * Only committed records may be acted on (rename into new/, DELE). The
  * journal is folded into the main file by state_compact() (temp file, fsync,
  * rename, fsync dir); at the end of a clean run state_settle() does that only
