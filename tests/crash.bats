@@ -127,11 +127,17 @@ crash_round() {
   [ "$status" -eq 137 ]
   [ "$(mailcheck count "$MD")" -eq 2 ]
   mailcheck same "$MD" "$W"/big/{1,2}
+  # the killed session may or may not have been counted as sending the
+  # third (its RETR was pipelined): compare the server's counts around the rerun
+  local before after
+  before=$(dovecot_retr_del_counts)
   run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
   [ "$status" -eq 0 ]
   mailcheck same "$MD" "$W"/big/{1..3}
   mailcheck clean "$MD"
-  [ "$(dovecot_retr_del_counts)" = "4 0" ]   # only the third was fetched again
+  after=$(dovecot_retr_del_counts)
+  [ $((${after% *} - ${before% *})) -eq 1 ] || { echo "$before -> $after"; false; } # only the third
+  [ "${after#* }" -eq 0 ]
 }
 
 @test "our own orphans in tmp/ are removed; other programs' files are left alone" {
