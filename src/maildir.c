@@ -3,9 +3,14 @@
  *
  * Group commit: end() only writes the file out of our buffer; the
  * descriptor stays open until sync(). sync() makes every file ended since
- * the last sync durable with the directory entries in tmp/: one file is
- * fsynced with tmp/, several are covered by one syncfs(2) of the file
- * system (one journal commit and one cache flush instead of one per file).
+ * the last sync durable with the directory entries in tmp/. Up to
+ * MD_FSYNC_EACH files are fsynced one by one with tmp/, after their
+ * writeback was started for all of them at once (so the first fsync's
+ * journal commit covers the others and theirs cost little); more are
+ * covered by one syncfs(2) of the file system (one journal commit and one
+ * cache flush instead of one per file). syncfs also waits for every other
+ * program's dirty data on that file system, so it is kept for the groups
+ * where one flush per file would cost more than that (a bulk download).
  * So a batch of messages pays its durability barriers together, in the
  * order the contract needs: files and tmp/ before the journal, new/ after
  * the renames. A large message is handed to the disk as it is written
@@ -30,6 +35,8 @@
 /* Start the disk writing a message once this much of it is written, so
  * that the barrier at the end of the group waits for little. */
 #define MD_WRITEBACK (1024 * 1024)
+/* The most files one sync() fsyncs one by one; above, one syncfs. */
+#define MD_FSYNC_EACH 16
 
 struct maildir {
     char path[4096];
@@ -197,12 +204,15 @@ static int md_sync(struct sink *s, struct err *e)
 {
     struct maildir *md = s->impl;
 
-    if (md->nended > 1) {
+    if (md->nended > MD_FSYNC_EACH) {
         int bad = syncfs(md->tmp_fd) < 0;
         if (bad) io_fail(e, md, "syncfs the Maildir's file system");
         close_ended(md, 0);
         return bad ? -1 : 0;
     }
+    if (md->nended > 1)
+        for (size_t i = 0; i < md->nended; i++)
+            (void)sync_file_range(md->ended[i], 0, 0, SYNC_FILE_RANGE_WRITE);
     for (size_t i = 0; i < md->nended; i++) {
         int bad = fsync(md->ended[i]) < 0;
         if (bad) io_fail(e, md, "fsync a message in tmp/");
