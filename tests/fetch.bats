@@ -35,6 +35,17 @@ put_samples() {
   [ "$(dovecot_retr_del_counts)" = "5 5" ]
 }
 
+@test "70 messages: a group of 64 (one syncfs) and one of 6 (fsync each) arrive whole, once" {
+  put_samples 70
+  pf_rc_dovecot implicit
+  pf_run
+  [ "$status" -eq 0 ]
+  mailcheck same "$MD" "$W"/orig/*
+  mailcheck clean "$MD"
+  [ "$(dovecot_count alice)" -eq 0 ]
+  [ "$(dovecot_retr_del_counts)" = "70 70" ]
+}
+
 @test "STLS on the plain port: fetches every message" {
   put_samples 3
   pf_rc_dovecot starttls
