@@ -71,8 +71,10 @@ void progress_update(unsigned long done_msgs, uint64_t done_bytes)
     secs = (double)(now - pg.t0) / 1000.0;
     human(size, sizeof size, (double)done_bytes);
     human(rate, sizeof rate, secs > 0.05 ? (double)done_bytes / secs : 0);
-    fill = pg.total_bytes ? (int)((double)done_bytes * PROGRESS_BAR / (double)pg.total_bytes)
-                          : PROGRESS_BAR;
+    /* by bytes when the sizes were listed up front, else by messages */
+    fill = pg.total_bytes  ? (int)((double)done_bytes * PROGRESS_BAR / (double)pg.total_bytes)
+           : pg.total_msgs ? (int)((double)done_msgs * PROGRESS_BAR / (double)pg.total_msgs)
+                           : PROGRESS_BAR;
     if (fill > PROGRESS_BAR) fill = PROGRESS_BAR;
     memset(bar, '#', (size_t)fill);
     memset(bar + fill, '.', (size_t)(PROGRESS_BAR - fill));

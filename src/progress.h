@@ -15,6 +15,7 @@
 /* Decide once whether to draw (main.c: jobs is -j's value). */
 void progress_enable(int jobs);
 
+/* total_bytes 0: the sizes are not known up front (the bar counts messages) */
 void progress_start(const char *account, unsigned long total_msgs, uint64_t total_bytes);
 void progress_update(unsigned long done_msgs, uint64_t done_bytes);
 

@@ -54,7 +54,9 @@ struct session {
     struct plan_item *plan;
     int pipelining;                   /* pipeline RETR/DELE (account setting and CAPA) */
     int quit_sent;                    /* QUIT went out behind the last DELEs (or RETR) */
-    int listing_sent;                 /* STAT, LIST, UIDL went out behind PASS */
+    int listing_sent;                 /* the listing went out behind PASS */
+    int sizes_each;                   /* no LIST: a LIST n goes out before each RETR n */
+    uint64_t total;                   /* the mailbox's size (STAT) */
     unsigned long guess_lo, guess_hi; /* messages RETRed ahead of the listing */
     unsigned long recv_msgs;          /* received whole this run, for the progress line */
     uint64_t recv_bytes;
@@ -202,6 +204,24 @@ static int will_pipeline(const struct session *s)
 }
 
 static const char *const listing_cmds[] = {"STAT", "LIST", "UIDL", NULL};
+static const char *const listing_no_list[] = {"STAT", "UIDL", NULL};
+
+/* Every message's size (one LIST) is needed for max_size, for --check and
+ * for the progress line's byte count of a first run. Once a run has left
+ * a state, few messages are new in a typical run: with pipelining each
+ * fetched message's size comes from a LIST n sent right before its RETR,
+ * and the whole mailbox's LIST (tens of bytes per message, read at every
+ * run) is not asked for. */
+static int sizes_each(const struct session *s, int pipelining)
+{
+    return pipelining && s->st.have_main && !s->a->max_size && !s->o->check;
+}
+
+static const char *const *listing_for(struct session *s, int pipelining)
+{
+    s->sizes_each = sizes_each(s, pipelining);
+    return s->sizes_each ? listing_no_list : listing_cmds;
+}
 
 /* The listing rides behind USER/PASS when nothing after login could
  * change the decision to pipeline it. */
@@ -212,7 +232,7 @@ static int login(struct session *s)
                            .pipeline = will_pipeline(s)};
     int rc;
 
-    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = listing_cmds;
+    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = listing_for(s, 1);
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
@@ -263,6 +283,7 @@ static int stat_mailbox(struct session *s, int sent)
         return err_set(s->e, ERR_PROTOCOL, "%s claims %lu messages, more than popfetch handles",
                        s->a->host, n);
     s->count = n;
+    s->total = total;
     s->res->listed = n;
     if (n && (!(s->msgs = calloc(n, sizeof *s->msgs)) || !(s->plan = calloc(n, sizeof *s->plan))))
         return err_set(s->e, ERR_INTERNAL, "out of memory");
@@ -388,7 +409,8 @@ static int guess_new(struct session *s)
     s->guess_lo = n;
     s->guess_hi = s->count - n < GUESS_MAX ? s->count : n + GUESS_MAX;
     for (unsigned long i = s->guess_lo; i < s->guess_hi; i++)
-        if (send_numbered(s, "RETR", i) < 0) return -1;
+        if ((s->sizes_each && send_numbered(s, "LIST", i) < 0) || send_numbered(s, "RETR", i) < 0)
+            return -1;
     return pop3_flush(&s->pop, s->e);
 }
 
@@ -398,8 +420,9 @@ static int read_listing(struct session *s)
 {
     int ahead = s->pipelining; /* also when the listing went out behind PASS */
 
-    for (const char *const *c = listing_cmds; ahead && !s->listing_sent && *c; c++)
-        if (pop3_send(&s->pop, *c, NULL, s->e) < 0) return -1;
+    if (ahead && !s->listing_sent)
+        for (const char *const *c = listing_for(s, 1); *c; c++)
+            if (pop3_send(&s->pop, *c, NULL, s->e) < 0) return -1;
     if (ahead && pop3_flush(&s->pop, s->e) < 0) return -1;
     /* the server works on the listing meanwhile */
     if (open_local(s) < 0) return -1;
@@ -409,7 +432,7 @@ static int read_listing(struct session *s)
         s->have_uidl = 1;
         return 0;
     }
-    if (read_list(s, ahead) < 0 || read_uidl(s, ahead) < 0) return -1;
+    if ((!s->sizes_each && read_list(s, ahead) < 0) || read_uidl(s, ahead) < 0) return -1;
     if (s->count == 0) s->have_uidl = 1;
     if (!s->have_uidl && (s->a->keep.mode != KEEP_OFF || s->o->check)) {
         err_set(s->e, ERR_PROTOCOL,
@@ -498,7 +521,8 @@ static int make_plan(struct session *s)
 /* ---- fetching ---------------------------------------------------------
  *
  * A queue of commands in flight, answered strictly in order: RETR for the
- * messages to fetch, DELE for those to delete. With PIPELINING up to
+ * messages to fetch (each behind its LIST n when sizes_each), DELE for
+ * those to delete. With PIPELINING up to
  * FETCH_WINDOW RETRs are outstanding (otherwise one command at a time),
  * and QUIT follows the last DELEs (the last RETR when the plan deletes
  * nothing) without waiting for their answers.
@@ -515,11 +539,13 @@ static int make_plan(struct session *s)
 #define FETCH_WINDOW      256
 #define FETCH_GROUP       64
 #define FETCH_GROUP_BYTES (4UL << 20)
-#define FETCH_QUEUE       (FETCH_WINDOW + FETCH_GROUP)
+#define FETCH_QUEUE       (2 * FETCH_WINDOW + FETCH_GROUP)
+
+enum flight_cmd { FL_RETR, FL_DELE, FL_LIST };
 
 struct flight {
     unsigned long i; /* message index */
-    int dele;        /* DELE (else RETR) */
+    enum flight_cmd cmd;
 };
 
 struct fetcher {
@@ -539,15 +565,30 @@ struct fetcher {
     int deletes_none; /* no message is deleted: no DELE, no EXPIRE 0 */
 };
 
-static int queue_cmd(struct session *s, struct fetcher *f, unsigned long i, int dele)
+static void push(struct fetcher *f, unsigned long i, enum flight_cmd cmd)
 {
-    if (send_numbered(s, dele ? "DELE" : "RETR", i) < 0) return -1;
-    f->q[(f->head + f->n) % FETCH_QUEUE] = (struct flight){.i = i, .dele = dele};
+    f->q[(f->head + f->n) % FETCH_QUEUE] = (struct flight){.i = i, .cmd = cmd};
     f->n++;
-    if (!dele) {
-        f->retrs++;
-        f->unsent--;
+}
+
+static int queue_dele(struct session *s, struct fetcher *f, unsigned long i)
+{
+    if (send_numbered(s, "DELE", i) < 0) return -1;
+    push(f, i, FL_DELE);
+    return 0;
+}
+
+/* RETR, behind LIST n when the listing had no sizes. */
+static int queue_retr(struct session *s, struct fetcher *f, unsigned long i)
+{
+    if (s->sizes_each) {
+        if (send_numbered(s, "LIST", i) < 0) return -1;
+        push(f, i, FL_LIST);
     }
+    if (send_numbered(s, "RETR", i) < 0) return -1;
+    push(f, i, FL_RETR);
+    f->retrs++;
+    f->unsent--;
     return 0;
 }
 
@@ -573,12 +614,14 @@ static int needs_cmd(const struct session *s, unsigned long i)
 static int fill(struct session *s, struct fetcher *f)
 {
     while (f->dpos < f->nd && may_send(s, f))
-        if (queue_cmd(s, f, f->deletable[f->dpos++], 1) < 0) return -1;
+        if (queue_dele(s, f, f->deletable[f->dpos++]) < 0) return -1;
     if (f->dpos == f->nd) f->dpos = f->nd = 0;
-    while (f->retrs < f->window && f->n < FETCH_QUEUE - FETCH_GROUP && may_send(s, f)) {
+    while (f->retrs < f->window && f->n + 2 <= FETCH_QUEUE - FETCH_GROUP && may_send(s, f)) {
         while (f->next < s->count && !needs_cmd(s, f->next)) f->next++;
         if (f->next >= s->count) break;
-        if (queue_cmd(s, f, f->next, !plan_fetches(s->plan[f->next].action)) < 0) return -1;
+        int rc = plan_fetches(s->plan[f->next].action) ? queue_retr(s, f, f->next)
+                                                       : queue_dele(s, f, f->next);
+        if (rc < 0) return -1;
         f->next++;
     }
     return 0;
@@ -697,10 +740,30 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
 
 /* The most a body may decode to: twice the size LIST gave (at most 2^62,
  * see pop3_parse_list_line) and 1 MiB of slack, so that a server lying
- * about sizes cannot fill the disk. */
+ * about sizes cannot fill the disk. Without a size (LIST n refused) the
+ * whole mailbox's size from STAT bounds it. */
 static uint64_t body_limit(const struct session *s, unsigned long i)
 {
-    return s->plan[i].size * 2 + (1 << 20);
+    uint64_t size = s->msgs[i].have_size ? s->plan[i].size : s->total;
+
+    return (size < (UINT64_C(1) << 62) ? size : UINT64_C(1) << 62) * 2 + (1 << 20);
+}
+
+/* The answer to LIST n, sent before RETR n: the message's size. A refusal
+ * leaves it unknown (the RETR answers for the message). */
+static int list_reply(struct session *s, unsigned long i)
+{
+    struct pop3_reply r;
+    unsigned long n;
+    uint64_t size;
+
+    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
+    if (r.status != POP3_OK) return 0;
+    if (pop3_parse_list_line(r.text, strlen(r.text), &n, &size) < 0 || n != i + 1)
+        return listing_error(s, "LIST", r.text, strlen(r.text));
+    s->plan[i].size = size;
+    s->msgs[i].have_size = 1;
+    return 0;
 }
 
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
@@ -762,7 +825,8 @@ static int drop_guessed(struct session *s, unsigned long i)
 static void queue_guessed(struct session *s, struct fetcher *f)
 {
     for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
-        f->q[f->n++] = (struct flight){.i = i, .dele = 0};
+        if (s->sizes_each) push(f, i, FL_LIST);
+        push(f, i, FL_RETR);
         f->retrs++;
         if (plan_fetches(s->plan[i].action)) f->unsent--;
     }
@@ -776,7 +840,8 @@ static int answer_one(struct session *s, struct fetcher *f)
 
     f->head = (f->head + 1) % FETCH_QUEUE;
     f->n--;
-    if (x.dele) return dele_reply(s, x.i);
+    if (x.cmd == FL_DELE) return dele_reply(s, x.i);
+    if (x.cmd == FL_LIST) return list_reply(s, x.i);
     f->retrs--;
     rc =
         plan_fetches(s->plan[x.i].action) ? receive(s, x.i, f->names[f->ng]) : drop_guessed(s, x.i);

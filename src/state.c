@@ -361,6 +361,7 @@ int state_lock(struct state *s, const char *dir, const char *key, struct err *e)
         (size_t)snprintf(s->lpath, sizeof s->lpath, "%s/%s.lock", dir, key) >= sizeof s->lpath)
         return err_set(e, ERR_LOCAL, "state path too long");
     if (mkdirs(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
+    s->have_main = access(s->path, F_OK) == 0;
     return 0;
 }
 

@@ -61,7 +61,7 @@ struct state {
     size_t nnames;
     size_t jrecords;  /* records in the journal file */
     size_t nlisted;   /* entries marked listed */
-    int have_main;    /* the main file exists */
+    int have_main;    /* the main file exists (known once locked) */
     unsigned dropped; /* invalid lines skipped while loading */
 };
 

@@ -60,8 +60,9 @@ put_samples() {
 @test "keep on: messages stay; a second run fetches nothing and exits 1" {
   put_samples 3
   pf_rc_dovecot implicit "keep on"
-  pf_run
+  pf_run -vv
   [ "$status" -eq 0 ]
+  grep -qx 'popfetch: t: > LIST' <<<"$output" # no state yet: every size at once
   mailcheck same "$MD" "$W"/orig/*
   [ "$(dovecot_count alice)" -eq 3 ]
   pf_run
@@ -70,8 +71,12 @@ put_samples() {
   # a new message arrives: only it is fetched
   printf 'Subject: later\n\nnew one\n' >"$W/orig/4"
   dovecot_put alice "$W/orig/4"
-  pf_run
+  pf_run -vv
   [ "$status" -eq 0 ]
+  # with a state: no LIST of the whole mailbox, the size of the new one only
+  ! grep -qx 'popfetch: t: > LIST' <<<"$output"
+  [ "$(grep -x 'popfetch: t: > \(LIST\|RETR\) 4' <<<"$output" | cut -d' ' -f4)" = "LIST
+RETR" ]
   mailcheck same "$MD" "$W"/orig/*
   [ "$(dovecot_retr_del_counts)" = "4 0" ]
 }

@@ -158,6 +158,33 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml" "$T/messages/three.eml"
 }
 
+# first_run_then TRANSCRIPT: guess-first-run.txt delivers messages 1 and 2
+# and leaves a state; then TRANSCRIPT plays the second run on the same port.
+first_run_then() {
+  fake_start "$T/guess-first-run.txt" --implicit-tls
+  pf_rc_fake implicit "keep on" "timeout 5"
+  pf_run
+  [ "$status" -eq 0 ]
+  fake_stop
+  fake_start "$T/$1" --implicit-tls --port "$FAKE_PORT"
+  pf_run
+}
+
+@test "with a state, no LIST of the whole mailbox: LIST n before each RETR n; a refused LIST n still fetches" {
+  first_run_then list-n-refused.txt
+  [ "$status" -eq 0 ]
+  fake_stop
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml" "$T/messages/three.eml"
+}
+
+@test "LIST n answered with another message's number: exit 4, nothing more delivered" {
+  first_run_then list-n-wrong.txt
+  [ "$status" -eq 4 ]
+  [[ $output == *'impossible LIST line: "2 30"'* ]]
+  fake_stop
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
+}
+
 @test "duplicate UIDLs: each message fetched once, the UIDL recorded once; EXPIRE 0 warned" {
   fake_start "$T/duplicate-uidls.txt" --implicit-tls
   pf_rc_fake implicit "keep on"
