@@ -51,6 +51,7 @@ struct session {
     int have_uidl;
     unsigned long cur_num; /* message being received */
     unsigned cur_writes;   /* chunks of it written so far */
+    uint64_t cur_bytes;    /* bytes of its body written so far */
     struct plan_item *plan;
     int pipelining;                   /* pipeline RETR/DELE (account setting and CAPA) */
     int quit_sent;                    /* QUIT went out behind the last DELEs (or RETR) */
@@ -526,7 +527,8 @@ static int make_plan(struct session *s)
  * FETCH_WINDOW RETRs are outstanding (otherwise one command at a time),
  * and QUIT follows the last DELEs (the last RETR when the plan deletes
  * nothing) without waiting for their answers.
- * Commands are tiny (a full window is about 3 KiB), so what is in flight
+ * Commands are tiny (a full window, each RETR behind its LIST n, is about
+ * 8 KiB), so what is in flight
  * stays far below what the socket buffers hold and neither side can block
  * the other on writing.
  * Ended messages are made durable in groups of up to FETCH_GROUP messages
@@ -559,7 +561,7 @@ struct fetcher {
     unsigned long group[FETCH_GROUP];
     char names[FETCH_GROUP][DELIVER_NAME_MAX];
     size_t ng;
-    uint64_t gbytes; /* the group's size as LIST gave it, each capped at the bound */
+    uint64_t gbytes; /* the group's size as LIST (n) gave it, each capped at the bound */
     unsigned long deletable[2 * FETCH_GROUP]; /* durable, DELE not yet queued */
     size_t nd, dpos;
     int deletes_none; /* no message is deleted: no DELE, no EXPIRE 0 */
@@ -734,6 +736,7 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
     struct session *s = ctx;
     int rc = s->sink.ops->write(&s->sink, buf, len, e);
 
+    s->cur_bytes += len;
     if (++s->cur_writes == 1) FAULT_POINT("mid-message", s->cur_num);
     return rc;
 }
@@ -787,6 +790,7 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
     }
     s->cur_num = m.num;
     s->cur_writes = 0;
+    s->cur_bytes = 0;
     if (k->ops->begin(k, &m, &werr) < 0 ||
         (s->a->received_header && (rc = write_received(s, &m, &werr)) < 0)) {
         if (rc < 0) k->ops->abort(k);
@@ -805,6 +809,7 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
         delivery_failed(s, m.num, &werr);
         return 0;
     }
+    if (!s->msgs[i].have_size) s->plan[i].size = s->cur_bytes; /* LIST n was refused */
     FAULT_POINT("after-tmp", m.num);
     return 1;
 }
