@@ -207,20 +207,15 @@ static int will_pipeline(const struct session *s)
 static const char *const listing_cmds[] = {"STAT", "LIST", "UIDL", NULL};
 static const char *const listing_no_list[] = {"STAT", "UIDL", NULL};
 
-/* Every message's size (one LIST) is needed for max_size, for --check and
- * for the progress line's byte count of a first run. Once a run has left
- * a state, few messages are new in a typical run: with pipelining each
- * fetched message's size comes from a LIST n sent right before its RETR,
- * and the whole mailbox's LIST (tens of bytes per message, read at every
- * run) is not asked for. */
-static int sizes_each(const struct session *s, int pipelining)
+/* The listing to pipeline. Every message's size (one LIST) is needed for
+ * max_size, for --check and for the progress line's byte count of a first
+ * run. Once a run has left a state, few messages are new in a typical run:
+ * each fetched message's size comes from a LIST n pipelined right before
+ * its RETR, and the whole mailbox's LIST (tens of bytes per message, read
+ * at every run) is not asked for. */
+static const char *const *pipelined_listing(struct session *s)
 {
-    return pipelining && s->st.have_main && !s->a->max_size && !s->o->check;
-}
-
-static const char *const *listing_for(struct session *s, int pipelining)
-{
-    s->sizes_each = sizes_each(s, pipelining);
+    s->sizes_each = s->st.have_main && !s->a->max_size && !s->o->check;
     return s->sizes_each ? listing_no_list : listing_cmds;
 }
 
@@ -233,7 +228,7 @@ static int login(struct session *s)
                            .pipeline = will_pipeline(s)};
     int rc;
 
-    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = listing_for(s, 1);
+    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(s);
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
@@ -380,13 +375,20 @@ static int read_uidl(struct session *s, int sent)
     return 0;
 }
 
-/* RETR or DELE of message index i (numbered from 1 on the wire). */
+/* RETR, DELE or LIST n of message index i (numbered from 1 on the wire). */
 static int send_numbered(struct session *s, const char *verb, unsigned long i)
 {
     char cmd[40];
 
     snprintf(cmd, sizeof cmd, "%s %lu", verb, i + 1);
     return pop3_send(&s->pop, cmd, NULL, s->e);
+}
+
+/* RETR of message index i, behind its LIST n when the listing had no sizes. */
+static int send_retr(struct session *s, unsigned long i)
+{
+    if (s->sizes_each && send_numbered(s, "LIST", i) < 0) return -1;
+    return send_numbered(s, "RETR", i);
 }
 
 /* While LIST and UIDL are on their way, RETR the messages the state
@@ -410,8 +412,7 @@ static int guess_new(struct session *s)
     s->guess_lo = n;
     s->guess_hi = s->count - n < GUESS_MAX ? s->count : n + GUESS_MAX;
     for (unsigned long i = s->guess_lo; i < s->guess_hi; i++)
-        if ((s->sizes_each && send_numbered(s, "LIST", i) < 0) || send_numbered(s, "RETR", i) < 0)
-            return -1;
+        if (send_retr(s, i) < 0) return -1;
     return pop3_flush(&s->pop, s->e);
 }
 
@@ -422,7 +423,7 @@ static int read_listing(struct session *s)
     int ahead = s->pipelining; /* also when the listing went out behind PASS */
 
     if (ahead && !s->listing_sent)
-        for (const char *const *c = listing_for(s, 1); *c; c++)
+        for (const char *const *c = pipelined_listing(s); *c; c++)
             if (pop3_send(&s->pop, *c, NULL, s->e) < 0) return -1;
     if (ahead && pop3_flush(&s->pop, s->e) < 0) return -1;
     /* the server works on the listing meanwhile */
@@ -573,6 +574,14 @@ static void push(struct fetcher *f, unsigned long i, enum flight_cmd cmd)
     f->n++;
 }
 
+/* The answers send_retr asked for. */
+static void push_retr(const struct session *s, struct fetcher *f, unsigned long i)
+{
+    if (s->sizes_each) push(f, i, FL_LIST);
+    push(f, i, FL_RETR);
+    f->retrs++;
+}
+
 static int queue_dele(struct session *s, struct fetcher *f, unsigned long i)
 {
     if (send_numbered(s, "DELE", i) < 0) return -1;
@@ -580,16 +589,10 @@ static int queue_dele(struct session *s, struct fetcher *f, unsigned long i)
     return 0;
 }
 
-/* RETR, behind LIST n when the listing had no sizes. */
 static int queue_retr(struct session *s, struct fetcher *f, unsigned long i)
 {
-    if (s->sizes_each) {
-        if (send_numbered(s, "LIST", i) < 0) return -1;
-        push(f, i, FL_LIST);
-    }
-    if (send_numbered(s, "RETR", i) < 0) return -1;
-    push(f, i, FL_RETR);
-    f->retrs++;
+    if (send_retr(s, i) < 0) return -1;
+    push_retr(s, f, i);
     f->unsent--;
     return 0;
 }
@@ -741,15 +744,13 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
     return rc;
 }
 
-/* The most a body may decode to: twice the size LIST gave (at most 2^62,
- * see pop3_parse_list_line) and 1 MiB of slack, so that a server lying
- * about sizes cannot fill the disk. Without a size (LIST n refused) the
- * whole mailbox's size from STAT bounds it. */
+/* The most a body may decode to: twice the size LIST gave and 1 MiB of
+ * slack, so that a server lying about sizes cannot fill the disk. Without
+ * a size (LIST n refused) the whole mailbox's size from STAT bounds it.
+ * Both are at most 2^62 (pop3_parse_list_line, pop3_parse_stat). */
 static uint64_t body_limit(const struct session *s, unsigned long i)
 {
-    uint64_t size = s->msgs[i].have_size ? s->plan[i].size : s->total;
-
-    return (size < (UINT64_C(1) << 62) ? size : UINT64_C(1) << 62) * 2 + (1 << 20);
+    return (s->msgs[i].have_size ? s->plan[i].size : s->total) * 2 + (1 << 20);
 }
 
 /* The answer to LIST n, sent before RETR n: the message's size. A refusal
@@ -830,9 +831,7 @@ static int drop_guessed(struct session *s, unsigned long i)
 static void queue_guessed(struct session *s, struct fetcher *f)
 {
     for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
-        if (s->sizes_each) push(f, i, FL_LIST);
-        push(f, i, FL_RETR);
-        f->retrs++;
+        push_retr(s, f, i);
         if (plan_fetches(s->plan[i].action)) f->unsent--;
     }
 }

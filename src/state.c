@@ -370,7 +370,6 @@ int state_load(struct state *s, struct err *e)
     if (load_file(s, s->path, STATE_MAGIC, 0, e) < 0 ||
         load_file(s, s->jpath, JOURNAL_MAGIC, 1, e) < 0)
         return -1;
-    s->have_main = access(s->path, F_OK) == 0;
     return 0;
 }
 
