@@ -35,7 +35,7 @@ put_samples() {
   [ "$(dovecot_retr_del_counts)" = "5 5" ]
 }
 
-@test "70 messages: a group of 64 (one syncfs) and one of 6 (fsync each) arrive whole, once" {
+@test "70 messages, committed as a group of 64 and one of 6 (syncfs and fsync each): all whole, once" {
   put_samples 70
   pf_rc_dovecot implicit
   pf_run

@@ -14,19 +14,8 @@ setup() {
 
 teardown() { pf_teardown; }
 
-put_many() {
-  mkdir -p "$W/orig"
-  "$DC_PYTHON" - "$W/orig" <<'PY'
-import os, sys
-for i in range(1, 41):
-    with open(os.path.join(sys.argv[1], str(i)), "w") as f:
-        f.write("Subject: sig %d\n\n%s\n" % (i, ("line of message %d\n" % i) * 400))
-PY
-  dovecot_put_dir alice "$W/orig"
-}
-
 stop_round() { # SIGNAL
-  put_many
+  put_generated 40 400 sig
   proxy_start "$DC_POP3S_PORT" 2 100000
   pf_rc_dovecot implicit
   sed -i "s/^port .*/port $PROXY_PORT/" "$RC"

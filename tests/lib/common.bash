@@ -71,6 +71,20 @@ expect_wire() {
   [ "$got" = "$1 " ] || { echo "wire order: $got"; return 1; }
 }
 
+# put_generated N LINES TAG: N messages for alice, each with LINES body
+# lines naming it ("TAG line 7"), also kept in $W/orig/1..N.
+put_generated() {
+  mkdir -p "$W/orig"
+  "$DC_PYTHON" - "$W/orig" "$1" "$2" "$3" <<'PY'
+import os, sys
+d, n, lines, tag = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+for i in range(1, n + 1):
+    with open(os.path.join(d, str(i)), "w") as f:
+        f.write("Subject: %s %d\n\n%s\n" % (tag, i, ("%s line %d\n" % (tag, i)) * lines))
+PY
+  dovecot_put_dir alice "$W/orig"
+}
+
 # mailcheck ARGS: the independent reader (Python's mailbox module).
 mailcheck() {
   "$DC_PYTHON" "$PF_TOP/tests/lib/mailcheck.py" "$@"
