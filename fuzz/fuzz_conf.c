@@ -12,7 +12,7 @@
  * Invariants (abort on violation):
  *  - success: every account has a valid name (letters, digits, ._@+-)
  *    that conf_find finds, a host, a user and a delivery (maildir, mbox or
- *    an MDA command that mda_split accepts) with a non-empty value,
+ *    an MDA command that cmdsplit_argv accepts) with a non-empty value,
  *    EXTERNAL only with tls_cert_file; every enum, mbox_locking, the port
  *    (<= 65535), timeout and mda_timeout (1..86400), the TLS version, the
  *    keep setting and the fingerprint (64 lower-case hex digits) is in
@@ -31,7 +31,7 @@
 
 #include "conf.h"
 #include "harness.h"
-#include "mda.h"
+#include "cmdsplit.h"
 #include "tls.h"
 
 __extension__ typedef unsigned __int128 u128;
@@ -162,8 +162,8 @@ static void check_account(struct config *cfg, struct account *a, int private_fil
     if (a->delivery.kind == DELIVERY_MDA) {
         char **argv;
         struct err e;
-        FUZZ_CHECK(mda_split(a->delivery.arg, NULL, &argv, &e) == 0 && argv[0]);
-        mda_argv_free(argv);
+        FUZZ_CHECK(cmdsplit_argv(a->delivery.arg, NULL, &argv, &e) == 0 && argv[0]);
+        cmdsplit_free(argv);
     }
     FUZZ_CHECK(a->mbox_locking >= 0 && a->mbox_locking <= 3);
     FUZZ_CHECK(a->mda_timeout >= 1 && a->mda_timeout <= 86400);

@@ -13,7 +13,7 @@
 
 #include "textfile.h"
 #include "conf.h"
-#include "mda.h"
+#include "cmdsplit.h"
 #include "tls.h"
 
 #define CONF_MAX_BYTES  (4 * 1024 * 1024)
@@ -375,11 +375,11 @@ int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, c
     if (!value[0]) return err_set(e, ERR_USAGE, "%s: `delivery %s` needs a value", src, kind);
     if (i == DELIVERY_MDA) {
         /* Syntax only: the values of %F and the like come per message. */
-        if (mda_split(value, &(struct mda_vars){0}, &argv, e) < 0) {
+        if (cmdsplit_argv(value, &(struct cmdsplit_vars){0}, &argv, e) < 0) {
             err_prefix(e, "%s", src);
             return -1;
         }
-        mda_argv_free(argv);
+        cmdsplit_free(argv);
     }
     v = i == DELIVERY_MDA ? conf_strdup(cfg, value) : conf_expand_home(cfg, value);
     if (!v) return err_set(e, ERR_INTERNAL, "out of memory");

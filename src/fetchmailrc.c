@@ -27,7 +27,7 @@
 
 #include "textfile.h"
 #include "fetchmailrc.h"
-#include "mda.h"
+#include "cmdsplit.h"
 #include "tls.h"
 
 #define FM_VALUE_MAX   1000 /* bytes of one carried value (host, user, password, path) */
@@ -2087,8 +2087,8 @@ static int shell_free(const char *cmd)
 
     for (const char *s = cmd; *s; s++)
         if (!isalnum((unsigned char)*s) && !strchr(" \t-_./,:@+%'\"\\", *s)) return 0;
-    if (mda_split(cmd, &(struct mda_vars){0}, &argv, &e) < 0) return 0;
-    mda_argv_free(argv);
+    if (cmdsplit_argv(cmd, &(struct cmdsplit_vars){0}, &argv, &e) < 0) return 0;
+    cmdsplit_free(argv);
     return 1;
 }
 
@@ -2148,12 +2148,12 @@ static int put_mda(struct out *o, const struct acct *a)
                  q);
         return 0;
     }
-    if (mda_split(cmd, &(struct mda_vars){0}, &argv, &e) < 0) {
+    if (cmdsplit_argv(cmd, &(struct cmdsplit_vars){0}, &argv, &e) < 0) {
         show(m, sizeof m, e.msg);
         commentf(o, "`mda %s`: not carried: %s", q, m);
         return 0;
     }
-    mda_argv_free(argv);
+    cmdsplit_free(argv);
     if (shell)
         comment(o, "fetchmail ran the mda with /bin/sh; popfetch runs it directly, so this one, "
                    "which needs a shell, is wrapped in /bin/sh -c.");

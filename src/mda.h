@@ -3,7 +3,7 @@
  * maildrop, dovecot-lda, a script) on its standard input, without a shell.
  *
  * The command is split into words once, at open, by shell-like quoting rules
- * (see mda_split); %F %T %U %H are then filled in per message, each value
+ * (see cmdsplit.h); %F %T %U %H are then filled in per message, each value
  * staying inside its word whatever it contains, so a hostile sender address
  * cannot add words or run anything. The message's bytes never pass through
  * argv: while the session writes, they go to a spool file; at end() the
@@ -44,30 +44,6 @@ struct mda_opts {
 /* Check the command (ERR_USAGE for an empty command, unbalanced quotes, an
  * unknown %x or an unquoted shell operator) and open the sink. */
 int mda_open(struct sink *s, const struct mda_opts *o, struct err *e);
-
-/* Values for %F (sender), %T (local user), %U (remote user), %H (server);
- * NULL counts as "". */
-struct mda_vars {
-    const char *sender, *local_user, *remote_user, *server;
-};
-
-/* Split `cmd` into a NULL-terminated argv (each word and the array from
- * malloc; free with mda_argv_free), the way a POSIX shell splits words, with
- * no expansion but these:
- *   - blanks (space, tab, newline) separate words;
- *   - '...' keeps everything literally; "..." keeps everything but \" \\ \$
- *     \` (a backslash and the next byte become that byte) and \newline
- *     (removed); outside quotes a backslash takes the next byte literally;
- *   - %F %T %U %H are replaced by their values, in every quoting context, and
- *     a value never splits or ends a word; %% is a percent sign; \% outside
- *     quotes is a percent sign too. A word made only of an empty value is an
- *     empty argument, not dropped.
- * ERR_USAGE for no words, an unbalanced quote, a trailing backslash or %,
- * an unknown %x, or an unquoted | & ; < > ( ) $ ` (there is no shell: quote
- * them, or run sh -c '...' explicitly). */
-int mda_split(const char *cmd, const struct mda_vars *v, char ***argv, struct err *e);
-
-void mda_argv_free(char **argv);
 
 /* What an exit status means by sysexits.h (64-78), 126 and 127; NULL for
  * others. */

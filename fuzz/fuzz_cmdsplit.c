@@ -1,6 +1,6 @@
 /*
- * fuzz_mda_split — splitting an MDA command into argv (src/mda.h:
- * mda_split, mda_argv_free) with %F %T %U %H substitution.
+ * fuzz_cmdsplit — splitting an MDA command into argv (src/cmdsplit.h:
+ * cmdsplit_argv, cmdsplit_free) with %F %T %U %H substitution.
  *
  * Input: the command (up to the first NUL). It is split twice: with plain
  * values ("S", "T", "U", "H") and with hostile ones (blanks, quotes,
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "mda.h"
+#include "cmdsplit.h"
 
 static size_t count(char **argv)
 {
@@ -30,7 +30,7 @@ static size_t count(char **argv)
     return n;
 }
 
-/* Single-quote every word so that mda_split reads it back literally. */
+/* Single-quote every word so that cmdsplit_argv reads it back literally. */
 static char *requote(char **argv)
 {
     size_t cap = 16, len = 0;
@@ -60,15 +60,15 @@ static char *requote(char **argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const struct mda_vars plain = {"S", "T", "U", "H"};
-    static const struct mda_vars hostile = {"a b\t'c\"d\\", "", "%F %% $(rm -rf ~)", "x\ny;z|"};
+    static const struct cmdsplit_vars plain = {"S", "T", "U", "H"};
+    static const struct cmdsplit_vars hostile = {"a b\t'c\"d\\", "", "%F %% $(rm -rf ~)", "x\ny;z|"};
     char *cmd = fuzz_strndup(data, size), *again;
     char **a1 = (char **)1, **a2 = (char **)1, **a3 = (char **)1;
     struct err e1, e2, e3;
     int r1, r2, r3;
 
-    r1 = mda_split(cmd, &plain, &a1, &e1);
-    r2 = mda_split(cmd, &hostile, &a2, &e2);
+    r1 = cmdsplit_argv(cmd, &plain, &a1, &e1);
+    r2 = cmdsplit_argv(cmd, &hostile, &a2, &e2);
     FUZZ_CHECK(r1 == r2);
     if (r1 < 0) {
         FUZZ_CHECK(a1 == NULL && a2 == NULL);
@@ -82,14 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* Requote and split again: the same words. */
     again = requote(a2);
-    r3 = mda_split(again, NULL, &a3, &e3);
+    r3 = cmdsplit_argv(again, NULL, &a3, &e3);
     FUZZ_CHECK(r3 == 0);
     FUZZ_CHECK(count(a3) == count(a2));
     for (size_t i = 0; a2[i]; i++) FUZZ_CHECK(strcmp(a2[i], a3[i]) == 0);
 
-    mda_argv_free(a1);
-    mda_argv_free(a2);
-    mda_argv_free(a3);
+    cmdsplit_free(a1);
+    cmdsplit_free(a2);
+    cmdsplit_free(a3);
     free(again);
     free(cmd);
     return 0;
