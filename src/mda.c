@@ -3,26 +3,18 @@
  * message on a pipe, watched with a deadline. See mda.h.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "mda.h"
+#include "child.h"
 #include "cmdsplit.h"
 #include "spool.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 #define MDA_BUF       (64 * 1024)
 #define MDA_UIDL_MAX  256
@@ -42,16 +34,13 @@ struct mda {
 
 /* One run of the MDA for one message. */
 struct run {
-    pid_t pid;
+    struct child c;
     int in_w, in_r;  /* stdin pipe: we write in_w and keep in_r to see what was left unread */
     int err_r;       /* the MDA's stderr */
-    int pidfd;       /* readable when the MDA exits, or -1 */
     size_t off, len; /* unsent part of md->buf */
     uint64_t sent;
     int feed_failed;     /* writing to the MDA or reading the spool failed: */
     struct err feed_err; /* why */
-    int reaped, status, timed_out, killed;
-    int lost; /* someone else reaped it (SIGCHLD ignored?): status unknown */
     char line[MDA_LINE_MAX + 1];
     size_t llen;
     unsigned long nlines, dropped;
@@ -85,109 +74,12 @@ const char *mda_exit_meaning(int status)
     return NULL;
 }
 
-/* ---- time ------------------------------------------------------------------------ */
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- the child ------------------------------------------------------------------- */
-
-/* Everything from fd 3 up closes on exec, whoever opened it. */
-static void cloexec_from_3(void)
-{
-    long max;
-
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-#endif
-    max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536) max = 65536;
-    for (int fd = 3; fd < (int)max; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
-}
-
-static void default_signals(void)
-{
-    static const int sigs[] = {SIGPIPE, SIGCHLD, SIGXFSZ, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-    struct sigaction dfl;
-    sigset_t none;
-
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &dfl, NULL);
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-/* In the forked child: only async-signal-safe calls, then exec or _exit.
- * On failure the errno goes to the parent through status_fd. */
-static void child_exec(const int fds[3], int status_fd, char **argv, char **envp)
-{
-    int hi[3], saved;
-
-    setpgid(0, 0);
-    default_signals();
-    for (int i = 0; i < 3; i++)
-        if ((hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) goto fail;
-    for (int i = 0; i < 3; i++)
-        if (dup2(hi[i], i) < 0) goto fail;
-    cloexec_from_3();
-    execvpe(argv[0], argv, envp);
-fail:
-    saved = errno;
-    if (write(status_fd, &saved, sizeof saved) < 0) _exit(127);
-    _exit(127);
-}
-
-/* ---- the parent: starting ---------------------------------------------------------- */
-
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
+/* ---- starting ----------------------------------------------------------------------- */
 
 static void close_fd(int *fd)
 {
     if (*fd >= 0) close(*fd);
     *fd = -1;
-}
-
-/* Keep our descriptors off 0, 1 and 2 (which may be closed in this process),
- * so that the child's dup2 onto them cannot clobber one. */
-static int lift_fd(int *fd)
-{
-    int hi;
-
-    if (*fd < 0 || *fd > 2) return 0;
-    if ((hi = fcntl(*fd, F_DUPFD_CLOEXEC, 3)) < 0) return -1;
-    close(*fd);
-    *fd = hi;
-    return 0;
-}
-
-/* A descriptor that polls readable when the child exits (Linux 5.3+), or
- * -1: then the child is looked at every few milliseconds instead. */
-static int open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    static int unsupported; /* remembered, not to ask the kernel every message */
-    int fd;
-
-    if (unsupported) return -1;
-    fd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0 && errno == ENOSYS) unsupported = 1;
-    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return fd;
-#else
-    (void)pid;
-    return -1;
-#endif
 }
 
 static int exec_failed(const struct mda *md, char **argv, int errnum, struct err *e)
@@ -207,62 +99,30 @@ static int exec_failed(const struct mda *md, char **argv, int errnum, struct err
     return -1;
 }
 
-/* Wait for the status pipe: EOF means exec succeeded, an int is its errno. */
-static int exec_status(int fd)
-{
-    int errnum = 0;
-    ssize_t n;
-
-    do n = read(fd, &errnum, sizeof errnum);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof errnum ? errnum : 0;
-}
-
-static int make_pipes(int in[2], int errp[2], int st[2], int *devnull)
-{
-    in[0] = in[1] = errp[0] = errp[1] = st[0] = st[1] = -1;
-    *devnull = -1;
-    if (pipe2(in, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(st, O_CLOEXEC) < 0 ||
-        (*devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
-        return -1;
-    if (lift_fd(&in[0]) || lift_fd(&in[1]) || lift_fd(&errp[0]) || lift_fd(&errp[1]) ||
-        lift_fd(&st[0]) || lift_fd(&st[1]) || lift_fd(devnull))
-        return -1;
-    return 0;
-}
-
-static void close_all(int in[2], int errp[2], int st[2], int *devnull)
-{
-    close_fd(&in[0]), close_fd(&in[1]), close_fd(&errp[0]), close_fd(&errp[1]);
-    close_fd(&st[0]), close_fd(&st[1]), close_fd(devnull);
-}
-
+/* The MDA with stdin a pipe fed from the spool (we keep its read end too,
+ * to see what was left unread), stdout on /dev/null, stderr a pipe. */
 static int spawn(struct mda *md, struct run *r, char **argv, char **envp, struct err *e)
 {
-    int in[2], errp[2], st[2], devnull, errnum;
+    int in[2] = {-1, -1}, errp[2] = {-1, -1};
+    struct child_spec cs = {.what = "the MDA",
+                            .argv = argv,
+                            .envp = envp,
+                            .timeout_ms = md->timeout_s * 1000,
+                            .kill_after_ms = MDA_KILL_AFTER_S * 1000};
 
-    if (make_pipes(in, errp, st, &devnull) < 0 || set_nonblock(in[1]) < 0 ||
-        set_nonblock(errp[0]) < 0 || (r->pid = fork()) < 0) {
+    if (child_pipe(in) < 0 || child_pipe(errp) < 0 || child_nonblock(in[1]) < 0 ||
+        child_nonblock(errp[0]) < 0) {
         err_set(e, ERR_LOCAL, "cannot start the MDA: %s", strerror(errno));
-        close_all(in, errp, st, &devnull);
+        close_fd(&in[0]), close_fd(&in[1]), close_fd(&errp[0]), close_fd(&errp[1]);
         return -1;
     }
-    if (r->pid == 0) {
-        int fds[3] = {in[0], devnull, errp[1]};
-        child_exec(fds, st[1], argv, envp);
-    }
-    setpgid(r->pid, r->pid); /* also here, so that a kill of the group cannot miss */
-    close_fd(&errp[1]), close_fd(&st[1]), close_fd(&devnull);
+    cs.fd[0] = in[0], cs.fd[1] = CHILD_NULL, cs.fd[2] = errp[1];
     r->in_w = in[1], r->in_r = in[0], r->err_r = errp[0];
-    errnum = exec_status(st[0]);
-    close_fd(&st[0]);
-    if (errnum) {
-        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        r->reaped = 1;
-        return exec_failed(md, argv, errnum, e);
+    if (child_spawn(&r->c, &cs, e) < 0) {
+        close_fd(&errp[1]);
+        return r->c.exec_errno ? exec_failed(md, argv, r->c.exec_errno, e) : -1;
     }
-    r->pidfd = open_pidfd(r->pid);
+    close_fd(&errp[1]);
     return 0;
 }
 
@@ -360,83 +220,24 @@ static void feed(struct mda *md, struct run *r)
     }
 }
 
-static void try_reap(struct run *r)
-{
-    pid_t p;
-
-    if (r->reaped) return;
-    do p = waitpid(r->pid, &r->status, WNOHANG);
-    while (p < 0 && errno == EINTR);
-    if (p == r->pid) r->reaped = 1;
-    if (p < 0 && errno == ECHILD) r->reaped = r->lost = 1;
-}
-
-static void signal_group(const struct run *r, int sig)
-{
-    kill(-r->pid, sig);
-    kill(r->pid, sig);
-}
-
-/* SIGTERM, up to MDA_KILL_AFTER_S for it to go, then SIGKILL; reaped.
- * Its stdin stays open meanwhile: it never sees an end of a message that
- * did not end, so it cannot deliver a truncated one. */
-static void stop_child(struct mda *md, struct run *r)
-{
-    long long until = now_ms() + MDA_KILL_AFTER_S * 1000LL;
-
-    signal_group(r, SIGTERM);
-    while (!r->reaped && now_ms() < until) {
-        struct pollfd p = {.fd = r->err_r, .events = POLLIN};
-        poll(&p, r->err_r >= 0 ? 1 : 0, 50);
-        stderr_read(md, r, MDA_BUF);
-        try_reap(r);
-    }
-    if (r->reaped) return;
-    r->killed = 1;
-    signal_group(r, SIGKILL);
-    while (waitpid(r->pid, &r->status, 0) < 0)
-        if (errno != EINTR) {
-            r->lost = !r->timed_out;
-            break;
-        }
-    r->reaped = 1;
-}
-
-/* How long poll may sleep: to the deadline, but without a pidfd we must
- * look at the child now and then. */
-static int poll_wait(const struct run *r, long long left, int *idle)
-{
-    long long ms = left;
-
-    if (r->pidfd < 0) {
-        long long cap = r->err_r >= 0 ? 100 : (*idle < 50 ? (*idle = *idle * 2 + 1) : 50);
-        if (ms > cap) ms = cap;
-    }
-    return (int)(ms > 0 ? ms : 0);
-}
-
+/* Feed the message and collect stderr until the MDA is reaped. Once the
+ * supervisor has sent SIGTERM (the deadline) or we gave up feeding, its
+ * stdin stays open but is fed no more: it never sees the end of a message
+ * that did not end, so it cannot deliver a truncated one. */
 static void supervise(struct mda *md, struct run *r)
 {
-    long long deadline = now_ms() + (long long)md->timeout_s * 1000;
-    int idle = 0;
+    for (;;) {
+        struct pollfd p[2];
+        size_t n = 0;
+        int iw = -1, ie = -1;
 
-    while (!r->reaped) {
-        struct pollfd p[3];
-        int n = 0, iw = -1, ie = -1;
-        long long left = deadline - now_ms();
-        if (left <= 0 || r->feed_failed) {
-            r->timed_out = !r->feed_failed;
-            stop_child(md, r);
-            break;
-        }
-        if (r->in_w >= 0) p[iw = n++] = (struct pollfd){.fd = r->in_w, .events = POLLOUT};
-        if (r->err_r >= 0) p[ie = n++] = (struct pollfd){.fd = r->err_r, .events = POLLIN};
-        if (r->pidfd >= 0) p[n++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
-        if (poll(p, (nfds_t)n, poll_wait(r, left, &idle)) > 0) {
-            if (iw >= 0 && p[iw].revents) feed(md, r);
-            if (ie >= 0 && p[ie].revents) stderr_read(md, r, MDA_BUF);
-        }
-        try_reap(r);
+        if (r->feed_failed) child_terminate(&r->c);
+        if (r->in_w >= 0 && !r->c.term_sent)
+            p[iw = (int)n++] = (struct pollfd){.fd = r->in_w, .events = POLLOUT};
+        if (r->err_r >= 0) p[ie = (int)n++] = (struct pollfd){.fd = r->err_r, .events = POLLIN};
+        if (child_wait(&r->c, p, n) == 0) break;
+        if (iw >= 0 && p[iw].revents) feed(md, r);
+        if (ie >= 0 && p[ie].revents) stderr_read(md, r, MDA_BUF);
     }
     stderr_finish(md, r);
 }
@@ -492,27 +293,27 @@ static int verdict(struct mda *md, const struct run *r, struct err *e)
         err_hint(e, "the message stays on the server; check the spool directory %s", md->sp.dir);
         return -1;
     }
-    if (r->timed_out) {
+    if (r->c.timed_out) {
         err_set(e, ERR_DELIVERY, "the MDA did not finish within %d s and was %s", md->timeout_s,
-                r->killed ? "killed" : "stopped");
+                r->c.killed ? "killed" : "stopped");
         err_hint(e, "the message stays on the server; raise mda_timeout, or find out why the MDA "
                     "hangs");
         return -1;
     }
-    if (r->lost) {
+    if (r->c.lost) {
         err_set(e, ERR_INTERNAL, "lost track of the MDA: its exit status is unknown");
         err_hint(e, "popfetch must not run with SIGCHLD ignored; the message stays on the server");
         return -1;
     }
-    if (WIFSIGNALED(r->status)) {
-        err_set(e, ERR_DELIVERY, "the MDA was killed by signal %d (%s)", WTERMSIG(r->status),
-                strsignal(WTERMSIG(r->status)));
+    if (WIFSIGNALED(r->c.status)) {
+        err_set(e, ERR_DELIVERY, "the MDA was killed by signal %d (%s)", WTERMSIG(r->c.status),
+                strsignal(WTERMSIG(r->c.status)));
         add_said(e, r);
         err_hint(e, "the message stays on the server");
         return -1;
     }
-    if (!WIFEXITED(r->status)) return err_set(e, ERR_INTERNAL, "the MDA ended in a strange way");
-    if (WEXITSTATUS(r->status) != 0) return failed_exit(r, WEXITSTATUS(r->status), e);
+    if (!WIFEXITED(r->c.status)) return err_set(e, ERR_INTERNAL, "the MDA ended in a strange way");
+    if (WEXITSTATUS(r->c.status) != 0) return failed_exit(r, WEXITSTATUS(r->c.status), e);
     if ((left = unread(md, r)) > 0) {
         err_set(e, ERR_DELIVERY,
                 "the MDA did not read the whole message (it exited 0 with %llu of %llu bytes "
@@ -586,14 +387,15 @@ static int run_mda(struct mda *md, char **argv, char **envp, struct err *e)
     int rc;
 
     memset(&r, 0, sizeof r);
-    r.in_w = r.in_r = r.err_r = r.pidfd = -1;
+    r.in_w = r.in_r = r.err_r = -1;
     if (spool_rewind(&md->sp, e) < 0) return -1;
     rc = spawn(md, &r, argv, envp, e);
     if (rc == 0) {
         supervise(md, &r);
         rc = verdict(md, &r, e);
     }
-    close_fd(&r.in_w), close_fd(&r.in_r), close_fd(&r.err_r), close_fd(&r.pidfd);
+    child_close(&r.c);
+    close_fd(&r.in_w), close_fd(&r.in_r), close_fd(&r.err_r);
     return rc;
 }
 

@@ -11,11 +11,11 @@
  * /dev/null, stderr a pipe read line by line into the stderr_line callback,
  * and POPFETCH_ACCOUNT, POPFETCH_UIDL, POPFETCH_SIZE and POPFETCH_SERVER in
  * its environment. The message is delivered only if the program exits 0
- * having read all of it, within timeout_s seconds (else SIGTERM to its
- * process group, SIGKILL 5 s later). Exit 75 (EX_TEMPFAIL) is a temporary
- * failure; other statuses, signals and timeouts are named in the error. A
- * failed end() leaves the message on the server (ERR_DELIVERY); a successful
- * one is final, so sync, publish, publish_sync and recover do nothing.
+ * having read all of it, within timeout_s seconds (else the supervisor,
+ * child.h, sends SIGTERM to its process group, SIGKILL 5 s later). Exit 75 (EX_TEMPFAIL) is a
+ * temporary failure; other statuses, signals and timeouts are named in the error. A failed end()
+ * leaves the message on the server (ERR_DELIVERY); a successful one is final, so sync, publish,
+ * publish_sync and recover do nothing.
  */
 #ifndef POPFETCH_MDA_H
 #define POPFETCH_MDA_H
