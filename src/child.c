@@ -12,6 +12,7 @@
 
 #include "child.h"
 #include "net.h" /* net_now_ms: the one monotonic clock */
+#include "stop.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
@@ -267,9 +268,15 @@ static int wait_ms(struct child *c, int64_t now, size_t n)
     return ms < 0 ? -1 : (int)ms;
 }
 
-/* Time-driven steps: SIGTERM at the deadline, SIGKILL after the grace. */
+/* SIGTERM at a stop request or at the deadline, SIGKILL after the grace. */
 static void enforce(struct child *c, int64_t now)
 {
+    int sig = stop_requested();
+
+    if (sig && !c->stop_sig) {
+        c->stop_sig = sig;
+        if (!c->term_sent) terminate(c, now);
+    }
     if (!c->term_sent && c->deadline && now >= c->deadline) {
         c->timed_out = 1;
         terminate(c, now);
@@ -291,8 +298,8 @@ int child_wait(struct child *c, struct pollfd *p, size_t n)
         if (c->reaped) return 0;
         memcpy(all, p, n * sizeof *p);
         if (c->pidfd >= 0) all[n] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
-        r = poll(all, (nfds_t)(n + (c->pidfd >= 0)), wait_ms(c, now, n));
-        if (r <= 0) continue; /* a timeout, EINTR: look again */
+        r = stop_poll(all, (nfds_t)(n + (c->pidfd >= 0)), wait_ms(c, now, n));
+        if (r <= 0) continue; /* a timeout, a signal: look again */
         for (size_t i = 0; i < n; i++) {
             p[i].revents = all[i].revents;
             ready += p[i].revents != 0;

@@ -12,8 +12,12 @@
  *
  * child_wait() is the caller's poll loop: it returns when one of the
  * caller's descriptors is ready, and 0 once the child is reaped. Meanwhile
- * it enforces the deadline: SIGTERM to the group when the deadline passes,
- * SIGKILL kill_after_ms later (then it waits for the child).
+ * it enforces the deadline and is stop-aware: when the deadline passes, or
+ * at once when a stop signal is recorded by stop.c (stop_requested(): our
+ * SIGTERM, SIGINT, SIGHUP), SIGTERM goes to the child's group, SIGKILL
+ * kill_after_ms later (then it waits for the child). A stop that comes
+ * while it waits always wakes it (stop_poll). The caller then reports
+ * ERR_INTERRUPTED (stop_sig says which signal).
  */
 #ifndef POPFETCH_CHILD_H
 #define POPFETCH_CHILD_H
@@ -50,8 +54,9 @@ struct child {
     int reaped;
     int status;     /* from waitpid, when reaped and not lost */
     int lost;       /* someone else reaped it (SIGCHLD ignored?): status unknown */
-    int term_sent;  /* SIGTERM was sent (deadline or child_terminate) */
+    int term_sent;  /* SIGTERM was sent (deadline, stop or child_terminate) */
     int timed_out;  /* the deadline passed */
+    int stop_sig;   /* a stop signal came while it ran (SIGTERM, SIGINT, SIGHUP), or 0 */
     int killed;     /* it needed SIGKILL */
     int exec_errno; /* exec failed with this errno (child_spawn returned -1) */
 };
@@ -72,7 +77,8 @@ int child_spawn(struct child *c, const struct child_spec *s, struct err *e);
 
 /* Wait until one of p[0..n-1] (n <= CHILD_POLL_MAX; the caller's pipes to
  * the child) has revents (returns how many), or until the child is reaped
- * (returns 0; the outcome in *c is final). Enforces the deadline as above.
+ * (returns 0; the outcome in *c is final). Enforces the deadline and
+ * stops as above.
  * Once term_sent, a caller should stop feeding the child (it must not see
  * the end of an input that did not end) but may go on reading from it. */
 int child_wait(struct child *c, struct pollfd *p, size_t n);

@@ -221,7 +221,8 @@ static void feed(struct mda *md, struct run *r)
 }
 
 /* Feed the message and collect stderr until the MDA is reaped. Once the
- * supervisor has sent SIGTERM (the deadline) or we gave up feeding, its
+ * supervisor has sent SIGTERM (the deadline, a stop signal) or we gave up
+ * feeding, its
  * stdin stays open but is fed no more: it never sees the end of a message
  * that did not end, so it cannot deliver a truncated one. */
 static void supervise(struct mda *md, struct run *r)
@@ -291,6 +292,12 @@ static int verdict(struct mda *md, const struct run *r, struct err *e)
         *e = r->feed_err;
         err_prefix(e, "the MDA was stopped");
         err_hint(e, "the message stays on the server; check the spool directory %s", md->sp.dir);
+        return -1;
+    }
+    if (r->c.stop_sig) {
+        err_set(e, ERR_INTERRUPTED, "stopped by SIG%s while the MDA ran; the MDA was %s",
+                sigabbrev_np(r->c.stop_sig), r->c.killed ? "killed" : "stopped");
+        err_hint(e, "the message stays on the server; the next run delivers it");
         return -1;
     }
     if (r->c.timed_out) {

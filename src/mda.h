@@ -12,10 +12,12 @@
  * and POPFETCH_ACCOUNT, POPFETCH_UIDL, POPFETCH_SIZE and POPFETCH_SERVER in
  * its environment. The message is delivered only if the program exits 0
  * having read all of it, within timeout_s seconds (else the supervisor,
- * child.h, sends SIGTERM to its process group, SIGKILL 5 s later). Exit 75 (EX_TEMPFAIL) is a
- * temporary failure; other statuses, signals and timeouts are named in the error. A failed end()
- * leaves the message on the server (ERR_DELIVERY); a successful one is final, so sync, publish,
- * publish_sync and recover do nothing.
+ * child.h, sends SIGTERM to its process group, SIGKILL 5 s later). Exit 75
+ * (EX_TEMPFAIL) is a temporary failure; other statuses, signals and
+ * timeouts are named in the error. A stop signal (stop.h) while it runs
+ * stops it at once the same way (ERR_INTERRUPTED). A failed end() leaves
+ * the message on the server (ERR_DELIVERY); a successful one is final, so
+ * sync, publish, publish_sync and recover do nothing.
  */
 #ifndef POPFETCH_MDA_H
 #define POPFETCH_MDA_H

@@ -1,8 +1,10 @@
 /*
  * stop — see stop.h.
  */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "stop.h"
 
@@ -50,5 +52,28 @@ int stop_take_poll(void)
     int r = poll_now;
 
     poll_now = 0;
+    return r;
+}
+
+int stop_poll(struct pollfd *p, nfds_t n, int timeout_ms)
+{
+    sigset_t stops, old;
+    struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+    int r, saved;
+
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stops, &old);
+    if (stop_requested()) {
+        r = -1;
+        saved = EINTR;
+    } else {
+        r = ppoll(p, n, timeout_ms < 0 ? NULL : &ts, &old);
+        saved = errno;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
     return r;
 }

@@ -14,10 +14,19 @@
 #ifndef POPFETCH_STOP_H
 #define POPFETCH_STOP_H
 
+#include <poll.h>
+
 void stop_install(int daemon);
 
 /* The signal that asked us to stop, or 0. */
 int stop_requested(void);
+
+/* poll(2) that a stop cannot slip past: the stop signals are blocked from
+ * the check of stop_requested() until ppoll(2) sleeps, so one that comes
+ * just before the sleep still ends it. Returns -1 with errno EINTR when a
+ * stop was requested before the wait, else as poll(2) (EINTR for any signal
+ * caught meanwhile); timeout_ms < 0 waits without limit. */
+int stop_poll(struct pollfd *p, nfds_t n, int timeout_ms);
 
 /* Daemon mode: was a re-read (SIGHUP) or a poll (SIGUSR1) asked for since
  * the last call? Clears the request. */

@@ -238,6 +238,36 @@ EOF
   [ "$(dovecot_count alice)" -eq 1 ]
 }
 
+@test "MDA: SIGTERM to popfetch stops the MDA's process group at once; exit 23, the message stays" {
+  put_samples 2
+  printf '#!/bin/sh\ncat >/dev/null\nsleep 30 &\necho $! >"%s"\nwait\n' "$W/sleep.pid" >"$W/mda.sh"
+  chmod 755 "$W/mda.sh"
+  rc_delivery mda "$W/mda.sh"
+  "$POPFETCH" -f "$RC" --state-dir "$SD" 2>"$W/err" &
+  local pid=$! rc=0 i t0
+  for ((i = 0; i < 500; i++)); do
+    [[ -s $W/sleep.pid ]] && break
+    sleep 0.02
+  done
+  HOLDER_PID=$(<"$W/sleep.pid") # teardown kills the MDA's sleep if it is left
+  t0=$(date +%s%N)
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  cat "$W/err"
+  [ "$rc" -eq 23 ]
+  [ $((($(date +%s%N) - t0) / 1000000)) -lt 3000 ]
+  grep -q "message 1 was not delivered (it stays on the server): stopped by SIGTERM while the MDA ran" "$W/err"
+  # the MDA's own child went with it
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$HOLDER_PID" 2>/dev/null || break
+    sleep 0.02
+  done
+  run kill -0 "$HOLDER_PID"
+  [ "$status" -eq 1 ]
+  [ "$(dovecot_count alice)" -eq 2 ]
+  [ "$(find "$MD" -type f | wc -l)" -eq 0 ]
+}
+
 @test "MDA: one that exits without reading its input has failed" {
   put_samples 1
   head -c 300000 /dev/zero | tr '\0' 'y' | fold -w 70 >"$W/orig/2"
