@@ -14,9 +14,9 @@
  *    that conf_find finds, a host, a user and a delivery (maildir, mbox or
  *    an MDA command that cmdsplit_argv accepts) with a non-empty value,
  *    EXTERNAL only with tls_cert_file; every enum, mbox_locking, the port
- *    (<= 65535), timeout and mda_timeout (1..86400), the TLS version, the
- *    keep setting and the fingerprint (64 lower-case hex digits) is in
- *    range; a password only in a private file;
+ *    (<= 65535), timeout, mda_timeout and passwordeval_timeout
+ *    (1..86400), the TLS version, the keep setting and the fingerprint (64
+ *    lower-case hex digits) is in range; a password only in a private file;
  *  - failure: ERR_USAGE or ERR_CONFIG_PERM, and the message starts with the
  *    file name (it names file:line);
  *  - conf_parse_size / conf_parse_duration accept exactly what an
@@ -167,6 +167,7 @@ static void check_account(struct config *cfg, struct account *a, int private_fil
     }
     FUZZ_CHECK(a->mbox_locking >= 0 && a->mbox_locking <= 3);
     FUZZ_CHECK(a->mda_timeout >= 1 && a->mda_timeout <= 86400);
+    FUZZ_CHECK(a->passwordeval_timeout >= 1 && a->passwordeval_timeout <= 86400);
     FUZZ_CHECK(a->received_header == 0 || a->received_header == 1);
     FUZZ_CHECK(a->tls >= TLS_IMPLICIT && a->tls <= TLS_OFF);
     FUZZ_CHECK(a->auth >= AUTH_AUTO && a->auth <= AUTH_EXTERNAL);

@@ -206,6 +206,7 @@ static const struct keydef keys[] = {
     {"user", V_STR, OFF(user), NULL},
     {"password", V_STR, OFF(password), NULL},
     {"passwordeval", V_STR, OFF(passwordeval), NULL},
+    {"passwordeval_timeout", V_SECONDS, OFF(passwordeval_timeout), NULL},
     {"tls", V_ENUM, OFF(tls), tls_names},
     {"tls_verify", V_BOOL, OFF(tls_verify), NULL},
     {"tls_trust_file", V_PATH, OFF(tls_trust_file), NULL},
@@ -240,6 +241,7 @@ void conf_account_defaults(struct account *a)
     a->timeout = 60;
     a->mbox_locking = MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL;
     a->mda_timeout = 300;
+    a->passwordeval_timeout = 300;
     a->received_header = 1;
 }
 

@@ -54,6 +54,7 @@ struct account {
     const char *user;
     const char *password;
     const char *passwordeval;
+    unsigned long passwordeval_timeout;
     int tls; /* enum tls_mode */
     int tls_verify;
     const char *tls_trust_file;

@@ -3,7 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,7 +14,10 @@
 
 #include <openssl/crypto.h>
 
+#include "child.h"
 #include "secret.h"
+
+#define PE_REST_MAX (1024 * 1024) /* passwordeval output after the first line */
 
 void secret_free(char *s)
 {
@@ -33,76 +36,158 @@ static char *copy_secret(const char *src, size_t n)
     return s;
 }
 
-/* Read the child's output up to the first line end (bounded), then drain. */
-static int read_first_line(int fd, char *buf, size_t max, size_t *len)
-{
-    size_t n = 0;
-    int have_line = 0;
-    char sink[4096];
+/* ---- passwordeval ------------------------------------------------------- */
 
-    for (;;) {
-        ssize_t r = have_line ? read(fd, sink, sizeof sink) : read(fd, buf + n, max - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        if (have_line) continue;
-        char *nl = memchr(buf + n, '\n', (size_t)r);
-        n += (size_t)r;
-        if (nl) {
-            *len = (size_t)(nl - buf);
-            have_line = 1;
-        } else if (n == max) {
-            return -1;
+/* What passwordeval printed: the first line is the secret; what follows is
+ * read (so that the command is not stopped by a full pipe) and wiped. */
+struct pe_out {
+    char *buf;  /* SECRET_MAX bytes: the output up to the first line end (and what
+                   came with it in the same read) */
+    size_t n;   /* bytes in buf */
+    size_t len; /* the first line's length, once have_line */
+    int have_line;
+    size_t rest;  /* bytes after the line end */
+    int too_long; /* no line end in SECRET_MAX bytes */
+    int too_much; /* more than PE_REST_MAX bytes after it */
+};
+
+/* One read from the command's output. 1: read something; 0: the end (EOF,
+ * an error or too much), stop reading; -1: nothing now. */
+static int pe_read(struct pe_out *o, int fd)
+{
+    char scratch[4096];
+    ssize_t r;
+
+    if (!o->have_line) {
+        r = read(fd, o->buf + o->n, SECRET_MAX - o->n);
+        if (r > 0) {
+            char *nl = memchr(o->buf + o->n, '\n', (size_t)r);
+            o->n += (size_t)r;
+            if (nl) {
+                o->len = (size_t)(nl - o->buf);
+                o->have_line = 1;
+                o->rest = o->n - o->len - 1;
+            } else if (o->n == SECRET_MAX) {
+                o->too_long = 1;
+            }
         }
+    } else {
+        r = read(fd, scratch, sizeof scratch);
+        if (r > 0) o->rest += (size_t)r;
+        OPENSSL_cleanse(scratch, sizeof scratch);
     }
-    if (!have_line) *len = n;
-    if (*len > 0 && buf[*len - 1] == '\r') (*len)--;
-    return 0;
+    if (o->rest > PE_REST_MAX) o->too_much = 1;
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) return -1;
+    return r > 0 && !o->too_long && !o->too_much ? 1 : 0;
 }
 
-static int run_passwordeval(const char *cmd, char **out, struct err *e)
+/* Read the output while the command runs, until it is reaped. */
+static void pe_collect(struct child *c, struct pe_out *o, int fd)
 {
-    int pfd[2], status;
-    pid_t pid;
-    char *buf;
-    size_t len = 0;
-    int rc;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    size_t n = 1;
 
-    if (!(buf = malloc(SECRET_MAX))) return err_set(e, ERR_INTERNAL, "out of memory");
-    if (pipe2(pfd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-        free(buf);
-        return err_set(e, ERR_INTERNAL, "cannot run passwordeval: %s", strerror(errno));
+    while (child_wait(c, &p, n) > 0)
+        if (pe_read(o, fd) == 0) {
+            n = 0; /* nothing more to read: wait for the exit */
+            if (o->too_long || o->too_much) child_terminate(c);
+        }
+    /* What it left in the pipe; a program it started may keep the pipe
+     * open, so no waiting for the end. */
+    while (n && pe_read(o, fd) == 1) {
     }
-    if (pid == 0) {
-        signal(SIGPIPE, SIG_DFL);
-        dup2(pfd[1], STDOUT_FILENO);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    close(pfd[1]);
-    rc = read_first_line(pfd[0], buf, SECRET_MAX, &len);
-    close(pfd[0]);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (rc < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || len == 0) {
-        OPENSSL_cleanse(buf, SECRET_MAX);
-        free(buf);
-        if (rc < 0)
-            err_set(e, ERR_AUTH, "passwordeval printed more than %d bytes without a line end",
-                    SECRET_MAX);
-        else if (WIFSIGNALED(status))
-            err_set(e, ERR_AUTH, "passwordeval command was killed by signal %d", WTERMSIG(status));
-        else if (WEXITSTATUS(status) != 0)
-            err_set(e, ERR_AUTH, "passwordeval command failed with exit status %d",
-                    WEXITSTATUS(status));
-        else
-            err_set(e, ERR_AUTH, "passwordeval command printed an empty first line");
-        err_hint(e, "run the `passwordeval` command by hand to see what goes wrong");
+}
+
+/* The secret's length: the first line, without a final CR. */
+static size_t pe_secret_len(const struct pe_out *o)
+{
+    size_t len = o->have_line ? o->len : o->n;
+
+    return len > 0 && o->buf[len - 1] == '\r' ? len - 1 : len;
+}
+
+/* Why passwordeval gave no secret (-1), or 0 if it did. */
+static int pe_failed(const struct account *a, const struct child *c, const struct pe_out *o,
+                     struct err *e)
+{
+    if (c->stop_sig)
+        return err_set(e, ERR_INTERRUPTED, "stopped by SIG%s while passwordeval ran",
+                       sigabbrev_np(c->stop_sig));
+    if (c->timed_out) {
+        err_set(e, ERR_AUTH, "passwordeval did not finish within %lu s and was %s",
+                a->passwordeval_timeout, c->killed ? "killed" : "stopped");
+        err_hint(e, "run the command by hand to see where it waits, or raise "
+                    "`passwordeval_timeout`");
+    } else if (o->too_long)
+        err_set(e, ERR_AUTH, "passwordeval printed more than %d bytes without a line end",
+                SECRET_MAX);
+    else if (o->too_much)
+        err_set(e, ERR_AUTH, "passwordeval printed more than %d bytes after its first line",
+                PE_REST_MAX);
+    else if (c->lost)
+        err_set(e, ERR_INTERNAL, "lost track of passwordeval: its exit status is unknown");
+    else if (WIFSIGNALED(c->status))
+        err_set(e, ERR_AUTH, "passwordeval command was killed by signal %d", WTERMSIG(c->status));
+    else if (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0)
+        err_set(e, ERR_AUTH, "passwordeval command failed with exit status %d",
+                WEXITSTATUS(c->status));
+    else if (o->n == 0)
+        err_set(e, ERR_AUTH, "passwordeval command printed nothing");
+    else if (pe_secret_len(o) == 0)
+        err_set(e, ERR_AUTH, "passwordeval command printed an empty first line");
+    else
+        return 0;
+    if (!e->hint[0])
+        err_hint(e, "run the `passwordeval` command by hand to see what goes wrong; its first "
+                    "line of output is the secret");
+    return -1;
+}
+
+/* The command with /bin/sh -c in a process group of its own, stdout a pipe,
+ * stdin and stderr ours, within passwordeval_timeout. */
+static int pe_run(const struct account *a, struct child *c, struct pe_out *o, struct err *e)
+{
+    char sh[] = "/bin/sh", dash_c[] = "-c";
+    char *argv[] = {sh, dash_c, (char *)a->passwordeval, NULL};
+    struct child_spec cs = {.what = "passwordeval",
+                            .argv = argv,
+                            .fd = {CHILD_KEEP, -1, CHILD_KEEP},
+                            .timeout_ms = (int)a->passwordeval_timeout * 1000};
+    int p[2], rc;
+
+    if (child_pipe(p) < 0 || child_nonblock(p[0]) < 0) {
+        err_set(e, ERR_INTERNAL, "cannot run passwordeval: %s", strerror(errno));
+        if (p[0] >= 0) close(p[0]), close(p[1]);
         return -1;
     }
-    *out = copy_secret(buf, len);
-    OPENSSL_cleanse(buf, SECRET_MAX);
-    free(buf);
-    return *out ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
+    cs.fd[1] = p[1];
+    rc = child_spawn(c, &cs, e);
+    close(p[1]);
+    if (rc == 0) pe_collect(c, o, p[0]);
+    close(p[0]);
+    if (rc < 0 && !c->exec_errno) e->kind = ERR_INTERNAL; /* no process: not an auth problem */
+    if (rc < 0 && c->exec_errno) {
+        err_set(e, ERR_AUTH, "cannot run passwordeval: %s: %s", sh, strerror(c->exec_errno));
+        err_hint(e, "popfetch runs the command with %s -c", sh);
+    }
+    return rc;
+}
+
+static int run_passwordeval(const struct account *a, char **out, struct err *e)
+{
+    struct pe_out o = {0};
+    struct child c = {.pid = -1, .pidfd = -1};
+    int rc;
+
+    if (!(o.buf = malloc(SECRET_MAX))) return err_set(e, ERR_INTERNAL, "out of memory");
+    rc = pe_run(a, &c, &o, e);
+    child_close(&c);
+    if (rc == 0) rc = pe_failed(a, &c, &o, e);
+    if (rc == 0 && !(*out = copy_secret(o.buf, pe_secret_len(&o))))
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    OPENSSL_cleanse(o.buf, SECRET_MAX);
+    free(o.buf);
+    return rc;
 }
 
 /* ---- ~/.netrc ----------------------------------------------------------- */
@@ -204,6 +289,32 @@ static int from_netrc(const struct account *a, char **out, struct err *e)
     return *out ? 1 : err_set(e, ERR_INTERNAL, "out of memory");
 }
 
+/* Read the terminal up to the first line end (bounded), then drain. */
+static int read_first_line(int fd, char *buf, size_t max, size_t *len)
+{
+    size_t n = 0;
+    int have_line = 0;
+    char sink[4096];
+
+    for (;;) {
+        ssize_t r = have_line ? read(fd, sink, sizeof sink) : read(fd, buf + n, max - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        if (have_line) continue;
+        char *nl = memchr(buf + n, '\n', (size_t)r);
+        n += (size_t)r;
+        if (nl) {
+            *len = (size_t)(nl - buf);
+            have_line = 1;
+        } else if (n == max) {
+            return -1;
+        }
+    }
+    if (!have_line) *len = n;
+    if (*len > 0 && buf[*len - 1] == '\r') (*len)--;
+    return 0;
+}
+
 /* ---- the terminal ------------------------------------------------------ */
 
 static int from_terminal(const struct account *a, char **out, struct err *e)
@@ -247,7 +358,7 @@ int secret_get(const struct account *a, char **out, struct err *e)
             return err_set(e, ERR_INTERNAL, "out of memory");
         return 0;
     }
-    if (a->passwordeval) return run_passwordeval(a->passwordeval, out, e);
+    if (a->passwordeval) return run_passwordeval(a, out, e);
     if ((rc = from_netrc(a, out, e)) != 0) return rc < 0 ? -1 : 0;
     if ((rc = from_terminal(a, out, e)) != 0) return rc < 0 ? -1 : 0;
     err_set(e, ERR_AUTH, "no password for %s@%s", a->user, a->host);

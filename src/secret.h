@@ -5,6 +5,12 @@
  * the exit status); ~/.netrc (refused if group or others can read it); a
  * no-echo prompt on the terminal. The secret lives in memory we own, is
  * never put in argv or an error message, and is wiped by secret_free().
+ *
+ * passwordeval runs under the child supervisor (child.h): in a process
+ * group of its own, killed with it after passwordeval_timeout (ERR_AUTH) or
+ * at once on a stop signal (ERR_INTERRUPTED). Its output after the first
+ * line is read (at most 1 MiB, else ERR_AUTH) and wiped, like every buffer
+ * that held its output.
  */
 #ifndef POPFETCH_SECRET_H
 #define POPFETCH_SECRET_H

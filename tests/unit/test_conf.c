@@ -212,6 +212,7 @@ TEST(conf_delivery_kinds_and_their_keys)
                                "account b\n"
                                "delivery mda \"/usr/bin/procmail -d %T\"\n"
                                "mda_timeout 30\n"
+                               "passwordeval_timeout 2m\n"
                                "received_header off\n";
     struct config cfg;
     struct err e;
@@ -225,11 +226,11 @@ TEST(conf_delivery_kinds_and_their_keys)
     CHECK(a->delivery.kind == DELIVERY_MBOX);
     CHECK_STR(a->delivery.arg, "/home/alice/mbox");
     CHECK(a->mbox_locking == MBOX_LOCK_FCNTL);
-    CHECK(a->received_header == 1 && a->mda_timeout == 300);
+    CHECK(a->received_header == 1 && a->mda_timeout == 300 && a->passwordeval_timeout == 300);
     CHECK(b->delivery.kind == DELIVERY_MDA);
     CHECK_STR(b->delivery.arg, "/usr/bin/procmail -d %T");
     CHECK(b->mbox_locking == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL));
-    CHECK(b->mda_timeout == 30 && b->received_header == 0);
+    CHECK(b->mda_timeout == 30 && b->received_header == 0 && b->passwordeval_timeout == 120);
     conf_free(&cfg);
 }
 
