@@ -16,6 +16,7 @@
 
 #include "child.h"
 #include "secret.h"
+#include "stop.h"
 
 #define PE_REST_MAX (1024 * 1024) /* passwordeval output after the first line */
 
@@ -289,33 +290,42 @@ static int from_netrc(const struct account *a, char **out, struct err *e)
     return *out ? 1 : err_set(e, ERR_INTERNAL, "out of memory");
 }
 
-/* Read the terminal up to the first line end (bounded), then drain. */
-static int read_first_line(int fd, char *buf, size_t max, size_t *len)
+/* ---- the terminal ------------------------------------------------------ */
+
+/* One line from the terminal in canonical mode, where a read returns at
+ * most one line: it ends at Enter (or at Ctrl-D, with what was typed
+ * before it). 0 with buf[0..*len), the line end and a CR before it
+ * dropped; -1 on a stop signal (ERR_INTERRUPTED) or a line longer than max
+ * (ERR_AUTH). */
+static int tty_read_line(int fd, char *buf, size_t max, size_t *len, struct err *e)
 {
     size_t n = 0;
-    int have_line = 0;
-    char sink[4096];
 
     for (;;) {
-        ssize_t r = have_line ? read(fd, sink, sizeof sink) : read(fd, buf + n, max - n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        if (have_line) continue;
-        char *nl = memchr(buf + n, '\n', (size_t)r);
-        n += (size_t)r;
-        if (nl) {
-            *len = (size_t)(nl - buf);
-            have_line = 1;
-        } else if (n == max) {
-            return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ssize_t r;
+        char *nl;
+
+        if (stop_poll(&p, 1, -1) < 0) {
+            if (stop_requested())
+                return err_set(e, ERR_INTERRUPTED, "stopped by SIG%s at the password prompt",
+                               sigabbrev_np(stop_requested()));
+            if (errno == EINTR) continue;
+            break;
         }
+        r = read(fd, buf + n, max - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break; /* Ctrl-D on an empty line, a hangup */
+        if ((nl = memchr(buf + n, '\n', (size_t)r))) {
+            n = (size_t)(nl - buf);
+            break;
+        }
+        n += (size_t)r;
+        if (n == max) return err_set(e, ERR_AUTH, "the password typed is too long");
     }
-    if (!have_line) *len = n;
-    if (*len > 0 && buf[*len - 1] == '\r') (*len)--;
+    *len = n > 0 && buf[n - 1] == '\r' ? n - 1 : n;
     return 0;
 }
-
-/* ---- the terminal ------------------------------------------------------ */
 
 static int from_terminal(const struct account *a, char **out, struct err *e)
 {
@@ -332,20 +342,20 @@ static int from_terminal(const struct account *a, char **out, struct err *e)
         close(fd);
         return err_set(e, ERR_INTERNAL, "out of memory");
     }
-    dprintf(fd, "Password for %s@%s: ", a->user, a->host);
     quiet = old;
     quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
-    tcsetattr(fd, TCSAFLUSH, &quiet);
-    rc = read_first_line(fd, buf, SECRET_MAX, &len);
+    tcsetattr(fd, TCSAFLUSH, &quiet); /* before the prompt: nothing typed after it shows */
+    dprintf(fd, "Password for %s@%s: ", a->user, a->host);
+    rc = tty_read_line(fd, buf, SECRET_MAX, &len, e);
     tcsetattr(fd, TCSAFLUSH, &old);
     dprintf(fd, "\n");
     close(fd);
-    if (rc == 0 && len > 0) *out = copy_secret(buf, len);
+    if (rc == 0 && len > 0 && !(*out = copy_secret(buf, len)))
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
     OPENSSL_cleanse(buf, SECRET_MAX);
     free(buf);
-    if (rc == 0 && len > 0) return *out ? 1 : err_set(e, ERR_INTERNAL, "out of memory");
-    return 0;
+    return rc < 0 ? -1 : len > 0;
 }
 
 int secret_get(const struct account *a, char **out, struct err *e)

@@ -3,7 +3,9 @@
  * `password` in the config; `passwordeval` (a command run with /bin/sh -c
  * whose first line of output is the secret; its failure is an error naming
  * the exit status); ~/.netrc (refused if group or others can read it); a
- * no-echo prompt on the terminal. The secret lives in memory we own, is
+ * no-echo prompt on the terminal (one line, ended by Enter; echo is off
+ * before the prompt shows and back after; a stop signal there is
+ * ERR_INTERRUPTED). The secret lives in memory we own, is
  * never put in argv or an error message, and is wiped by secret_free().
  *
  * passwordeval runs under the child supervisor (child.h): in a process

@@ -133,3 +133,43 @@ pe_stop_round() {
   [ "$(ms_since "$t0")" -lt 10000 ]
   [ "$(mailcheck count "$MD")" -eq 1 ]
 }
+
+# on_pty [--expect TEXT --send KEYS]... -- COMMAND...: run on a real terminal
+# (tests/lib/onpty.py); what it showed in $W/pty.log, the terminal's echo
+# flag in $W/pty.state.
+on_pty() {
+  "$DC_PYTHON" "$PF_TOP/tests/lib/onpty.py" --log "$W/pty.log" --state "$W/pty.state" \
+    --timeout 15 "$@"
+}
+
+# rc_prompt [lines...]: account "t" on the private Dovecot with no password
+# anywhere (HOME=$W has no ~/.netrc): popfetch asks on the terminal.
+rc_prompt() {
+  pf_rc_dovecot implicit "$@"
+  sed -i '/^password /d' "$RC"
+}
+
+@test "terminal prompt: the password and Enter log in, without Ctrl-D; nothing typed shows; echo is back after" {
+  dovecot_start
+  dovecot_put alice - <<<$'Subject: one\n\nbody\n'
+  rc_prompt
+  run on_pty --expect "Password for alice@127.0.0.1: " --send 'secret\r' \
+    -- env HOME="$W" "$POPFETCH" -f "$RC" --state-dir "$SD"
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 1 ]
+  [ "$(grep -c secret "$W/pty.log")" -eq 0 ]
+  grep -qx "at-expect 1 echo off" "$W/pty.state"
+  grep -qx "after echo on" "$W/pty.state"
+}
+
+@test "terminal prompt: Ctrl-C stops popfetch at once (exit 23) and echo is back" {
+  dovecot_start
+  rc_prompt
+  run on_pty --expect "Password for alice@127.0.0.1: " --send '\x03' \
+    -- env HOME="$W" "$POPFETCH" -f "$RC" --state-dir "$SD"
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 23 ]
+  grep -q "stopped by SIGINT at the password prompt" "$W/pty.log"
+  grep -qx "after echo on" "$W/pty.state"
+}
