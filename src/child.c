@@ -93,15 +93,31 @@ static void default_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Make `pgrp` the terminal's foreground process group. SIGTTOU is blocked
+ * meanwhile: a process in a background group may hand the terminal over
+ * only so. Async-signal-safe. */
+static void set_foreground(int tty, pid_t pgrp)
+{
+    sigset_t ttou, old;
+
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);
+    tcsetpgrp(tty, pgrp);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* In the forked child: only async-signal-safe calls, then exec or _exit.
  * fds[i] (lifted above 2 by the parent) becomes descriptor i; CHILD_KEEP
  * leaves i as it is. On failure the errno goes to the parent through
  * status_fd. */
-static void child_exec(const int fds[3], int status_fd, char *const *argv, char *const *envp)
+static void child_exec(const int fds[3], int status_fd, char *const *argv, char *const *envp,
+                       int tty)
 {
     int hi[3], saved;
 
     setpgid(0, 0);
+    if (tty >= 0) set_foreground(tty, getpid()); /* also in the parent: whoever is first */
     default_signals();
     for (int i = 0; i < 3; i++)
         if (fds[i] != CHILD_KEEP && (hi[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0) goto fail;
@@ -151,9 +167,30 @@ static int exec_status(int fd)
     return n == (ssize_t)sizeof errnum ? errnum : 0;
 }
 
+/* The terminal lent to it comes back, in the mode it was lent in; a Ctrl-C
+ * that killed the child was meant for us too. */
+static void take_back_tty(struct child *c)
+{
+    sigset_t ttou, old;
+
+    if (c->tty < 0) return;
+    set_foreground(c->tty, getpgrp());
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);
+    tcsetattr(c->tty, TCSADRAIN, &c->tty_mode);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    close_fd(&c->tty);
+    if (!c->lost && !c->stop_sig && WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGINT) {
+        c->stop_sig = SIGINT;
+        raise(SIGINT);
+    }
+}
+
 static void settle(struct child *c)
 {
     c->reaped = 1;
+    take_back_tty(c);
 }
 
 static int exec_failed(struct child *c, const struct child_spec *s, int errnum, struct err *e)
@@ -173,6 +210,7 @@ static void init(struct child *c, const struct child_spec *s)
     memset(c, 0, sizeof *c);
     c->pid = -1;
     c->pidfd = -1;
+    c->tty = -1;
     c->kill_after_ms = s->kill_after_ms > 0 ? s->kill_after_ms : CHILD_KILL_AFTER_MS;
 }
 
@@ -191,18 +229,35 @@ static int child_fds(const struct child_spec *s, int fds[3], int *devnull)
     return 0;
 }
 
+/* The terminal to lend, or -1: only when it is ours to lend (we are its
+ * foreground process group). */
+static int terminal_to_lend(struct child *c, const struct child_spec *s)
+{
+    int tty;
+
+    if (!s->lend_terminal || (tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) return -1;
+    if (lift_fd(&tty) < 0 || tcgetpgrp(tty) != getpgrp() || tcgetattr(tty, &c->tty_mode) < 0)
+        close_fd(&tty);
+    return tty;
+}
+
 int child_spawn(struct child *c, const struct child_spec *s, struct err *e)
 {
-    int st[2] = {-1, -1}, fds[3], devnull = -1, errnum;
+    int st[2] = {-1, -1}, fds[3], devnull = -1, errnum, tty;
 
     init(c, s);
+    tty = terminal_to_lend(c, s);
     if (child_fds(s, fds, &devnull) < 0 || child_pipe(st) < 0 || (c->pid = fork()) < 0) {
         err_set(e, ERR_LOCAL, "cannot start %s: %s", s->what, strerror(errno));
-        close_fd(&st[0]), close_fd(&st[1]), close_fd(&devnull);
+        close_fd(&st[0]), close_fd(&st[1]), close_fd(&devnull), close_fd(&tty);
         return -1;
     }
-    if (c->pid == 0) child_exec(fds, st[1], s->argv, s->envp);
+    if (c->pid == 0) child_exec(fds, st[1], s->argv, s->envp, tty);
     setpgid(c->pid, c->pid); /* also here, so that a kill of the group cannot miss */
+    if (tty >= 0) {
+        set_foreground(tty, c->pid);
+        c->tty = tty;
+    }
     close_fd(&st[1]), close_fd(&devnull);
     errnum = exec_status(st[0]);
     close_fd(&st[0]);

@@ -18,6 +18,15 @@
  * kill_after_ms later (then it waits for the child). A stop that comes
  * while it waits always wakes it (stop_poll). The caller then reports
  * ERR_INTERRUPTED (stop_sig says which signal).
+ *
+ * The terminal (/dev/tty) can be lent to a child that may have to ask the
+ * user something (spec.lend_terminal; passwordeval): when this process is
+ * in the terminal's foreground process group, the child's group becomes the foreground while
+ * it runs, as a shell does with a job, so that it may read the terminal and
+ * Ctrl-C there reaches it; when it is reaped, the foreground and the
+ * terminal's mode (echo...) are put back. If it died of SIGINT then (the
+ * user pressed Ctrl-C), the SIGINT is passed on to this process (raise),
+ * where stop.c records it, and stop_sig says SIGINT.
  */
 #ifndef POPFETCH_CHILD_H
 #define POPFETCH_CHILD_H
@@ -25,6 +34,7 @@
 #include <poll.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <termios.h>
 
 #include "err.h"
 
@@ -40,6 +50,7 @@ struct child_spec {
     int fd[3];         /* its stdin, stdout, stderr: a descriptor, CHILD_NULL or CHILD_KEEP */
     int timeout_ms;    /* SIGTERM this long after the start; <= 0: no deadline */
     int kill_after_ms; /* from SIGTERM to SIGKILL; <= 0: CHILD_KILL_AFTER_MS */
+    int lend_terminal; /* lend it the terminal, if we have it (see above) */
 };
 
 struct child {
@@ -48,7 +59,9 @@ struct child {
     int64_t deadline; /* monotonic ms; 0: none */
     int64_t kill_at;  /* once SIGTERM was sent: SIGKILL then */
     int kill_after_ms;
-    int idle; /* backoff without a pidfd */
+    int idle;                /* backoff without a pidfd */
+    int tty;                 /* the terminal lent to it (our descriptor), or -1 */
+    struct termios tty_mode; /* the terminal's mode before */
 
     /* The outcome; final once child_wait() returned 0. */
     int reaped;

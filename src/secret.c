@@ -153,7 +153,8 @@ static int pe_run(const struct account *a, struct child *c, struct pe_out *o, st
     struct child_spec cs = {.what = "passwordeval",
                             .argv = argv,
                             .fd = {CHILD_KEEP, -1, CHILD_KEEP},
-                            .timeout_ms = (int)a->passwordeval_timeout * 1000};
+                            .timeout_ms = (int)a->passwordeval_timeout * 1000,
+                            .lend_terminal = 1};
     int p[2], rc;
 
     if (child_pipe(p) < 0 || child_nonblock(p[0]) < 0) {

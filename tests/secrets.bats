@@ -173,3 +173,27 @@ rc_prompt() {
   grep -q "stopped by SIGINT at the password prompt" "$W/pty.log"
   grep -qx "after echo on" "$W/pty.state"
 }
+
+@test "passwordeval on a terminal: it has the terminal while it runs, so it may ask there" {
+  dovecot_start
+  dovecot_put alice - <<<$'Subject: one\n\nbody\n'
+  rc_pe_dovecot "printf 'Vault password: ' >&2; read -r p; echo \"\$p\""
+  run on_pty --expect "Vault password: " --send 'secret\r' \
+    -- env HOME="$W" "$POPFETCH" -f "$RC" --state-dir "$SD"
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 1 ]
+  grep -qx "after echo on" "$W/pty.state"
+}
+
+@test "passwordeval on a terminal: Ctrl-C there stops it and popfetch (exit 23); the terminal's mode is put back" {
+  rc_pe "echo \$\$ >'$W/pe.pgid'; stty -echo; printf 'Vault password: ' >&2; read -r p; echo \"\$p\""
+  run on_pty --expect "Vault password: " --send '\x03' \
+    -- env HOME="$W" "$POPFETCH" -f "$RC" --state-dir "$SD"
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 23 ]
+  grep -q "stopped by SIGINT while passwordeval ran" "$W/pty.log"
+  grep -qx "at-expect 1 echo off" "$W/pty.state"
+  grep -qx "after echo on" "$W/pty.state"
+  group_gone "$(<"$W/pe.pgid")"
+}
