@@ -351,7 +351,7 @@ int child_wait(struct child *c, struct pollfd *p, size_t n)
         try_reap(c);
         if (!c->reaped) enforce(c, now);
         if (c->reaped) return 0;
-        memcpy(all, p, n * sizeof *p);
+        if (n) memcpy(all, p, n * sizeof *p);
         if (c->pidfd >= 0) all[n] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
         r = stop_poll(all, (nfds_t)(n + (c->pidfd >= 0)), wait_ms(c, now, n));
         if (r <= 0) continue; /* a timeout, a signal: look again */
