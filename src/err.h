@@ -10,6 +10,7 @@
 #define POPFETCH_ERR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum err_kind {
     ERR_NONE = 0,

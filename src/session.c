@@ -80,13 +80,18 @@ static void mda_said(void *ctx, const char *line, size_t len)
     log_relay((const char *)ctx, "MDA: ", line, len);
 }
 
+void session_state_key(const struct account *a, char *buf, size_t len)
+{
+    state_key(buf, len, a->user, a->host, conf_port(a));
+}
+
 /* Before connecting: one run per account at a time, and a sink that can
  * be opened. */
 static int lock_local(struct session *s)
 {
     char key[1024], tag[16];
 
-    state_key(key, sizeof key, s->a->user, s->a->host, conf_port(s->a));
+    session_state_key(s->a, key, sizeof key);
     if (state_lock(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
     s->have_state = 1;
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
