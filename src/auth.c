@@ -322,6 +322,9 @@ int auth_login(struct pop3 *p, const struct account *a, const char *secret, stru
 
     if (strpbrk(a->user, "\r\n") || (secret && strpbrk(secret, "\r\n")))
         return err_set(e, ERR_USAGE, "user name or password contains a line break");
+    if (ai->untrusted)
+        return err_set(e, ERR_TLS, "refusing to log in to %s: its certificate is not trusted",
+                       a->host);
     /* A named mechanism that would expose the secret is refused before we
      * even look at what the server offers. */
     if (!ai->encrypted && !a->allow_plaintext && reusable_secret(a->auth))
