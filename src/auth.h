@@ -12,11 +12,11 @@
  * connection unless `allow_plaintext on`, and no login at all (not even a
  * challenge-response one, which would hand out material for an offline
  * dictionary attack) goes to a server whose certificate was not trusted: that
- * answer is the connect sequence's (connect_secret_ok). The server's
- * refusals become error kinds: [AUTH] ERR_AUTH, [IN-USE]/[LOGIN-DELAY]
- * ERR_BUSY, [SYS/...] and other codes ERR_SERVER; without a code a refusal
- * is ERR_AUTH unless the server announced AUTH-RESP-CODE (then it is not
- * called a password problem).
+ * answer is the connect sequence's (connect_secret_ok). The APOP digest is
+ * masked in the trace like every secret. The server's refusals become error
+ * kinds: [AUTH] ERR_AUTH, [IN-USE]/[LOGIN-DELAY] ERR_BUSY, [SYS/...] and
+ * other codes ERR_SERVER; without a code a refusal is ERR_AUTH unless the
+ * server announced AUTH-RESP-CODE (then it is not called a password problem).
  */
 #ifndef POPFETCH_AUTH_H
 #define POPFETCH_AUTH_H

@@ -2,7 +2,8 @@
 # TLS trust: what goes to a server whose certificate was not verified
 # (nothing secret, no client certificate, in a fetch and in --serverinfo),
 # host names (no subject CN fallback, tls_host_override), certificate text
-# escaped, and the handshake under one deadline.
+# escaped, the APOP digest masked in -vv, and the handshake under one
+# deadline.
 
 load lib/common
 
@@ -185,6 +186,19 @@ ss_stop() {
   [[ $output != *$'\x1b'* ]] || false
   [ "$status" -eq 2 ]
   [[ $output == *'its subject /CN=evil\x1B[31mcn is not checked'* ]]
+}
+
+@test "APOP: -vv shows the digest as ****" {
+  fake_start "$T/tls-apop.txt" --implicit-tls
+  pf_rc_fake implicit "auth apop"
+  pf_run -vv
+  fake_stop
+  [ "$status" -eq 1 ]
+  local digest
+  digest=$(printf '%s' '<1896.697170952@dbc.mtview.ca.us>secret' | md5sum | cut -d' ' -f1)
+  client_sent | grep -q "^C> APOP alice $digest"
+  [[ $output == *"> APOP alice ****"* ]]
+  [[ $output != *"$digest"* ]] || false
 }
 
 @test "TLS handshake: a server trickling one byte a second is cut off at timeout (exit 2)" {
