@@ -115,12 +115,24 @@ static int open_local(struct session *s)
 
 /* ---- connecting and logging in ------------------------------------------ */
 
-/* What a fetch shows of the connect sequence (-v): the connection and TLS. */
+/* What a fetch shows of the connect sequence: -v the connection and TLS,
+ * -vv the server's certificate too (once per connection). */
 static void seen_connected(void *ctx, const struct net_conn *c, unsigned port)
 {
     const struct account *a = ctx;
 
     log_info(a->name, "connected to %s [%s] port %u", a->host, c->peer, port);
+}
+
+static void seen_certificate(const struct account *a, const struct tls_peer_info *pi)
+{
+    log_info(a->name, "certificate: subject %s; issuer %s", pi->subject, pi->issuer);
+    log_info(a->name, "certificate: names %s; SHA-256 %s", pi->names[0] ? pi->names : "(none)",
+             pi->fingerprint);
+    if (pi->why.kind == ERR_NONE)
+        log_info(a->name, "certificate: trusted (%s)", pi->basis);
+    else
+        log_info(a->name, "certificate: accepted (%s), though %s", pi->basis, pi->why.msg);
 }
 
 static void seen_tls(void *ctx, const struct net_conn *c, const struct tls_peer_info *pi)
@@ -132,7 +144,7 @@ static void seen_tls(void *ctx, const struct net_conn *c, const struct tls_peer_
         log_warn(a->name, "tls_verify is off: the server's identity is not checked");
     tls_describe(c, desc, sizeof desc);
     log_info(a->name, "%s", desc);
-    (void)pi;
+    if (log_get_level() >= LOG_TRACE) seen_certificate(a, pi);
 }
 
 static int connect_server(struct session *s)

@@ -2,8 +2,8 @@
 # TLS trust: what goes to a server whose certificate was not verified
 # (nothing secret, no client certificate, in a fetch and in --serverinfo),
 # host names (no subject CN fallback, tls_host_override), certificate text
-# escaped, the APOP digest masked in -vv, and the handshake under one
-# deadline.
+# escaped, the APOP digest masked in -vv, the handshake under one deadline,
+# and -vv showing the certificate.
 
 load lib/common
 
@@ -219,4 +219,18 @@ ss_stop() {
   [ "$took" -le 6 ] || { echo "took $took s"; return 1; }
   [[ $output == *"TLS handshake: 127.0.0.1 did not answer within 3 seconds"* ]]
   [[ $output == *"the whole handshake must finish within \`timeout\`"* ]]
+}
+
+@test "-vv shows the server's certificate once per connection" {
+  fake_start "$T/plaintext-allowed.txt" --implicit-tls
+  pf_rc_fake implicit
+  pf_run -vv
+  fake_stop
+  [ "$status" -eq 0 ]
+  local fp
+  fp=$(fingerprint "$W/certs/server.pem")
+  [[ $output == *"popfetch: t: certificate: subject /CN=localhost; issuer /CN=popfetch test CA"* ]]
+  [[ $output == *"certificate: names localhost, 127.0.0.1, 127.0.0.2, ::1; SHA-256 $fp"* ]]
+  [[ $output == *"certificate: trusted (chain and name verified)"* ]]
+  [ "$(grep -c 'certificate: subject' <<<"$output")" -eq 1 ]
 }
