@@ -64,6 +64,7 @@ static int stls(struct run *r, struct err *e)
         err_hint(e, "someone may be stripping STLS; or use `tls implicit` (port 995)");
         return -1;
     }
+    if (r->ob && r->ob->stls) r->ob->stls(r->ob->ctx, listed, NULL);
     if (pop3_simple(cn->pop, "STLS", "STLS", &rep, e) < 0) {
         if (e->kind == ERR_SERVER) e->kind = ERR_TLS;
         return -1;

@@ -42,7 +42,8 @@ struct connect_observer {
     /* CAPA's status reply (line NULL), then each line as the server sent it */
     void (*capa)(void *ctx, const char *when, const struct pop3_reply *r, const char *line,
                  size_t len);
-    /* STLS was accepted; listed: CAPA had announced it */
+    /* STLS about to be sent (r NULL), then accepted (r its +OK); listed:
+     * CAPA had announced it */
     void (*stls)(void *ctx, int listed, const struct pop3_reply *r);
 };
 

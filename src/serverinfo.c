@@ -98,8 +98,8 @@ static void seen_stls(void *ctx, int listed, const struct pop3_reply *rep)
 {
     struct report *r = ctx;
 
-    if (!listed) say(r, "STLS:           not listed in CAPA; trying anyway");
-    say(r, "STLS:           +OK %s", rep->text);
+    if (!rep && !listed) say(r, "STLS:           not listed in CAPA; trying anyway");
+    if (rep) say(r, "STLS:           +OK %s", rep->text);
 }
 
 static void summary(struct report *r, const struct pop3 *p)
