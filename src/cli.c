@@ -43,6 +43,7 @@ static void usage(FILE *f)
           "      --serverinfo [account]\n"
           "                         show what the server offers: TLS, certificate,\n"
           "                         CAPA, SASL; logs in when a password is configured\n"
+          "                         and the certificate is trusted\n"
           "      --import-fetchmailrc FILE\n"
           "                         print the popfetch config equivalent to a\n"
           "                         fetchmailrc (what cannot be carried is a comment)\n"

@@ -213,6 +213,7 @@ static const struct keydef keys[] = {
     {"tls_min_version", V_TLSVER, OFF(tls_min_version), NULL},
     {"tls_cert_file", V_PATH, OFF(tls_cert_file), NULL},
     {"tls_key_file", V_PATH, OFF(tls_key_file), NULL},
+    {"tls_host_override", V_STR, OFF(tls_host_override), NULL},
     {"auth", V_ENUM, OFF(auth), auth_names},
     {"allow_plaintext", V_BOOL, OFF(allow_plaintext), NULL},
     {"delivery", V_DELIVERY, OFF(delivery), NULL},

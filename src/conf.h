@@ -60,8 +60,9 @@ struct account {
     const char *tls_fingerprint;
     const char *tls_cert_file;
     const char *tls_key_file;
-    int tls_min_version; /* 12 or 13 */
-    int auth;            /* enum auth_choice */
+    const char *tls_host_override; /* name for SNI and the certificate; NULL = host */
+    int tls_min_version;           /* 12 or 13 */
+    int auth;                      /* enum auth_choice */
     int allow_plaintext;
     struct delivery_setting delivery;
     int mbox_locking;          /* MBOX_LOCK_* bits; 0 = none */

@@ -1010,8 +1010,8 @@ static const struct optdef opts[] = {
      "FILE) and use tls_trust_file FILE",
      NULL, NULL},
     {K_SSLCOMMONNAME, OC_USER, ARG_STR, 0, 0,
-     "popfetch checks the certificate against `host`; pin this server's certificate with "
-     "tls_fingerprint instead",
+     "popfetch checks the certificate's DNS names (never its CN) against `host`; set "
+     "tls_host_override NAME to check another name",
      NULL, NULL},
     {K_WARNINGS, OC_USER, ARG_NUM, 0, 0,
      "popfetch reports each oversized message once, not again on later polls", NULL, NULL},
