@@ -14,6 +14,7 @@
 
 #include <openssl/crypto.h>
 
+#include "fileperm.h"
 #include "secret.h"
 
 void secret_free(char *s)
@@ -186,6 +187,11 @@ static int from_netrc(const struct account *a, char **out, struct err *e)
         close(fd);
         return 0;
     }
+    if (fileperm_check_stat(&st, "netrc file", path, e) < 0) {
+        close(fd);
+        free(text);
+        return -1;
+    }
     r = read(fd, text, (size_t)st.st_size);
     close(fd);
     found = r > 0 && netrc_lookup(text, a->host, a->user, pw, sizeof pw);
@@ -247,7 +253,10 @@ int secret_get(const struct account *a, char **out, struct err *e)
             return err_set(e, ERR_INTERNAL, "out of memory");
         return 0;
     }
-    if (a->passwordeval) return run_passwordeval(a->passwordeval, out, e);
+    if (a->passwordeval) {
+        if (fileperm_check_command(a->passwordeval, getenv("HOME"), e) < 0) return -1;
+        return run_passwordeval(a->passwordeval, out, e);
+    }
     if ((rc = from_netrc(a, out, e)) != 0) return rc < 0 ? -1 : 0;
     if ((rc = from_terminal(a, out, e)) != 0) return rc < 0 ? -1 : 0;
     err_set(e, ERR_AUTH, "no password for %s@%s", a->user, a->host);
