@@ -90,6 +90,21 @@ int fileperm_check_path(const char *path, const char *what, struct err *e)
     return fileperm_check_stat(&st, what, path, e);
 }
 
+int fileperm_open_error(struct err *e, enum err_kind kind, enum err_kind other, const char *what,
+                        const char *path)
+{
+    int saved = errno;
+
+    if (saved != ELOOP)
+        return err_set(e, other, "cannot open %s %s: %s", what, path, strerror(saved));
+    err_set(e, kind, "%s %s is a symbolic link: popfetch does not follow one there", what, path);
+    err_hint(e,
+             "if you did not put it there, someone else may have: find out, then remove it "
+             "(`rm %s`)",
+             path);
+    return -1;
+}
+
 /* ---- words of a shell command ------------------------------------------- */
 
 static int is_blank(char c)

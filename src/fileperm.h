@@ -43,6 +43,13 @@ int fileperm_check_fd(int fd, const char *what, const char *path, struct err *e)
  * is ERR_LOCAL. */
 int fileperm_check_path(const char *path, const char *what, struct err *e);
 
+/* Fill e for an open(O_NOFOLLOW) of `path` that failed: ELOOP (a symbolic
+ * link stands there) becomes `kind` with a message that says so and a hint
+ * to remove it; any other errno the usual "cannot open WHAT PATH: ..." of
+ * kind `other`. Returns -1. */
+int fileperm_open_error(struct err *e, enum err_kind kind, enum err_kind other, const char *what,
+                        const char *path);
+
 /* A shell command line (passwordeval): every word that names a file — it
  * holds a '/' or starts with "~/" (home: $HOME) — and exists as a regular
  * file must keep the rule. Words are split as sh would at blanks and at

@@ -123,3 +123,130 @@ netrc_rc() {
   [ "$status" -eq 6 ]
   [[ $output == *"$W/home/.netrc belongs to nobody"*"chown root $W/home/.netrc"* ]]
 }
+
+# ---- the state directory and the files popfetch writes -------------------
+
+# rc_nowhere: an account with a password, on a port where nothing listens
+rc_nowhere() {
+  printf 'account a\nhost 127.0.0.1\nport 1\nuser u\npassword pw\ndelivery maildir %s\n' "$MD" >"$RC"
+  chmod 600 "$RC"
+}
+
+@test "a state directory that group or others can write is refused (exit 6); popfetch makes its own 0700" {
+  rc_nowhere
+  umask 000
+  run "$POPFETCH" -f "$RC" --state-dir "$W/new/a/b" -t 2
+  [ "$status" -eq 2 ]   # control: got as far as connecting
+  [ "$(stat -c %a "$W/new") $(stat -c %a "$W/new/a") $(stat -c %a "$W/new/a/b")" = "700 700 700" ]
+  rm -f "$W/new/a/b"/*.lock
+  for mode in 770 707 1777; do
+    chmod "$mode" "$W/new/a/b"
+    run "$POPFETCH" -f "$RC" --state-dir "$W/new/a/b" -t 2
+    [ "$status" -eq 6 ] || { echo "mode $mode: status $status"; false; }
+    [[ $output == *"state directory $W/new/a/b is writable by"*"run \`chmod go-w $W/new/a/b\`"* ]]
+  done
+  [ -z "$(ls -A "$W/new/a/b")" ]   # not even a lock file was made there
+}
+
+@test "a state directory that belongs to another user is refused (exit 6)" {
+  [[ $EUID -eq 0 ]] || skip "needs root to give the directory to another user"
+  rc_nowhere
+  mkdir -m 700 "$SD"
+  chown nobody "$SD"
+  pf_run -t 2
+  [ "$status" -eq 6 ]
+  [[ $output == *"state directory $SD belongs to nobody"*"run \`chown root $SD\` (as root)"* ]]
+}
+
+# A victim file outside the state directory, which a link planted at one of
+# popfetch's names points at; it is an mbox, so that nothing refuses it for
+# its contents. victim_intact: byte for byte as it was.
+make_victim() {
+  printf 'From someone@example.org Thu Jan  1 00:00:00 2026\nSubject: precious\n\nkeep me\n' >"$W/victim"
+  cp "$W/victim" "$W/victim.orig"
+}
+victim_intact() { cmp "$W/victim" "$W/victim.orig"; }
+
+# plant SUFFIX: a link at the account's state file name + SUFFIX
+plant() {
+  mkdir -p -m 700 "$SD"
+  ln -s "$W/victim" "$SD/alice@127.0.0.1:$DC_POP3S_PORT$1"
+}
+
+links_setup() {
+  dovecot_start
+  printf 'Subject: s\n\nthe server chose this text\n' | dovecot_put alice
+  pf_rc_dovecot implicit
+  make_victim
+}
+
+@test "a link planted at the lock file: refused (exit 6), nothing fetched, the victim untouched" {
+  links_setup
+  plant .lock
+  pf_run
+  victim_intact
+  [ "$status" -eq 6 ]
+  [[ $output == *"lock file $SD/alice@127.0.0.1:$DC_POP3S_PORT.lock is a symbolic link"* ]]
+  [ "$(dovecot_count alice)" -eq 1 ]
+  [ "$(mailcheck count "$MD" 2>/dev/null || echo 0)" -eq 0 ]
+}
+
+# linked_run SUFFIX: plant a link at SUFFIX, run: refused (exit 6) with a
+# message naming it, the victim untouched, nothing deleted; without the
+# link, a normal run.
+linked_run() {
+  links_setup
+  plant "$1"
+  pf_run
+  victim_intact
+  [ "$status" -eq 6 ]
+  [[ $output == *"$SD/alice@127.0.0.1:$DC_POP3S_PORT$1 is a symbolic link"* ]]
+  [ "$(dovecot_count alice)" -eq 1 ]
+  rm "$SD/alice@127.0.0.1:$DC_POP3S_PORT$1"
+  pf_run
+  [ "$status" -eq 0 ]
+  victim_intact
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "a link planted at the state file: refused (exit 6), the victim untouched" {
+  linked_run .state
+}
+
+@test "a link planted at the journal: refused (exit 6), the victim untouched" {
+  linked_run .journal
+}
+
+@test "a link planted at the state's temporary file is removed, never written through" {
+  links_setup
+  plant .state.tmp
+  pf_run
+  victim_intact
+  [ "$status" -eq 0 ]
+  local st=$SD/alice@127.0.0.1:$DC_POP3S_PORT.state
+  [ -f "$st" ] && [ ! -L "$st" ] || false
+  [ "$(head -n 1 "$st")" = "popfetch-state 1" ]
+  [ "$(wc -l <"$st")" -eq 2 ]
+  [ ! -e "$st.tmp" ] && [ ! -L "$st.tmp" ] || false
+}
+
+@test "--logfile that is a symbolic link: refused (exit 5), the victim untouched" {
+  links_setup
+  ln -s "$W/victim" "$W/log"
+  pf_run -v --logfile "$W/log"
+  victim_intact
+  [ "$status" -eq 5 ]
+  [[ $output == *"--logfile $W/log is a symbolic link"* ]]
+  [ "$(dovecot_count alice)" -eq 1 ]
+}
+
+@test "an mbox that is a symbolic link: refused (exit 10), the message stays on the server" {
+  links_setup
+  sed -i "s|^delivery .*|delivery mbox $W/mbox|" "$RC"
+  ln -s "$W/victim" "$W/mbox"
+  pf_run
+  victim_intact
+  [ "$status" -eq 10 ]
+  [[ $output == *"mbox $W/mbox is a symbolic link"*"stays on the server"* ]]
+  [ "$(dovecot_count alice)" -eq 1 ]
+}
