@@ -250,3 +250,29 @@ linked_run() {
   [[ $output == *"mbox $W/mbox is a symbolic link"*"stays on the server"* ]]
   [ "$(dovecot_count alice)" -eq 1 ]
 }
+
+# ---- values from the server in the MDA's environment ----------------------
+
+@test "POPFETCH_UIDL: a UIDL of shell syntax reaches the MDA percent-encoded, exactly as documented" {
+  local uidl='-$(touch${IFS}pwned);'"'x'\"y\"\`id\`"'\/../%41*'
+  grep -qxF "S: 1 $uidl" "$PF_TOP/tests/transcripts/mda-hostile-uidl.txt"   # the same UIDL
+  # an MDA that records the value, then uses it as carelessly as it can
+  cat >"$W/mda.sh" <<SCRIPT
+cd "$W" || exit 1
+cat >"$W/msg"
+printf '%s\n' "\$POPFETCH_UIDL" >"$W/uidl"
+eval "printf '%s\n' \$POPFETCH_UIDL" >"$W/evaluated"
+exit 0
+SCRIPT
+  fake_start "$PF_TOP/tests/transcripts/mda-hostile-uidl.txt" --implicit-tls
+  pf_rc_fake implicit "pipelining off" "delivery mda \"/bin/sh $W/mda.sh\""
+  pf_run
+  [ "$status" -eq 0 ]
+  fake_stop
+  [ ! -e "$W/pwned" ]
+  [ "$(cat "$W/uidl")" = '%2D%24%28touch%24%7BIFS%7Dpwned%29%3B%27x%27%22y%22%60id%60%5C%2F..%2F%2541%2A' ]
+  [ "$(cat "$W/evaluated")" = "$(cat "$W/uidl")" ]
+  # reversible: each %XX is one byte of the server's UIDL
+  [ "$("$DC_PYTHON" -c 'import sys, urllib.parse; print(urllib.parse.unquote(sys.argv[1]))' "$(cat "$W/uidl")")" = "$uidl" ]
+  grep -qx 'body' "$W/msg"
+}
