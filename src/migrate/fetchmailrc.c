@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "textfile.h"
 #include "fetchmailrc.h"
 #include "mda.h"
@@ -47,12 +49,6 @@ struct chunk {
     size_t used, cap;
     char data[];
 };
-
-static void wipe(void *p, size_t n)
-{
-    volatile char *v = p;
-    for (size_t i = 0; i < n; i++) v[i] = 0;
-}
 
 /* n bytes from the arena; with align set, aligned for any struct. */
 static char *arena_alloc(struct chunk **head, size_t n, int align)
@@ -78,7 +74,7 @@ static void arena_free(struct chunk *c)
 {
     while (c) {
         struct chunk *next = c->next;
-        wipe(c->data, c->used); /* passwords */
+        OPENSSL_cleanse(c->data, c->used); /* passwords */
         free(c);
         c = next;
     }
@@ -109,7 +105,7 @@ static void out_add(struct out *o, const char *s, size_t n)
         }
         if (o->p) {
             memcpy(p, o->p, o->len);
-            wipe(o->p, o->cap);
+            OPENSSL_cleanse(o->p, o->cap);
             free(o->p);
         }
         o->p = p;
@@ -127,7 +123,7 @@ static void out_str(struct out *o, const char *s)
 
 static void out_release(struct out *o)
 {
-    if (o->p) wipe(o->p, o->cap);
+    if (o->p) OPENSSL_cleanse(o->p, o->cap);
     free(o->p);
     memset(o, 0, sizeof *o);
 }
@@ -2437,6 +2433,6 @@ int fetchmailrc_convert_file(const char *path, char **out, struct err *e)
 void fetchmailrc_free(char *out)
 {
     if (!out) return;
-    wipe(out, strlen(out));
+    OPENSSL_cleanse(out, strlen(out));
     free(out);
 }
