@@ -40,21 +40,21 @@
 #define FM_LINE_MAX    8000 /* bytes of one written value; conf reads lines of 8192 */
 #define FM_WRAP        76   /* comment lines are wrapped at this column */
 #define FM_ARENA_CHUNK 65536
-#define NONE           ((size_t)-1)
+#define FM_NONE        ((size_t)-1)
 
 /* ---- memory ------------------------------------------------------------ */
 
-struct chunk {
-    struct chunk *next;
+struct fm_chunk {
+    struct fm_chunk *next;
     size_t used, cap;
     char data[];
 };
 
 /* n bytes from the arena; with align set, aligned for any struct. */
-static char *arena_alloc(struct chunk **head, size_t n, int align)
+static char *fmrc_arena_alloc(struct fm_chunk **head, size_t n, int align)
 {
     size_t a = align ? _Alignof(max_align_t) : 1;
-    struct chunk *c = *head;
+    struct fm_chunk *c = *head;
     size_t pad = c ? (a - (uintptr_t)(c->data + c->used) % a) % a : 0;
 
     if (!c || c->cap - c->used < pad + n) {
@@ -70,10 +70,10 @@ static char *arena_alloc(struct chunk **head, size_t n, int align)
     return c->data + c->used - n;
 }
 
-static void arena_free(struct chunk *c)
+static void fmrc_arena_free(struct fm_chunk *c)
 {
     while (c) {
-        struct chunk *next = c->next;
+        struct fm_chunk *next = c->next;
         OPENSSL_cleanse(c->data, c->used); /* passwords */
         free(c);
         c = next;
@@ -82,13 +82,13 @@ static void arena_free(struct chunk *c)
 
 /* The output: grown by copying so that no stale copy of a password is left
  * in freed memory; capped at FETCHMAILRC_MAX_OUT. */
-struct out {
+struct fm_out {
     char *p;
     size_t len, cap;
     int failed; /* 1 out of memory, 2 too big */
 };
 
-static void out_add(struct out *o, const char *s, size_t n)
+static void fmrc_out_add(struct fm_out *o, const char *s, size_t n)
 {
     if (o->failed) return;
     if (n > FETCHMAILRC_MAX_OUT - o->len) {
@@ -116,12 +116,12 @@ static void out_add(struct out *o, const char *s, size_t n)
     o->p[o->len] = '\0';
 }
 
-static void out_str(struct out *o, const char *s)
+static void fmrc_out_str(struct fm_out *o, const char *s)
 {
-    out_add(o, s, strlen(s));
+    fmrc_out_add(o, s, strlen(s));
 }
 
-static void out_release(struct out *o)
+static void fmrc_out_release(struct fm_out *o)
 {
     if (o->p) OPENSSL_cleanse(o->p, o->cap);
     free(o->p);
@@ -130,7 +130,7 @@ static void out_release(struct out *o)
 
 /* ---- the lexer --------------------------------------------------------- */
 
-enum kw {
+enum fm_kw {
     K_NONE,
     K_NOISE,
     K_SET,
@@ -230,7 +230,7 @@ enum kw {
     K_PROPERTIES,
 };
 
-enum proto {
+enum fm_proto {
     P_UNSET,
     P_AUTO,
     P_POP2,
@@ -244,7 +244,7 @@ enum proto {
     P_ODMR
 };
 
-enum authtype {
+enum fm_authtype {
     A_UNSET,
     A_ANY,
     A_PASSWORD,
@@ -420,11 +420,11 @@ static const char *const no_words[] = {
     "nospambounce", "noidle",       "noforceidle",
 };
 
-enum tok_kind { T_EOF, T_STRING, T_NUMBER, T_MAP, T_KW };
-enum lex_state { LX_INITIAL, LX_NAME, LX_AUTH };
+enum fm_tok_kind { T_EOF, T_STRING, T_NUMBER, T_MAP, T_KW };
+enum fm_lex_state { LX_INITIAL, LX_NAME, LX_AUTH };
 
-struct tok {
-    enum tok_kind kind;
+struct fm_tok {
+    enum fm_tok_kind kind;
     int kw, val;      /* T_KW: K_* and the proto or auth type */
     const char *text; /* T_STRING, T_NUMBER: the value; T_KW: the keyword */
     long long num;    /* T_NUMBER, clamped to +-10^10 */
@@ -433,19 +433,19 @@ struct tok {
 
 /* ---- what the parser records ------------------------------------------- */
 
-struct note {
+struct fm_note {
     int line;
     const char *what; /* the option as written (arena) */
     const char *why;  /* static text */
 };
 
-struct notes {
-    struct note v[FM_NOTES_MAX];
+struct fm_notes {
+    struct fm_note v[FM_NOTES_MAX];
     size_t n;
     unsigned dropped;
 };
 
-struct num {
+struct fm_num {
     int set;
     long long v;
 };
@@ -461,34 +461,34 @@ struct fm_user {
     const char *forward;                /* how fetchmail forwarded (smtphost, lmtp, bsmtp...) */
     int ssl, sslcertck, keep, fetchall; /* -1 not given */
     const char *sslproto, *sslcertfile, *sslcert, *sslkey, *sslfingerprint;
-    struct num limit, fetchlimit;
-    struct notes *notes;
+    struct fm_num limit, fetchlimit;
+    struct fm_notes *notes;
 };
 
-enum entry_kind { E_POLL, E_SKIP, E_DEFAULTS };
+enum fm_entry_kind { E_POLL, E_SKIP, E_DEFAULTS };
 
 struct fm_entry {
     int line;
-    enum entry_kind kind;
+    enum fm_entry_kind kind;
     const char *name, *via, *service;
     int proto, auth;
     const char *proto_text, *auth_text;
-    struct num timeout;
-    struct notes *notes;
+    struct fm_num timeout;
+    struct fm_notes *notes;
     size_t first_user, nusers; /* into fm.users */
-    size_t defaults;           /* the `defaults` entry before this one, or NONE */
+    size_t defaults;           /* the `defaults` entry before this one, or FM_NONE */
 };
 
 struct fm {
     const char *name;
     struct err *e;
-    struct chunk *arena;
+    struct fm_chunk *arena;
     /* lexer */
     const char *p, *end;
     int line;
-    enum lex_state state;
-    int pending;      /* index into words[] after a folded `no`, or -1 */
-    struct tok ahead; /* the token peek() saw */
+    enum fm_lex_state state;
+    int pending;         /* index into words[] after a folded `no`, or -1 */
+    struct fm_tok ahead; /* the token fmrc_peek() saw */
     int has_ahead;
     int last_line; /* of the last token read that was not the end */
     /* parser */
@@ -496,7 +496,7 @@ struct fm {
     size_t nentries, entries_cap;
     struct fm_user *users;
     size_t nusers, users_cap;
-    struct notes global;
+    struct fm_notes global;
     size_t defaults;
     /* writer */
     char login[64];
@@ -504,15 +504,15 @@ struct fm {
     size_t nnames;
 };
 
-static int oom(struct fm *ps)
+static int fmrc_oom(struct fm *ps)
 {
     return err_set(ps->e, ERR_INTERNAL, "out of memory");
 }
 
-static int perr(struct fm *ps, int line, const char *fmt, ...)
+static int fmrc_perr(struct fm *ps, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int perr(struct fm *ps, int line, const char *fmt, ...)
+static int fmrc_perr(struct fm *ps, int line, const char *fmt, ...)
 {
     char msg[ERR_MSG_MAX];
     va_list ap;
@@ -525,9 +525,9 @@ static int perr(struct fm *ps, int line, const char *fmt, ...)
     return -1;
 }
 
-static char *fm_strndup(struct fm *ps, const char *s, size_t n)
+static char *fmrc_strndup(struct fm *ps, const char *s, size_t n)
 {
-    char *p = arena_alloc(&ps->arena, n + 1, 0);
+    char *p = fmrc_arena_alloc(&ps->arena, n + 1, 0);
 
     if (!p) return NULL;
     memcpy(p, s, n);
@@ -537,12 +537,12 @@ static char *fm_strndup(struct fm *ps, const char *s, size_t n)
 
 /* Control and 8-bit bytes become '?', at most FM_SHOW_MAX bytes: safe in a
  * comment line and in a message. */
-static void show(char *dst, size_t max, const char *s)
+static void fmrc_show(char *dst, size_t max, const char *s)
 {
     err_quote(dst, max, s, strlen(s));
 }
 
-static void describe(const struct tok *t, char *buf, size_t len)
+static void describe(const struct fm_tok *t, char *buf, size_t len)
 {
     char q[48];
 
@@ -557,7 +557,7 @@ static void describe(const struct tok *t, char *buf, size_t len)
         snprintf(buf, len, "the keyword `%s`", t->text);
         return;
     default:
-        show(q, sizeof q, t->text);
+        fmrc_show(q, sizeof q, t->text);
         snprintf(buf, len, "`%s`", q);
     }
 }
@@ -639,12 +639,12 @@ static void skip_blank(struct fm *ps)
     }
 }
 
-static int lex_string(struct fm *ps, struct tok *t, const char *s, size_t n)
+static int lex_string(struct fm *ps, struct fm_tok *t, const char *s, size_t n)
 {
-    char *v = arena_alloc(&ps->arena, n + 1, 0);
+    char *v = fmrc_arena_alloc(&ps->arena, n + 1, 0);
 
     if (!v) {
-        oom(ps);
+        fmrc_oom(ps);
         return -1;
     }
     unescape(s, n, v);
@@ -655,7 +655,7 @@ static int lex_string(struct fm *ps, struct tok *t, const char *s, size_t n)
 
 /* A quoted string from ps->p to the closing quote q (fetchmail: no escape
  * ends a string early; it runs to the next quote of its kind). */
-static int lex_quoted(struct fm *ps, struct tok *t, const char *q)
+static int lex_quoted(struct fm *ps, struct fm_tok *t, const char *q)
 {
     for (const char *c = ps->p; c < q; c++)
         if (*c == '\n') ps->line++;
@@ -680,7 +680,7 @@ static int is_no_word(const char *s, size_t n)
     return 0;
 }
 
-static void keyword(struct fm *ps, struct tok *t, int i)
+static void keyword(struct fm *ps, struct fm_tok *t, int i)
 {
     t->kind = T_KW;
     t->kw = words[i].kw;
@@ -704,7 +704,7 @@ static int is_number(const char *s, size_t n)
     return 1;
 }
 
-static int lex_number(struct fm *ps, struct tok *t, const char *s, size_t n)
+static int lex_number(struct fm *ps, struct fm_tok *t, const char *s, size_t n)
 {
     long long v = 0;
 
@@ -712,15 +712,15 @@ static int lex_number(struct fm *ps, struct tok *t, const char *s, size_t n)
         if (v < 10000000000LL) v = v * 10 + (s[i] - '0');
     t->kind = T_NUMBER;
     t->num = s[0] == '-' ? -v : v;
-    if (!(t->text = fm_strndup(ps, s, n > 24 ? 24 : n))) {
-        oom(ps);
+    if (!(t->text = fmrc_strndup(ps, s, n > 24 ? 24 : n))) {
+        fmrc_oom(ps);
         return -1;
     }
     return 0;
 }
 
 /* One bare word of n bytes at ps->p. */
-static int lex_word(struct fm *ps, struct tok *t, size_t n)
+static int lex_word(struct fm *ps, struct fm_tok *t, size_t n)
 {
     const char *s = ps->p;
     int i;
@@ -732,7 +732,7 @@ static int lex_word(struct fm *ps, struct tok *t, size_t n)
     }
     if (ps->state == LX_AUTH && n == 8 && !memcmp(s, "password", 8)) {
         ps->state = LX_INITIAL;
-        *t = (struct tok){
+        *t = (struct fm_tok){
             .kind = T_KW, .kw = K_AUTHTYPE, .val = A_PASSWORD, .text = "password", .line = t->line};
         return 0;
     }
@@ -749,7 +749,7 @@ static int lex_word(struct fm *ps, struct tok *t, size_t n)
     return lex_string(ps, t, s, n);
 }
 
-static int lex(struct fm *ps, struct tok *t)
+static int lex(struct fm *ps, struct fm_tok *t)
 {
     for (;;) {
         size_t n;
@@ -772,7 +772,7 @@ static int lex(struct fm *ps, struct tok *t)
         for (n = 0; ps->p + n < ps->end && !is_sep(ps->p[n]);) n++;
         if (*ps->p == '"' || *ps->p == '\'') {
             const char *q = memchr(ps->p + 1, *ps->p, (size_t)(ps->end - ps->p - 1));
-            if (!q) return perr(ps, t->line, "a quoted string that never ends");
+            if (!q) return fmrc_perr(ps, t->line, "a quoted string that never ends");
             if ((size_t)(q - ps->p) + 1 >= n) return lex_quoted(ps, t, q);
         }
         if (lex_word(ps, t, n) < 0) return -1;
@@ -782,7 +782,7 @@ static int lex(struct fm *ps, struct tok *t)
 
 /* ---- token stream with one token of lookahead ------------------------- */
 
-static int peek(struct fm *ps, const struct tok **t)
+static int fmrc_peek(struct fm *ps, const struct fm_tok **t)
 {
     if (!ps->has_ahead) {
         if (lex(ps, &ps->ahead) < 0) return -1;
@@ -792,79 +792,80 @@ static int peek(struct fm *ps, const struct tok **t)
     return 0;
 }
 
-static int next(struct fm *ps, struct tok *t)
+static int fmrc_next(struct fm *ps, struct fm_tok *t)
 {
-    const struct tok *p;
+    const struct fm_tok *p;
 
-    if (peek(ps, &p) < 0) return -1;
+    if (fmrc_peek(ps, &p) < 0) return -1;
     *t = *p;
     ps->has_ahead = 0;
     if (t->kind != T_EOF) ps->last_line = t->line;
     return 0;
 }
 
-static int is_kw(const struct tok *t, int kw)
+static int is_kw(const struct fm_tok *t, int kw)
 {
     return t->kind == T_KW && t->kw == kw;
 }
 
-static int is_value(const struct tok *t)
+static int fmrc_is_value(const struct fm_tok *t)
 {
     return t->kind == T_STRING || t->kind == T_NUMBER;
 }
 
-static int unexpected(struct fm *ps, const struct tok *t, const char *wanted)
+static int fmrc_unexpected(struct fm *ps, const struct fm_tok *t, const char *wanted)
 {
     char d[80];
 
     describe(t, d, sizeof d);
-    return perr(ps, t->kind == T_EOF ? ps->last_line : t->line, "expected %s, found %s", wanted, d);
+    return fmrc_perr(ps, t->kind == T_EOF ? ps->last_line : t->line, "expected %s, found %s",
+                     wanted, d);
 }
 
 /* A string (a bare number is taken as one too). */
-static int expect_value(struct fm *ps, const struct tok *opt, struct tok *t)
+static int fmrc_expect_value(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t)
 {
     char w[64];
 
-    if (next(ps, t) < 0) return -1;
-    if (is_value(t)) return 0;
+    if (fmrc_next(ps, t) < 0) return -1;
+    if (fmrc_is_value(t)) return 0;
     snprintf(w, sizeof w, "a value after `%s`", opt->text);
-    return unexpected(ps, t, w);
+    return fmrc_unexpected(ps, t, w);
 }
 
-static int expect_number(struct fm *ps, const struct tok *opt, struct tok *t)
+static int fmrc_expect_number(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t)
 {
     char w[64];
 
-    if (next(ps, t) < 0) return -1;
+    if (fmrc_next(ps, t) < 0) return -1;
     if (t->kind == T_NUMBER) return 0;
     if (t->kind == T_STRING && t->text[0] && is_number(t->text, strlen(t->text))) {
-        struct tok n = *t;
+        struct fm_tok n = *t;
         if (lex_number(ps, &n, t->text, strlen(t->text)) < 0) return -1;
         *t = n;
         return 0;
     }
     snprintf(w, sizeof w, "a number after `%s`", opt->text);
-    return unexpected(ps, t, w);
+    return fmrc_unexpected(ps, t, w);
 }
 
 /* ---- notes --------------------------------------------------------------- */
 
 /* Record that the option `what` (line) is not carried, and why. */
-static void note(struct fm *ps, struct notes *ns, int line, const char *what, const char *why)
+static void note(struct fm *ps, struct fm_notes *ns, int line, const char *what, const char *why)
 {
-    const char *copy = ns->n < FM_NOTES_MAX ? fm_strndup(ps, what, strlen(what)) : NULL;
+    const char *copy = ns->n < FM_NOTES_MAX ? fmrc_strndup(ps, what, strlen(what)) : NULL;
 
     if (!copy) {
         ns->dropped++;
         return;
     }
-    ns->v[ns->n++] = (struct note){line, copy, why};
+    ns->v[ns->n++] = (struct fm_note){line, copy, why};
 }
 
 /* ---- what cannot be carried, and why ------------------------------------ */
 
-#define WHY_MULTIDROP                                                                              \
+#define FM_WHY_MULTIDROP                                                                           \
     "multidrop address matching: popfetch delivers all of an account's mail to one place; sort "   \
     "it in your MDA (procmail or maildrop rules on Delivered-To or X-Original-To), or ask for "    \
     "one mailbox per user"
@@ -916,12 +917,12 @@ static const struct optdef opts[] = {
     {K_PORT, OC_SERVER, ARG_NUM, 0, 0, NULL, NULL, NULL},
     {K_AUTH, OC_SERVER, ARG_AUTHTYPE, 0, 0, NULL, NULL, NULL},
     {K_TIMEOUT, OC_SERVER, ARG_NUM, 0, 0, NULL, NULL, NULL},
-    {K_AKA, OC_SERVER, ARG_STRS, 0, 0, WHY_MULTIDROP, NULL, NULL},
-    {K_LOCALDOMAINS, OC_SERVER, ARG_STRS, 0, 0, WHY_MULTIDROP, NULL, NULL},
-    {K_ENVELOPE, OC_SERVER, ARG_ENVELOPE, 1, 0, WHY_MULTIDROP, NULL, NULL},
-    {K_QVIRTUAL, OC_SERVER, ARG_STR, 0, 0, WHY_MULTIDROP, NULL, NULL},
-    {K_DNS, OC_SERVER, ARG_NONE, 1, 0, WHY_MULTIDROP, NULL, NULL},
-    {K_CHECKALIAS, OC_SERVER, ARG_NONE, 1, 0, WHY_MULTIDROP, NULL, NULL},
+    {K_AKA, OC_SERVER, ARG_STRS, 0, 0, FM_WHY_MULTIDROP, NULL, NULL},
+    {K_LOCALDOMAINS, OC_SERVER, ARG_STRS, 0, 0, FM_WHY_MULTIDROP, NULL, NULL},
+    {K_ENVELOPE, OC_SERVER, ARG_ENVELOPE, 1, 0, FM_WHY_MULTIDROP, NULL, NULL},
+    {K_QVIRTUAL, OC_SERVER, ARG_STR, 0, 0, FM_WHY_MULTIDROP, NULL, NULL},
+    {K_DNS, OC_SERVER, ARG_NONE, 1, 0, FM_WHY_MULTIDROP, NULL, NULL},
+    {K_CHECKALIAS, OC_SERVER, ARG_NONE, 1, 0, FM_WHY_MULTIDROP, NULL, NULL},
     {K_PRINCIPAL, OC_SERVER, ARG_STR, 0, 0,
      "popfetch has no Kerberos; it logs in with a password, SASL or a TLS client certificate", NULL,
      NULL},
@@ -1053,7 +1054,7 @@ static const struct optdef *find_opt(int kw, int set)
 /* ---- option arguments ---------------------------------------------------- */
 
 struct args {
-    struct tok v;                /* the (first) value */
+    struct fm_tok v;             /* the (first) value */
     char shown[FM_SHOW_MAX + 8]; /* the option as written, for comments */
 };
 
@@ -1066,61 +1067,63 @@ static void shown_add(struct args *a, const char *s, int secret)
     if (secret)
         snprintf(q, sizeof q, "...");
     else
-        show(q, sizeof q, s);
+        fmrc_show(q, sizeof q, s);
     snprintf(a->shown + o, sizeof a->shown - o, " %s", q);
 }
 
-static int read_list(struct fm *ps, const struct tok *opt, struct args *a, int numbers)
+static int read_list(struct fm *ps, const struct fm_tok *opt, struct args *a, int numbers)
 {
-    const struct tok *p;
-    struct tok t;
+    const struct fm_tok *p;
+    struct fm_tok t;
 
-    if ((numbers ? expect_number(ps, opt, &a->v) : expect_value(ps, opt, &a->v)) < 0) return -1;
+    if ((numbers ? fmrc_expect_number(ps, opt, &a->v) : fmrc_expect_value(ps, opt, &a->v)) < 0)
+        return -1;
     shown_add(a, a->v.text, 0);
     for (;;) {
-        if (peek(ps, &p) < 0) return -1;
-        if (numbers ? p->kind != T_NUMBER : !is_value(p)) return 0;
-        if (next(ps, &t) < 0) return -1;
+        if (fmrc_peek(ps, &p) < 0) return -1;
+        if (numbers ? p->kind != T_NUMBER : !fmrc_is_value(p)) return 0;
+        if (fmrc_next(ps, &t) < 0) return -1;
         shown_add(a, t.text, 0);
     }
 }
 
 static int read_typed(struct fm *ps, struct args *a, int kw, const char *wanted)
 {
-    if (next(ps, &a->v) < 0) return -1;
-    if (!is_kw(&a->v, kw)) return unexpected(ps, &a->v, wanted);
+    if (fmrc_next(ps, &a->v) < 0) return -1;
+    if (!is_kw(&a->v, kw)) return fmrc_unexpected(ps, &a->v, wanted);
     shown_add(a, a->v.text, 0);
     return 0;
 }
 
-static int read_envelope(struct fm *ps, const struct tok *opt, struct args *a)
+static int read_envelope(struct fm *ps, const struct fm_tok *opt, struct args *a)
 {
-    const struct tok *p;
+    const struct fm_tok *p;
 
-    if (peek(ps, &p) < 0) return -1;
+    if (fmrc_peek(ps, &p) < 0) return -1;
     if (p->kind == T_NUMBER) {
-        if (next(ps, &a->v) < 0) return -1;
+        if (fmrc_next(ps, &a->v) < 0) return -1;
         shown_add(a, a->v.text, 0);
     }
-    if (expect_value(ps, opt, &a->v) < 0) return -1;
+    if (fmrc_expect_value(ps, opt, &a->v) < 0) return -1;
     shown_add(a, a->v.text, 0);
     return 0;
 }
 
-static int read_set_value(struct fm *ps, const struct tok *opt, struct args *a, int number)
+static int read_set_value(struct fm *ps, const struct fm_tok *opt, struct args *a, int number)
 {
-    const struct tok *p;
-    struct tok eq;
+    const struct fm_tok *p;
+    struct fm_tok eq;
 
-    if (peek(ps, &p) < 0) return -1;
-    if (p->kind == T_MAP && next(ps, &eq) < 0) return -1;
-    if ((number ? expect_number(ps, opt, &a->v) : expect_value(ps, opt, &a->v)) < 0) return -1;
+    if (fmrc_peek(ps, &p) < 0) return -1;
+    if (p->kind == T_MAP && fmrc_next(ps, &eq) < 0) return -1;
+    if ((number ? fmrc_expect_number(ps, opt, &a->v) : fmrc_expect_value(ps, opt, &a->v)) < 0)
+        return -1;
     shown_add(a, a->v.text, 0);
     return 0;
 }
 
 /* Read the arguments of option `opt` (described by d) into a. */
-static int read_args(struct fm *ps, const struct optdef *d, const struct tok *opt, int no,
+static int read_args(struct fm *ps, const struct optdef *d, const struct fm_tok *opt, int no,
                      struct args *a)
 {
     memset(a, 0, sizeof *a);
@@ -1131,11 +1134,11 @@ static int read_args(struct fm *ps, const struct optdef *d, const struct tok *op
         return 0;
     case ARG_STR:
     case ARG_SERVICE:
-        if (expect_value(ps, opt, &a->v) < 0) return -1;
+        if (fmrc_expect_value(ps, opt, &a->v) < 0) return -1;
         shown_add(a, a->v.text, d->secret);
         return 0;
     case ARG_NUM:
-        if (expect_number(ps, opt, &a->v) < 0) return -1;
+        if (fmrc_expect_number(ps, opt, &a->v) < 0) return -1;
         shown_add(a, a->v.text, 0);
         return 0;
     case ARG_STRS:
@@ -1151,9 +1154,9 @@ static int read_args(struct fm *ps, const struct optdef *d, const struct tok *op
         return read_typed(ps, a, K_AUTHTYPE,
                           "an authentication type (any, password, cram-md5, gssapi, ...)");
     case ARG_BADHEADER:
-        if (next(ps, &a->v) < 0) return -1;
+        if (fmrc_next(ps, &a->v) < 0) return -1;
         if (!is_kw(&a->v, K_ACCEPT) && !is_kw(&a->v, K_REJECT))
-            return unexpected(ps, &a->v, "accept or reject after `bad-header`");
+            return fmrc_unexpected(ps, &a->v, "accept or reject after `bad-header`");
         shown_add(a, a->v.text, 0);
         return 0;
     case ARG_SETSTR:
@@ -1181,7 +1184,7 @@ static int add_user(struct fm *ps, int line)
     if (ps->nusers == ps->users_cap) {
         size_t cap = ps->users_cap ? ps->users_cap * 2 : 16;
         struct fm_user *v = realloc(ps->users, cap * sizeof *v);
-        if (!v) return oom(ps);
+        if (!v) return fmrc_oom(ps);
         ps->users = v;
         ps->users_cap = cap;
     }
@@ -1189,8 +1192,8 @@ static int add_user(struct fm *ps, int line)
     memset(u, 0, sizeof *u);
     u->line = line;
     u->ssl = u->sslcertck = u->keep = u->fetchall = -1;
-    if (!(u->notes = (struct notes *)(void *)arena_alloc(&ps->arena, sizeof *u->notes, 1)))
-        return oom(ps);
+    if (!(u->notes = (struct fm_notes *)(void *)fmrc_arena_alloc(&ps->arena, sizeof *u->notes, 1)))
+        return fmrc_oom(ps);
     memset(u->notes, 0, sizeof *u->notes);
     ps->nusers++;
     cur_entry(ps)->nusers++;
@@ -1202,14 +1205,14 @@ static struct fm_user *cur_user(struct fm *ps)
     return &ps->users[ps->nusers - 1];
 }
 
-static int add_entry(struct fm *ps, enum entry_kind kind, int line)
+static int add_entry(struct fm *ps, enum fm_entry_kind kind, int line)
 {
     struct fm_entry *en;
 
     if (ps->nentries == ps->entries_cap) {
         size_t cap = ps->entries_cap ? ps->entries_cap * 2 : 16;
         struct fm_entry *v = realloc(ps->entries, cap * sizeof *v);
-        if (!v) return oom(ps);
+        if (!v) return fmrc_oom(ps);
         ps->entries = v;
         ps->entries_cap = cap;
     }
@@ -1219,13 +1222,14 @@ static int add_entry(struct fm *ps, enum entry_kind kind, int line)
     en->kind = kind;
     en->first_user = ps->nusers;
     en->defaults = ps->defaults;
-    if (!(en->notes = (struct notes *)(void *)arena_alloc(&ps->arena, sizeof *en->notes, 1)))
-        return oom(ps);
+    if (!(en->notes =
+              (struct fm_notes *)(void *)fmrc_arena_alloc(&ps->arena, sizeof *en->notes, 1)))
+        return fmrc_oom(ps);
     memset(en->notes, 0, sizeof *en->notes);
     return 0;
 }
 
-static void apply_server(struct fm_entry *en, const struct tok *opt, const struct args *a)
+static void apply_server(struct fm_entry *en, const struct fm_tok *opt, const struct args *a)
 {
     switch (opt->kw) {
     case K_VIA:
@@ -1244,12 +1248,12 @@ static void apply_server(struct fm_entry *en, const struct tok *opt, const struc
         en->auth_text = a->v.text;
         break;
     case K_TIMEOUT:
-        en->timeout = (struct num){1, a->v.num};
+        en->timeout = (struct fm_num){1, a->v.num};
         break;
     }
 }
 
-static void apply_user(struct fm_user *u, const struct tok *opt, int no, const struct args *a)
+static void apply_user(struct fm_user *u, const struct fm_tok *opt, int no, const struct args *a)
 {
     const char *s = a->v.text;
 
@@ -1288,23 +1292,23 @@ static void apply_user(struct fm_user *u, const struct tok *opt, int no, const s
         u->sslfingerprint = s;
         break;
     case K_LIMIT:
-        u->limit = (struct num){1, a->v.num};
+        u->limit = (struct fm_num){1, a->v.num};
         break;
     case K_FETCHLIMIT:
-        u->fetchlimit = (struct num){1, a->v.num};
+        u->fetchlimit = (struct fm_num){1, a->v.num};
         break;
     }
 }
 
 /* A server or user option (or a `set` option): read it, then carry it or
  * note why not. */
-static int option(struct fm *ps, const struct optdef *d, const struct tok *opt, int no,
-                  struct notes *ns)
+static int option(struct fm *ps, const struct optdef *d, const struct fm_tok *opt, int no,
+                  struct fm_notes *ns)
 {
     struct args a;
 
     if (no && !d->can_no)
-        return perr(ps, opt->line, "`no %s` is not a fetchmail option", opt->text);
+        return fmrc_perr(ps, opt->line, "`no %s` is not a fetchmail option", opt->text);
     if (read_args(ps, d, opt, no, &a) < 0) return -1;
     if (d->why) {
         note(ps, ns, opt->line, a.shown, no && d->why_no ? d->why_no : d->why);
@@ -1335,73 +1339,73 @@ static void add_local(struct fm_user *u, const char *id, const char *local)
 
 /* NAME [= NAME] ... [here], the first NAME already read; *here says
  * whether it ended with `here`. */
-static int mapping_list(struct fm *ps, struct fm_user *u, const struct tok *first, int *here)
+static int mapping_list(struct fm *ps, struct fm_user *u, const struct fm_tok *first, int *here)
 {
-    const struct tok *p;
-    struct tok t = *first, eq, rhs;
+    const struct fm_tok *p;
+    struct fm_tok t = *first, eq, rhs;
 
     for (;;) {
-        if (peek(ps, &p) < 0) return -1;
+        if (fmrc_peek(ps, &p) < 0) return -1;
         if (p->kind == T_MAP) {
-            if (next(ps, &eq) < 0 || expect_value(ps, &eq, &rhs) < 0) return -1;
+            if (fmrc_next(ps, &eq) < 0 || fmrc_expect_value(ps, &eq, &rhs) < 0) return -1;
             add_local(u, t.text, rhs.text);
         } else {
             add_local(u, t.text, NULL);
         }
-        if (peek(ps, &p) < 0) return -1;
-        if (!is_value(p)) break;
-        if (next(ps, &t) < 0) return -1;
+        if (fmrc_peek(ps, &p) < 0) return -1;
+        if (!fmrc_is_value(p)) break;
+        if (fmrc_next(ps, &t) < 0) return -1;
     }
     *here = is_kw(p, K_HERE);
-    return *here ? next(ps, &t) : 0;
+    return *here ? fmrc_next(ps, &t) : 0;
 }
 
 /* `is`/`to`: NAME there (the remote name), or a list of local names. */
-static int parse_is(struct fm *ps, const struct tok *opt)
+static int parse_is(struct fm *ps, const struct fm_tok *opt)
 {
     struct fm_user *u = cur_user(ps);
-    const struct tok *p;
-    struct tok first, t;
+    const struct fm_tok *p;
+    struct fm_tok first, t;
     int here;
 
-    if (expect_value(ps, opt, &first) < 0 || peek(ps, &p) < 0) return -1;
+    if (fmrc_expect_value(ps, opt, &first) < 0 || fmrc_peek(ps, &p) < 0) return -1;
     if (is_kw(p, K_THERE)) {
         u->remote = first.text;
-        return next(ps, &t);
+        return fmrc_next(ps, &t);
     }
     return mapping_list(ps, u, &first, &here);
 }
 
 /* `user NAME [there]`, `user NAME here` or `user NAME NAME... here`. */
-static int parse_userdef(struct fm *ps, const struct tok *opt)
+static int parse_userdef(struct fm *ps, const struct fm_tok *opt)
 {
     struct fm_user *u;
-    const struct tok *p;
-    struct tok first, second, t;
+    const struct fm_tok *p;
+    struct fm_tok first, second, t;
     int here;
 
     if (add_user(ps, opt->line) < 0) return -1;
     u = cur_user(ps);
-    if (expect_value(ps, opt, &first) < 0 || peek(ps, &p) < 0) return -1;
+    if (fmrc_expect_value(ps, opt, &first) < 0 || fmrc_peek(ps, &p) < 0) return -1;
     if (is_kw(p, K_THERE)) {
         u->remote = first.text;
-        return next(ps, &t);
+        return fmrc_next(ps, &t);
     }
-    if (!is_kw(p, K_HERE) && p->kind != T_MAP && !is_value(p)) {
+    if (!is_kw(p, K_HERE) && p->kind != T_MAP && !fmrc_is_value(p)) {
         u->remote = first.text;
         return 0;
     }
     second = *p;
     if (mapping_list(ps, u, &first, &here) < 0) return -1;
     if (!here)
-        return unexpected(ps, &second,
-                          "a user option (several names after `user` must end with `here`)");
+        return fmrc_unexpected(ps, &second,
+                               "a user option (several names after `user` must end with `here`)");
     return 0;
 }
 
 enum phase { PH_SERVER, PH_IMPLICIT, PH_USERS };
 
-static int entry_ends(const struct tok *t)
+static int entry_ends(const struct fm_tok *t)
 {
     return t->kind == T_EOF || is_kw(t, K_POLL) || is_kw(t, K_SKIP) || is_kw(t, K_DEFAULTS) ||
            is_kw(t, K_SET);
@@ -1420,18 +1424,19 @@ static int user_phase(struct fm *ps, enum phase *ph, int line)
 static int entry_item(struct fm *ps, enum phase *ph)
 {
     const struct optdef *d;
-    struct tok t;
+    struct fm_tok t;
     int no = 0;
 
-    if (next(ps, &t) < 0) return -1;
+    if (fmrc_next(ps, &t) < 0) return -1;
     if (is_kw(&t, K_HERE) || is_kw(&t, K_THERE)) return 0; /* noise outside a name list */
     if (is_kw(&t, K_NO)) {
         no = 1;
-        if (next(ps, &t) < 0) return -1;
+        if (fmrc_next(ps, &t) < 0) return -1;
     }
     if (!no && is_kw(&t, K_USER)) {
         if (*ph == PH_IMPLICIT)
-            return perr(ps, t.line, "`user` after user options: user options follow their `user`");
+            return fmrc_perr(ps, t.line,
+                             "`user` after user options: user options follow their `user`");
         *ph = PH_USERS;
         return parse_userdef(ps, &t);
     }
@@ -1440,34 +1445,34 @@ static int entry_item(struct fm *ps, enum phase *ph)
         return parse_is(ps, &t);
     }
     if (t.kind != T_KW || !(d = find_opt(t.kw, 0)))
-        return unexpected(ps, &t, no ? "an option after `no`" : "a server or user option");
+        return fmrc_unexpected(ps, &t, no ? "an option after `no`" : "a server or user option");
     if (d->cls == OC_SERVER) {
         if (*ph != PH_SERVER)
-            return perr(ps, t.line,
-                        "server option `%s` after user options: put it before the first `user`",
-                        t.text);
+            return fmrc_perr(
+                ps, t.line, "server option `%s` after user options: put it before the first `user`",
+                t.text);
         return option(ps, d, &t, no, cur_entry(ps)->notes);
     }
     if (user_phase(ps, ph, t.line) < 0) return -1;
     return option(ps, d, &t, no, cur_user(ps)->notes);
 }
 
-static int parse_entry(struct fm *ps, const struct tok *start)
+static int parse_entry(struct fm *ps, const struct fm_tok *start)
 {
     enum phase ph = PH_SERVER;
-    const struct tok *p;
-    struct tok name;
-    enum entry_kind kind = is_kw(start, K_DEFAULTS) ? E_DEFAULTS
-                           : is_kw(start, K_SKIP)   ? E_SKIP
-                                                    : E_POLL;
+    const struct fm_tok *p;
+    struct fm_tok name;
+    enum fm_entry_kind kind = is_kw(start, K_DEFAULTS) ? E_DEFAULTS
+                              : is_kw(start, K_SKIP)   ? E_SKIP
+                                                       : E_POLL;
 
     if (add_entry(ps, kind, start->line) < 0) return -1;
     if (kind != E_DEFAULTS) {
-        if (expect_value(ps, start, &name) < 0) return -1;
+        if (fmrc_expect_value(ps, start, &name) < 0) return -1;
         cur_entry(ps)->name = name.text;
     }
     for (;;) {
-        if (peek(ps, &p) < 0) return -1;
+        if (fmrc_peek(ps, &p) < 0) return -1;
         if (entry_ends(p)) break;
         if (entry_item(ps, &ph) < 0) return -1;
     }
@@ -1479,32 +1484,32 @@ static int parse_entry(struct fm *ps, const struct tok *start)
 static int parse_set(struct fm *ps)
 {
     const struct optdef *d;
-    struct tok t;
+    struct fm_tok t;
     int no = 0;
 
-    if (next(ps, &t) < 0) return -1;
+    if (fmrc_next(ps, &t) < 0) return -1;
     if (is_kw(&t, K_NO)) {
         no = 1;
-        if (next(ps, &t) < 0) return -1;
+        if (fmrc_next(ps, &t) < 0) return -1;
     }
     if (t.kind != T_KW || !(d = find_opt(t.kw, 1)))
-        return unexpected(ps, &t, "a global option after `set`");
+        return fmrc_unexpected(ps, &t, "a global option after `set`");
     return option(ps, d, &t, no, &ps->global);
 }
 
-static int parse_file(struct fm *ps)
+static int fmrc_parse_file(struct fm *ps)
 {
-    struct tok t;
+    struct fm_tok t;
 
     for (;;) {
-        if (next(ps, &t) < 0) return -1;
+        if (fmrc_next(ps, &t) < 0) return -1;
         if (t.kind == T_EOF) return 0;
         if (is_kw(&t, K_SET)) {
             if (parse_set(ps) < 0) return -1;
         } else if (is_kw(&t, K_POLL) || is_kw(&t, K_SKIP) || is_kw(&t, K_DEFAULTS)) {
             if (parse_entry(ps, &t) < 0) return -1;
         } else {
-            return unexpected(ps, &t, "`poll`, `skip`, `defaults` or `set`");
+            return fmrc_unexpected(ps, &t, "`poll`, `skip`, `defaults` or `set`");
         }
     }
 }
@@ -1512,7 +1517,7 @@ static int parse_file(struct fm *ps)
 /* ---- writing: helpers -------------------------------------------------------- */
 
 /* Wrapped comment lines: "# " then the text; continuation lines indented. */
-static void comment(struct out *o, const char *text)
+static void comment(struct fm_out *o, const char *text)
 {
     const char *s = text;
     int first = 1;
@@ -1524,18 +1529,18 @@ static void comment(struct out *o, const char *text)
             while (cut > 0 && s[cut] != ' ') cut--;
             if (cut == 0) cut = strcspn(s, " ");
         }
-        out_str(o, first ? "# " : "#   ");
-        out_add(o, s, cut);
-        out_str(o, "\n");
+        fmrc_out_str(o, first ? "# " : "#   ");
+        fmrc_out_add(o, s, cut);
+        fmrc_out_str(o, "\n");
         s += cut;
         while (*s == ' ') s++;
         first = 0;
     }
 }
 
-static void commentf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void commentf(struct fm_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void commentf(struct out *o, const char *fmt, ...)
+static void commentf(struct fm_out *o, const char *fmt, ...)
 {
     char buf[1536];
     va_list ap;
@@ -1547,10 +1552,10 @@ static void commentf(struct out *o, const char *fmt, ...)
 }
 
 /* Each note once; a reason already given in this list is not repeated. */
-static void put_notes(struct out *o, const struct notes *ns)
+static void put_notes(struct fm_out *o, const struct fm_notes *ns)
 {
     for (size_t i = 0; i < ns->n; i++) {
-        const struct note *n = &ns->v[i];
+        const struct fm_note *n = &ns->v[i];
         size_t j = 0;
         while (j < i && strcmp(ns->v[j].why, n->why) != 0) j++;
         if (j < i)
@@ -1583,19 +1588,19 @@ static int plain(const char *s)
 /* A value as popfetch's config reads it: bare when plain, else in double
  * quotes with \" and \\. Control bytes (only in values of accounts written
  * commented out) become '?', so a value never ends its line. */
-static void put_value(struct out *o, const char *value)
+static void put_value(struct fm_out *o, const char *value)
 {
     if (*value && plain(value)) {
-        out_str(o, value);
+        fmrc_out_str(o, value);
         return;
     }
-    out_str(o, "\"");
+    fmrc_out_str(o, "\"");
     for (const char *s = value; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') out_str(o, "\\");
-        out_add(o, (c < 0x20 && c != '\t') || c == 0x7f ? "?" : s, 1);
+        if (c == '"' || c == '\\') fmrc_out_str(o, "\\");
+        fmrc_out_add(o, (c < 0x20 && c != '\t') || c == 0x7f ? "?" : s, 1);
     }
-    out_str(o, "\"");
+    fmrc_out_str(o, "\"");
 }
 
 /* Bytes put_value writes for s. */
@@ -1609,22 +1614,22 @@ static size_t value_len(const char *s)
 
 /* `key value`. A value that cannot be carried (only in accounts written
  * commented out) is written as a short printable excerpt. */
-static void put_kv(struct out *o, const char *key, const char *value)
+static void put_kv(struct fm_out *o, const char *key, const char *value)
 {
     char q[FM_SHOW_MAX];
 
-    out_str(o, key);
-    out_str(o, " ");
+    fmrc_out_str(o, key);
+    fmrc_out_str(o, " ");
     if (value_ok(value, FM_LINE_MAX)) {
         put_value(o, value);
     } else {
-        show(q, sizeof q, value);
+        fmrc_show(q, sizeof q, value);
         put_value(o, q);
     }
-    out_str(o, "\n");
+    fmrc_out_str(o, "\n");
 }
 
-static void put_kn(struct out *o, const char *key, long long v)
+static void put_kn(struct fm_out *o, const char *key, long long v)
 {
     char buf[32];
 
@@ -1697,7 +1702,7 @@ static void merged(const struct fm *ps, size_t ei, size_t ui, struct acct *a)
     a->en = &ps->entries[ei];
     a->s = ps->entries[ei];
     a->u = ps->users[ui];
-    if (a->en->defaults != NONE) {
+    if (a->en->defaults != FM_NONE) {
         const struct fm_entry *d = &ps->entries[a->en->defaults];
         merge_entry(&a->s, d);
         merge_user(&a->u, &ps->users[d->first_user]);
@@ -1756,7 +1761,7 @@ static int account_name(struct fm *ps, struct acct *a)
     }
     snprintf(cand, sizeof cand, "%s", base);
     for (unsigned i = 2; name_taken(ps, cand); i++) snprintf(cand, sizeof cand, "%s-%u", base, i);
-    if (!(copy = fm_strndup(ps, cand, strlen(cand)))) return oom(ps);
+    if (!(copy = fmrc_strndup(ps, cand, strlen(cand)))) return fmrc_oom(ps);
     ps->names[ps->nnames++] = copy;
     a->name = copy;
     return 0;
@@ -1764,7 +1769,7 @@ static int account_name(struct fm *ps, struct acct *a)
 
 /* ---- writing: one account ------------------------------------------------------ */
 
-static void put_port(struct out *o, const char *service)
+static void put_port(struct fm_out *o, const char *service)
 {
     char q[FM_SHOW_MAX];
     size_t n = strspn(service, "0123456789");
@@ -1776,7 +1781,7 @@ static void put_port(struct out *o, const char *service)
         put_kn(o, "port", v);
         return;
     }
-    show(q, sizeof q, service);
+    fmrc_show(q, sizeof q, service);
     commentf(o,
              "`service %s`: not carried: popfetch takes a port number from 1 to 65535 (see "
              "/etc/services); without one it uses 995 for tls implicit, else 110.",
@@ -1785,14 +1790,14 @@ static void put_port(struct out *o, const char *service)
 
 /* fetchmail's remote name: `user`, else the first local name, else the
  * login name. */
-static void put_user(struct fm *ps, struct out *o, const struct acct *a)
+static void put_user(struct fm *ps, struct fm_out *o, const struct acct *a)
 {
     char q[FM_SHOW_MAX];
 
     if (a->u.remote) {
         put_kv(o, "user", a->u.remote);
     } else if (a->u.first_id) {
-        show(q, sizeof q, a->u.first_id);
+        fmrc_show(q, sizeof q, a->u.first_id);
         commentf(o, "No remote user: fetchmail logs in with the local name %s, so this does too.",
                  q);
         put_kv(o, "user", a->u.first_id);
@@ -1805,7 +1810,7 @@ static void put_user(struct fm *ps, struct out *o, const struct acct *a)
     }
 }
 
-static void put_password(struct out *o, const struct acct *a)
+static void put_password(struct fm_out *o, const struct acct *a)
 {
     const char *pw = a->u.password;
 
@@ -1835,7 +1840,7 @@ static int proto_is(const char *v, const char *const *list)
     return 0;
 }
 
-static void put_tls_version(struct out *o, const char *proto)
+static void put_tls_version(struct fm_out *o, const char *proto)
 {
     static const char *const v13[] = {"tls1.3", "tls1.3+", NULL};
     static const char *const old[] = {"ssl2", "ssl3", "tls1", "tls1.1", NULL};
@@ -1845,7 +1850,7 @@ static void put_tls_version(struct out *o, const char *proto)
     if (proto_is(proto, v13)) {
         put_kv(o, "tls_min_version", "1.3");
     } else if (proto_is(proto, old)) {
-        show(q, sizeof q, proto);
+        fmrc_show(q, sizeof q, proto);
         commentf(o,
                  "`sslproto %s`: not carried: popfetch speaks TLS 1.2 or newer only; a server "
                  "that cannot is refused.",
@@ -1853,7 +1858,7 @@ static void put_tls_version(struct out *o, const char *proto)
     }
 }
 
-static void put_tls_mode(struct out *o, const struct acct *a)
+static void put_tls_mode(struct fm_out *o, const struct acct *a)
 {
     const char *proto = a->u.sslproto;
 
@@ -1901,18 +1906,18 @@ static int md5_like(const char *fp)
     return n == 32;
 }
 
-static void put_fingerprint(struct out *o, const struct acct *a, const char *host)
+static void put_fingerprint(struct fm_out *o, const struct acct *a, const char *host)
 {
     const char *fp = a->u.sslfingerprint;
     char norm[65], q[FM_SHOW_MAX], h[FM_SHOW_MAX];
     int pinned = 0;
 
-    show(h, sizeof h, host);
+    fmrc_show(h, sizeof h, host);
     if (fp && strlen(fp) <= 200 && tls_parse_fingerprint(fp, norm) == 0) {
         put_kv(o, "tls_fingerprint", norm);
         pinned = 1;
     } else if (fp) {
-        show(q, sizeof q, fp);
+        fmrc_show(q, sizeof q, fp);
         commentf(o,
                  "`sslfingerprint %s`: not carried: %s; popfetch pins SHA-256 fingerprints. Get "
                  "this server's with: openssl s_client -connect %s:%s %s</dev/null | openssl x509 "
@@ -1938,12 +1943,12 @@ static void put_fingerprint(struct out *o, const struct acct *a, const char *hos
     }
 }
 
-static void put_path(struct out *o, const char *key, const char *fmkey, const char *path)
+static void put_path(struct fm_out *o, const char *key, const char *fmkey, const char *path)
 {
     char q[FM_SHOW_MAX];
 
     if (!path) return;
-    show(q, sizeof q, path);
+    fmrc_show(q, sizeof q, path);
     if (!value_ok(path, FM_VALUE_MAX)) {
         commentf(o, "`%s %s`: not carried: control characters in a file name.", fmkey, q);
         return;
@@ -1956,7 +1961,7 @@ static void put_path(struct out *o, const char *key, const char *fmkey, const ch
     put_kv(o, key, path);
 }
 
-static void put_tls(struct out *o, const struct acct *a, const char *host)
+static void put_tls(struct fm_out *o, const struct acct *a, const char *host)
 {
     put_tls_mode(o, a);
     put_fingerprint(o, a, host);
@@ -1965,7 +1970,7 @@ static void put_tls(struct out *o, const struct acct *a, const char *host)
     put_path(o, "tls_key_file", "sslkey", a->u.sslkey);
 }
 
-static void put_auth(struct out *o, const struct acct *a)
+static void put_auth(struct fm_out *o, const struct acct *a)
 {
     int auth = a->s.auth;
     const char *t = a->s.auth_text;
@@ -2006,7 +2011,7 @@ static void put_auth(struct out *o, const struct acct *a)
     }
 }
 
-static void put_limits(struct out *o, const struct acct *a)
+static void put_limits(struct fm_out *o, const struct acct *a)
 {
     if (a->u.keep == 1) put_kv(o, "keep", "on");
     if (a->u.fetchall == 1) put_kv(o, "fetch", "all");
@@ -2104,11 +2109,11 @@ static size_t wrap_shell(const char *cmd, char *dst, size_t max)
     return o;
 }
 
-static void put_mda_line(struct out *o, const char *cmd)
+static void put_mda_line(struct fm_out *o, const char *cmd)
 {
-    out_str(o, "delivery mda ");
+    fmrc_out_str(o, "delivery mda ");
     put_value(o, cmd);
-    out_str(o, "\n");
+    fmrc_out_str(o, "\n");
 }
 
 /* fetchmail's mda as popfetch runs it, into dst: %-sequences converted,
@@ -2128,7 +2133,7 @@ static int build_mda(const char *mda, const char *local, char *dst, size_t max, 
 
 /* Returns 1 if written, 0 if the mda could not be carried (a comment says
  * why). */
-static int put_mda(struct out *o, const struct acct *a)
+static int put_mda(struct fm_out *o, const struct acct *a)
 {
     char cmd[5 * (4 * FM_MDA_MAX + 64)], q[FM_SHOW_MAX], m[FM_SHOW_MAX];
     const char *local = name_plain(a->local) ? a->local : NULL;
@@ -2136,7 +2141,7 @@ static int put_mda(struct out *o, const struct acct *a)
     struct err e;
     int shell = 0;
 
-    show(q, sizeof q, a->u.mda);
+    fmrc_show(q, sizeof q, a->u.mda);
     if (build_mda(a->u.mda, local, cmd, sizeof cmd, &shell) < 0) {
         commentf(o,
                  "`mda %s`: not carried: empty, too long, or holding control characters; put "
@@ -2145,7 +2150,7 @@ static int put_mda(struct out *o, const struct acct *a)
         return 0;
     }
     if (mda_split(cmd, &(struct mda_vars){0}, &argv, &e) < 0) {
-        show(m, sizeof m, e.msg);
+        fmrc_show(m, sizeof m, e.msg);
         commentf(o, "`mda %s`: not carried: %s", q, m);
         return 0;
     }
@@ -2162,7 +2167,7 @@ static int put_mda(struct out *o, const struct acct *a)
     return 1;
 }
 
-static void put_delivery(struct out *o, const struct acct *a)
+static void put_delivery(struct fm_out *o, const struct acct *a)
 {
     char cmd[FM_NAME_MAX + 40];
     const char *local = name_plain(a->local) ? a->local : "%T";
@@ -2172,7 +2177,7 @@ static void put_delivery(struct out *o, const struct acct *a)
                  a->u.wildcard ? "`is *`"
                  : a->u.mapped ? "a name mapping with ="
                                : "several local names",
-                 WHY_MULTIDROP);
+                 FM_WHY_MULTIDROP);
     if (a->u.mda && put_mda(o, a)) return;
     if (a->u.forward)
         commentf(o,
@@ -2221,7 +2226,7 @@ static const char *disabled(const struct acct *a, const char *host)
     return NULL;
 }
 
-static void put_proto_note(struct out *o, const struct acct *a)
+static void put_proto_note(struct fm_out *o, const struct acct *a)
 {
     if (!a->s.proto || a->s.proto == P_AUTO)
         comment(o, "No `proto` (or auto): fetchmail tried IMAP first, then POP3; popfetch speaks "
@@ -2230,11 +2235,11 @@ static void put_proto_note(struct out *o, const struct acct *a)
         comment(o, "`proto sdps`: Demon Internet's SDPS extensions are not carried; plain POP3.");
 }
 
-static void put_body(struct fm *ps, struct out *o, const struct acct *a, const char *host)
+static void put_body(struct fm *ps, struct fm_out *o, const struct acct *a, const char *host)
 {
-    out_str(o, "account ");
-    out_str(o, a->name);
-    out_str(o, "\n");
+    fmrc_out_str(o, "account ");
+    fmrc_out_str(o, a->name);
+    fmrc_out_str(o, "\n");
     put_kv(o, "host", host);
     if (a->s.service) put_port(o, a->s.service);
     put_user(ps, o, a);
@@ -2246,23 +2251,23 @@ static void put_body(struct fm *ps, struct out *o, const struct acct *a, const c
 }
 
 /* Copy `body` into o, with "# " before each line that is not a comment. */
-static void put_commented_out(struct out *o, const struct out *body)
+static void put_commented_out(struct fm_out *o, const struct fm_out *body)
 {
     const char *s = body->p ? body->p : "";
 
     while (*s) {
         size_t n = strcspn(s, "\n");
-        if (*s != '#') out_str(o, "# ");
-        out_add(o, s, n);
-        out_str(o, "\n");
+        if (*s != '#') fmrc_out_str(o, "# ");
+        fmrc_out_add(o, s, n);
+        fmrc_out_str(o, "\n");
         s += n + (s[n] == '\n');
     }
 }
 
-static int put_account(struct fm *ps, struct out *o, size_t ei, size_t ui)
+static int put_account(struct fm *ps, struct fm_out *o, size_t ei, size_t ui)
 {
     struct acct a;
-    struct out body = {0};
+    struct fm_out body = {0};
     const char *host, *off;
     char q[FM_SHOW_MAX];
 
@@ -2271,7 +2276,7 @@ static int put_account(struct fm *ps, struct out *o, size_t ei, size_t ui)
     host = a.s.via ? a.s.via : a.en->name;
     off = disabled(&a, host);
     if (ps->users[ui].remote && a.en->nusers > 1) {
-        show(q, sizeof q, ps->users[ui].remote);
+        fmrc_show(q, sizeof q, ps->users[ui].remote);
         commentf(o, "line %d: user %s", ps->users[ui].line, q);
     }
     put_notes(o, ps->users[ui].notes);
@@ -2282,18 +2287,18 @@ static int put_account(struct fm *ps, struct out *o, size_t ei, size_t ui)
         comment(o, off);
         put_commented_out(o, &body);
     } else if (body.p) {
-        out_str(o, body.p);
+        fmrc_out_str(o, body.p);
     }
-    out_release(&body);
+    fmrc_out_release(&body);
     return 0;
 }
 
-static int put_entry(struct fm *ps, struct out *o, size_t ei)
+static int put_entry(struct fm *ps, struct fm_out *o, size_t ei)
 {
     const struct fm_entry *en = &ps->entries[ei];
     char q[FM_SHOW_MAX];
 
-    out_str(o, "\n");
+    fmrc_out_str(o, "\n");
     if (en->kind == E_DEFAULTS) {
         commentf(o,
                  "line %d: fetchmail `defaults`: merged into every account after it (each "
@@ -2303,17 +2308,17 @@ static int put_entry(struct fm *ps, struct out *o, size_t ei)
         for (size_t i = 0; i < en->nusers; i++) put_notes(o, ps->users[en->first_user + i].notes);
         return 0;
     }
-    show(q, sizeof q, en->name);
+    fmrc_show(q, sizeof q, en->name);
     commentf(o, "line %d: %s %s", en->line, en->kind == E_SKIP ? "skip" : "poll", q);
     put_notes(o, en->notes);
     for (size_t i = 0; i < en->nusers; i++) {
-        if (i) out_str(o, "\n");
+        if (i) fmrc_out_str(o, "\n");
         if (put_account(ps, o, ei, en->first_user + i) < 0) return -1;
     }
     return 0;
 }
 
-static void put_header(const struct fm *ps, struct out *o)
+static void put_header(const struct fm *ps, struct fm_out *o)
 {
     char q[FM_SHOW_MAX];
     int passwords = 0, keep = 0;
@@ -2322,7 +2327,7 @@ static void put_header(const struct fm *ps, struct out *o)
         passwords |= ps->users[i].password != NULL;
         keep |= ps->users[i].keep == 1;
     }
-    show(q, sizeof q, ps->name);
+    fmrc_show(q, sizeof q, ps->name);
     commentf(o,
              "popfetch config converted from the fetchmail rc file %s by popfetch "
              "--import-fetchmailrc. See popfetchrc(5).",
@@ -2336,26 +2341,26 @@ static void put_header(const struct fm *ps, struct out *o)
         comment(o, "Messages fetchmail left on the server (keep) would be fetched again: mark "
                    "them as seen first with popfetch --import-seen fetchmail:~/.fetchids");
     if (ps->global.n || ps->global.dropped) {
-        out_str(o, "\n");
+        fmrc_out_str(o, "\n");
         put_notes(o, &ps->global);
     }
 }
 
-static int write_config(struct fm *ps, struct out *o)
+static int fmrc_write_config(struct fm *ps, struct fm_out *o)
 {
     size_t accounts = 0;
 
     for (size_t i = 0; i < ps->nentries; i++)
         if (ps->entries[i].kind != E_DEFAULTS) accounts += ps->entries[i].nusers;
-    if (accounts && !(ps->names = calloc(accounts, sizeof *ps->names))) return oom(ps);
+    if (accounts && !(ps->names = calloc(accounts, sizeof *ps->names))) return fmrc_oom(ps);
     put_header(ps, o);
     if (!accounts) {
-        out_str(o, "\n");
+        fmrc_out_str(o, "\n");
         comment(o, "No poll entries: there is nothing to fetch.");
     }
     for (size_t i = 0; i < ps->nentries; i++)
         if (put_entry(ps, o, i) < 0) return -1;
-    if (o->failed == 1) return oom(ps);
+    if (o->failed == 1) return fmrc_oom(ps);
     if (o->failed == 2)
         return err_set(ps->e, ERR_USAGE,
                        "%s: the converted config would be larger than popfetch reads (%d MiB)",
@@ -2385,8 +2390,8 @@ static void login_name(char *buf, size_t len)
 
 int fetchmailrc_convert(const char *name, const char *text, size_t len, char **out, struct err *e)
 {
-    struct fm ps = {.name = name, .e = e, .line = 1, .pending = -1, .defaults = NONE};
-    struct out o = {0};
+    struct fm ps = {.name = name, .e = e, .line = 1, .pending = -1, .defaults = FM_NONE};
+    struct fm_out o = {0};
     const char *nul;
     int rc = -1;
 
@@ -2403,16 +2408,16 @@ int fetchmailrc_convert(const char *name, const char *text, size_t len, char **o
         return err_set(e, ERR_USAGE, "%s:%d: NUL byte: not a fetchmail rc file", name, line);
     }
     login_name(ps.login, sizeof ps.login);
-    if (parse_file(&ps) == 0 && write_config(&ps, &o) == 0) {
+    if (fmrc_parse_file(&ps) == 0 && fmrc_write_config(&ps, &o) == 0) {
         *out = o.p;
         o.p = NULL;
         rc = 0;
     }
-    out_release(&o);
+    fmrc_out_release(&o);
     free(ps.names);
     free(ps.entries);
     free(ps.users);
-    arena_free(ps.arena);
+    fmrc_arena_free(ps.arena);
     return rc;
 }
 
