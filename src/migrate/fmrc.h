@@ -6,6 +6,8 @@
  *   fetchmailrc.c  the entry points: input checks, parse then write, freeing
  *   fmrc_mem.c     the arena every string read lives in, the output buffer,
  *                  input text made safe to quote
+ *   fmrc_lex.c     fetchmail's tokens (rcfile_l.l) and the token stream with
+ *                  one token of lookahead; syntax errors naming name:line
  *
  * Contract between them:
  *   - One struct fm holds one conversion: the input and the lexer's place
@@ -287,5 +289,30 @@ int fmrc_oom(struct fm *ps);
 /* s quoted into dst (max bytes): control and 8-bit bytes become '?', cut
  * short with an ellipsis. Safe in a comment line and in a message. */
 void fmrc_show(char *dst, size_t max, const char *s);
+
+/* ---- fmrc_lex.c: the token stream --------------------------------------- */
+
+/* A syntax error at `line` of ps's file: ERR_USAGE "NAME:LINE: message",
+ * with a hint to fetchmail(1). Returns -1. */
+int fmrc_perr(struct fm *ps, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The next token: left in the stream (*t points into ps until the next
+ * call) or taken from it. At the end of the input, T_EOF every time. Noise
+ * words (with, and, has, wants, options), , ; : and comments never come
+ * out; `noKEYWORD` comes out as `no` then KEYWORD. */
+int fmrc_peek(struct fm *ps, const struct fm_tok **t);
+int fmrc_next(struct fm *ps, struct fm_tok *t);
+
+/* A string or a number: what may be a value. */
+int fmrc_is_value(const struct fm_tok *t);
+
+/* "expected WANTED, found ..." at t's line (at the end: the last token's). */
+int fmrc_unexpected(struct fm *ps, const struct fm_tok *t, const char *wanted);
+
+/* The next token as the value of option opt: a string (a number counts as
+ * one), or a number (a string of digits counts as one). Else an error
+ * naming opt. */
+int fmrc_expect_value(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t);
+int fmrc_expect_number(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t);
 
 #endif
