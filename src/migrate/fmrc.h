@@ -8,6 +8,8 @@
  *                  input text made safe to quote
  *   fmrc_lex.c     fetchmail's tokens (rcfile_l.l) and the token stream with
  *                  one token of lookahead; syntax errors naming name:line
+ *   fmrc_write.c   what the parser recorded into popfetch config text, one
+ *                  account per user
  *
  * Contract between them:
  *   - One struct fm holds one conversion: the input and the lexer's place
@@ -34,6 +36,13 @@
 #define FM_NOTES_MAX 32  /* comments kept per entry, user or the `set` statements */
 #define FM_SHOW_MAX  100 /* bytes of input quoted in one comment */
 #define FM_NONE      ((size_t)-1)
+
+/* Why popfetch cannot carry multidrop settings (a note, and the writer's
+ * comment on a multidrop user). */
+#define FM_WHY_MULTIDROP                                                                           \
+    "multidrop address matching: popfetch delivers all of an account's mail to one place; sort "   \
+    "it in your MDA (procmail or maildrop rules on Delivered-To or X-Original-To), or ask for "    \
+    "one mailbox per user"
 
 /* ---- tokens ------------------------------------------------------------- */
 
@@ -314,5 +323,12 @@ int fmrc_unexpected(struct fm *ps, const struct fm_tok *t, const char *wanted);
  * naming opt. */
 int fmrc_expect_value(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t);
 int fmrc_expect_number(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t);
+
+/* ---- fmrc_write.c ------------------------------------------------------- */
+
+/* Everything ps recorded, as popfetch config text appended to o (which
+ * then always loads with conf_parse()). Fills ps->login and ps->names.
+ * ERR_USAGE when the text would exceed FETCHMAILRC_MAX_OUT. */
+int fmrc_write_config(struct fm *ps, struct fm_out *o);
 
 #endif
