@@ -8,15 +8,17 @@
  *                  input text made safe to quote
  *   fmrc_lex.c     fetchmail's tokens (rcfile_l.l) and the token stream with
  *                  one token of lookahead; syntax errors naming name:line
+ *   fmrc_parse.c   fetchmail's grammar (rcfile_y.y) into struct fm: entries,
+ *                  users, and notes for what popfetch cannot carry
  *   fmrc_write.c   what the parser recorded into popfetch config text, one
  *                  account per user
  *
  * Contract between them:
- *   - One struct fm holds one conversion: the input and the lexer's place
- *     in it, what the parser recorded, and the writer's account names.
- *     Every string it points to is static text or lives in its arena, until
- *     fmrc_arena_free; the arena and the output are wiped when freed (they
- *     hold passwords).
+ *   - One struct fm holds one conversion: the input (the caller's) and the
+ *     lexer's place in it, what the parser recorded, and the writer's
+ *     account names. Every string recorded is static text or lives in the
+ *     arena until fmrc_arena_free; the arena and the output are wiped when
+ *     freed (they hold passwords).
  *   - A function returning int returns 0, or -1 with ps->e set: ERR_USAGE
  *     naming name:line for input fetchmail would refuse too, ERR_INTERNAL
  *     for out of memory. Writing output never fails on the spot: struct
@@ -247,7 +249,7 @@ struct fm {
     const char *p, *end;
     int line;
     enum fm_lex_state state;
-    int pending;         /* index into words[] after a folded `no`, or -1 */
+    int pending;         /* index into fmrc_lex.c's words[] after a folded `no`, or -1 */
     struct fm_tok ahead; /* the token fmrc_peek() saw */
     int has_ahead;
     int last_line; /* of the last token read that was not the end */
@@ -299,7 +301,7 @@ int fmrc_oom(struct fm *ps);
  * short with an ellipsis. Safe in a comment line and in a message. */
 void fmrc_show(char *dst, size_t max, const char *s);
 
-/* ---- fmrc_lex.c: the token stream --------------------------------------- */
+/* ---- fmrc_lex.c --------------------------------------------------------- */
 
 /* A syntax error at `line` of ps's file: ERR_USAGE "NAME:LINE: message",
  * with a hint to fetchmail(1). Returns -1. */
@@ -323,6 +325,12 @@ int fmrc_unexpected(struct fm *ps, const struct fm_tok *t, const char *wanted);
  * naming opt. */
 int fmrc_expect_value(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t);
 int fmrc_expect_number(struct fm *ps, const struct fm_tok *opt, struct fm_tok *t);
+
+/* ---- fmrc_parse.c ------------------------------------------------------- */
+
+/* The whole file, from ps's token stream into ps->entries, ps->users and
+ * ps->global (notes from `set` statements). */
+int fmrc_parse_file(struct fm *ps);
 
 /* ---- fmrc_write.c ------------------------------------------------------- */
 
