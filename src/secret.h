@@ -2,10 +2,12 @@
  * secret — where an account's password (or token) comes from, in this order:
  * `password` in the config; `passwordeval` (a command run with /bin/sh -c
  * whose first line of output is the secret; its failure is an error naming
- * the exit status); ~/.netrc (refused if group or others can read it); a
- * no-echo prompt on the terminal (one line, ended by Enter; echo is off
- * before the prompt shows and back after; a stop signal there is
- * ERR_INTERRUPTED). The secret lives in memory we own, is
+ * the exit status; the files its words name must pass fileperm.h's rule
+ * before it runs); ~/.netrc (refused if it fails fileperm.h's rule, or if
+ * it holds our password and group or others can read it); a no-echo
+ * prompt on the terminal (one line, ended by Enter; echo is off before the
+ * prompt shows and back after; a stop signal there is ERR_INTERRUPTED).
+ * The secret lives in memory we own, is
  * never put in argv or an error message, and is wiped by secret_free().
  *
  * passwordeval runs under the child supervisor (child.h): in a process
