@@ -291,7 +291,7 @@ scram_rc() { # a fake-server account for RFC 5802's user/pencil
   local srv=$! port=""
   for _ in $(seq 100); do
     port=$(ss -ltnp 2>/dev/null | awk -v p="pid=$srv," '$0 ~ p {split($4, a, ":"); print a[2]}')
-    [ -n "$port" ] && break
+    if [ -n "$port" ]; then break; fi
     sleep 0.05
   done
   sed -i "s/^port .*/port $port/" "$RC"
