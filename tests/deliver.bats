@@ -58,6 +58,7 @@ rc_delivery() {
   # a second run appends after what is there
   put_samples 1
   pf_run
+  [ "$status" -eq 0 ]
   [ "$(mailcheck count "$W/mbox")" -eq 7 ]
 }
 
@@ -266,6 +267,7 @@ EOF
   [ "$(mailcheck count "$W/cli.mbox")" -eq 1 ]
   [ ! -d "$MD" ]
   pf_run -a --maildir "$W/cli.md"
+  [ "$status" -eq 0 ]
   [ "$(mailcheck count "$W/cli.md")" -eq 1 ]
   make_recorder
   pf_run -a -m "$W/rec %U"

@@ -207,7 +207,9 @@ first_run_then() {
   pf_run
   [ "$status" -eq 8 ]
   [[ $output == *"another popfetch (pid $first)"* ]]
-  wait "$first" || true
+  local rc=0
+  wait "$first" || rc=$?
+  [ "$rc" -eq 1 ] # the first one finds no mail
   fake_stop
 }
 

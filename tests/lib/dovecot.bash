@@ -507,10 +507,11 @@ dovecot_wait_logouts() {
 # dovecot_retr_del_counts: print "R D", the sums of retr= and del= over all
 # the server's "Disconnected: ... top=T/b, retr=R/b, del=D/total" lines —
 # the server's own count of messages retrieved and deleted.  Waits for
-# pending logouts first (see dovecot_wait_logouts).
+# pending logouts first (see dovecot_wait_logouts); prints nothing and fails
+# when one is still pending after 5 s (the sums would leave its RETRs out).
 dovecot_retr_del_counts() {
   [[ -n ${DC_LOG:-} ]] || { _dc_err "no server; call dovecot_start first"; return 1; }
-  dovecot_wait_logouts 5 || true
+  dovecot_wait_logouts 5 || return 1
   awk '
     /Disconnected/ && / retr=/ {
       if (match($0, / retr=[0-9]+/)) r += substr($0, RSTART + 6, RLENGTH - 6)
