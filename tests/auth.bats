@@ -126,7 +126,7 @@ scram_rc() { # a fake-server account for RFC 5802's user/pencil
 }
 
 @test "SCRAM-SHA-1 replaying RFC 5802: the server's signature is checked and accepted" {
-  [ -x "$FAULTS" ] || skip "needs build/popfetch-faults"
+  [ -x "$FAULTS" ] || { echo "$FAULTS is not built: make build/popfetch-faults"; false; }
   fake_start "$T/scram-sha1-rfc.txt" --implicit-tls
   scram_rc
   POPFETCH_TEST_SCRAM_NONCE=fyko+d2lbbFgONRv9qkxdawL run "$FAULTS" -f "$RC" --state-dir "$SD"
@@ -135,7 +135,7 @@ scram_rc() { # a fake-server account for RFC 5802's user/pencil
 }
 
 @test "SCRAM: a server that cannot prove the password is refused even after +OK" {
-  [ -x "$FAULTS" ] || skip "needs build/popfetch-faults"
+  [ -x "$FAULTS" ] || { echo "$FAULTS is not built: make build/popfetch-faults"; false; }
   fake_start "$T/scram-sha1-bad-signature.txt" --implicit-tls
   scram_rc
   POPFETCH_TEST_SCRAM_NONCE=fyko+d2lbbFgONRv9qkxdawL run "$FAULTS" -f "$RC" --state-dir "$SD"
@@ -145,7 +145,7 @@ scram_rc() { # a fake-server account for RFC 5802's user/pencil
 }
 
 @test "SCRAM: an iteration count of 1 and a foreign nonce are refused" {
-  [ -x "$FAULTS" ] || skip "needs build/popfetch-faults"
+  [ -x "$FAULTS" ] || { echo "$FAULTS is not built: make build/popfetch-faults"; false; }
   fake_start "$T/scram-sha1-one-iteration.txt" --implicit-tls
   scram_rc
   POPFETCH_TEST_SCRAM_NONCE=fyko+d2lbbFgONRv9qkxdawL run "$FAULTS" -f "$RC" --state-dir "$SD"

@@ -100,7 +100,7 @@ RC
 }
 
 @test "every option of popfetch --help is offered, and with the right argument" {
-  [ -x "$POPFETCH" ] || skip "build popfetch first (make)"
+  [ -x "$POPFETCH" ] || { echo "build popfetch first (make)"; false; }
   local list n=0 opt takes
   list=$(help_options)
   echo "$list"
@@ -286,7 +286,7 @@ RC
 }
 
 @test "real Tab presses in an interactive bash (tmux)" {
-  command -v tmux >/dev/null || skip "tmux is not installed"
+  command -v tmux >/dev/null || { echo "tmux is not installed: make deps"; false; }
   rc_accounts "$W/rc"
   mkdir -p "$HOME/.config/popfetch"
   cp "$W/rc" "$HOME/.config/popfetch/config"

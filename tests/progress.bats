@@ -6,7 +6,7 @@
 load lib/common
 
 setup() {
-  command -v tmux >/dev/null || skip "tmux is not installed"
+  command -v tmux >/dev/null || { echo "tmux is not installed: make deps"; false; }
   pf_setup
   dovecot_start
   TM="pf$$"
