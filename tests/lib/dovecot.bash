@@ -491,11 +491,12 @@ dovecot_count() {
 # dovecot_wait_logouts [SECS]: wait (default up to 5 s) until every
 # successful login has its "Disconnected" line in the log.  The pop3 process
 # writes that line only after answering QUIT, so a test that just saw its
-# client exit may otherwise read the log too early.
+# client exit may otherwise read the log too early.  (Dovecot 2.3 writes
+# "pop3-login: Info: Login: user=<...>"; the level may be left out.)
 dovecot_wait_logouts() {
   local limit=${1:-5} i logins outs
   for ((i = 0; i < limit * 50; i++)); do
-    logins=$(grep -c 'pop3-login: Login: ' "$DC_LOG" 2>/dev/null) || true
+    logins=$(grep -cE 'pop3-login: (Info: )?Login: ' "$DC_LOG" 2>/dev/null) || true
     outs=$(grep -c 'pop3(.*Disconnected.* retr=' "$DC_LOG" 2>/dev/null) || true
     ((${outs:-0} >= ${logins:-0})) && return 0
     sleep 0.02
