@@ -21,7 +21,8 @@ OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl
 
 CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wconversion
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPENSSL_CFLAGS) $(CFLAGS) $(EXTRA_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(SRC_INCLUDES) $(OPENSSL_CFLAGS) $(CFLAGS) \
+             $(EXTRA_CFLAGS)
 LDLIBS    = $(OPENSSL_LIBS)
 
 # make check SANITIZE=1: everything built with AddressSanitizer and
@@ -35,8 +36,18 @@ else
 MODE     = plain
 endif
 
+# src/ and the folders in it that show the architecture (one level deep). Every
+# folder is on the include path, so `#include "foo.h"` works from anywhere;
+# objects mirror the tree: src/migrate/import.c -> $(BUILD)/migrate/import.o.
+SRC_DIRS = src src/deliver src/migrate
+SRC_INCLUDES = $(SRC_DIRS:%=-I%)
+SRC_UNLISTED = $(filter-out $(SRC_DIRS),$(sort $(patsubst %/,%,$(dir $(wildcard src/*/*.[ch])))))
+ifneq ($(SRC_UNLISTED),)
+$(error $(SRC_UNLISTED): a folder of src/ not in SRC_DIRS (Makefile); add it there)
+endif
+
 BUILD   ?= build
-SRCS     = $(sort $(wildcard src/*.c))
+SRCS     = $(sort $(wildcard $(SRC_DIRS:%=%/*.c)))
 LIB_SRCS = $(filter-out src/main.c,$(SRCS))
 OBJS     = $(SRCS:src/%.c=$(BUILD)/%.o)
 LIB_OBJS = $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
@@ -58,24 +69,24 @@ FORCE:
 popfetch: $(OBJS) build/.mode
 	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-$(BUILD)/%.o: src/%.c | $(BUILD)
+$(BUILD)/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The fault-injection build: crash points armed by POPFETCH_CRASH_AT (tests only).
 $(BUILD)/popfetch-faults: $(FAULT_OBJS) build/.mode
 	$(CC) $(LDFLAGS) -o $@ $(FAULT_OBJS) $(LDLIBS)
 
-$(BUILD)/faults/%.o: src/%.c | $(BUILD)/faults
+$(BUILD)/faults/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -DPOPFETCH_FAULTS -MMD -MP -c -o $@ $<
 
-$(BUILD)/unit/%.o: tests/unit/%.c | $(BUILD)/unit
-	$(CC) $(ALL_CFLAGS) -Isrc -MMD -MP -c -o $@ $<
+$(BUILD)/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 tests/unit/runner: $(UNIT_OBJS) $(LIB_OBJS) build/.mode
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_OBJS) $(LDLIBS)
-
-$(BUILD) $(BUILD)/unit $(BUILD)/faults:
-	mkdir -p $@
 
 deps:
 	@tests/lib/ensure-deps procmail tmux valgrind
@@ -116,12 +127,13 @@ lint:
 	tests/lib/lint-bats tests/*.bats
 	tests/lib/lint-bats --self-test
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
-		--inline-suppr --error-exitcode=1 src/
-	clang-tidy --quiet --warnings-as-errors='*' -checks='$(LINT_CHECKS)' src/*.c -- \
-		-std=c11 -D_GNU_SOURCE $(OPENSSL_CFLAGS) 2>/dev/null
+		--inline-suppr --error-exitcode=1 $(SRC_INCLUDES) src/
+	clang-tidy --quiet --warnings-as-errors='*' -checks='$(LINT_CHECKS)' $(SRCS) -- \
+		-std=c11 -D_GNU_SOURCE $(SRC_INCLUDES) $(OPENSSL_CFLAGS) 2>/dev/null
 
 format:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(wildcard $(SRC_DIRS:%=%/*.c) $(SRC_DIRS:%=%/*.h)) tests/unit/*.c \
+		tests/unit/*.h
 
 clean:
 	rm -rf $(BUILD) popfetch tests/unit/runner

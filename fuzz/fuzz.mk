@@ -1,7 +1,9 @@
 # fuzz.mk — the libFuzzer layer; included by the top Makefile.
 #
 #   make fuzz          build every fuzz/fuzz_*.c into build/fuzz/ (clang, libFuzzer,
-#                      ASan, UBSan), linked with src/*.c except main.c
+#                      ASan, UBSan), linked with every .c of src/ and its folders
+#                      except main.c; every folder is on the include path, so a
+#                      target includes "fetchmailrc.h" or "import.h" by name
 #   make fuzz-smoke    build, then run each target over its seeds plus a short
 #                      random run (fuzz/smoke)
 #
@@ -28,7 +30,9 @@ FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
 # Defaults when the top Makefile does not set these (it does).
 PKG_CONFIG     ?= pkg-config
 BUILD          ?= build
-SRCS           ?= $(sort $(wildcard src/*.c))
+SRC_DIRS       ?= src src/deliver src/migrate
+SRC_INCLUDES   ?= $(SRC_DIRS:%=-I%)
+SRCS           ?= $(sort $(wildcard $(SRC_DIRS:%=%/*.c)))
 LIB_SRCS       ?= $(filter-out src/main.c,$(SRCS))
 WARN           ?= -Wall -Wextra -Wpedantic -Wshadow -Wconversion
 OPENSSL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
@@ -37,7 +41,8 @@ OPENSSL_LIBS   ?= $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl
 FUZZ_CC     ?= clang
 FUZZ_CFLAGS ?= -O1 -g
 FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPENSSL_CFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) -Isrc
+FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPENSSL_CFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) \
+                  $(SRC_INCLUDES)
 
 FUZZ_DIR      = $(BUILD)/fuzz
 FUZZ_OBJDIR   = $(FUZZ_DIR)/obj
@@ -63,8 +68,10 @@ fuzz-smoke: fuzz
 	@FUZZ_CC=$(FUZZ_CC) FUZZ_BIN_DIR=$(FUZZ_DIR) sh fuzz/smoke
 endif
 
-# The code under test: instrumented for coverage, not linked with libFuzzer's main.
-$(FUZZ_OBJDIR)/%.o: src/%.c | $(FUZZ_OBJDIR)
+# The code under test: instrumented for coverage, not linked with libFuzzer's main;
+# objects mirror src/ (src/migrate/import.c -> $(FUZZ_OBJDIR)/migrate/import.o).
+$(FUZZ_OBJDIR)/%.o: src/%.c
+	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 
 $(FUZZ_OBJDIR)/harness.o: fuzz/harness.c | $(FUZZ_OBJDIR)

@@ -1,5 +1,5 @@
 /*
- * fuzz_import — the seen-UIDL importers (src/import.h): import_parse for
+ * fuzz_import — the seen-UIDL importers (src/migrate/import.h): import_parse for
  * fetchmail's .fetchids, mpop's UIDL file and getmail's oldmail-* files,
  * then import_matches on every entry; and import_parse_spec.
  *

@@ -9,7 +9,11 @@
  * mechanism the server does not offer is an error, never a fallback, and a
  * failed login is never retried with a weaker one. A reusable secret
  * (USER/PASS, PLAIN, LOGIN, the OAuth tokens) never crosses an unencrypted
- * connection unless `allow_plaintext on`. The server's refusals become error
+ * connection unless `allow_plaintext on`, and no login at all (not even a
+ * challenge-response one, which would hand out material for an offline
+ * dictionary attack) goes to a server whose certificate was not trusted: that
+ * answer is the connect sequence's (connect_secret_ok). The APOP digest is
+ * masked in the trace like every secret. The server's refusals become error
  * kinds: [AUTH] ERR_AUTH, [IN-USE]/[LOGIN-DELAY] ERR_BUSY, [SYS/...] and
  * other codes ERR_SERVER; without a code a refusal is ERR_AUTH unless the
  * server announced AUTH-RESP-CODE (then it is not called a password problem).
@@ -26,6 +30,8 @@ int auth_needs_secret(const struct account *a);
 
 struct auth_info {
     int encrypted;          /* in: TLS is up */
+    int untrusted;          /* in: !connect_secret_ok(): TLS is up but the server's
+                               certificate was not trusted; nothing is sent */
     const char *test_nonce; /* in: fixed SCRAM client nonce (tests only), else NULL */
     const char *mechanism;  /* out: what was used, e.g. "SCRAM-SHA-256" */
     int pipeline;           /* in: the caller pipelines (RFC 2449): USER and PASS go together */

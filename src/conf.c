@@ -13,6 +13,7 @@
 
 #include "textfile.h"
 #include "conf.h"
+#include "fileperm.h"
 #include "mda.h"
 #include "tls.h"
 
@@ -213,6 +214,7 @@ static const struct keydef keys[] = {
     {"tls_min_version", V_TLSVER, OFF(tls_min_version), NULL},
     {"tls_cert_file", V_PATH, OFF(tls_cert_file), NULL},
     {"tls_key_file", V_PATH, OFF(tls_key_file), NULL},
+    {"tls_host_override", V_STR, OFF(tls_host_override), NULL},
     {"auth", V_ENUM, OFF(auth), auth_names},
     {"allow_plaintext", V_BOOL, OFF(allow_plaintext), NULL},
     {"delivery", V_DELIVERY, OFF(delivery), NULL},
@@ -732,16 +734,21 @@ int conf_load(const char *path, struct config *cfg, struct err *e)
 {
     char *text;
     size_t len;
-    unsigned mode;
+    struct stat st;
     int rc;
 
     memset(cfg, 0, sizeof *cfg);
-    if (textfile_read(path, CONF_MAX_BYTES, "config", &text, &len, &mode, e) < 0) {
+    if (textfile_read(path, CONF_MAX_BYTES, "config", &text, &len, &st, e) < 0) {
         if (errno == ENOENT && e->kind == ERR_USAGE)
             err_hint(e, "create it (see `man popfetchrc`) or name one with -f FILE");
         return -1;
     }
-    rc = conf_parse(path, text, len, (mode & 0044) == 0, cfg, e);
+    /* Its passwordeval runs as us: only we (or root) may be able to write it. */
+    if (fileperm_check_stat(&st, "config file", path, e) < 0) {
+        textfile_free(text, len);
+        return -1;
+    }
+    rc = conf_parse(path, text, len, (st.st_mode & 0044) == 0, cfg, e);
     textfile_free(text, len);
     return rc;
 }

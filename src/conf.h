@@ -2,7 +2,8 @@
  * conf — the configuration file: lexing (one `key value` per line, `#`
  * comments, double quotes with \" and \\ escapes, `~` for $HOME in paths),
  * `defaults` sections, `account NAME [: PARENT...]` with inheritance, value
- * checking, and the rule that a file holding a password must be private.
+ * checking, and the rules that the file must be ours and writable by us
+ * alone (fileperm.h) and that a file holding a password must be private.
  *
  * Every problem is an error that names file:line and the key. The loaded
  * config owns all its strings; conf_free() wipes them (they may be secrets).
@@ -60,8 +61,9 @@ struct account {
     const char *tls_fingerprint;
     const char *tls_cert_file;
     const char *tls_key_file;
-    int tls_min_version; /* 12 or 13 */
-    int auth;            /* enum auth_choice */
+    const char *tls_host_override; /* name for SNI and the certificate; NULL = host */
+    int tls_min_version;           /* 12 or 13 */
+    int auth;                      /* enum auth_choice */
     int allow_plaintext;
     struct delivery_setting delivery;
     int mbox_locking;          /* MBOX_LOCK_* bits; 0 = none */
@@ -95,7 +97,9 @@ struct config {
  * else ~/.popfetchrc. Written into buf. */
 void conf_default_path(char *buf, size_t len);
 
-/* Load and check a config file. */
+/* Load and check a config file. ERR_CONFIG_PERM (fileperm.h) if it is
+ * writable by group or others or belongs to another user than us or root,
+ * or holds a password and group or others can read it. */
 int conf_load(const char *path, struct config *cfg, struct err *e);
 
 /* Parse config text (for tests and fuzzing); `name` is used in messages.

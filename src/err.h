@@ -10,6 +10,7 @@
 #define POPFETCH_ERR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum err_kind {
     ERR_NONE = 0,
@@ -22,7 +23,7 @@ enum err_kind {
     ERR_TIMEOUT,     /* the server did not answer in time */
     ERR_BUSY,        /* [IN-USE] or [LOGIN-DELAY] */
     ERR_USAGE,       /* bad command line or config syntax */
-    ERR_CONFIG_PERM, /* config holds a password and others can read it */
+    ERR_CONFIG_PERM, /* a file we trust is not private enough (fileperm.h) */
     ERR_LOCKED,      /* another popfetch holds this account */
     ERR_DELIVERY,    /* a message could not be delivered */
     ERR_LOCAL,       /* local storage (state, Maildir) failed */

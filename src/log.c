@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileperm.h"
 #include "log.h"
 #include "progress.h"
 
@@ -27,9 +28,10 @@ void log_use_syslog(void)
 
 int log_use_file(const char *path, struct err *e)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    /* never through a symbolic link: server text must not land elsewhere */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-    if (fd < 0) return err_set(e, ERR_USAGE, "cannot open --logfile %s: %s", path, strerror(errno));
+    if (fd < 0) return fileperm_open_error(e, ERR_USAGE, ERR_USAGE, "--logfile", path);
     file_fd = fd;
     return 0;
 }

@@ -23,7 +23,8 @@ void log_set_level(int level);
 void log_use_syslog(void);
 
 /* Append every line to the file at path (created 0600), each after an
- * ISO 8601 local timestamp, instead of stdout/stderr. */
+ * ISO 8601 local timestamp, instead of stdout/stderr. A symbolic link at
+ * path is refused (ERR_USAGE), never written through. */
 int log_use_file(const char *path, struct err *e);
 int log_get_level(void);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileperm.h"
 #include "mbox.h"
 #include "spool.h"
 
@@ -285,18 +286,30 @@ static void dotlock_release(struct mbox *mb)
 
 /* ---- the mbox file and its fcntl lock -------------------------------------- */
 
+/* The mbox is opened with O_NOFOLLOW: a symbolic link there is refused,
+ * so that nobody can redirect the server's text into another file. */
+static int link_fail(struct mbox *mb, struct err *e)
+{
+    fileperm_open_error(e, ERR_DELIVERY, ERR_DELIVERY, "mbox", mb->path);
+    err_hint(e, "point delivery mbox at the file itself; the message stays on the server");
+    return -1;
+}
+
 static int open_mbox(struct mbox *mb, struct err *e)
 {
     struct stat st;
 
     mb->created = 0;
     for (int tries = 0; tries < 3; tries++) {
-        mb->fd = open(mb->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY);
+        mb->fd = open(mb->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
         if (mb->fd >= 0 || errno != ENOENT) break;
-        mb->fd = open(mb->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+        mb->fd =
+            open(mb->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW,
+                 0600);
         if (mb->fd >= 0) mb->created = 1;
         if (mb->fd >= 0 || errno != EEXIST) break;
     }
+    if (mb->fd < 0 && errno == ELOOP) return link_fail(mb, e);
     if (mb->fd < 0) return mb_io_fail(e, mb, "open", errno);
     if (fstat(mb->fd, &st) < 0) return mb_io_fail(e, mb, "inspect", errno);
     if (!S_ISREG(st.st_mode)) {
@@ -659,8 +672,8 @@ static int precheck(struct mbox *mb, struct err *e)
         err_hint(e, "point delivery mbox at a file");
         return -1;
     }
-    if ((fd = open(mb->path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-        return mb_io_fail(e, mb, "open", errno);
+    if ((fd = open(mb->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW)) < 0)
+        return errno == ELOOP ? link_fail(mb, e) : mb_io_fail(e, mb, "open", errno);
     mb->fd = fd;
     rc = check_mbox(mb, &sep, e);
     close_mbox(mb);

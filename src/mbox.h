@@ -9,7 +9,8 @@
  *
  * While the session writes, the message goes to a spool file; end() takes
  * the locks, checks the file (created 0600 if missing; a non-empty file that
- * does not start with "From " is refused), appends, fsyncs and unlocks. On
+ * does not start with "From " is refused, and so is a symbolic link: the
+ * file is opened with O_NOFOLLOW), appends, fsyncs and unlocks. On
  * any failure (disk full, file size limit, I/O error) the file is truncated
  * back to its old size and fsynced: the mbox never holds half a message. When
  * end() returns 0 the message is durable, and sync, publish, publish_sync and

@@ -731,10 +731,38 @@ static char *env_var(const char *name, const char *val)
     return s;
 }
 
-/* environ without our variables, then ours (the last four, malloc'd). */
+static int env_safe(unsigned char c, size_t i)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return 1;
+    if (c == '-' || c == '.') return i > 0; /* never an option, "." or ".." */
+    return c != '\0' && strchr("_@+=:", c) != NULL;
+}
+
+size_t mda_env_uidl(char *dst, size_t max, const char *uidl)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+
+    if (max == 0) return 0;
+    for (size_t i = 0; uidl[i] && o + 4 <= max; i++) {
+        unsigned char c = (unsigned char)uidl[i];
+        if (env_safe(c, i)) {
+            dst[o++] = (char)c;
+            continue;
+        }
+        dst[o++] = '%';
+        dst[o++] = hex[c >> 4];
+        dst[o++] = hex[c & 15];
+    }
+    dst[o] = '\0';
+    return o;
+}
+
+/* environ without our variables, then ours (the last four, malloc'd).
+ * POPFETCH_UIDL is the only value from the server: mda_env_uidl(). */
 static char **build_env(const struct mda *md, uint64_t size)
 {
-    char num[24];
+    char num[24], uidl[3 * MDA_UIDL_MAX + 1];
     size_t n = 0, o = 0;
     char **env;
 
@@ -744,7 +772,8 @@ static char **build_env(const struct mda *md, uint64_t size)
         if (!env_ours(environ[i])) env[o++] = environ[i];
     snprintf(num, sizeof num, "%llu", (unsigned long long)size);
     env[o] = env_var("POPFETCH_ACCOUNT", md->account);
-    env[o + 1] = env_var("POPFETCH_UIDL", md->uidl);
+    mda_env_uidl(uidl, sizeof uidl, md->uidl);
+    env[o + 1] = env_var("POPFETCH_UIDL", uidl);
     env[o + 2] = env_var("POPFETCH_SIZE", num);
     env[o + 3] = env_var("POPFETCH_SERVER", md->server);
     if (!env[o] || !env[o + 1] || !env[o + 2] || !env[o + 3]) {

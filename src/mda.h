@@ -9,9 +9,9 @@
  * argv: while the session writes, they go to a spool file; at end() the
  * program is started with stdin a pipe fed from the spool, stdout on
  * /dev/null, stderr a pipe read line by line into the stderr_line callback,
- * and POPFETCH_ACCOUNT, POPFETCH_UIDL, POPFETCH_SIZE and POPFETCH_SERVER in
- * its environment. The message is delivered only if the program exits 0
- * having read all of it, within timeout_s seconds (else SIGTERM to its
+ * and POPFETCH_ACCOUNT, POPFETCH_UIDL (the server's, percent-encoded by
+ * mda_env_uidl), POPFETCH_SIZE and POPFETCH_SERVER in its environment. The message is delivered
+ * only if the program exits 0 having read all of it, within timeout_s seconds (else SIGTERM to its
  * process group, SIGKILL 5 s later). Exit 75 (EX_TEMPFAIL) is a temporary
  * failure; other statuses, signals and timeouts are named in the error. A
  * failed end() leaves the message on the server (ERR_DELIVERY); a successful
@@ -68,6 +68,15 @@ struct mda_vars {
 int mda_split(const char *cmd, const struct mda_vars *v, char ***argv, struct err *e);
 
 void mda_argv_free(char **argv);
+
+/* POPFETCH_UIDL's value: the UIDL with every byte outside A-Z a-z 0-9
+ * . _ @ + = : - (and a leading '-' or '.') written as %XX, upper-case hex,
+ * so that the value is one word for a shell, holds no shell syntax, no
+ * glob, no '/', is no option and never "." or "..". Reversible: each %XX
+ * stands for one byte. Writes at most max-1 bytes and a NUL (a UIDL is cut
+ * only at a whole byte's encoding); returns the length written. A dst of
+ * 3 * strlen(uidl) + 1 bytes takes any UIDL whole. */
+size_t mda_env_uidl(char *dst, size_t max, const char *uidl);
 
 /* What an exit status means by sysexits.h (64-78), 126 and 127; NULL for
  * others. */

@@ -417,7 +417,7 @@ int pop3_list_line(struct pop3 *p, const char **line, size_t *len, struct err *e
     return 1;
 }
 
-int pop3_capa(struct pop3 *p, struct err *e)
+int pop3_capa_watched(struct pop3 *p, pop3_capa_fn fn, void *ctx, struct err *e)
 {
     struct pop3_reply r = {0};
     const char *line;
@@ -427,12 +427,14 @@ int pop3_capa(struct pop3 *p, struct err *e)
 
     pop3_capa_reset(&p->capa);
     if (pop3_send(p, "CAPA", NULL, e) < 0 || pop3_reply(p, &r, e) < 0) return -1;
+    if (fn) fn(ctx, &r, NULL, 0);
     if (r.status != POP3_OK) return 0;
     while ((rc = pop3_list_line(p, &line, &len, e)) == 1) {
         if (++lines > POP3_CAPA_MAX_LINES)
             return err_set(e, ERR_PROTOCOL, "%s sent more than %d CAPA lines", p->net->host,
                            POP3_CAPA_MAX_LINES);
         pop3_capa_line(&p->capa, line, len);
+        if (fn) fn(ctx, &r, line, len);
     }
     if (rc < 0) {
         if (e->kind == ERR_PROTOCOL || e->kind == ERR_TIMEOUT) err_prefix(e, "reading CAPA");
@@ -440,6 +442,11 @@ int pop3_capa(struct pop3 *p, struct err *e)
     }
     p->capa.known = 1;
     return 0;
+}
+
+int pop3_capa(struct pop3 *p, struct err *e)
+{
+    return pop3_capa_watched(p, NULL, NULL, e);
 }
 
 int pop3_body(struct pop3 *p, pop3_write_fn w, void *ctx, uint64_t max_bytes, struct err *werr,

@@ -111,6 +111,11 @@ int pop3_fail(struct pop3 *p, const struct pop3_reply *r, const char *what, stru
 /* CAPA: fill p->capa; a -ERR leaves capa.known = 0 and is not an error. */
 int pop3_capa(struct pop3 *p, struct err *e);
 
+/* pop3_capa, each step shown to fn as it is read: the status reply (line
+ * NULL), then every line of the listing as sent (raw, with its length). */
+typedef void (*pop3_capa_fn)(void *ctx, const struct pop3_reply *r, const char *line, size_t len);
+int pop3_capa_watched(struct pop3 *p, pop3_capa_fn fn, void *ctx, struct err *e);
+
 /* Next line of a multi-line listing (dot-unstuffed): 1 = a line, 0 = end. */
 int pop3_list_line(struct pop3 *p, const char **line, size_t *len, struct err *e);
 

@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -14,6 +13,8 @@
 
 #include <openssl/crypto.h>
 
+#include "fileperm.h"
+#include "netrc.h"
 #include "secret.h"
 
 void secret_free(char *s)
@@ -107,96 +108,64 @@ static int run_passwordeval(const char *cmd, char **out, struct err *e)
 
 /* ---- ~/.netrc ----------------------------------------------------------- */
 
-/* Next whitespace-separated token of a netrc file (quotes allowed). */
-static const char *netrc_token(const char **p, char *buf, size_t max)
-{
-    const char *s = *p;
-    size_t n = 0;
+#define NETRC_FILE_MAX (1024 * 1024)
 
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == ',') s++;
-    if (!*s) return NULL;
-    if (*s == '"') {
-        for (s++; *s && *s != '"'; s++)
-            if (n + 1 < max) buf[n++] = *s == '\\' && s[1] ? *++s : *s;
-        if (*s) s++;
-    } else {
-        for (; *s && !strchr(" \t\n\r,", *s); s++)
-            if (n + 1 < max) buf[n++] = *s;
+/* The whole of a small regular file at fd into a fresh buffer (wipe it). */
+static char *read_netrc(int fd, const struct stat *st, size_t *len)
+{
+    char *text = malloc((size_t)st->st_size + 1);
+    ssize_t r = 0;
+
+    *len = 0;
+    if (!text) return NULL;
+    while (*len < (size_t)st->st_size &&
+           (r = read(fd, text + *len, (size_t)st->st_size - *len)) != 0) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        *len += (size_t)r;
     }
-    buf[n] = '\0';
-    *p = s;
-    return buf;
+    return text;
 }
 
-/* Find the password for (host, user): a `machine host` entry whose login
- * matches (or has none), else `default`. 1 found, 0 not found. */
-static int netrc_lookup(const char *text, const char *host, const char *user, char *pw, size_t max)
-{
-    char tok[SECRET_MAX < 8192 ? SECRET_MAX : 8192], login[512] = "", pass[8192] = "";
-    const char *p = text;
-    int in_entry = 0, matched = 0, have_login = 0, have_pass = 0, found = 0;
-
-    for (;;) {
-        const char *t = netrc_token(&p, tok, sizeof tok);
-        int boundary = !t || !strcmp(t, "machine") || !strcmp(t, "default");
-
-        if (boundary && in_entry && matched && have_pass && (!have_login || !strcmp(login, user))) {
-            snprintf(pw, max, "%s", pass);
-            found = 1;
-            break;
-        }
-        if (!t) break;
-        if (boundary) {
-            in_entry = 1;
-            have_login = have_pass = 0;
-            matched = !strcmp(t, "default") ||
-                      (netrc_token(&p, tok, sizeof tok) && !strcasecmp(tok, host));
-        } else if (!strcmp(t, "login") && netrc_token(&p, tok, sizeof tok)) {
-            size_t n = strlen(tok);
-            if (n >= sizeof login) n = 0; /* cannot be our user: never matches below */
-            memcpy(login, tok, n);
-            login[n] = '\0';
-            have_login = 1;
-        } else if (!strcmp(t, "password") && netrc_token(&p, tok, sizeof tok)) {
-            snprintf(pass, sizeof pass, "%s", tok);
-            have_pass = 1;
-        } else if (!strcmp(t, "macdef")) {
-            const char *end = strstr(p, "\n\n"); /* a macro runs to a blank line */
-            p = end ? end + 2 : p + strlen(p);
-        }
-    }
-    OPENSSL_cleanse(tok, sizeof tok);
-    OPENSSL_cleanse(pass, sizeof pass);
-    return found;
-}
-
+/* 1 with *out set, 0 when ~/.netrc has no password for the account (or
+ * cannot be read), -1 on an error (a file we must not trust, a password
+ * others can read or that cannot be used). */
 static int from_netrc(const struct account *a, char **out, struct err *e)
 {
     const char *home = getenv("HOME");
-    char path[4096], *text, pw[8192];
+    char path[4096], *text, pw[NETRC_TOKEN_MAX + 1];
     struct stat st;
-    ssize_t r;
+    size_t len;
     int fd, found;
 
     if (!home || !*home) return 0;
     snprintf(path, sizeof path, "%s/.netrc", home);
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 1024 * 1024 ||
-        !(text = calloc(1, (size_t)st.st_size + 1))) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > NETRC_FILE_MAX) {
         close(fd);
         return 0;
     }
-    r = read(fd, text, (size_t)st.st_size);
+    if (fileperm_check_stat(&st, "netrc file", path, e) < 0) {
+        close(fd);
+        return -1;
+    }
+    text = read_netrc(fd, &st, &len);
     close(fd);
-    found = r > 0 && netrc_lookup(text, a->host, a->user, pw, sizeof pw);
-    OPENSSL_cleanse(text, (size_t)st.st_size);
+    if (!text) return err_set(e, ERR_INTERNAL, "out of memory");
+    found = netrc_lookup(text, len, a->host, a->user, pw, sizeof pw);
+    OPENSSL_cleanse(text, len);
     free(text);
-    if (!found) return 0;
+    if (found == 0) return 0;
     if (st.st_mode & 0044) {
         OPENSSL_cleanse(pw, sizeof pw);
         err_set(e, ERR_CONFIG_PERM, "%s holds the password for %s but others can read it", path,
                 a->host);
         err_hint(e, "run `chmod 600 %s`", path);
+        return -1;
+    }
+    if (found < 0) {
+        err_set(e, ERR_AUTH, "%s: the password for %s is longer than %d bytes or holds a NUL byte",
+                path, a->host, NETRC_TOKEN_MAX);
         return -1;
     }
     *out = copy_secret(pw, strlen(pw));
@@ -247,7 +216,10 @@ int secret_get(const struct account *a, char **out, struct err *e)
             return err_set(e, ERR_INTERNAL, "out of memory");
         return 0;
     }
-    if (a->passwordeval) return run_passwordeval(a->passwordeval, out, e);
+    if (a->passwordeval) {
+        if (fileperm_check_command(a->passwordeval, getenv("HOME"), e) < 0) return -1;
+        return run_passwordeval(a->passwordeval, out, e);
+    }
     if ((rc = from_netrc(a, out, e)) != 0) return rc < 0 ? -1 : 0;
     if ((rc = from_terminal(a, out, e)) != 0) return rc < 0 ? -1 : 0;
     err_set(e, ERR_AUTH, "no password for %s@%s", a->user, a->host);

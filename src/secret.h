@@ -2,8 +2,10 @@
  * secret — where an account's password (or token) comes from, in this order:
  * `password` in the config; `passwordeval` (a command run with /bin/sh -c
  * whose first line of output is the secret; its failure is an error naming
- * the exit status); ~/.netrc (refused if group or others can read it); a
- * no-echo prompt on the terminal. The secret lives in memory we own, is
+ * the exit status; the files its words name must pass fileperm.h's rule
+ * before it runs); ~/.netrc (refused if it fails fileperm.h's rule, or if
+ * it holds our password and group or others can read it); a no-echo
+ * prompt on the terminal. The secret lives in memory we own, is
  * never put in argv or an error message, and is wiped by secret_free().
  */
 #ifndef POPFETCH_SECRET_H

@@ -2,15 +2,18 @@
  * serverinfo — `popfetch --serverinfo`: what a POP3 server offers, for
  * people setting up an account or debugging a server.
  *
- * Connects as the account says (implicit TLS, STLS or clear), and reports
- * the TLS version and cipher, the certificate (subject, issuer, names,
- * validity, SHA-256 fingerprint) and whether it would be trusted — without
- * refusing an untrusted one, so the user can decide to pin it — then the
- * greeting, APOP, every CAPA line before and after STLS, and a summary of
- * SASL mechanisms, PIPELINING, EXPIRE, LOGIN-DELAY and IMPLEMENTATION.
- * When a secret is given it logs in as the account's `auth` says (still
- * refusing a reusable password in clear) and adds the CAPA after login and
- * STAT. Nothing is fetched or deleted.
+ * It runs the connect sequence (connect.c) in report use and prints what it
+ * observes: the TLS version and cipher, the certificate (subject, issuer,
+ * names, validity, SHA-256 fingerprint) and whether a fetch would trust it —
+ * an untrusted one is reported, not refused, so the user can decide to pin
+ * it — then the greeting, APOP, every CAPA line before and after STLS, and a
+ * summary of SASL mechanisms, PIPELINING, EXPIRE, LOGIN-DELAY and
+ * IMPLEMENTATION. When a secret is given it logs in as the account's `auth`
+ * says, but only where a fetch would (connect_secret_ok: certificate
+ * verified, pinned, or tls_verify off; a reusable password never in clear),
+ * and adds the CAPA after login and STAT. Otherwise it reports the login as
+ * skipped and returns the certificate's error (ERR_TLS). Nothing is fetched
+ * or deleted.
  *
  * It prints nothing itself: each report line goes to the `out` callback.
  * Server text is passed on with control bytes escaped.

@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "auth.h"
+#include "connect.h"
 #include "deliver.h"
 #include "fault.h"
 #include "log.h"
@@ -22,7 +23,6 @@
 #include "session.h"
 #include "state.h"
 #include "stop.h"
-#include "tls.h"
 
 #define SESSION_MAX_MESSAGES 10000000UL
 
@@ -40,6 +40,7 @@ struct session {
     struct err *e;
     struct net_conn net;
     struct pop3 pop;
+    struct connection conn; /* the connect sequence's view of net and pop */
     struct state st;
     struct sink sink;
     int have_state, have_sink;
@@ -80,13 +81,18 @@ static void mda_said(void *ctx, const char *line, size_t len)
     log_relay((const char *)ctx, "MDA: ", line, len);
 }
 
+void session_state_key(const struct account *a, char *buf, size_t len)
+{
+    state_key(buf, len, a->user, a->host, conf_port(a));
+}
+
 /* Before connecting: one run per account at a time, and a sink that can
  * be opened. */
 static int lock_local(struct session *s)
 {
     char key[1024], tag[16];
 
-    state_key(key, sizeof key, s->a->user, s->a->host, conf_port(s->a));
+    session_state_key(s->a, key, sizeof key);
     if (state_lock(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
     s->have_state = 1;
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
@@ -114,71 +120,49 @@ static int open_local(struct session *s)
 
 /* ---- connecting and logging in ------------------------------------------ */
 
-static void tls_options(const struct account *a, struct tls_opts *t)
+/* What a fetch shows of the connect sequence: -v the connection and TLS,
+ * -vv the server's certificate too (once per connection). */
+static void seen_connected(void *ctx, const struct net_conn *c, unsigned port)
 {
-    t->verify = a->tls_verify;
-    t->trust_file = a->tls_trust_file;
-    t->fingerprint = a->tls_fingerprint;
-    t->min_version = a->tls_min_version;
-    t->cert_file = a->tls_cert_file;
-    t->key_file = a->tls_key_file;
+    const struct account *a = ctx;
+
+    log_info(a->name, "connected to %s [%s] port %u", a->host, c->peer, port);
 }
 
-static int start_tls(struct session *s)
+static void seen_certificate(const struct account *a, const struct tls_peer_info *pi)
 {
-    struct tls_opts t;
+    log_info(a->name, "certificate: subject %s; issuer %s", pi->subject, pi->issuer);
+    log_info(a->name, "certificate: names %s; SHA-256 %s", pi->names[0] ? pi->names : "(none)",
+             pi->fingerprint);
+    if (pi->why.kind == ERR_NONE)
+        log_info(a->name, "certificate: trusted (%s)", pi->basis);
+    else
+        log_info(a->name, "certificate: accepted (%s), though %s", pi->basis, pi->why.msg);
+}
+
+static void seen_tls(void *ctx, const struct net_conn *c, const struct tls_peer_info *pi)
+{
+    const struct account *a = ctx;
     char desc[128];
 
-    tls_options(s->a, &t);
-    if (!t.verify && !t.fingerprint)
-        log_warn(s->a->name, "tls_verify is off: the server's identity is not checked");
-    if (tls_start(&s->net, &t, s->e) < 0) return -1;
-    tls_describe(&s->net, desc, sizeof desc);
-    log_info(s->a->name, "%s", desc);
-    return 0;
-}
-
-static int stls(struct session *s)
-{
-    struct pop3_reply r;
-
-    if (!s->pop.capa.stls) {
-        err_set(s->e, ERR_TLS, "%s does not offer STLS; refusing to continue without TLS",
-                s->a->host);
-        err_hint(s->e, "someone may be stripping STLS; or use `tls implicit` (port 995)");
-        return -1;
-    }
-    if (pop3_simple(&s->pop, "STLS", "STLS", &r, s->e) < 0) {
-        if (s->e->kind == ERR_SERVER) s->e->kind = ERR_TLS;
-        return -1;
-    }
-    /* Anything already sent after the +OK did not come through TLS. */
-    if (net_has_pending_input(&s->net))
-        return err_set(s->e, ERR_TLS,
-                       "%s sent data right after agreeing to STLS (possible "
-                       "injection attack); refusing to continue",
-                       s->a->host);
-    if (start_tls(s) < 0) return -1;
-    return pop3_capa(&s->pop, s->e);
+    if (!a->tls_verify && !a->tls_fingerprint)
+        log_warn(a->name, "tls_verify is off: the server's identity is not checked");
+    tls_describe(c, desc, sizeof desc);
+    log_info(a->name, "%s", desc);
+    if (log_get_level() >= LOG_TRACE) seen_certificate(a, pi);
 }
 
 static int connect_server(struct session *s)
 {
     const struct account *a = s->a;
-    unsigned port = conf_port(a);
+    struct connect_observer ob = {.ctx = (void *)a, .connected = seen_connected, .tls = seen_tls};
+    struct connect_params cp = {.use = CONNECT_STRICT, .ob = &ob};
 
-    net_init(&s->net);
-    if (net_connect(&s->net, a->host, port, (int)a->timeout * 1000, s->e) < 0) return -1;
-    log_info(a->name, "connected to %s [%s] port %u", a->host, s->net.peer, port);
-    pop3_init(&s->pop, &s->net);
     if (log_get_level() >= LOG_TRACE) {
-        s->pop.trace = log_trace;
-        s->pop.trace_ctx = (void *)a->name;
+        cp.trace = log_trace;
+        cp.trace_ctx = (void *)a->name;
     }
-    if (a->tls == TLS_IMPLICIT && start_tls(s) < 0) return -1;
-    if (pop3_greeting(&s->pop, s->e) < 0 || pop3_capa(&s->pop, s->e) < 0) return -1;
-    if (a->tls == TLS_STARTTLS && stls(s) < 0) return -1;
-    return 0;
+    return connect_open(&s->conn, &s->net, &s->pop, a, &cp, s->e);
 }
 
 /* Some servers reveal capabilities (UIDL, PIPELINING, EXPIRE for this
@@ -224,6 +208,7 @@ static const char *const *pipelined_listing(struct session *s)
 static int login(struct session *s)
 {
     struct auth_info ai = {.encrypted = s->net.ssl != NULL,
+                           .untrusted = !connect_secret_ok(&s->conn),
                            .test_nonce = FAULT_TEST_NONCE(),
                            .pipeline = will_pipeline(s)};
     int rc;

@@ -33,6 +33,9 @@ struct session_result {
     struct err err;             /* the failure that ended the run, or ERR_NONE */
 };
 
+/* The name of the account's seen-state in the state directory. */
+void session_state_key(const struct account *a, char *buf, size_t len);
+
 int session_run(const struct account *a, const struct session_opts *o, struct session_result *r);
 
 #endif

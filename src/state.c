@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "fileperm.h"
 #include "state.h"
 
 #define STATE_MAGIC    "popfetch-state "
@@ -180,13 +181,33 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
+/* The directory must be ours (or root's) and writable by us alone:
+ * anyone else who could write there could plant a link at one of our
+ * names or replace our files. */
+static int check_dir(const char *dir, struct err *e)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+    if (fd < 0)
+        return err_set(e, ERR_LOCAL, "cannot open state directory %s: %s", dir, strerror(errno));
+    rc = fileperm_check_fd(fd, "state directory", dir, e);
+    close(fd);
+    return rc;
+}
+
+/* Every file of ours in the state directory is opened with O_NOFOLLOW: a
+ * symbolic link there is refused, never written through. */
+static int open_fail(struct err *e, const char *what, const char *path)
+{
+    return fileperm_open_error(e, ERR_CONFIG_PERM, ERR_LOCAL, what, path);
+}
+
 static int take_lock(struct state *s, const char *what, struct err *e)
 {
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 
-    s->lock_fd = open(s->lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (s->lock_fd < 0)
-        return err_set(e, ERR_LOCAL, "cannot open lock file %s: %s", s->lpath, strerror(errno));
+    s->lock_fd = open(s->lpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s->lock_fd < 0) return open_fail(e, "lock file", s->lpath);
     if (fcntl(s->lock_fd, F_SETLK, &fl) == 0) return 0;
     if (errno != EACCES && errno != EAGAIN)
         return err_set(e, ERR_LOCAL, "cannot lock %s: %s", s->lpath, strerror(errno));
@@ -201,9 +222,9 @@ static int take_lock(struct state *s, const char *what, struct err *e)
 }
 
 /* Read a whole file; *text = NULL with 0 if it does not exist. */
-static int slurp(const char *path, char **text, size_t *len, struct err *e)
+static int slurp(const char *path, const char *what, char **text, size_t *len, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
     ssize_t r = 0;
 
@@ -211,11 +232,12 @@ static int slurp(const char *path, char **text, size_t *len, struct err *e)
     *len = 0;
     if (fd < 0) {
         if (errno == ENOENT) return 0;
-        return err_set(e, ERR_LOCAL, "cannot read %s: %s", path, strerror(errno));
+        return open_fail(e, what, path);
     }
-    if (fstat(fd, &st) < 0 || (size_t)st.st_size > STATE_FILE_MAX) {
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > STATE_FILE_MAX) {
         close(fd);
-        return err_set(e, ERR_LOCAL, "%s is unreadable or too large", path);
+        return err_set(e, ERR_LOCAL, "%s is not a readable regular file of at most %zu bytes", path,
+                       STATE_FILE_MAX);
     }
     if (!(*text = malloc((size_t)st.st_size + 1))) {
         close(fd);
@@ -313,7 +335,7 @@ static int load_file(struct state *s, const char *path, const char *magic, int j
     char *text;
     size_t len, pos = 0;
 
-    if (slurp(path, &text, &len, e) < 0) return -1;
+    if (slurp(path, journal ? "journal" : "state file", &text, &len, e) < 0) return -1;
     while (text && pos < len) {
         const char *l = text + pos, *nl = memchr(l, '\n', len - pos);
         size_t n;
@@ -360,7 +382,7 @@ int state_lock(struct state *s, const char *dir, const char *key, struct err *e)
         (size_t)snprintf(s->jpath, sizeof s->jpath, "%s/%s.journal", dir, key) >= sizeof s->jpath ||
         (size_t)snprintf(s->lpath, sizeof s->lpath, "%s/%s.lock", dir, key) >= sizeof s->lpath)
         return err_set(e, ERR_LOCAL, "state path too long");
-    if (mkdirs(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
+    if (mkdirs(dir, e) < 0 || check_dir(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
     s->have_main = access(s->path, F_OK) == 0;
     return 0;
 }
@@ -402,14 +424,16 @@ int state_add(struct state *s, const char *uidl, size_t len, char status, int64_
 static int open_journal(struct state *s, struct err *e)
 {
     struct stat st;
-    int created;
 
     if (s->journal_fd >= 0) return 0;
-    created = stat(s->jpath, &st) < 0;
-    s->journal_fd = open(s->jpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (s->journal_fd < 0)
-        return err_set(e, ERR_LOCAL, "cannot open journal %s: %s", s->jpath, strerror(errno));
-    s->jhead_due = s->jdir_due = created || st.st_size == 0;
+    s->journal_fd = open(s->jpath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s->journal_fd < 0) return open_fail(e, "journal", s->jpath);
+    if (fstat(s->journal_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(s->journal_fd);
+        s->journal_fd = -1;
+        return err_set(e, ERR_LOCAL, "journal %s is not a regular file", s->jpath);
+    }
+    s->jhead_due = s->jdir_due = st.st_size == 0;
     return 0;
 }
 
@@ -456,15 +480,32 @@ int state_commit(struct state *s, struct err *e)
     return 0;
 }
 
+/* A new temporary file, never one that was there: a stale one (a run that
+ * died while compacting, or a link someone planted) is removed first. The
+ * directory is ours alone (check_dir), so nobody can plant one again in
+ * between; O_EXCL and O_NOFOLLOW refuse it if they could. */
+static int create_tmp(const char *tmp, struct err *e)
+{
+    int fd;
+
+    if (unlink(tmp) < 0 && errno != ENOENT)
+        return err_set(e, ERR_LOCAL, "cannot remove the stale %s: %s", tmp, strerror(errno));
+    /* 0600 whatever the umask: the UIDLs say what mail this user has */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return fileperm_open_error(e, ERR_CONFIG_PERM, ERR_LOCAL, "temporary file", tmp);
+    return fd;
+}
+
 static int write_main(struct state *s, const char *tmp, int prune, struct err *e)
 {
-    /* 0600 whatever the umask: the UIDLs say what mail this user has */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = create_tmp(tmp, e);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int ok;
 
+    if (fd < 0) return -1;
     if (!f) {
-        if (fd >= 0) close(fd);
+        close(fd);
+        unlink(tmp);
         return err_set(e, ERR_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
     }
     fputs(STATE_HEADER "\n", f);

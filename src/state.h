@@ -16,6 +16,13 @@
  * never read as "seen": it is dropped and counted, so the worst case is a
  * second download, never a lost message. Files from a newer format version
  * are refused rather than overwritten.
+ *
+ * Local files cannot be redirected: the state directory must keep
+ * fileperm.h's rule (ours or root's, writable by us alone: else
+ * ERR_CONFIG_PERM), and every file of ours in it is opened with O_NOFOLLOW
+ * (a symbolic link at the state, journal or lock name is ERR_CONFIG_PERM;
+ * a stale temporary file, link or not, is removed and made anew with
+ * O_EXCL). Directories state_lock() creates get mode 0700.
  */
 #ifndef POPFETCH_STATE_H
 #define POPFETCH_STATE_H
@@ -69,7 +76,8 @@ struct state {
 void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port);
 
 /* Open (creating the directory), lock, and load. ERR_LOCKED if another
- * process holds the account; the message names its pid. */
+ * process holds the account; the message names its pid; ERR_CONFIG_PERM
+ * for a directory or a link we must not trust (above). */
 int state_open(struct state *s, const char *dir, const char *key, struct err *e);
 
 /* state_open() in two steps, so that a caller can take the lock before it

@@ -20,7 +20,7 @@ static int fail(struct err *e, const char *what, const char *path)
 }
 
 int textfile_read(const char *path, size_t max, const char *what, char **text, size_t *len,
-                  unsigned *mode, struct err *e)
+                  struct stat *stp, struct err *e)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -50,7 +50,7 @@ int textfile_read(const char *path, size_t max, const char *what, char **text, s
     }
     close(fd);
     buf[n] = '\0';
-    if (mode) *mode = (unsigned)st.st_mode;
+    if (stp) *stp = st;
     *text = buf;
     *len = n;
     return 0;

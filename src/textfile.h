@@ -9,14 +9,17 @@
 #define POPFETCH_TEXTFILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "err.h"
 
 /* ERR_USAGE naming `what` and path when the file cannot be read or is not a
  * small regular file (errno is left as open/read set it); ERR_INTERNAL when
- * out of memory. *mode, when not NULL, gets the file's st_mode. */
+ * out of memory. *st, when not NULL, gets the status of the file that was
+ * read (fstat of the open descriptor: its owner and mode, for a check that
+ * no rename can race). */
 int textfile_read(const char *path, size_t max, const char *what, char **text, size_t *len,
-                  unsigned *mode, struct err *e);
+                  struct stat *st, struct err *e);
 
 void textfile_free(char *text, size_t len);
 

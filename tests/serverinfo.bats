@@ -61,3 +61,15 @@ teardown() { pf_teardown; }
   [[ $output == *"  IMPLEMENTATION Fake?[31mServer"* ]]
   fake_stop
 }
+
+@test "--serverinfo: STLS not listed is tried anyway and reported in order" {
+  fake_start "$T/serverinfo-stls-unlisted.txt"
+  pf_rc_fake starttls
+  sed -i '/^password /d' "$RC"
+  pf_run --serverinfo
+  fake_stop
+  [ "$status" -eq 0 ]
+  [[ $output == *$'CAPA before STLS:\n  USER\nSTLS:           not listed in CAPA; trying anyway\nSTLS:           +OK go ahead\nTLS:            TLSv1.3'* ]]
+  [[ $output == *$'verification:   trusted (chain and name verified)\nCAPA after STLS:'* ]]
+  [[ $output == *$'CAPA after STLS:\n  USER\n  STLS\n'* ]]
+}

@@ -472,3 +472,57 @@ TEST(mda_exit_127_from_a_script_is_named)
     CHECK(run_one(sh, dir, 0, small_msg, sizeof small_msg - 1, NULL, &e) == -1);
     CHECK(strstr(e.msg, "exit status 127") && strstr(e.msg, "command not found"));
 }
+
+/* Undo mda_env_uidl: each %XX back to its byte. */
+static void env_decode(const char *s, char *out)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; s[i]; i++) {
+        if (s[i] == '%' && s[i + 1] && s[i + 2]) {
+            char h[3] = {s[i + 1], s[i + 2], 0};
+            out[o++] = (char)strtol(h, NULL, 16);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+}
+
+TEST(mda_env_uidl_is_safe_and_reversible)
+{
+    static const char *const uidls[] = {"000000014f3e2a1b",
+                                        "a$(touch x);b`id`'\"\\|&<>*?[]{}~#!/ %",
+                                        "-rf",
+                                        "..",
+                                        ".x",
+                                        "a-b.c_d@e+f=g:h",
+                                        "UID%2F"};
+    char enc[3 * 256 + 1], dec[256];
+
+    CHECK(mda_env_uidl(enc, sizeof enc, "000000014f3e2a1b") == 16);
+    CHECK_STR(enc, "000000014f3e2a1b");
+    mda_env_uidl(enc, sizeof enc, uidls[1]);
+    CHECK_STR(enc,
+              "a%24%28touch%20x%29%3Bb%60id%60%27%22%5C%7C%26%3C%3E%2A%3F%5B%5D%7B%7D%7E%23%21%"
+              "2F%20%25");
+    mda_env_uidl(enc, sizeof enc, "-rf");
+    CHECK_STR(enc, "%2Drf");
+    mda_env_uidl(enc, sizeof enc, "..");
+    CHECK_STR(enc, "%2E.");
+    mda_env_uidl(enc, sizeof enc, "a-b.c_d@e+f=g:h");
+    CHECK_STR(enc, "a-b.c_d@e+f=g:h");
+    for (size_t i = 0; i < sizeof uidls / sizeof *uidls; i++) {
+        mda_env_uidl(enc, sizeof enc, uidls[i]);
+        for (const char *p = enc; *p; p++)
+            CHECK(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._@+=:-%",
+                         *p));
+        env_decode(enc, dec);
+        CHECK_STR(dec, uidls[i]);
+    }
+    /* a short buffer: cut at a whole encoding, always terminated */
+    CHECK(mda_env_uidl(enc, 6, "$$$") == 3);
+    CHECK_STR(enc, "%24");
+    CHECK(mda_env_uidl(enc, 1, "abc") == 0 && enc[0] == '\0');
+}

@@ -12,6 +12,10 @@
  * descriptions (user ... [here|there], is/to ...) and user options. It also
  * owns the mapping of each fetchmail user onto one popfetch `account`.
  *
+ * Implemented in src/migrate/: fetchmailrc.c (these entry points), the
+ * lexer fmrc_lex.c, the parser fmrc_parse.c, the writer fmrc_write.c and
+ * their memory fmrc_mem.c, which share the internal header fmrc.h.
+ *
  * Contract:
  *   - The output always loads with conf_parse() (written to a private file:
  *     it holds the passwords fetchmail's file held).

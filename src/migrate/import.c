@@ -9,10 +9,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "textfile.h"
 #include "import.h"
+#include "session.h"
+#include "state.h"
+#include "textfile.h"
 
 #define IMPORT_FILE_MAX ((size_t)256 * 1024 * 1024)
 #define IMPORT_UIDL_MAX 255
@@ -190,4 +193,39 @@ void import_free(struct import_list *l)
     free(l->v);
     free(l->text);
     memset(l, 0, sizeof *l);
+}
+
+/* Entries that belong to the account: by user, and by host too when the
+ * file knows several hosts for that user. */
+static int by_host(const struct import_list *l, const struct account *a)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (import_matches(&l->v[i], a->user, a->host) && l->v[i].host) return 1;
+    return 0;
+}
+
+int import_record(const struct import_list *l, const struct account *a, const char *dir,
+                  size_t *count, struct err *e)
+{
+    const char *host = by_host(l, a) ? a->host : NULL;
+    int64_t now = time(NULL);
+    struct state st;
+    char key[1024];
+    int rc = 0;
+
+    session_state_key(a, key, sizeof key);
+    if (state_open(&st, dir, key, e) < 0) {
+        state_close(&st);
+        return -1;
+    }
+    *count = 0;
+    for (size_t i = 0; i < l->n && rc == 0; i++) {
+        if (!import_matches(&l->v[i], a->user, host)) continue;
+        rc = state_add(&st, l->v[i].uidl, strlen(l->v[i].uidl), STATE_DELIVERED,
+                       l->v[i].when ? l->v[i].when : now, NULL, e);
+        (*count)++;
+    }
+    if (rc == 0) rc = state_compact(&st, 0, e);
+    state_close(&st);
+    return rc;
 }

@@ -5,9 +5,10 @@
  * user" headers, each followed by N UIDLs) and getmail's oldmail-* files
  * ("UIDL\0TIME" lines, one account per file).
  *
- * Parsing only: the caller picks the entries for its account and records
- * them in the state store. Input is untrusted: every line is bounded and
- * checked; a line that does not parse is counted and skipped.
+ * Parsing, then recording an account's entries in its seen-state (the
+ * state store is written here and nowhere else for an import). Input is
+ * untrusted: every line is bounded and checked; a line that does not parse
+ * is counted and skipped.
  */
 #ifndef POPFETCH_IMPORT_H
 #define POPFETCH_IMPORT_H
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "err.h"
 
 enum import_format { IMPORT_FETCHMAIL, IMPORT_MPOP, IMPORT_GETMAIL };
@@ -47,6 +49,12 @@ int import_load(enum import_format f, const char *path, struct import_list *out,
 /* Does the entry belong to this user and host? Entries without a user or
  * host (getmail) belong to any account. */
 int import_matches(const struct import_entry *ent, const char *user, const char *host);
+
+/* Mark the entries that belong to account a as delivered in its state
+ * under dir (by user, and by host too when the file names several hosts
+ * for that user); *count says how many. */
+int import_record(const struct import_list *l, const struct account *a, const char *dir,
+                  size_t *count, struct err *e);
 
 void import_free(struct import_list *l);
 

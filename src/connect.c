@@ -1,0 +1,122 @@
+/*
+ * connect — the connect sequence and the "may a secret be sent" rule. See
+ * connect.h.
+ */
+#include <string.h>
+
+#include "connect.h"
+
+struct run {
+    struct connection *cn;
+    const struct account *a;
+    const struct connect_params *cp;
+    const struct connect_observer *ob;
+    const char *when; /* the CAPA being read */
+};
+
+static void tls_options(const struct run *r, struct tls_opts *t)
+{
+    const struct account *a = r->a;
+
+    memset(t, 0, sizeof *t);
+    t->verify = a->tls_verify;
+    t->trust_file = a->tls_trust_file;
+    t->fingerprint = a->tls_fingerprint;
+    t->min_version = a->tls_min_version;
+    t->cert_file = a->tls_cert_file;
+    t->key_file = a->tls_key_file;
+    t->peer_name = a->tls_host_override;
+    t->report = r->cp->use == CONNECT_REPORT;
+}
+
+static int start_tls(struct run *r, struct err *e)
+{
+    struct tls_opts t;
+
+    tls_options(r, &t);
+    if (tls_start(r->cn->net, &t, &r->cn->peer, e) < 0) return -1;
+    if (r->ob && r->ob->tls) r->ob->tls(r->ob->ctx, r->cn->net, &r->cn->peer);
+    return 0;
+}
+
+static void capa_seen(void *ctx, const struct pop3_reply *rep, const char *line, size_t len)
+{
+    const struct run *r = ctx;
+
+    if (r->ob && r->ob->capa) r->ob->capa(r->ob->ctx, r->when, rep, line, len);
+}
+
+static int capa(struct run *r, const char *when, struct err *e)
+{
+    r->when = when;
+    return pop3_capa_watched(r->cn->pop, capa_seen, r, e);
+}
+
+/* STLS, then TLS and a fresh CAPA. Nothing continues in clear. */
+static int stls(struct run *r, struct err *e)
+{
+    struct connection *cn = r->cn;
+    int listed = cn->pop->capa.stls;
+    struct pop3_reply rep;
+
+    if (!listed && r->cp->use == CONNECT_STRICT) {
+        err_set(e, ERR_TLS, "%s does not offer STLS; refusing to continue without TLS", r->a->host);
+        err_hint(e, "someone may be stripping STLS; or use `tls implicit` (port 995)");
+        return -1;
+    }
+    if (r->ob && r->ob->stls) r->ob->stls(r->ob->ctx, listed, NULL);
+    if (pop3_simple(cn->pop, "STLS", "STLS", &rep, e) < 0) {
+        if (e->kind == ERR_SERVER) e->kind = ERR_TLS;
+        return -1;
+    }
+    /* Anything already sent after the +OK did not come through TLS. */
+    if (net_has_pending_input(cn->net))
+        return err_set(e, ERR_TLS,
+                       "%s sent data right after agreeing to STLS (possible "
+                       "injection attack); refusing to continue",
+                       r->a->host);
+    if (r->ob && r->ob->stls) r->ob->stls(r->ob->ctx, listed, &rep);
+    if (start_tls(r, e) < 0) return -1;
+    return capa(r, "after STLS", e);
+}
+
+static int sequence(struct run *r, struct err *e)
+{
+    struct connection *cn = r->cn;
+    const struct account *a = r->a;
+    unsigned port = conf_port(a);
+
+    if (net_connect(cn->net, a->host, port, (int)a->timeout * 1000, e) < 0) return -1;
+    if (r->ob && r->ob->connected) r->ob->connected(r->ob->ctx, cn->net, port);
+    pop3_init(cn->pop, cn->net);
+    cn->pop->trace = r->cp->trace;
+    cn->pop->trace_ctx = r->cp->trace_ctx;
+    if (a->tls == TLS_IMPLICIT && start_tls(r, e) < 0) return -1;
+    if (pop3_greeting(cn->pop, e) < 0) return -1;
+    if (r->ob && r->ob->greeting) r->ob->greeting(r->ob->ctx, cn->pop);
+    if (capa(r, a->tls == TLS_STARTTLS ? "before STLS" : "before login", e) < 0) return -1;
+    return a->tls == TLS_STARTTLS ? stls(r, e) : 0;
+}
+
+int connect_open(struct connection *cn, struct net_conn *net, struct pop3 *pop,
+                 const struct account *a, const struct connect_params *cp, struct err *e)
+{
+    struct run r = {.cn = cn, .a = a, .cp = cp, .ob = cp->ob};
+
+    memset(cn, 0, sizeof *cn);
+    cn->net = net;
+    cn->pop = pop;
+    net_init(net);
+    pop3_init(pop, net);
+    return sequence(&r, e);
+}
+
+int connect_secret_ok(const struct connection *cn)
+{
+    return cn->net->ssl == NULL || cn->peer.trusted;
+}
+
+void connect_close(struct connection *cn)
+{
+    if (cn->net) net_close(cn->net);
+}
