@@ -1,5 +1,5 @@
 /*
- * fuzz_fetchmailrc — the fetchmail rc converter (src/fetchmailrc.h):
+ * fuzz_fetchmailrc — the fetchmail rc converter (src/migrate/fetchmailrc.h):
  * fetchmailrc_convert over the whole input, as `popfetch
  * --import-fetchmailrc FILE` runs it on a file it did not write; then the
  * config parser (conf_parse) over what it printed.
