@@ -4,7 +4,8 @@
 #   make check      install test dependencies if needed, run every test
 #   make demo       fetch sample mail from a throwaway Dovecot into demo/Maildir
 #   make bench      popfetch against mpop, fetchmail, getmail6 (bench/README.md)
-#   make lint       cppcheck and clang-tidy
+#   make lint       cppcheck and clang-tidy; tests/lib/lint-bats (bats lines
+#                   that cannot fail) and its self-test
 #   make fuzz       libFuzzer targets (fuzz/fuzz.mk); make fuzz-smoke runs them
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree
@@ -113,7 +114,9 @@ install: popfetch
 	install -m 644 man/popfetch.1 $(DESTDIR)$(MANDIR)/man1/popfetch.1
 	install -m 644 man/popfetchrc.5 $(DESTDIR)$(MANDIR)/man5/popfetchrc.5
 
-# Static analysis: cppcheck and a chosen set of clang-tidy checks, no findings.
+# Static analysis: cppcheck and a chosen set of clang-tidy checks, no findings;
+# and no bats line that can never fail its test (tests/lib/lint-bats, which
+# `make check` runs too).
 LINT_CHECKS = -*,clang-analyzer-*,-clang-analyzer-valist.Uninitialized,$\
 	-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling,bugprone-*,$\
 	-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,$\
@@ -121,6 +124,8 @@ LINT_CHECKS = -*,clang-analyzer-*,-clang-analyzer-valist.Uninitialized,$\
 	-bugprone-implicit-widening-of-multiplication-result,-bugprone-branch-clone
 lint:
 	@tests/lib/ensure-deps cppcheck clang-tidy
+	tests/lib/lint-bats tests/*.bats
+	tests/lib/lint-bats --self-test
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
 		--inline-suppr --error-exitcode=1 $(SRC_INCLUDES) src/
 	clang-tidy --quiet --warnings-as-errors='*' -checks='$(LINT_CHECKS)' $(SRCS) -- \

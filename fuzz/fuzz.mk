@@ -12,6 +12,11 @@
 #   build/fuzz/fuzz_dotstream -max_total_time=300 build/fuzz/corpus/dotstream fuzz/corpus/dotstream
 # (the first corpus directory receives new inputs; fuzz/corpus/ holds the seeds;
 # fuzz_state fsyncs under $TMPDIR: TMPDIR=/dev/shm makes it much faster).
+# A target whose input is a language has a dictionary, fuzz/dict/NAME.dict:
+#   build/fuzz/fuzz_fetchmailrc -dict=fuzz/dict/fetchmailrc.dict -max_total_time=300 \
+#       build/fuzz/corpus/fetchmailrc fuzz/corpus/fetchmailrc
+# Each fuzz/fuzz_NAME.c is built and smoke-run without being listed here; its
+# seeds go in fuzz/corpus/NAME/, reproducers of fixed bugs in fuzz/crashes/NAME/.
 #
 # (Before the top Makefile included it: make -f Makefile -f fuzz/fuzz.mk fuzz;
 # a second inclusion is ignored.)

@@ -58,7 +58,8 @@ count_is() { [ "$(mailcheck count "$1")" -eq "$2" ]; }
   DPID=
   [ "$rc" -eq 0 ]
   # every log line has a timestamp and names popfetch
-  grep -vqE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[+-][0-9]{4} popfetch: ' "$W/log" && false
+  run grep -vE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[+-][0-9]{4} popfetch: ' "$W/log"
+  [ "$status" -eq 1 ] || { echo "lines without a timestamp: $output"; false; }
   grep -q "popfetch: polling every 3600 s" "$W/log"
   [ "$(dovecot_count alice)" -eq 0 ]
 }
@@ -80,7 +81,7 @@ count_is() { [ "$(mailcheck count "$1")" -eq "$2" ]; }
 }
 
 @test "--syslog: lines go to syslog, facility mail, tagged popfetch" {
-  [[ -e /dev/log ]] && skip "a syslog daemon owns /dev/log here"
+  if [[ -e /dev/log ]]; then skip "a syslog daemon owns /dev/log here"; fi
   [[ -w /dev ]] || skip "cannot create /dev/log"
   "$DC_PYTHON" - "$W/syslog.out" <<'PY' &
 import os, socket, sys
@@ -95,7 +96,7 @@ finally:
 PY
   local lpid=$!
   local i
-  for ((i = 0; i < 50; i++)); do [[ -S /dev/log ]] && break; sleep 0.1; done
+  for ((i = 0; i < 50; i++)); do if [[ -S /dev/log ]]; then break; fi; sleep 0.1; done
   printf 'account t\nhost 127.0.0.1\nport 1\nuser u\npassword p\ndelivery maildir %s\n' "$MD" >"$RC"
   chmod 600 "$RC"
   pf_run --syslog

@@ -58,6 +58,7 @@ rc_delivery() {
   # a second run appends after what is there
   put_samples 1
   pf_run
+  [ "$status" -eq 0 ]
   [ "$(mailcheck count "$W/mbox")" -eq 7 ]
 }
 
@@ -93,7 +94,7 @@ os.unlink(p + ".lock")
 EOF
   HOLDER_PID=$!
   local i
-  for ((i = 0; i < 100; i++)); do [[ -e $W/mbox.held ]] && break; sleep 0.02; done
+  for ((i = 0; i < 100; i++)); do if [[ -e $W/mbox.held ]]; then break; fi; sleep 0.02; done
   rc_delivery mbox "$W/mbox"
   local t0=$SECONDS
   pf_run
@@ -172,7 +173,8 @@ EOF
   rc_delivery mda "$W/rec -f %F -t %T --user=%U 'host %H'"
   pf_run
   [ "$status" -eq 0 ]
-  [ ! -e "$W/pwned" ] && [ ! -e "$W/pwned2" ]
+  [ ! -e "$W/pwned" ]
+  [ ! -e "$W/pwned2" ]
   [ "$(wc -l <"$W/argv.1")" -eq 6 ]
   [ "$(sed -n 1p "$W/argv.1")" = -f ]
   local sender
@@ -295,6 +297,7 @@ EOF
   [ "$(mailcheck count "$W/cli.mbox")" -eq 1 ]
   [ ! -d "$MD" ]
   pf_run -a --maildir "$W/cli.md"
+  [ "$status" -eq 0 ]
   [ "$(mailcheck count "$W/cli.md")" -eq 1 ]
   make_recorder
   pf_run -a -m "$W/rec %U"

@@ -74,7 +74,7 @@ put_samples() {
   pf_run -vv
   [ "$status" -eq 0 ]
   # with a state: no LIST of the whole mailbox, the size of the new one only
-  ! grep -qx 'popfetch: t: > LIST' <<<"$output"
+  if grep -qx 'popfetch: t: > LIST' <<<"$output"; then echo "LIST of the whole mailbox sent"; false; fi
   [ "$(grep -x 'popfetch: t: > \(LIST\|RETR\) 4' <<<"$output" | cut -d' ' -f4)" = "LIST
 RETR" ]
   mailcheck same "$MD" "$W"/orig/*

@@ -8,7 +8,7 @@ load lib/common
 setup() {
   pf_setup
   for tool in fetchmail mpop getmail; do
-    command -v "$tool" >/dev/null || skip "$tool is not installed"
+    command -v "$tool" >/dev/null || { echo "$tool is not installed: make deps"; false; }
   done
   dovecot_start
   mkdir -p "$W/orig" "$W/home"

@@ -28,7 +28,7 @@ four_accounts() {
   local p1=$FAKE_PORT
   fake_start "$T/slow-after-login.txt" --implicit-tls
   : >"$RC"
-  [[ -n ${1:-} ]] && printf 'defaults\n%s\n\n' "$1" >>"$RC"
+  if [[ -n ${1:-} ]]; then printf 'defaults\n%s\n\n' "$1" >>"$RC"; fi
   account slow1 "$p1" alice secret "$FAKE_CA" "$W/md1"
   account slow2 "$FAKE_PORT" alice secret "$FAKE_CA" "$W/md2"
   account real "$DC_POP3S_PORT" alice secret "$DC_CA" "$MD"
@@ -51,7 +51,8 @@ four_accounts() {
   [[ $output == *"popfetch: slow1: 0 messages"* ]]
   [[ $output == *"popfetch: slow2: 0 messages"* ]]
   # every line is whole and names its account
-  echo "$output" | grep -v '^  (' | grep -vqE '^popfetch: (slow1|slow2|real|gone): ' && false
+  run grep -vE -e '^  \(' -e '^popfetch: (slow1|slow2|real|gone): ' <<<"$output"
+  [ "$status" -eq 1 ] || { echo "lines that name no account: $output"; false; }
   fake_stop
   wait "$FAKE2_PID"
   FAKE2_PID=
@@ -81,8 +82,7 @@ four_accounts() {
   kill -TERM "$pid"
   local rc=0
   wait "$pid" || rc=$?
-  [ "$rc" -ne 0 ]
-  [ "$rc" -ne 1 ]
+  [ "$rc" -eq 23 ] # stopped by a signal
   # no account process is left behind
   for k in $kids; do if kill -0 "$k" 2>/dev/null; then false; fi; done
 }

@@ -10,6 +10,7 @@ setup() {
   pf_setup
   SMALL=$W/small
   mkdir -p "$SMALL"
+  # lint-bats: allow mounting a tmpfs needs root (CAP_SYS_ADMIN), which no make target can give
   mount -t tmpfs -o size=${SMALL_SIZE:-200k} tmpfs "$SMALL" 2>/dev/null || skip "cannot mount a tmpfs here"
   dovecot_start
 }
@@ -33,7 +34,7 @@ put_samples() { # N BODY_LINES
   pf_rc_dovecot implicit
   sed -i "s|^delivery .*|delivery maildir $SMALL/md|" "$RC"
   pf_run
-  [ "$status" -ne 0 ] && [ "$status" -ne 1 ]
+  [ "$status" -eq 10 ] # local storage failed
   [[ $output == *"disk is full"* || $output == *"No space left"* ]]
   local got
   got=$(mailcheck count "$SMALL/md")
@@ -58,7 +59,7 @@ put_samples() { # N BODY_LINES
   head -c $((200 * 1024 - 200)) /dev/zero >"$SMALL/filler" 2>/dev/null || true
   pf_rc_dovecot implicit
   run "$POPFETCH" -f "$RC" --state-dir "$SMALL/state"
-  [ "$status" -ne 0 ] && [ "$status" -ne 1 ]
+  [ "$status" -eq 10 ] # local storage failed
   [[ $output == *"state"* || $output == *"journal"* || $output == *"No space"* ]]
   [ "$(dovecot_count alice)" -eq 3 ]
   # with room (a new state dir), every message once

@@ -95,7 +95,7 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   # age the state: first seen two days ago
   local two_days_ago=$(( $(date +%s) - 2 * 86400 ))
   for f in "$SD"/*.state "$SD"/*.journal; do
-    [ -f "$f" ] && sed -i -E "s/^D [0-9]+ /D $two_days_ago /" "$f"
+    if [ -f "$f" ]; then sed -i -E "s/^D [0-9]+ /D $two_days_ago /" "$f"; fi
   done
   pf_run
   [ "$status" -eq 1 ]
@@ -207,7 +207,9 @@ first_run_then() {
   pf_run
   [ "$status" -eq 8 ]
   [[ $output == *"another popfetch (pid $first)"* ]]
-  wait "$first" || true
+  local rc=0
+  wait "$first" || rc=$?
+  [ "$rc" -eq 1 ] # the first one finds no mail
   fake_stop
 }
 

@@ -6,7 +6,7 @@
 load lib/common
 
 setup() {
-  command -v tmux >/dev/null || skip "tmux is not installed"
+  command -v tmux >/dev/null || { echo "tmux is not installed: make deps"; false; }
   pf_setup
   dovecot_start
   TM="pf$$"
@@ -28,7 +28,7 @@ on_terminal() {
   for ((i = 0; i < 100; i++)); do
     SCREEN=$(tmux -L "$TM" capture-pane -p)
     if [[ $SCREEN != *"retrieved"* ]] && "$1" "$SCREEN"; then MID=$SCREEN; fi
-    [[ $SCREEN == *EXIT=* ]] && break
+    if [[ $SCREEN == *EXIT=* ]]; then break; fi
     sleep 0.1
   done
   echo "mid-run: $MID"
@@ -58,7 +58,10 @@ has_bar() { [[ $1 == *"messages "*"/s  ["*"#"*"]"* ]]; }
 }
 
 # between 5 and 20 of the 30 done
-one_third_to_two() { [[ $1 =~ t:\ ([0-9]+)/30\ messages ]] && ((BASH_REMATCH[1] >= 5 && BASH_REMATCH[1] <= 20)); }
+one_third_to_two() {
+  [[ $1 =~ t:\ ([0-9]+)/30\ messages ]] || return 1
+  ((BASH_REMATCH[1] >= 5 && BASH_REMATCH[1] <= 20))
+}
 
 @test "a run with a state (no LIST of every size): the bar counts messages" {
   printf 'Subject: first\n\nbody\n' | dovecot_put alice

@@ -32,7 +32,8 @@ stop_round() { # SIGNAL
   [ "$(dovecot_count alice)" -eq 40 ]
   local got
   got=$(mailcheck count "$MD")
-  [ "$got" -ge 1 ] && [ "$got" -lt 40 ]
+  [ "$got" -ge 1 ] || { echo "nothing was delivered before SIG$1"; false; }
+  [ "$got" -lt 40 ]
   if grep -q 'Logged out' "$DC_LOG"; then false; fi
   # the next run delivers the rest, once
   run "$POPFETCH" -q -f "$RC" --state-dir "$SD"

@@ -86,7 +86,7 @@ ss_start() {
   SS_PORT=
   for ((i = 0; i < 100; i++)); do
     SS_PORT=$(ss -ltnp 2>/dev/null | awk -v p="pid=$SS_PID," '$0 ~ p {n = split($4, a, ":"); print a[n]}')
-    [[ -n $SS_PORT ]] && break
+    if [[ -n $SS_PORT ]]; then break; fi
     sleep 0.05
   done
   [[ -n $SS_PORT ]]

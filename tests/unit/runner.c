@@ -1,7 +1,13 @@
 /*
  * runner — runs every registered unit test (optionally only those whose
  * name contains argv[1]) and prints "N passed, N failed" last.
+ *
+ * The list of tests grows as TEST() constructors register them: there is no
+ * fixed maximum. A test that cannot be registered (out of memory) stops the
+ * runner before any test runs, loudly: a test must never be dropped in
+ * silence.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,21 +15,40 @@
 
 #include "unit.h"
 
-#define MAX_TESTS 512
-
-static struct {
-    const char *name;
-    unit_fn fn;
-} tests[MAX_TESTS];
-static int ntests, failed_now;
+static struct unit_list tests;
+static int failed_now;
 static char tmpdir[256];
+
+int unit_list_add(struct unit_list *l, const char *name, unit_fn fn)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct unit_test *v;
+
+        if (cap > SIZE_MAX / sizeof *v) return -1;
+        v = realloc(l->v, cap * sizeof *v);
+        if (!v) return -1;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n].name = name;
+    l->v[l->n].fn = fn;
+    l->n++;
+    return 0;
+}
+
+void unit_list_free(struct unit_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
 
 void unit_register(const char *name, unit_fn fn)
 {
-    if (ntests < MAX_TESTS) {
-        tests[ntests].name = name;
-        tests[ntests].fn = fn;
-        ntests++;
+    if (unit_list_add(&tests, name, fn) < 0) {
+        fprintf(stderr, "unit: cannot register test %s (out of memory): stopping\n", name);
+        printf("0 passed, 1 failed\n");
+        exit(1);
     }
 }
 
@@ -58,15 +83,15 @@ int main(int argc, char **argv)
 {
     int passed = 0, failed = 0;
 
-    for (int i = 0; i < ntests; i++) {
-        if (argc > 1 && !strstr(tests[i].name, argv[1])) continue;
+    for (size_t i = 0; i < tests.n; i++) {
+        if (argc > 1 && !strstr(tests.v[i].name, argv[1])) continue;
         failed_now = 0;
-        tests[i].fn();
+        tests.v[i].fn();
         if (failed_now) {
-            printf("not ok %s\n", tests[i].name);
+            printf("not ok %s\n", tests.v[i].name);
             failed++;
         } else {
-            printf("ok %s\n", tests[i].name);
+            printf("ok %s\n", tests.v[i].name);
             passed++;
         }
     }
@@ -75,6 +100,7 @@ int main(int argc, char **argv)
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0) perror("rm");
     }
+    unit_list_free(&tests);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,7 +1,9 @@
 /*
  * unit — a very small test framework: TEST() registers a function, CHECK()
  * records a failure with file:line and stops that test. The runner prints
- * one line per failure and ends with "N passed, N failed".
+ * one line per failure and ends with "N passed, N failed". However many
+ * tests there are, each one runs (a test that cannot be registered stops
+ * the runner loudly).
  */
 #ifndef POPFETCH_UNIT_H
 #define POPFETCH_UNIT_H
@@ -10,6 +12,20 @@
 #include <string.h>
 
 typedef void (*unit_fn)(void);
+
+/* A growing list of tests: what the runner runs, in registration order. */
+struct unit_test {
+    const char *name;
+    unit_fn fn;
+};
+struct unit_list {
+    struct unit_test *v;
+    size_t n, cap;
+};
+
+/* Append a test; 0, or -1 (the list unchanged) when out of memory. */
+int unit_list_add(struct unit_list *l, const char *name, unit_fn fn);
+void unit_list_free(struct unit_list *l);
 
 void unit_register(const char *name, unit_fn fn);
 void unit_fail(const char *file, int line, const char *what);
