@@ -140,8 +140,9 @@ static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
 
     if (o->import_seen) return run_import(cfg, o);
     if (cli_check_names(cfg, o, &e) < 0) return failed(NULL, &e);
-    if (o->serverinfo) return run_serverinfo(cfg, o);
+    /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
+    if (o->serverinfo) return run_serverinfo(cfg, o);
     if (o->daemon) return run_daemon(cfg, o, path);
     return run_accounts(cfg, o);
 }

@@ -248,7 +248,7 @@ EOF
   "$POPFETCH" -f "$RC" --state-dir "$SD" 2>"$W/err" &
   local pid=$! rc=0 i t0
   for ((i = 0; i < 500; i++)); do
-    [[ -s $W/sleep.pid ]] && break
+    if [[ -s $W/sleep.pid ]]; then break; fi
     sleep 0.02
   done
   HOLDER_PID=$(<"$W/sleep.pid") # teardown kills the MDA's sleep if it is left

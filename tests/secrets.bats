@@ -11,8 +11,12 @@ setup() { pf_setup; }
 teardown() {
   # anything a failed test left behind, by the ids it wrote down
   local f
-  for f in "$W"/*.pgid; do [[ -s $f ]] && kill -KILL -- "-$(<"$f")" 2>/dev/null; done
-  for f in "$W"/*.pid; do [[ -s $f ]] && kill -KILL "$(<"$f")" 2>/dev/null; done
+  for f in "$W"/*.pgid; do
+    if [[ -s $f ]]; then kill -KILL -- "-$(<"$f")" 2>/dev/null || :; fi
+  done
+  for f in "$W"/*.pid; do
+    if [[ -s $f ]]; then kill -KILL "$(<"$f")" 2>/dev/null || :; fi
+  done
   pf_teardown
 }
 
@@ -58,7 +62,7 @@ group_gone() {
 wait_for() {
   local i
   for ((i = 0; i < 250; i++)); do
-    [[ -s $1 ]] && return 0
+    if [[ -s $1 ]]; then return 0; fi
     sleep 0.02
   done
   return 1
@@ -77,10 +81,11 @@ wait_for() {
   group_gone "$(<"$W/pe.pgid")"
 }
 
-# pe_stop_round SIGNAL: the signal to popfetch while passwordeval sleeps.
+# pe_stop_round SIGNAL [OPTION]: the signal to popfetch (run with OPTION,
+# e.g. --serverinfo) while passwordeval sleeps.
 pe_stop_round() {
   rc_pe "echo \$\$ >'$W/pe.pgid'; sleep 30; echo pw"
-  "$POPFETCH" -f "$RC" --state-dir "$SD" 2>"$W/err" &
+  "$POPFETCH" -f "$RC" --state-dir "$SD" ${2:+"$2"} 2>"$W/err" &
   local pid=$! rc=0 t0
   wait_for "$W/pe.pgid"
   sleep 0.3 # into the sleep
@@ -96,6 +101,9 @@ pe_stop_round() {
 
 @test "SIGTERM while passwordeval runs: its process group is killed at once, exit 23" { pe_stop_round TERM; }
 @test "SIGINT while passwordeval runs: its process group is killed at once, exit 23" { pe_stop_round INT; }
+@test "--serverinfo: SIGTERM while passwordeval runs kills its group at once, exit 23" {
+  pe_stop_round TERM --serverinfo
+}
 
 @test "passwordeval: only the first line is the secret; the lines after it are read and dropped" {
   dovecot_start
