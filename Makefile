@@ -18,12 +18,17 @@ MANDIR     ?= $(PREFIX)/share/man
 
 OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+# JSON (the one library for every JSON popfetch reads or writes): jansson
+JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+DEP_CFLAGS      = $(OPENSSL_CFLAGS) $(JANSSON_CFLAGS)
+DEP_LIBS        = $(OPENSSL_LIBS) $(JANSSON_LIBS)
 
 CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Wpedantic -Wshadow -Wconversion
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(SRC_INCLUDES) $(OPENSSL_CFLAGS) $(CFLAGS) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(SRC_INCLUDES) $(DEP_CFLAGS) $(CFLAGS) \
              $(EXTRA_CFLAGS)
-LDLIBS    = $(OPENSSL_LIBS)
+LDLIBS    = $(DEP_LIBS)
 
 # make check SANITIZE=1: everything built with AddressSanitizer and
 # UndefinedBehaviorSanitizer (objects in build/asan), then the whole suite.
@@ -129,7 +134,7 @@ lint:
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 -D_GNU_SOURCE \
 		--inline-suppr --error-exitcode=1 $(SRC_INCLUDES) src/
 	clang-tidy --quiet --warnings-as-errors='*' -checks='$(LINT_CHECKS)' $(SRCS) -- \
-		-std=c11 -D_GNU_SOURCE $(SRC_INCLUDES) $(OPENSSL_CFLAGS) 2>/dev/null
+		-std=c11 -D_GNU_SOURCE $(SRC_INCLUDES) $(DEP_CFLAGS) 2>/dev/null
 
 format:
 	clang-format -i $(wildcard $(SRC_DIRS:%=%/*.c) $(SRC_DIRS:%=%/*.h)) tests/unit/*.c \

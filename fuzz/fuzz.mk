@@ -37,11 +37,13 @@ LIB_SRCS       ?= $(filter-out src/main.c,$(SRCS))
 WARN           ?= -Wall -Wextra -Wpedantic -Wshadow -Wconversion
 OPENSSL_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 OPENSSL_LIBS   ?= $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+DEP_CFLAGS     ?= $(OPENSSL_CFLAGS) $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
+DEP_LIBS       ?= $(OPENSSL_LIBS) $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
 
 FUZZ_CC     ?= clang
 FUZZ_CFLAGS ?= -O1 -g
 FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(OPENSSL_CFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) \
+FUZZ_ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(DEP_CFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) \
                   $(SRC_INCLUDES)
 
 FUZZ_DIR      = $(BUILD)/fuzz
@@ -81,7 +83,7 @@ $(FUZZ_OBJDIR)/fuzz_%.o: fuzz/fuzz_%.c | $(FUZZ_OBJDIR)
 	$(FUZZ_CC) $(FUZZ_ALL_CFLAGS) -fsanitize=fuzzer -MMD -MP -c -o $@ $<
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_OBJDIR)/fuzz_%.o $(FUZZ_HARNESS) $(FUZZ_LIB_OBJS)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(OPENSSL_LIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(DEP_LIBS)
 
 $(FUZZ_OBJDIR):
 	mkdir -p $@
