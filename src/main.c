@@ -16,6 +16,7 @@
 #include "exitcode.h"
 #include "fetchmailrc.h"
 #include "import.h"
+#include "jsonmem.h"
 #include "log.h"
 #include "run.h"
 #include "secret.h"
@@ -153,6 +154,7 @@ static void process_init(void)
     /* The kernel frees everything at exit; OpenSSL's own atexit cleanup
      * would only add time to every run. */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+    jsonmem_install(); /* before any JSON: what jansson frees is wiped */
     signal(SIGPIPE, SIG_IGN);
 }
 
