@@ -6,6 +6,11 @@
  *
  * Every reply is bounded: a status line is at most POP3_LINE_MAX bytes, a
  * listing line POP3_LIST_LINE_MAX, CAPA at most POP3_CAPA_MAX_LINES lines.
+ * And in time: a status line must arrive whole within the connection's
+ * timeout; a multi-line reply (CAPA, LIST, UIDL, a message body) is read
+ * under net.h's pace rule, from its first byte to its end: at most the
+ * timeout of waiting for each NET_PACE_BYTES (64 KiB) of it. A server
+ * that trickles is cut off with ERR_TIMEOUT either way.
  * The optional trace hook sees each line sent and received; secrets are
  * replaced by "****" before the hook sees them. Nothing here prints.
  */
@@ -56,6 +61,7 @@ struct pop3 {
     char wbuf[8192]; /* queued commands not yet written */
     size_t wlen;
     unsigned pending; /* commands sent whose replies are not yet read */
+    int multi;        /* inside a multi-line listing (its pace rule is on) */
 };
 
 /* Parse one status line. Returns -1 if it is neither +OK, -ERR nor "+ ". */
