@@ -524,6 +524,7 @@ int pop3_body(struct pop3 *p, pop3_write_fn w, void *ctx, uint64_t max_bytes, st
     net_pace_begin(p->net);
     rc = body_stream(p, &d, w, ctx, max_bytes, werr, e);
     net_pace_end(p->net);
+    p->body_bytes = d.out_bytes;
     if (rc < 0) return -1;
     if (p->trace) {
         char shown[80];

@@ -690,7 +690,7 @@ static int commit_group(struct session *s, struct fetcher *f, int dele)
         unsigned long i = f->group[j];
         FAULT_POINT("after-publish", i + 1);
         s->res->fetched++;
-        s->res->bytes += s->plan[i].size;
+        s->res->bytes += s->plan[i].size; /* what was received (receive()) */
         if (dele && plan_deletes(s->plan[i].action)) f->deletable[f->nd++] = i;
     }
     f->ng = 0;
@@ -729,13 +729,43 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
     return rc;
 }
 
-/* The most a body may decode to: twice the size LIST gave and 1 MiB of
- * slack, so that a server lying about sizes cannot fill the disk. Without
- * a size (LIST n refused) the whole mailbox's size from STAT bounds it.
- * Both are at most 2^62 (pop3_parse_list_line, pop3_parse_stat). */
-static uint64_t body_limit(const struct session *s, unsigned long i)
+/* What the server's own words allow a body to decode to: twice the size
+ * LIST gave and 1 MiB of slack, so that a server lying about sizes is
+ * caught. Without a size (LIST n refused) the whole mailbox's size from
+ * STAT bounds it. Both are at most 2^62 (pop3_parse_list_line,
+ * pop3_parse_stat). */
+static uint64_t listed_limit(const struct session *s, unsigned long i)
 {
     return (s->msgs[i].have_size ? s->plan[i].size : s->total) * 2 + (1 << 20);
+}
+
+/* The most a body may decode to: the smaller of listed_limit() and the
+ * user's max_message_bytes, which the server cannot raise (a LIST of 2^62
+ * bytes must not let it fill the disk). */
+static uint64_t body_limit(const struct session *s, unsigned long i)
+{
+    uint64_t listed = listed_limit(s, i);
+
+    return listed < s->a->max_message_bytes ? listed : s->a->max_message_bytes;
+}
+
+/* pop3_body() failed on message index i: if the body grew past
+ * max_message_bytes (not past what LIST promised, which stays a protocol
+ * error), say so. The rest of the body was not read, so the session ends
+ * here either way; the message stays on the server. */
+static int body_failed(struct session *s, unsigned long i)
+{
+    uint64_t max = s->a->max_message_bytes;
+
+    if (s->pop.body_bytes <= body_limit(s, i) || max > listed_limit(s, i)) return -1;
+    if (plan_fetches(s->plan[i].action)) s->res->failed++;
+    err_set(s->e, ERR_DELIVERY,
+            "message %lu is larger than max_message_bytes (%llu bytes): not delivered, it "
+            "stays on the server",
+            i + 1, (unsigned long long)max);
+    err_hint(s->e, "raise max_message_bytes to fetch it, or set max_size below it to leave "
+                   "such messages on the server without downloading them");
+    return -1;
 }
 
 /* The answer to LIST n, sent before RETR n: the message's size. A refusal
@@ -787,7 +817,7 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
     rc = pop3_body(&s->pop, write_body, s, body_limit(s, i), &werr, s->e);
     if (rc != 0) {
         k->ops->abort(k);
-        if (rc < 0) return -1;
+        if (rc < 0) return body_failed(s, i);
         delivery_failed(s, m.num, &werr);
         return 0;
     }
@@ -795,7 +825,9 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
         delivery_failed(s, m.num, &werr);
         return 0;
     }
-    if (!s->msgs[i].have_size) s->plan[i].size = s->cur_bytes; /* LIST n was refused */
+    /* From here on its size is what really came (the summary, the progress
+     * line and the group bound count it), not what LIST claimed. */
+    s->plan[i].size = s->cur_bytes;
     FAULT_POINT("after-tmp", m.num);
     return 1;
 }
@@ -809,7 +841,9 @@ static int drop_guessed(struct session *s, unsigned long i)
 
     if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
     if (r.status != POP3_OK) return 0;
-    return pop3_body(&s->pop, NULL, NULL, body_limit(s, i), &ignored, s->e) < 0 ? -1 : 0;
+    if (pop3_body(&s->pop, NULL, NULL, body_limit(s, i), &ignored, s->e) < 0)
+        return body_failed(s, i);
+    return 0;
 }
 
 /* The RETRs guess_new sent are the first commands in flight. */

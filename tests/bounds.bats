@@ -84,3 +84,38 @@ stored() {
   } >"$W/steady.eml"
   mailcheck same "$MD" "$W/steady.eml"
 }
+
+# ---- size: the server does not choose how much it may write ---------------
+
+@test "RETR: LIST claims 2^62 bytes, the body passes max_message_bytes 1M: stopped, exit 10" {
+  fake_start "$T/h-retr-past-ceiling.txt" --implicit-tls
+  pf_rc_fake implicit "timeout 5" "pipelining off" "max_message_bytes 1M"
+  timed_run -v
+  [ "$status" -eq 10 ]
+  [ "$ELAPSED" -le 5 ] || false
+  [[ $output == *"message 2 is larger than max_message_bytes (1048576 bytes)"*"stays on the server"* ]]
+  [[ $output == *"raise max_message_bytes"* ]]
+  [[ $output == *"1 message (61 bytes) retrieved, 0 deleted, 1 failed"* ]]
+  fake_stop
+  # message 1 was whole and is kept; nothing of message 2 in tmp/ or new/;
+  # no DELE at all
+  [ -z "$(deleted)" ]
+  stored 1
+  mailcheck same "$MD" "$T/messages/one.eml"
+}
+
+@test "LIST claims 2^62 bytes for small messages: delivered; -v counts the bytes received" {
+  fake_start "$T/h-list-claims-huge.txt" --implicit-tls
+  pf_rc_fake implicit "timeout 5" "pipelining off" "received_header off"
+  timed_run -v
+  [ "$status" -eq 0 ]
+  fake_stop
+  [ "$(deleted)" = "1 2" ]
+  stored 2
+  mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
+  # the summary's byte count is what was written into the Maildir
+  local written
+  written=$(cat "$MD"/new/* | wc -c)
+  [ "$written" -eq 82 ]
+  [[ $output == *"2 messages (82 bytes) retrieved, 2 deleted, 0 failed"* ]]
+}
