@@ -283,7 +283,7 @@ static int read_listing(struct session *s)
         err_hint(s->e, "with this server use `keep off` (fetch and delete everything)");
         return -1;
     }
-    return 0;
+    return listing_cover(&s->ls, s->e);
 }
 
 /* ---- planning --------------------------------------------------------- */

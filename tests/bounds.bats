@@ -119,3 +119,41 @@ stored() {
   [ "$written" -eq 82 ]
   [[ $output == *"2 messages (82 bytes) retrieved, 2 deleted, 0 failed"* ]]
 }
+
+# ---- memory: it follows what the server really sends ----------------------
+
+# limited_run [args...]: pf_run under GNU time (peak RSS in RSS_KB) and,
+# unless popfetch is built with AddressSanitizer (which reserves terabytes
+# of address space), in an address space of 64 MiB, where a table sized
+# for millions of messages (40 bytes each) cannot even be reserved.
+limited_run() {
+  local as=()
+  ldd "$POPFETCH" | grep -q libasan || as=(prlimit --as=$((64 << 20)) --)
+  run "${as[@]}" /usr/bin/time -f 'peak-rss-kb %M' "$POPFETCH" -f "$RC" --state-dir "$SD" "$@"
+  RSS_KB=$(printf '%s\n' "$output" | sed -n 's/^peak-rss-kb //p')
+  printf 'popfetch: status %s, peak RSS %s KiB, output:\n%s\n' "$status" "$RSS_KB" "$output"
+}
+
+@test "STAT claims 10,000,000 messages: refused at once, naming the ceiling, exit 4" {
+  fake_start "$T/h-stat-ten-million.txt" --implicit-tls
+  pf_rc_fake implicit "timeout 5" "pipelining off"
+  limited_run
+  [ "$status" -eq 4 ]
+  [[ $output == *"claims 10000000 messages, more than popfetch handles (at most 2000000)"* ]]
+  [ "$RSS_KB" -le $((32 << 10)) ] || false
+  fake_stop
+  [ -z "$(deleted)" ]
+  stored 0
+}
+
+@test "STAT claims 1,999,999 messages, LIST names 3: memory follows the listing, exit 4" {
+  fake_start "$T/h-stat-claims-more.txt" --implicit-tls
+  pf_rc_fake implicit "timeout 5" "pipelining off"
+  limited_run
+  [ "$status" -eq 4 ]
+  [[ $output == *"left message 4 out of LIST"* ]]
+  [ "$RSS_KB" -le $((32 << 10)) ] || false
+  fake_stop
+  [ -z "$(deleted)" ]
+  stored 0
+}
