@@ -122,6 +122,8 @@ authorize() {
   pf_run -v
   [ "$status" -eq 0 ]
   [[ $output == *"the server refused the saved OAuth2 token"* ]]
+  # the server's SASL error JSON is shown (escaped)
+  [[ $output == *'{"status":"invalid_token"'* ]]
   [[ $output == *"logged in as alice (OAUTHBEARER)"* ]]
   [ "$(idp_stats introspect_inactive)" -eq 1 ]
   [ "$(idp_stats token:refresh_token)" -eq 1 ]
@@ -456,7 +458,7 @@ store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_
   [[ $output == *"cannot trust the certificate of 127.0.0.1"* ]]
 }
 
-@test "hostile token endpoints: a redirect to another host is not followed (4), garbage is an error (4)" {
+@test "token endpoints: a redirect to another host is not followed (4), garbage or a huge body is an error (4), chunked is read" {
   idp_start
   dovecot_start_oauth2
   pf_rc_oauth2
@@ -474,7 +476,15 @@ store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_
   pf_run
   [ "$status" -eq 4 ]
   [[ $output == *"not a JSON object"* ]]
-  idp_ctl '{"garbage_token": ""}'
+  # a body over popfetch's bound (512 KiB)
+  idp_ctl '{"garbage_token": "", "pad": 600000}'
   pf_run
+  [ "$status" -eq 4 ]
+  [[ $output == *"the body is larger than popfetch accepts"* ]]
+  # a chunked answer (in 7-byte chunks, with extensions and a trailer) is read whole
+  idp_ctl '{"pad": 0, "chunked": true}'
+  pf_run -vv
   [ "$status" -eq 1 ]
+  [[ $output == *"< Transfer-Encoding: chunked"* ]]
+  [[ $output == *"OAuth2: got a new access token"* ]]
 }

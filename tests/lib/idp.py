@@ -37,7 +37,9 @@ authorization_pending even when approved), token_delay (seconds the token
 endpoint waits before it answers), interval (device poll interval, default
 1), deny (the authorize endpoint answers error=access_denied),
 redirect_token (POST /token answers 302 to this URL), garbage_token (the
-token endpoint answers this raw body with HTTP 200).
+token endpoint answers this raw body with HTTP 200), chunked (answers are
+sent with Transfer-Encoding: chunked, in small chunks), pad (bytes of
+padding added to every JSON answer, in a member "pad").
 """
 import argparse
 import base64
@@ -61,7 +63,7 @@ S = {
     "devices": {},    # device_code -> {user_code, client_id, state, expires}
     "knobs": {"access_lifetime": 3600, "rotate": False, "slow_down": 0, "pending": 0,
               "token_delay": 0, "interval": 1, "deny": False, "redirect_token": "",
-              "garbage_token": ""},
+              "garbage_token": "", "chunked": False, "pad": 0},
     "stats": {},
     "clients": {},    # client_id -> secret or None
     "user": "alice",
@@ -97,15 +99,26 @@ class Handler(BaseHTTPRequestHandler):
             self.server.logf.flush()
 
     def send(self, status, obj=None, raw=None, headers=(), ctype="application/json"):
+        if obj is not None and S["knobs"]["pad"]:
+            obj = dict(obj, pad="x" * S["knobs"]["pad"])
         body = raw if raw is not None else json.dumps(obj).encode()
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
+        if S["knobs"]["chunked"]:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        if not S["knobs"]["chunked"]:
+            self.wfile.write(body)
+            return
+        for i in range(0, len(body), 7):  # small chunks, each with an extension
+            piece = body[i:i + 7]
+            self.wfile.write(b"%x;n=%d\r\n%s\r\n" % (len(piece), i, piece))
+        self.wfile.write(b"0\r\nX-Trailer: done\r\n\r\n")
 
     def form(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -193,7 +206,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def control(self, k):
         for key in ("access_lifetime", "rotate", "slow_down", "pending", "token_delay",
-                    "interval", "deny", "redirect_token", "garbage_token"):
+                    "interval", "deny", "redirect_token", "garbage_token", "chunked", "pad"):
             if key in k:
                 S["knobs"][key] = k[key]
         if k.get("expire_access"):
