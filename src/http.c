@@ -49,12 +49,12 @@ static size_t build_head(const struct http_client *c, const struct http_request 
         snprintf(lines[n++], sizeof lines[0], "Content-Type: application/x-www-form-urlencoded");
         snprintf(lines[n++], sizeof lines[0], "Content-Length: %zu", body_len);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && o < cap; i++) {
         trace(c, 'C', lines[i], strlen(lines[i]));
         o += (size_t)snprintf(buf + o, cap - o, "%s\r\n", lines[i]);
     }
-    o += (size_t)snprintf(buf + o, cap - o, "\r\n");
-    return o;
+    if (o < cap) o += (size_t)snprintf(buf + o, cap - o, "\r\n");
+    return o < cap ? o : cap - 1; /* cannot happen: every line fits (cap) */
 }
 
 static int send_request(struct net_conn *nc, const struct http_client *c,

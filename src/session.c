@@ -38,7 +38,8 @@ struct session {
     struct sink sink;
     int have_state, have_sink;
     char *secret;
-    int token_fresh; /* the OAuth2 token was obtained for this run (not reused) */
+    int token_fresh;                  /* the OAuth2 token was obtained for this run (not reused) */
+    int secret_sent;                  /* the login got as far as sending it */
     struct listing ls;                /* the server's STAT, LIST and UIDL */
     unsigned long cur_num;            /* message being received */
     unsigned cur_writes;              /* chunks of it written so far */
@@ -226,6 +227,8 @@ static int login(struct session *s)
 
     if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(s);
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
+    /* the secret went to the server (a refusal is the server's verdict on it) */
+    s->secret_sent = ai.mechanism && (ai.encrypted || s->a->allow_plaintext);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
     s->secret = NULL;
@@ -240,7 +243,7 @@ static int connect_and_login(struct session *s)
 {
     if (connect_server(s) < 0) return -1;
     if (login(s) == 0) return 0;
-    if (!s->a->oauth2 || s->token_fresh || s->e->kind != ERR_AUTH) return -1;
+    if (!s->a->oauth2 || s->token_fresh || !s->secret_sent || s->e->kind != ERR_AUTH) return -1;
     log_info(s->a->name, "the server refused the saved OAuth2 token (%s); refreshing it",
              s->e->msg);
     net_close(&s->net);

@@ -25,14 +25,16 @@ teardown() {
 put_one() { printf 'Subject: %s\n\nbody of %s\n' "$1" "$1" | dovecot_put alice; }
 
 # authorize_bg [popfetch options]: `popfetch --authorize t` in the
-# background; waits for the line it prints for the user (the address to
-# open, or the device code) and sets AUTH_PID and AUTH_LINE.
+# background (behind the command in the array AUTH_PREFIX, if any: valgrind);
+# waits for the line it prints for the user (the address to open, or the
+# device code) and sets AUTH_PID and AUTH_LINE.
+AUTH_PREFIX=()
 authorize_bg() {
   local pat=${AUTH_WAIT_FOR:-^https://} i
-  "${AUTH_BIN:-$POPFETCH}" -f "$RC" --state-dir "$SD" --authorize "$@" t \
+  "${AUTH_PREFIX[@]}" "$POPFETCH" -f "$RC" --state-dir "$SD" --authorize "$@" t \
     >"$W/auth.out" 2>"$W/auth.err" 3>&- &
   AUTH_PID=$!
-  for ((i = 0; i < 500; i++)); do
+  for ((i = 0; i < 1500; i++)); do
     AUTH_LINE=$(grep -m1 -E "$pat" "$W/auth.out" || true)
     if [[ -n $AUTH_LINE ]]; then return 0; fi
     kill -0 "$AUTH_PID" 2>/dev/null || break
@@ -487,4 +489,24 @@ store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_
   [ "$status" -eq 1 ]
   [[ $output == *"< Transfer-Encoding: chunked"* ]]
   [[ $output == *"OAuth2: got a new access token"* ]]
+}
+
+@test "valgrind: --authorize, a fetch with a rotated refresh, a refused refresh token" {
+  [[ ${SANITIZE:-} != 1 ]] || skip "valgrind cannot run a sanitizer build"
+  command -v valgrind >/dev/null || { echo "valgrind is not installed: make deps"; false; }
+  idp_start
+  dovecot_start_oauth2
+  put_one vg
+  pf_rc_oauth2
+  idp_ctl '{"access_lifetime": 60, "rotate": true}'
+  local vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+  AUTH_PREFIX=("${vg[@]}")
+  authorize -vv
+  run "${vg[@]}" "$POPFETCH" -f "$RC" --state-dir "$SD" -vv
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(mailcheck count "$MD")" -eq 1 ]
+  [ "$(idp_stats token:refresh_token)" -eq 1 ]
+  idp_ctl '{"revoke_refresh": true}'
+  run "${vg[@]}" "$POPFETCH" -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 3 ] || { echo "$output"; false; }
 }
