@@ -139,6 +139,7 @@ static int exchange_once(const struct http_client *c, const struct http_request 
         rc = send_request(&nc, c, rq, u, e);
     }
     if (rc == 0) rc = read_response(&nc, c, body_max, r, e);
+    if (nc.rbuf) OPENSSL_cleanse(nc.rbuf, NET_RBUF_SIZE); /* the raw answer: tokens */
     net_close(&nc);
     return rc;
 }

@@ -16,7 +16,10 @@
  * The -vv trace (the caller's hook, log_trace) sees the request line, the
  * headers and the form with secret fields as ****, and the response's status
  * line and headers; the body is the caller's to trace (it knows which of
- * its fields are secrets). Errors are the layers' own: ERR_DNS, ERR_CONNECT,
+ * its fields are secrets). The form as sent and every buffer that held the
+ * answer (the connection's read buffer, the parser's line, the body) are
+ * wiped before they are freed: they hold codes and tokens. Errors are the
+ * layers' own: ERR_DNS, ERR_CONNECT,
  * ERR_TLS, ERR_TIMEOUT, ERR_PROTOCOL for a response that cannot be read.
  * Nothing here prints or exits.
  */
