@@ -111,7 +111,7 @@ authorize() {
   [ "$(idp_stats introspect)" -ge 2 ]
 }
 
-@test "a token the provider did not issue is refused by Dovecot; popfetch refreshes once and logs in" {
+@test "a token the provider did not issue, or ended early, is refused by Dovecot; popfetch refreshes once and logs in" {
   idp_start
   dovecot_start_oauth2
   put_one one
@@ -131,6 +131,15 @@ authorize() {
   [ "$(idp_stats token:refresh_token)" -eq 1 ]
   [ "$(mailcheck count "$MD")" -eq 1 ]
   run ! grep -q '"AT.forged"' "$store"
+  # the provider ends the access token early (the store still thinks it good)
+  idp_ctl '{"expire_access": true}'
+  put_one two
+  pf_run -v
+  [ "$status" -eq 0 ]
+  [[ $output == *"the server refused the saved OAuth2 token"* ]]
+  [ "$(idp_stats introspect_inactive)" -eq 2 ]
+  [ "$(idp_stats token:refresh_token)" -eq 2 ]
+  [ "$(mailcheck count "$MD")" -eq 2 ]
 }
 
 @test "-vv traces the HTTP exchange with every code, verifier and token as ****" {
