@@ -1,5 +1,5 @@
 /*
- * fuzz_spool — sender addresses from hostile headers (src/spool.h):
+ * fuzz_spool — sender addresses from hostile headers (src/deliver/spool.h):
  * spool_parse_address on the raw input, and the whole path through a real
  * spool file: spool_write, spool_header and spool_sender (for an mbox From_
  * line and for an MDA's %F).
