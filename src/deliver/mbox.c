@@ -12,6 +12,7 @@
 
 #include "fileperm.h"
 #include "mbox.h"
+#include "header.h"
 #include "spool.h"
 
 #define MB_BUF         (64 * 1024)
@@ -507,7 +508,7 @@ static int sync_dir_of(struct mbox *mb, struct err *e)
 
 static int write_message(struct mbox *mb, const char *sender, struct err *e)
 {
-    char date[32], line[SPOOL_SENDER_MAX + 64];
+    char date[32], line[HEADER_SENDER_MAX + 64];
     const char *sep;
 
     if (check_mbox(mb, &sep, e) < 0) return 1; /* 1: nothing written */
@@ -571,7 +572,7 @@ static void mb_abort(struct sink *s)
 static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct mbox *mb = s->impl;
-    char sender[SPOOL_SENDER_MAX + 1];
+    char sender[HEADER_SENDER_MAX + 1];
     int rc;
 
     name[0] = '\0';
@@ -579,7 +580,7 @@ static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
         mb_abort(s);
         return -1;
     }
-    spool_sender(&mb->sp, SPOOL_SENDER_MBOX, sender, sizeof sender);
+    spool_sender(&mb->sp, HEADER_SENDER_MBOX, sender, sizeof sender);
     if (lock_and_open(mb, e) < 0) {
         mb_abort(s);
         return -1;

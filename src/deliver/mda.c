@@ -14,6 +14,7 @@
 #include "mda.h"
 #include "child.h"
 #include "cmdsplit.h"
+#include "header.h"
 #include "spool.h"
 
 #define MDA_BUF       (64 * 1024)
@@ -437,13 +438,13 @@ static int run_mda(struct mda *md, char **argv, char **envp, struct err *e)
 
 static int deliver(struct mda *md, struct err *e)
 {
-    char sender[SPOOL_SENDER_MAX + 1];
+    char sender[HEADER_SENDER_MAX + 1];
     struct cmdsplit_vars v;
     char **argv = NULL, **envp;
     int rc;
 
     if (spool_flush(&md->sp, e) < 0) return -1;
-    spool_sender(&md->sp, SPOOL_SENDER_MDA, sender, sizeof sender);
+    spool_sender(&md->sp, HEADER_SENDER_MDA, sender, sizeof sender);
     v = (struct cmdsplit_vars){sender, md->local_user, md->remote_user, md->server};
     if (cmdsplit_argv(md->command, &v, &argv, e) < 0) return -1;
     if (!(envp = build_env(md, spool_size(&md->sp)))) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "header.h"
 #include "spool.h"
 
 #define SPOOL_RBUF 8192
@@ -140,225 +141,32 @@ void spool_close(struct spool *sp)
     sp->buf = NULL;
 }
 
-/* ---- finding a header field ------------------------------------------- */
-
-enum hmode { H_NAME, H_SKIP, H_VALUE };
-
-struct hscan {
-    const char *name;
-    size_t nlen, nmatch;
-    enum hmode mode;
-    int bol, found, done;
-    char *buf;
-    size_t len, vlen;
-};
-
-static int lower(int c)
-{
-    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
-}
-
-static void value_byte(struct hscan *h, unsigned char c)
-{
-    if (h->len > 0 && h->vlen < h->len - 1) h->buf[h->vlen] = (char)c;
-    h->vlen++;
-}
-
-/* The first byte of a line: the end of the header block, a continuation
- * line, or the start of another field. */
-static void line_start(struct hscan *h, unsigned char c)
-{
-    h->bol = 0;
-    if (c == '\n') {
-        h->done = 1;
-    } else if (c == ' ' || c == '\t') {
-        h->mode = h->found ? H_VALUE : H_SKIP;
-    } else if (h->found) {
-        h->done = 1;
-    } else {
-        h->mode = H_NAME;
-        h->nmatch = 0;
-    }
-}
-
-static void name_byte(struct hscan *h, unsigned char c)
-{
-    if (h->nmatch < h->nlen && lower(c) == lower((unsigned char)h->name[h->nmatch]))
-        h->nmatch++;
-    else if (h->nmatch == h->nlen && c == ':')
-        h->found = 1, h->mode = H_VALUE;
-    else if (!(h->nmatch == h->nlen && (c == ' ' || c == '\t')))
-        h->mode = H_SKIP;
-}
-
-static void scan_byte(struct hscan *h, unsigned char c)
-{
-    if (h->bol) {
-        line_start(h, c);
-        if (h->done || h->mode != H_NAME) {
-            if (h->mode == H_VALUE && !h->done) value_byte(h, c);
-            return;
-        }
-    }
-    if (c == '\n') {
-        h->bol = 1;
-        if (h->mode == H_NAME) h->mode = H_SKIP;
-        return;
-    }
-    if (h->mode == H_NAME)
-        name_byte(h, c);
-    else if (h->mode == H_VALUE)
-        value_byte(h, c);
-}
+/* ---- the message's header ---------------------------------------------- */
 
 ssize_t spool_header(struct spool *sp, const char *name, char *buf, size_t len)
 {
     unsigned char chunk[SPOOL_RBUF];
-    struct hscan h = {.name = name, .nlen = strlen(name), .bol = 1, .buf = buf, .len = len};
+    struct header_find h;
     off_t off = 0;
     struct err ignored;
 
-    if (len > 0) buf[0] = '\0';
+    header_find_init(&h, name, buf, len);
     if (spool_flush(sp, &ignored) < 0) return -1;
-    while (!h.done && off < SPOOL_HEADER_SCAN) {
-        size_t want = sizeof chunk;
-        ssize_t r;
-        if ((uint64_t)off + want > SPOOL_HEADER_SCAN) want = (size_t)(SPOOL_HEADER_SCAN - off);
-        r = pread(sp->fd, chunk, want, off);
+    for (;;) {
+        ssize_t r = pread(sp->fd, chunk, sizeof chunk, off);
         if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        for (ssize_t i = 0; i < r && !h.done; i++) scan_byte(&h, chunk[i]);
+        if (r <= 0 || header_find_feed(&h, chunk, (size_t)r)) break;
         off += r;
     }
-    if (!h.found) return -1;
-    if (len > 0) buf[h.vlen < len - 1 ? h.vlen : len - 1] = '\0';
-    return (ssize_t)h.vlen;
+    return header_find_end(&h);
 }
 
-/* ---- addresses ----------------------------------------------------------- */
-
-/* Index just past a quoted string or comment starting at i (val[i] is '"' or
- * '('), or vlen if it never closes. Comments nest; backslash quotes a byte. */
-static size_t skip_special(const char *val, size_t vlen, size_t i)
+static ssize_t field_of(void *sp, const char *name, char *buf, size_t len)
 {
-    size_t depth = 0;
-
-    if (val[i] == '"') {
-        for (i++; i < vlen; i++) {
-            if (val[i] == '\\')
-                i++;
-            else if (val[i] == '"')
-                return i + 1;
-        }
-        return vlen;
-    }
-    for (; i < vlen; i++) {
-        if (val[i] == '\\')
-            i++;
-        else if (val[i] == '(')
-            depth++;
-        else if (val[i] == ')' && --depth == 0)
-            return i + 1;
-    }
-    return vlen;
+    return spool_header(sp, name, buf, len);
 }
 
-/* Index of the first of `stops` outside quotes and comments, or vlen. */
-static size_t find_plain(const char *val, size_t from, size_t vlen, const char *stops)
+size_t spool_sender(struct spool *sp, enum header_sender_use use, char *buf, size_t len)
 {
-    size_t i = from;
-
-    while (i < vlen) {
-        if (val[i] == '"' || val[i] == '(')
-            i = skip_special(val, vlen, i);
-        else if (val[i] && strchr(stops, val[i]))
-            return i;
-        else
-            i++;
-    }
-    return vlen;
-}
-
-static int safe_byte(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c && strchr("@._+-=/%:,", c));
-}
-
-/* Copy val[from..to) without comments and unquoted white space. */
-static size_t strip_copy(const char *val, size_t from, size_t to, char *out, size_t max)
-{
-    size_t o = 0, i = from;
-
-    while (i < to && o < max) {
-        char c = val[i];
-        if (c == '(') {
-            i = skip_special(val, to, i);
-        } else if (c == '"') {
-            size_t end = skip_special(val, to, i);
-            while (i < end && o < max) out[o++] = val[i++];
-        } else {
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') out[o++] = c;
-            i++;
-        }
-    }
-    return i < to ? max + 1 : o; /* max + 1: too long */
-}
-
-ssize_t spool_parse_address(const char *val, size_t vlen, char *buf, size_t len)
-{
-    char tmp[SPOOL_SENDER_MAX + 1] = {0};
-    size_t from = 0, to, n, colon, o = 0;
-
-    to = find_plain(val, 0, vlen, "<,");
-    if (to < vlen && val[to] == '<') {
-        from = to + 1;
-        to = find_plain(val, from, vlen, ">");
-        if (to == vlen) return -1; /* no closing '>' */
-    }
-    n = strip_copy(val, from, to, tmp, sizeof tmp - 1);
-    if (n > sizeof tmp - 1) return -1;
-    /* source route (@a,@b:user@x) or group name (name: user@x;) */
-    colon = find_plain(tmp, 0, n, ":");
-    if (colon < n) {
-        memmove(tmp, tmp + colon + 1, n - colon - 1);
-        n -= colon + 1;
-    }
-    while (n > 0 && tmp[n - 1] == ';') n--;
-    if (n + 1 > len) return -1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)tmp[i];
-        buf[o++] = safe_byte(c) && !(i == 0 && c == '-') ? (char)c : '_';
-    }
-    buf[o] = '\0';
-    return (ssize_t)o;
-}
-
-/* The address in header `name`: its length, 0 for <>, -1 if none usable. */
-static ssize_t header_address(struct spool *sp, const char *name, char *buf, size_t len)
-{
-    char val[4096];
-    ssize_t vlen = spool_header(sp, name, val, sizeof val);
-
-    if (vlen < 0 || (size_t)vlen >= sizeof val) return -1;
-    return spool_parse_address(val, (size_t)vlen, buf, len);
-}
-
-size_t spool_sender(struct spool *sp, enum spool_sender_use use, char *buf, size_t len)
-{
-    ssize_t n;
-
-    if (len == 0) return 0;
-    buf[0] = '\0';
-    n = header_address(sp, "Return-Path", buf, len);
-    if (use == SPOOL_SENDER_MBOX) {
-        if (n > 0) return (size_t)n;
-        snprintf(buf, len, "%s", SPOOL_NULL_SENDER);
-        return strlen(buf);
-    }
-    if (n >= 0) return (size_t)n;
-    n = header_address(sp, "From", buf, len);
-    if (n > 0) return (size_t)n;
-    buf[0] = '\0';
-    return 0;
+    return header_sender(use, field_of, sp, buf, len);
 }

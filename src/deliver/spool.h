@@ -1,7 +1,8 @@
 /*
  * spool — one message at a time in an unlinked temporary file, so a sink can
  * look at the whole message (its sender, its size) before delivering it,
- * without holding it in memory.
+ * without holding it in memory. Owns the file and its bytes; what the bytes
+ * mean (fields, addresses, the sender's rules) is header.c's.
  *
  * The file is created with O_TMPFILE in the spool directory where the file
  * system supports it, else with mkstemp and unlinked at once: it never has a
@@ -10,9 +11,9 @@
  * have lines of any length, and need not end with a newline.
  *
  * spool_header and spool_sender read the message back with pread (the read
- * offset is left alone), look only at the header block (up to the first empty
- * line) and never at more than SPOOL_HEADER_SCAN bytes, and copy at most the
- * caller's buffer: every byte of the message is untrusted.
+ * offset is left alone) and hand the bytes to header.c, which looks only at
+ * the header block, never at more than HEADER_SCAN_MAX bytes, and copies at
+ * most the caller's buffer: every byte of the message is untrusted.
  */
 #ifndef POPFETCH_SPOOL_H
 #define POPFETCH_SPOOL_H
@@ -22,11 +23,9 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "header.h"
 
-#define SPOOL_WBUF        (64 * 1024)
-#define SPOOL_HEADER_SCAN (256 * 1024)
-#define SPOOL_SENDER_MAX  320 /* longest sender address kept (RFC 5321: 256 + slack) */
-#define SPOOL_NULL_SENDER "MAILER-DAEMON"
+#define SPOOL_WBUF (64 * 1024)
 
 struct spool {
     int fd;
@@ -59,32 +58,15 @@ uint64_t spool_size(const struct spool *sp);
 
 void spool_close(struct spool *sp);
 
-/* Find header field `name` (case-insensitive, the first occurrence, only in
- * the header block) and copy its unfolded value (line breaks of continuation
- * lines removed, leading white space kept as is) into buf, NUL-terminated,
- * at most len-1 bytes. The value may itself contain NUL bytes. Returns the
- * value's whole length (more than len-1 means it was cut), or -1 if the field
- * is absent or the spool cannot be read. */
+/* Field `name` of the message's header block (flushed first), as
+ * header_find_end gives it: the unfolded value in buf, NUL-terminated, at
+ * most len-1 bytes; the value's whole length, or -1 if the field is absent
+ * or the spool cannot be read. */
 ssize_t spool_header(struct spool *sp, const char *name, char *buf, size_t len);
 
-/* Parse the first address out of a header value: the part inside <...> if
- * there is one, else the first mailbox of a list; comments, white space and
- * source routes removed. Writes a made-safe address (see spool_sender) or ""
- * for a null address (<>). Returns its length, or -1 if no usable address. */
-ssize_t spool_parse_address(const char *val, size_t vlen, char *buf, size_t len);
-
-enum spool_sender_use {
-    SPOOL_SENDER_MBOX, /* Return-Path address, else MAILER-DAEMON (also for <>) */
-    SPOOL_SENDER_MDA,  /* Return-Path address ("" for <>), else From: addr-spec, else "" */
-};
-
-/* The message's sender, for an mbox From_ line or an MDA's %F. Made safe
- * for either use: printable ASCII only, no white space, at most
- * SPOOL_SENDER_MAX bytes, never starting with '-'; any byte outside
- * [A-Za-z0-9] and "@._+-=/%:," becomes '_', so that even an MDA command
- * that hands %F to a shell of its own cannot be made to run anything. Returns
- * the length written into buf (NUL-terminated; buf should hold
- * SPOOL_SENDER_MAX + 1 bytes). */
-size_t spool_sender(struct spool *sp, enum spool_sender_use use, char *buf, size_t len);
+/* The message's sender for `use` (header_sender's rules), made safe, into
+ * buf (NUL-terminated; buf should hold HEADER_SENDER_MAX + 1 bytes).
+ * Returns its length. */
+size_t spool_sender(struct spool *sp, enum header_sender_use use, char *buf, size_t len);
 
 #endif
