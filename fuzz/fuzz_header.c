@@ -2,8 +2,9 @@
  * fuzz_header — fields and sender addresses from hostile headers
  * (src/deliver/header.h): header_parse_address on the raw input, header_find
  * fed the input in pieces, and the whole path through a real spool file:
- * spool_write, spool_header and spool_sender (for an mbox From_ line and
- * an MDA's %F).
+ * spool_write, spool_header, and header_sender / header_envelope_sender
+ * through spool_field (an mbox From_ line, an MDA's %F, an LMTP/SMTP
+ * envelope sender).
  *
  * Input: byte 0 gives the size of header_parse_address's output buffer
  * (0..255, plus HEADER_SENDER_MAX + 1 when the byte's value is 255) and,
@@ -18,8 +19,10 @@
  *    return -1 or the value's full length, with buf holding
  *    min(length, len - 1) bytes and a NUL (buffers sized exactly, so ASan
  *    catches any write past them);
- *  - spool_sender's result is safe in the same way, its length is what it
- *    returns, and the mbox sender is never empty;
+ *  - every sender is safe in the same way, its length is what is returned,
+ *    the mbox sender is never empty, and the envelope sender is -1 (none,
+ *    with buf "") or, without a Return-Path field, never the null one;
+ *  - header_8bit says whether a byte has its high bit set;
  *  - a field is never found past the header block: a message with a field
  *    after the first empty line does not yield it.
  */
@@ -93,6 +96,29 @@ static void check_address(const uint8_t *data, size_t size, size_t blen)
     free(buf);
 }
 
+static void check_8bit(const uint8_t *data, size_t size)
+{
+    int high = 0;
+
+    for (size_t i = 0; i < size; i++) high |= data[i] >= 0x80;
+    FUZZ_CHECK(header_8bit(data, size) == high);
+}
+
+static void check_envelope(struct spool *sp)
+{
+    char sender[HEADER_SENDER_MAX + 1], rp[8];
+    ssize_t n = header_envelope_sender(spool_field, sp, sender, sizeof sender);
+
+    FUZZ_CHECK(n >= -1);
+    if (n < 0) {
+        FUZZ_CHECK(sender[0] == '\0');
+        return;
+    }
+    FUZZ_CHECK(safe(sender, (size_t)n));
+    /* without Return-Path, only a real address is taken, never the null one */
+    if (spool_header(sp, "Return-Path", rp, sizeof rp) < 0) FUZZ_CHECK(n > 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct spool sp;
@@ -108,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++, size--;
 
     check_address(data, size, blen);
+    check_8bit(data, size);
 
     /* The message through a spool file. */
     if (!opened) {
@@ -121,10 +148,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(spool_write(&sp, data, size, &e) == 0);
     FUZZ_CHECK(spool_size(&sp) == size);
 
-    sn = spool_sender(&sp, HEADER_SENDER_MBOX, sender, sizeof sender);
+    sn = header_sender(HEADER_SENDER_MBOX, spool_field, &sp, sender, sizeof sender);
     FUZZ_CHECK(sn > 0 && safe(sender, sn));
-    sn = spool_sender(&sp, HEADER_SENDER_MDA, sender, sizeof sender);
+    sn = header_sender(HEADER_SENDER_MDA, spool_field, &sp, sender, sizeof sender);
     FUZZ_CHECK(safe(sender, sn));
+    check_envelope(&sp);
     check_header(&sp, data, size, piece, "From", 0);
     check_header(&sp, data, size, piece, "From", 1);
     check_header(&sp, data, size, piece, "Return-Path", 7);

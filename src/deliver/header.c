@@ -1,6 +1,6 @@
 /*
- * header — fields, addresses and senders from a message's header block.
- * See header.h.
+ * header — fields, addresses and senders from a message's header block;
+ * 8-bit detection. See header.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -228,4 +228,35 @@ size_t header_sender(enum header_sender_use use, header_field_fn field, void *ct
     if (n > 0) return (size_t)n;
     buf[0] = '\0';
     return 0;
+}
+
+ssize_t header_envelope_sender(header_field_fn field, void *ctx, char *buf, size_t len)
+{
+    static const struct {
+        const char *name;
+        int need_at;
+    } order[] = {
+        {"Resent-Sender", 1}, {"Sender", 1}, {"Resent-From", 0}, {"From", 0}, {"Reply-To", 0}};
+    ssize_t n;
+
+    if (len == 0) return -1;
+    buf[0] = '\0';
+    if ((n = field_address(field, ctx, "Return-Path", buf, len)) >= 0) return n;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        n = field_address(field, ctx, order[i].name, buf, len);
+        if (n > 0 && (!order[i].need_at || memchr(buf, '@', (size_t)n))) return n;
+    }
+    buf[0] = '\0';
+    return -1;
+}
+
+/* ---- 8-bit content ------------------------------------------------------- */
+
+int header_8bit(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    unsigned char any = 0;
+
+    for (size_t i = 0; i < n; i++) any |= b[i];
+    return (any & 0x80) != 0;
 }

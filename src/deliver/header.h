@@ -1,7 +1,9 @@
 /*
  * header — what a sink reads in a message's header block, from untrusted
  * bytes: one field's value, the first address in a value, the message's
- * sender by the rule of each use (an mbox From_ line, an MDA's %F).
+ * sender by the rule of each use (an mbox From_ line, an MDA's %F, the
+ * envelope sender an LMTP or SMTP sink gives MAIL FROM), and whether the
+ * message holds 8-bit bytes (BODY=8BITMIME).
  *
  * Pure: no I/O, no allocation. The caller holds the message (spool.c reads
  * it back from its file) and feeds its bytes in; every result is bounded by
@@ -12,7 +14,7 @@
  * ASCII only, no white space, at most HEADER_SENDER_MAX bytes, never
  * starting with '-'; any byte outside [A-Za-z0-9] and "@._+-=/%:," becomes
  * '_', so that even an MDA command that hands %F to a shell of its own
- * cannot be made to run anything.
+ * cannot be made to run anything, and an SMTP command line cannot be split.
  */
 #ifndef POPFETCH_HEADER_H
 #define POPFETCH_HEADER_H
@@ -76,5 +78,22 @@ enum header_sender_use {
  * should hold HEADER_SENDER_MAX + 1 bytes). Returns its length. */
 size_t header_sender(enum header_sender_use use, header_field_fn field, void *ctx, char *buf,
                      size_t len);
+
+/* The envelope sender an LMTP or SMTP sink gives MAIL FROM, by fetchmail's
+ * rule: Return-Path's address (the first Return-Path; "" for <>, the null
+ * reverse-path, so that no bounce is sent), else the first usable address
+ * of Resent-Sender, Sender (these two only if it holds an '@': RFC 822 let
+ * Sender name an agent, not a mailbox), Resent-From, From, Reply-To (the
+ * first occurrence of each). Made safe, into buf (NUL-terminated; buf should
+ * hold HEADER_SENDER_MAX + 1 bytes). Returns its length (0: the null
+ * reverse-path), or -1 when the message names no sender at all: the sink
+ * then uses the account's own (fetchmail: the remote user at the server). */
+ssize_t header_envelope_sender(header_field_fn field, void *ctx, char *buf, size_t len);
+
+/* Does p[0..n) hold a byte with the high bit set? A sink that must declare
+ * 8-bit content (SMTP/LMTP BODY=8BITMIME, RFC 6152) ORs this over every
+ * chunk of the message it is given; the answer depends on the bytes alone,
+ * never on what Content-Transfer-Encoding claims. */
+int header_8bit(const void *p, size_t n);
 
 #endif

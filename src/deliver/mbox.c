@@ -580,7 +580,7 @@ static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
         mb_abort(s);
         return -1;
     }
-    spool_sender(&mb->sp, HEADER_SENDER_MBOX, sender, sizeof sender);
+    header_sender(HEADER_SENDER_MBOX, spool_field, &mb->sp, sender, sizeof sender);
     if (lock_and_open(mb, e) < 0) {
         mb_abort(s);
         return -1;

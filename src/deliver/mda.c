@@ -444,7 +444,7 @@ static int deliver(struct mda *md, struct err *e)
     int rc;
 
     if (spool_flush(&md->sp, e) < 0) return -1;
-    spool_sender(&md->sp, HEADER_SENDER_MDA, sender, sizeof sender);
+    header_sender(HEADER_SENDER_MDA, spool_field, &md->sp, sender, sizeof sender);
     v = (struct cmdsplit_vars){sender, md->local_user, md->remote_user, md->server};
     if (cmdsplit_argv(md->command, &v, &argv, e) < 0) return -1;
     if (!(envp = build_env(md, spool_size(&md->sp)))) {

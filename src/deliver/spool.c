@@ -161,12 +161,7 @@ ssize_t spool_header(struct spool *sp, const char *name, char *buf, size_t len)
     return header_find_end(&h);
 }
 
-static ssize_t field_of(void *sp, const char *name, char *buf, size_t len)
+ssize_t spool_field(void *sp, const char *name, char *buf, size_t len)
 {
     return spool_header(sp, name, buf, len);
-}
-
-size_t spool_sender(struct spool *sp, enum header_sender_use use, char *buf, size_t len)
-{
-    return header_sender(use, field_of, sp, buf, len);
 }

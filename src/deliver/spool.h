@@ -10,8 +10,9 @@
  * through a 64 KiB buffer. The bytes are never a C string: they may hold NUL,
  * have lines of any length, and need not end with a newline.
  *
- * spool_header and spool_sender read the message back with pread (the read
- * offset is left alone) and hand the bytes to header.c, which looks only at
+ * spool_header (and spool_field, its form for header.c's sender rules)
+ * reads the message back with pread (the read offset is left alone) and
+ * hands the bytes to header.c, which looks only at
  * the header block, never at more than HEADER_SCAN_MAX bytes, and copies at
  * most the caller's buffer: every byte of the message is untrusted.
  */
@@ -64,9 +65,8 @@ void spool_close(struct spool *sp);
  * or the spool cannot be read. */
 ssize_t spool_header(struct spool *sp, const char *name, char *buf, size_t len);
 
-/* The message's sender for `use` (header_sender's rules), made safe, into
- * buf (NUL-terminated; buf should hold HEADER_SENDER_MAX + 1 bytes).
- * Returns its length. */
-size_t spool_sender(struct spool *sp, enum header_sender_use use, char *buf, size_t len);
+/* spool_header in the shape header.c reads fields through (header_field_fn;
+ * ctx is the struct spool), e.g. header_sender(use, spool_field, sp, ...). */
+ssize_t spool_field(void *sp, const char *name, char *buf, size_t len);
 
 #endif

@@ -1,5 +1,6 @@
 /* Unit tests for header.c: finding a field in bytes fed in pieces of any
- * size, the scan bound, the first address of a value, and the sender rules,
+ * size, the scan bound, the first address of a value, the sender rules (mbox,
+ * MDA, the LMTP/SMTP envelope) and 8-bit detection,
  * on messages held in memory (no spool). */
 #include <stdlib.h>
 #include <sys/types.h>
@@ -180,4 +181,70 @@ TEST(header_sender_for_mbox_and_mda)
     CHECK(sender_of("Subject: x\n\n", HEADER_SENDER_MDA, v, sizeof v) == 0);
     CHECK_STR(v, "");
     CHECK(sender_of(both, HEADER_SENDER_MDA, v, 0) == 0);
+}
+
+static ssize_t envelope_of(const char *msg, char *buf, size_t len)
+{
+    struct mem_msg m = {(const unsigned char *)msg, strlen(msg), 5};
+
+    return header_envelope_sender(mem_field, &m, buf, len);
+}
+
+TEST(header_envelope_sender_follows_fetchmail)
+{
+    static const struct {
+        const char *msg;
+        ssize_t n;
+        const char *out;
+    } cases[] = {
+        /* Return-Path first, whatever else is there; <> is the null sender */
+        {"From: f@x.org\nSender: s@x.org\nReturn-Path: <rp@x.org>\n\n", 8, "rp@x.org"},
+        {"Return-Path: <>\nFrom: f@x.org\n\n", 0, ""},
+        {"Return-Path: <rp1@x.org>\nReturn-Path: <rp2@x.org>\n\n", 9, "rp1@x.org"},
+        /* then Resent-Sender, Sender, Resent-From, From, Reply-To */
+        {"Reply-To: r@x.org\nFrom: f@x.org\nResent-From: rf@x.org\nSender: s@x.org\n"
+         "Resent-Sender: rs@x.org\n\n",
+         8, "rs@x.org"},
+        {"Reply-To: r@x.org\nFrom: f@x.org\nResent-From: rf@x.org\nSender: s@x.org\n\n", 7,
+         "s@x.org"},
+        {"Reply-To: r@x.org\nFrom: f@x.org\nResent-From: rf@x.org\n\n", 8, "rf@x.org"},
+        {"Reply-To: r@x.org\nFrom: Eve <f@x.org>\n\n", 7, "f@x.org"},
+        {"Reply-To: r@x.org\n\n", 7, "r@x.org"},
+        /* a Sender without '@' names an agent: skipped; From may be bare */
+        {"Sender: zap\nFrom: f@x.org\n\n", 7, "f@x.org"},
+        {"Resent-Sender: zap\nFrom: localuser\n\n", 9, "localuser"},
+        /* an unusable Return-Path and a null From do not count */
+        {"Return-Path: <unclosed\nFrom: <>\nReply-To: r@x.org\n\n", 7, "r@x.org"},
+        /* fields after the header block and hostile bytes */
+        {"Subject: x\n\nFrom: body@x.org\n", -1, ""},
+        {"From: <`id`@x.org>\n\n", 10, "_id_@x.org"},
+        {"", -1, ""},
+    };
+    char v[HEADER_SENDER_MAX + 1];
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK(envelope_of(cases[i].msg, v, sizeof v) == cases[i].n);
+        CHECK_STR(v, cases[i].out);
+    }
+    CHECK(envelope_of("From: f@x.org\n\n", v, 0) == -1);
+    CHECK(envelope_of("From: long@x.org\n\n", v, 5) == -1);
+}
+
+TEST(header_8bit_sees_any_high_byte)
+{
+    unsigned char b[300];
+
+    memset(b, 'a', sizeof b);
+    CHECK(header_8bit(b, sizeof b) == 0);
+    CHECK(header_8bit(b, 0) == 0);
+    CHECK(header_8bit("\0\t\r\n\x7f", 5) == 0);
+    for (size_t i = 0; i < sizeof b; i += 37) {
+        b[i] = 0x80;
+        CHECK(header_8bit(b, sizeof b) == 1);
+        CHECK(header_8bit(b, i) == 0);
+        CHECK(header_8bit(b + i, 1) == 1);
+        b[i] = 0xff;
+        CHECK(header_8bit(b, i + 1) == 1);
+        b[i] = 'a';
+    }
 }

@@ -662,9 +662,9 @@ TEST(spool_header_is_bounded_and_survives_garbage)
     spool_close(&sp);
     CHECK(spool_with(&sp, "", 0) == 0);
     CHECK(spool_header(&sp, "From", v, sizeof v) == -1);
-    CHECK(spool_sender(&sp, HEADER_SENDER_MBOX, v, sizeof v) == 13);
+    CHECK(header_sender(HEADER_SENDER_MBOX, spool_field, &sp, v, sizeof v) == 13);
     CHECK_STR(v, "MAILER-DAEMON");
-    CHECK(spool_sender(&sp, HEADER_SENDER_MDA, v, sizeof v) == 0);
+    CHECK(header_sender(HEADER_SENDER_MDA, spool_field, &sp, v, sizeof v) == 0);
     spool_close(&sp);
     free(m.p);
 }
@@ -678,23 +678,23 @@ TEST(spool_sender_for_mbox_and_mda)
     static const char null_rp[] = "Return-Path: <>\nFrom: daemon@example.org\n\n";
 
     CHECK(spool_with(&sp, both, sizeof both - 1) == 0);
-    CHECK(spool_sender(&sp, HEADER_SENDER_MBOX, v, sizeof v) > 0);
+    CHECK(header_sender(HEADER_SENDER_MBOX, spool_field, &sp, v, sizeof v) > 0);
     CHECK_STR(v, "rp@example.org");
-    CHECK(spool_sender(&sp, HEADER_SENDER_MDA, v, sizeof v) > 0);
+    CHECK(header_sender(HEADER_SENDER_MDA, spool_field, &sp, v, sizeof v) > 0);
     CHECK_STR(v, "rp@example.org");
     spool_close(&sp);
 
     CHECK(spool_with(&sp, from_only, sizeof from_only - 1) == 0);
-    spool_sender(&sp, HEADER_SENDER_MBOX, v, sizeof v);
+    header_sender(HEADER_SENDER_MBOX, spool_field, &sp, v, sizeof v);
     CHECK_STR(v, "MAILER-DAEMON");
-    spool_sender(&sp, HEADER_SENDER_MDA, v, sizeof v);
+    header_sender(HEADER_SENDER_MDA, spool_field, &sp, v, sizeof v);
     CHECK_STR(v, "bob@example.org");
     spool_close(&sp);
 
     CHECK(spool_with(&sp, null_rp, sizeof null_rp - 1) == 0);
-    spool_sender(&sp, HEADER_SENDER_MBOX, v, sizeof v);
+    header_sender(HEADER_SENDER_MBOX, spool_field, &sp, v, sizeof v);
     CHECK_STR(v, "MAILER-DAEMON");
-    CHECK(spool_sender(&sp, HEADER_SENDER_MDA, v, sizeof v) == 0);
+    CHECK(header_sender(HEADER_SENDER_MDA, spool_field, &sp, v, sizeof v) == 0);
     CHECK_STR(v, "");
     spool_close(&sp);
 }
