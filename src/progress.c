@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "net.h"
 #include "progress.h"
@@ -24,14 +25,10 @@ void progress_enable(int jobs)
     pg.on = jobs <= 1 && isatty(STDERR_FILENO) && log_get_level() == LOG_NORMAL;
 }
 
+/* The line is decoration: one that cannot be written is dropped. */
 static void put(const char *s, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, s, n);
-        if (w <= 0) return;
-        s += w;
-        n -= (size_t)w;
-    }
+    (void)fdio_write_full(STDERR_FILENO, s, n);
 }
 
 static void human(char *buf, size_t len, double v)
