@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "fdio.h"
 #include "fileperm.h"
 #include "state.h"
 
@@ -437,27 +438,14 @@ static int open_journal(struct state *s, struct err *e)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int write_journal(struct state *s)
 {
     if (s->jhead_due) {
-        if (write_all(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0) return -1;
+        if (fdio_write_full(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0)
+            return -1;
         s->jhead_due = 0;
     }
-    if (write_all(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
+    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
     if (s->jdir_due) {
         if (fsync_dir(s->dir) < 0) return -1;
         s->jdir_due = 0;

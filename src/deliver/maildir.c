@@ -29,6 +29,7 @@
 
 #include <openssl/rand.h>
 
+#include "fdio.h"
 #include "maildir.h"
 
 #define MD_WBUF (64 * 1024)
@@ -127,16 +128,8 @@ static void kick_writeback(struct maildir *md)
 /* write(2) all of it */
 static int write_out(struct maildir *md, const unsigned char *p, size_t n, struct err *e)
 {
-    while (n > 0) {
-        ssize_t w = write(md->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return io_fail(e, md, "write");
-        }
-        p += w;
-        n -= (size_t)w;
-        md->written += w;
-    }
+    if (fdio_write_full(md->fd, p, n) < 0) return io_fail(e, md, "write");
+    md->written += (off_t)n;
     kick_writeback(md);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "fileperm.h"
 #include "mbox.h"
 #include "header.h"
@@ -212,7 +213,7 @@ static int dotlock_made(struct mbox *mb, int fd, struct err *e)
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 
-    if (write(fd, pid, (size_t)n) != n) {
+    if (fdio_write_full(fd, pid, (size_t)n) < 0) {
         int saved = errno;
         close(fd);
         unlink(mb->lockpath);
@@ -410,16 +411,7 @@ static int lock_and_open(struct mbox *mb, struct err *e)
 
 static int write_all(struct mbox *mb, const unsigned char *p, size_t n, struct err *e)
 {
-    while (n > 0) {
-        ssize_t w = write(mb->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return mb_io_fail(e, mb, "append to", errno);
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return fdio_write_full(mb->fd, p, n) < 0 ? mb_io_fail(e, mb, "append to", errno) : 0;
 }
 
 static int out_flush(struct mbox *mb, struct err *e)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "header.h"
 #include "spool.h"
 
@@ -68,24 +69,10 @@ int spool_open(struct spool *sp, const char *dir, struct err *e)
     return 0;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int spool_flush(struct spool *sp, struct err *e)
 {
     if (sp->blen == 0) return 0;
-    if (write_all(sp->fd, sp->buf, sp->blen) < 0) return spool_fail(e, sp, "write");
+    if (fdio_write_full(sp->fd, sp->buf, sp->blen) < 0) return spool_fail(e, sp, "write");
     sp->blen = 0;
     return 0;
 }
@@ -94,7 +81,7 @@ int spool_write(struct spool *sp, const void *buf, size_t len, struct err *e)
 {
     if (sp->blen + len > SPOOL_WBUF && spool_flush(sp, e) < 0) return -1;
     if (len >= SPOOL_WBUF) {
-        if (write_all(sp->fd, buf, len) < 0) return spool_fail(e, sp, "write");
+        if (fdio_write_full(sp->fd, buf, len) < 0) return spool_fail(e, sp, "write");
     } else {
         memcpy(sp->buf + sp->blen, buf, len);
         sp->blen += len;
