@@ -7,7 +7,7 @@
 
 #include "fdio.h"
 #include "log.h"
-#include "net.h"
+#include "monotime.h"
 #include "progress.h"
 
 #define PROGRESS_BAR 20
@@ -49,7 +49,7 @@ void progress_start(const char *account, unsigned long total_msgs, uint64_t tota
     snprintf(pg.account, sizeof pg.account, "%s", account);
     pg.total_msgs = total_msgs;
     pg.total_bytes = total_bytes;
-    pg.t0 = net_now_ms();
+    pg.t0 = monotime_ms();
     pg.last = 0;
     pg.drawn = 0;
 }
@@ -62,7 +62,7 @@ void progress_update(unsigned long done_msgs, uint64_t done_bytes)
     int fill, n;
 
     if (!pg.on || !pg.account[0]) return;
-    now = net_now_ms();
+    now = monotime_ms();
     if (pg.drawn && now - pg.last < 100 && done_msgs < pg.total_msgs) return;
     pg.last = now;
     secs = (double)(now - pg.t0) / 1000.0;

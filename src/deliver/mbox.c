@@ -12,6 +12,7 @@
 
 #include "fdio.h"
 #include "fileperm.h"
+#include "monotime.h"
 #include "mbox.h"
 #include "header.h"
 #include "spool.h"
@@ -141,20 +142,12 @@ void mbox_date(char *buf, size_t len, long long when)
 
 /* ---- time and waiting ---------------------------------------------------- */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleep 100-250 ms (varying, so that waiters do not move in step), never
  * past the deadline. */
 static void lock_pause(unsigned tries, long long deadline)
 {
     long long ms = 100 + (long long)((tries * 53u + (unsigned)getpid()) % 151u);
-    long long left = deadline - now_ms();
+    long long left = deadline - monotime_ms();
     struct timespec ts;
 
     if (ms > left) ms = left > 0 ? left : 0;
@@ -256,7 +249,7 @@ static int dotlock_take(struct mbox *mb, long long deadline, struct err *e)
             return -1;
         }
         if (break_stale(mb)) continue;
-        if (now_ms() >= deadline) return dotlock_busy(mb, e);
+        if (monotime_ms() >= deadline) return dotlock_busy(mb, e);
         lock_pause(tries, deadline);
     }
 }
@@ -379,7 +372,7 @@ static int fcntl_take(struct mbox *mb, long long deadline, struct err *e)
             err_hint(e, "the file system may not support fcntl locks; set mbox_locking dotlock");
             return -1;
         }
-        if (now_ms() >= deadline) return fcntl_busy(mb, e);
+        if (monotime_ms() >= deadline) return fcntl_busy(mb, e);
         lock_pause(tries, deadline);
     }
 }
@@ -393,7 +386,7 @@ static void unlock_all(struct mbox *mb)
 /* Dot-lock, open, fcntl-lock, in that order (as procmail and mutt do). */
 static int lock_and_open(struct mbox *mb, struct err *e)
 {
-    long long deadline = now_ms() + (long long)mb->o.lock_timeout_s * 1000;
+    long long deadline = monotime_ms() + (long long)mb->o.lock_timeout_s * 1000;
 
     if (mb->o.dotlock && dotlock_take(mb, deadline, e) < 0) return -1;
     for (;;) {
