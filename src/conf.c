@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "textfile.h"
 #include "conf.h"
 #include "cmdsplit.h"
@@ -46,9 +48,7 @@ void conf_free(struct config *cfg)
 
     while (b) {
         struct arena_block *next = b->next;
-        /* volatile write so the wipe of secrets is not optimised away */
-        volatile char *v = b->data;
-        for (size_t i = 0; i < b->len; i++) v[i] = 0;
+        OPENSSL_cleanse(b->data, b->len); /* passwords live in the arena */
         free(b);
         b = next;
     }
