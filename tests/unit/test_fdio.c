@@ -53,15 +53,21 @@ static void ticker_stop(const struct sigaction *old)
 }
 
 /* Write into fd without blocking until it takes no more, then make it
- * blocking again: the next write(2) waits for a reader. */
+ * blocking again: the next write(2) waits for a reader. A terminal moves
+ * its buffer on a little later, so keep going until 20 ms bring no room. */
 static void fill(int fd)
 {
     static const char junk[4096] = {0};
-    int fl = fcntl(fd, F_GETFL);
+    struct timespec ts = {0, 20 * 1000000L};
+    int fl = fcntl(fd, F_GETFL), more = 1;
 
     fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-    while (write(fd, junk, sizeof junk) > 0) continue;
-    while (write(fd, junk, 1) > 0) continue;
+    while (more) {
+        more = 0;
+        while (write(fd, junk, sizeof junk) > 0) more = 1;
+        while (write(fd, junk, 1) > 0) more = 1;
+        nanosleep(&ts, NULL);
+    }
     fcntl(fd, F_SETFL, fl);
 }
 
