@@ -341,6 +341,7 @@ int maildir_open(struct sink *s, const char *dir, const char *tag, struct err *e
 
     s->ops = &maildir_ops;
     s->impl = md;
+    s->one_at_a_time = 0; /* a group of messages shares each barrier */
     if (!md || !(md->buf = malloc(MD_WBUF))) {
         free(md);
         s->impl = NULL;

@@ -576,24 +576,6 @@ static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
     return rc;
 }
 
-static int mb_nothing(struct sink *s, struct err *e)
-{
-    (void)s, (void)e;
-    return 0;
-}
-
-static int mb_publish(struct sink *s, const char *name, struct err *e)
-{
-    (void)s, (void)name, (void)e;
-    return 0;
-}
-
-static int mb_recover(struct sink *s, char *const *names, size_t n, struct err *e)
-{
-    (void)s, (void)names, (void)n, (void)e;
-    return 0;
-}
-
 static void mb_close(struct sink *s)
 {
     struct mbox *mb = s->impl;
@@ -612,10 +594,10 @@ static const struct sink_ops mbox_ops = {
     .write = mb_write,
     .end = mb_end,
     .abort = mb_abort,
-    .sync = mb_nothing,
-    .publish = mb_publish,
-    .publish_sync = mb_nothing,
-    .recover = mb_recover,
+    .sync = deliver_final_sync, /* end() is final: the rest has nothing to do */
+    .publish = deliver_final_publish,
+    .publish_sync = deliver_final_sync,
+    .recover = deliver_final_recover,
     .close = mb_close,
 };
 
@@ -672,6 +654,7 @@ int mbox_open(struct sink *s, const char *path, const struct mbox_opts *o, struc
 
     s->ops = &mbox_ops;
     s->impl = mb;
+    s->one_at_a_time = 1;
     if (!mb) return err_set(e, ERR_INTERNAL, "out of memory");
     mb->fd = mb->lockfd = -1;
     mb->sp.fd = -1;

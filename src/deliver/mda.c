@@ -493,24 +493,6 @@ static int md_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
     return rc;
 }
 
-static int md_nothing(struct sink *s, struct err *e)
-{
-    (void)s, (void)e;
-    return 0;
-}
-
-static int md_publish(struct sink *s, const char *name, struct err *e)
-{
-    (void)s, (void)name, (void)e;
-    return 0;
-}
-
-static int md_recover(struct sink *s, char *const *names, size_t n, struct err *e)
-{
-    (void)s, (void)names, (void)n, (void)e;
-    return 0;
-}
-
 static void md_close(struct sink *s)
 {
     struct mda *md = s->impl;
@@ -529,10 +511,10 @@ static const struct sink_ops mda_ops = {
     .write = md_write,
     .end = md_end,
     .abort = md_abort,
-    .sync = md_nothing,
-    .publish = md_publish,
-    .publish_sync = md_nothing,
-    .recover = md_recover,
+    .sync = deliver_final_sync, /* end() is final: the rest has nothing to do */
+    .publish = deliver_final_publish,
+    .publish_sync = deliver_final_sync,
+    .recover = deliver_final_recover,
     .close = md_close,
 };
 
@@ -571,6 +553,7 @@ int mda_open(struct sink *s, const struct mda_opts *o, struct err *e)
 
     s->ops = &mda_ops;
     s->impl = md;
+    s->one_at_a_time = 1;
     if (!md) return err_set(e, ERR_INTERNAL, "out of memory");
     md->sp.fd = -1;
     if (cmdsplit_argv(o->command, &probe, &argv, e) < 0) {
