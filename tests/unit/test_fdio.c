@@ -4,7 +4,6 @@
  * on a full stderr pipe, and for the progress line on a full terminal. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,25 +70,30 @@ static void fill(int fd)
     fcntl(fd, F_SETFL, fl);
 }
 
+#define END_MARK "\n-- end of test --\n"
+
 /* A child that waits 150 ms, then copies fd to `path`: until the end of
- * the stream, or with idle_ms > 0 until nothing came for that long (a
- * terminal's master side: its slave stays open, as hanging it up could drop
- * what is still buffered). `other` is closed in the child. */
-static pid_t drain_later(int fd, int other, const char *path, int idle_ms)
+ * the stream, or with `mark` until END_MARK has come through (a terminal's
+ * master side: its slave stays open, as hanging it up could drop what is
+ * still buffered). `other` is closed in the child. */
+static pid_t drain_later(int fd, int other, const char *path, int mark)
 {
     pid_t pid = fork();
 
     if (pid == 0) {
         struct timespec ts = {0, 150 * 1000000L};
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        char buf[65536];
+        static char all[2 << 20];
+        size_t have = 0;
         ssize_t n;
         int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
         close(other);
         nanosleep(&ts, NULL);
-        while ((idle_ms <= 0 || poll(&pfd, 1, idle_ms) == 1) && (n = read(fd, buf, sizeof buf)) > 0)
-            if (out < 0 || write(out, buf, (size_t)n) != n) _exit(1);
+        while (have < sizeof all && (n = read(fd, all + have, sizeof all - have)) > 0) {
+            have += (size_t)n;
+            if (mark && memmem(all, have, END_MARK, strlen(END_MARK))) break;
+        }
+        if (out < 0 || write(out, all, have) != (ssize_t)have) _exit(1);
         _exit(0);
     }
     return pid;
@@ -178,7 +182,7 @@ static char *through_full_stderr(int fd, int reader, void (*write_it)(void), siz
 
     snprintf(path, sizeof path, "%s/stderr", unit_tmpdir());
     fill(fd);
-    if (saved < 0 || (pid = drain_later(reader, fd, path, 300)) < 0) return NULL;
+    if (saved < 0 || (pid = drain_later(reader, fd, path, 1)) < 0) return NULL;
     close(reader);
     dup2(fd, STDERR_FILENO);
     ticker_start(&old);
@@ -186,7 +190,8 @@ static char *through_full_stderr(int fd, int reader, void (*write_it)(void), siz
     ticker_stop(&old);
     dup2(saved, STDERR_FILENO);
     close(saved);
-    ok = waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    ok = fdio_write_full(fd, END_MARK, strlen(END_MARK)) == 0 && waitpid(pid, &st, 0) == pid &&
+         WIFEXITED(st) && WEXITSTATUS(st) == 0;
     close(fd);
     return ok ? slurp(path, len) : NULL;
 }
