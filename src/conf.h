@@ -1,8 +1,9 @@
 /*
  * conf — the configuration file: lexing (one `key value` per line, `#`
- * comments, double quotes with \" and \\ escapes, `~` for $HOME in paths),
- * `defaults` sections, `account NAME [: PARENT...]` with inheritance, value
- * checking, and the rules that the file must be ours and writable by us
+ * comments, double quotes with \" and \\ escapes, `~` for the home
+ * directory in paths, as paths.h finds it), `defaults` sections,
+ * `account NAME [: PARENT...]` with inheritance, value checking, and the
+ * rules that the file must be ours and writable by us
  * alone (fileperm.h) and that a file holding a password must be private.
  *
  * Every problem is an error that names file:line and the key. The loaded
