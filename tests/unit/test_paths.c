@@ -209,6 +209,7 @@ TEST(conf_tilde_without_HOME_is_the_password_database_home)
     struct err e;
 
     if (!pw) return;
+    memset(&cfg, 0, sizeof cfg);
     env_save();
     unsetenv("HOME");
     CHECK(conf_parse("rc", text, sizeof text - 1, 1, &cfg, &e) == 0);
