@@ -31,9 +31,9 @@ struct session {
     struct net_conn net;
     struct pop3 pop;
     struct connection conn; /* the connect sequence's view of net and pop */
-    struct state st;
+    struct state *st;       /* locked (lock_local) until cleanup */
     struct sink sink;
-    int have_state, have_sink;
+    int have_sink;
     char *secret;
     struct listing ls;        /* the server's STAT, LIST and UIDL */
     int pipelining;           /* pipeline RETR/DELE (account setting and CAPA) */
@@ -73,7 +73,7 @@ static int lock_local(struct session *s)
 
     session_state_key(s->a, key, sizeof key);
     if (state_lock(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
-    s->have_state = 1;
+    s->ls.st = s->st; /* each UIDL is looked up in it as the listing arrives */
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
     if (s->o->check) return 0; /* --check touches nothing local */
     struct deliver_ctx c = {
@@ -87,14 +87,19 @@ static int lock_local(struct session *s)
  * Called while the server prepares the listing. */
 static int open_local(struct session *s)
 {
-    if (state_load(&s->st, s->e) < 0) return -1;
-    if (s->st.dropped)
+    unsigned dropped;
+    char *const *names;
+    size_t nnames;
+
+    if (state_load(s->st, s->e) < 0) return -1;
+    if ((dropped = state_dropped(s->st)))
         log_warn(s->a->name,
                  "state %s: ignored %u damaged line%s (those messages may be "
                  "fetched again)",
-                 s->st.path, s->st.dropped, s->st.dropped == 1 ? "" : "s");
+                 state_path(s->st), dropped, dropped == 1 ? "" : "s");
     if (!s->have_sink) return 0; /* --check */
-    return s->sink.ops->recover(&s->sink, s->st.names, s->st.nnames, s->e);
+    names = state_pending_names(s->st, &nnames);
+    return s->sink.ops->recover(&s->sink, names, nnames, s->e);
 }
 
 /* ---- connecting and logging in ------------------------------------------ */
@@ -178,7 +183,7 @@ static const char *const listing_no_list[] = {"STAT", "UIDL", NULL};
  * at every run) is not asked for. */
 static const char *const *pipelined_listing(struct session *s)
 {
-    s->sizes_each = s->st.have_main && !s->a->max_size && !s->o->check;
+    s->sizes_each = state_has_file(s->st) && !s->a->max_size && !s->o->check;
     return s->sizes_each ? listing_no_list : listing_cmds;
 }
 
@@ -213,7 +218,7 @@ static int guess_new(struct session *s)
     struct fetch_rules r = {.pipelining = s->pipelining, .sizes_each = s->sizes_each};
 
     if (s->o->check || s->a->max_size || s->a->max_messages || s->pop.capa.expire == 0) return 0;
-    return fetch_guess(&s->pop, &r, s->st.nents, s->ls.count, &s->ahead, s->e);
+    return fetch_guess(&s->pop, &r, state_count(s->st), s->ls.count, &s->ahead, s->e);
 }
 
 /* STAT, LIST, UIDL: with pipelining sent together (perhaps already
@@ -276,11 +281,11 @@ static int report_too_big(struct session *s)
                  "server",
                  i + 1, (unsigned long long)s->ls.plan[i].size);
         if (!s->o->check && s->ls.msgs[i].uidl_len &&
-            state_add(&s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
+            state_add(s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
                       time(NULL), NULL, s->e) < 0)
             return -1;
     }
-    return s->o->check ? 0 : state_commit(&s->st, s->e);
+    return s->o->check ? 0 : state_commit(s->st, s->e);
 }
 
 /* CAPA EXPIRE: the server deletes mail on its own after N days. */
@@ -354,7 +359,7 @@ static int fetch(struct session *s)
         .pop = &s->pop,
         .ls = &s->ls,
         .sink = &s->sink,
-        .st = &s->st,
+        .st = s->st,
         .a = s->a,
         .local_host = s->local_host,
         .rules = {.pipelining = s->pipelining, .sizes_each = s->sizes_each},
@@ -412,12 +417,12 @@ static void cleanup(struct session *s, int clean)
     secret_free(s->secret);
     net_close(&s->net);
     if (s->have_sink) s->sink.ops->close(&s->sink);
-    if (s->have_state) {
+    if (s->st) {
         /* Every journaled delivery was published (or the run stopped before
          * publishing it, and then the journal keeps its name for recovery). */
-        if (clean && !s->o->check && state_settle(&s->st, s->ls.have_uidl, &e) < 0)
+        if (clean && !s->o->check && state_settle(s->st, s->ls.have_uidl, &e) < 0)
             log_warn(s->a->name, "%s", e.msg);
-        state_close(&s->st);
+        state_close(s->st);
     }
     listing_free(&s->ls);
 }
@@ -435,7 +440,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     s.o = o;
     s.res = res;
     s.e = &res->err;
-    listing_init(&s.ls, &s.pop, &s.st);
+    listing_init(&s.ls, &s.pop, NULL); /* its state: once locked */
     res->login_delay = -1;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);

@@ -269,7 +269,7 @@ struct rig {
     struct server srv;
     struct net_conn net;
     struct pop3 pop;
-    struct state st;
+    struct state *st;
     struct listing ls;
     struct rec rec;
     struct sink sink;
@@ -334,14 +334,14 @@ static int rig_list_and_fetch(struct rig *r)
     struct fetch_job job = {.pop = &r->pop,
                             .ls = &r->ls,
                             .sink = &r->sink,
-                            .st = &r->st,
+                            .st = r->st,
                             .a = &r->a,
                             .local_host = "client.test",
                             .rules = r->rules,
                             .ob = &ob};
     struct pop3_reply reply;
 
-    listing_init(&r->ls, &r->pop, &r->st);
+    listing_init(&r->ls, &r->pop, r->st);
     if (listing_stat(&r->ls, 0, &r->e) < 0 ||
         (!r->rules.sizes_each && listing_list(&r->ls, 0, &r->e) < 0) ||
         listing_uidl(&r->ls, 0, &r->e) < 0 || listing_cover(&r->ls, &r->e) < 0)
@@ -411,7 +411,7 @@ static int recorded(struct rig *r, unsigned long n)
     char uidl[32];
     int len = snprintf(uidl, sizeof uidl, "uid-%lu", n);
 
-    return state_lookup(&r->st, uidl, (size_t)len) != NULL;
+    return state_lookup(r->st, uidl, (size_t)len) != NULL;
 }
 
 static int body_ok(const struct rig *r, unsigned long n)
@@ -443,7 +443,7 @@ TEST(fetch_keeps_at_most_window_retrs_in_flight)
     }
     CHECK(most == 3); /* it did pipeline, up to the window */
     CHECK(r.srv.most_waiting > 1);
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 TEST(fetch_without_pipelining_sends_one_command_at_a_time)
@@ -466,7 +466,7 @@ TEST(fetch_without_pipelining_sends_one_command_at_a_time)
     CHECK_STR(fetch_cmds(&r, cmds, sizeof cmds),
               "RETR 1\nRETR 2\nRETR 3\nRETR 4\nDELE 1\nDELE 2\nDELE 3\nDELE 4\nQUIT\n");
     CHECK(r.srv.most_waiting == 1); /* each command waited for the answer before it */
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 TEST(fetch_err_to_one_retr_fails_only_that_message)
@@ -489,7 +489,7 @@ TEST(fetch_err_to_one_retr_fails_only_that_message)
             CHECK(offset_of_n(&r.srv, "DELE", n) > 0);
         }
     }
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 TEST(fetch_sends_list_n_in_front_of_each_retr_when_sizes_come_per_message)
@@ -507,7 +507,7 @@ TEST(fetch_sends_list_n_in_front_of_each_retr_when_sizes_come_per_message)
               "LIST 1\nRETR 1\nLIST 2\nRETR 2\nLIST 3\nRETR 3\nLIST 4\nRETR 4\nQUIT\n");
     for (unsigned long n = 1; n <= 4; n++) /* each size came from its own LIST n */
         CHECK(body_ok(&r, n) && r.rec.size[n] == wire_of(n, 200, wire));
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 /* Every DELE went out after its message's group was durable: synced,
@@ -536,7 +536,7 @@ TEST(fetch_groups_end_by_count_and_at_the_end)
     CHECK(r.rec.group[1][0] == 3 && r.rec.group[1][1] == 4 && r.rec.group[1][2] == 0);
     CHECK(r.rec.group[2][0] == 5 && r.rec.group[2][1] == 0);
     CHECK(deles_after_durable(&r));
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 TEST(fetch_groups_end_by_bytes)
@@ -552,7 +552,7 @@ TEST(fetch_groups_end_by_bytes)
     CHECK(r.rec.group[1][0] == 4 && r.rec.group[1][2] == 6 && r.rec.group[1][3] == 0);
     CHECK(r.rec.group[2][0] == 7 && r.rec.group[2][1] == 0);
     CHECK(deles_after_durable(&r));
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 TEST(fetch_sink_whose_end_is_final_makes_each_message_its_group)
@@ -567,7 +567,7 @@ TEST(fetch_sink_whose_end_is_final_makes_each_message_its_group)
     CHECK(r.rec.ngroups == 3);
     for (unsigned long n = 1; n <= 3; n++) CHECK(r.rec.group[n - 1][0] == n);
     CHECK(deles_after_durable(&r));
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 /* The server answers no DELE before QUIT has come: a client that waited
@@ -584,7 +584,7 @@ TEST(fetch_quit_follows_the_last_dele_without_waiting_for_answers)
     CHECK_STR(fetch_cmds(&r, cmds, sizeof cmds),
               "RETR 1\nRETR 2\nRETR 3\nDELE 1\nDELE 2\nDELE 3\nQUIT\n");
     CHECK(deles_after_durable(&r));
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 TEST(fetch_quit_follows_the_last_retr_when_nothing_is_deleted)
@@ -599,7 +599,7 @@ TEST(fetch_quit_follows_the_last_retr_when_nothing_is_deleted)
     quit = offset_of(&r.srv, r.listed_out, "QUIT");
     CHECK(quit == offset_of_n(&r.srv, "RETR", 3) + 8);
     CHECK((uint64_t)quit < r.rec.begin_out[1]); /* out before the first body was read */
-    state_close(&r.st);
+    state_close(r.st);
 }
 
 /* EXPIRE 0: the server deletes what was RETRed at QUIT, so QUIT waits until
@@ -617,5 +617,5 @@ TEST(fetch_quit_waits_for_durability_under_expire_0)
     quit = offset_of(&r.srv, r.listed_out, "QUIT");
     CHECK(quit > 0 && r.rec.durable_out[3] && (uint64_t)quit >= r.rec.durable_out[3]);
     CHECK(offset_of(&r.srv, 0, "DELE 1") < 0);
-    state_close(&r.st);
+    state_close(r.st);
 }
