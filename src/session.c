@@ -175,16 +175,21 @@ static int will_pipeline(const struct session *s)
 static const char *const listing_cmds[] = {"STAT", "LIST", "UIDL", NULL};
 static const char *const listing_no_list[] = {"STAT", "UIDL", NULL};
 
-/* The listing to pipeline. Every message's size (one LIST) is needed for
- * max_size, for --check and for the progress line's byte count of a first
- * run. Once a run has left a state, few messages are new in a typical run:
- * each fetched message's size comes from a LIST n pipelined right before
- * its RETR, and the whole mailbox's LIST (tens of bytes per message, read
- * at every run) is not asked for. */
-static const char *const *pipelined_listing(struct session *s)
+/* With pipelining, do sizes come per message? Every message's size (one
+ * LIST) is needed for max_size, for --check and for the progress line's
+ * byte count of a first run. Once a run has left a state, few messages are
+ * new in a typical run: each fetched message's size comes from a LIST n
+ * pipelined right before its RETR, and the whole mailbox's LIST (tens of
+ * bytes per message, read at every run) is not asked for. */
+static int sizes_per_message(const struct session *s)
 {
-    s->sizes_each = state_has_file(s->st) && !s->a->max_size && !s->o->check;
-    return s->sizes_each ? listing_no_list : listing_cmds;
+    return state_has_file(s->st) && !s->a->max_size && !s->o->check;
+}
+
+/* The listing to pipeline: without LIST when sizes come per message. */
+static const char *const *pipelined_listing(int sizes_each)
+{
+    return sizes_each ? listing_no_list : listing_cmds;
 }
 
 /* The listing rides behind USER/PASS when nothing after login could
@@ -197,7 +202,7 @@ static int login(struct session *s)
                            .pipeline = will_pipeline(s)};
     int rc;
 
-    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(s);
+    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(sizes_per_message(s));
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
@@ -228,7 +233,7 @@ static int read_listing(struct session *s)
     int ahead = s->pipelining; /* also when the listing went out behind PASS */
 
     if (ahead && !s->listing_sent)
-        for (const char *const *c = pipelined_listing(s); *c; c++)
+        for (const char *const *c = pipelined_listing(s->sizes_each); *c; c++)
             if (pop3_send(&s->pop, *c, NULL, s->e) < 0) return -1;
     if (ahead && pop3_flush(&s->pop, s->e) < 0) return -1;
     /* the server works on the listing meanwhile */
@@ -403,6 +408,7 @@ static int run(struct session *s)
     if (auth_needs_secret(s->a) && secret_get(s->a, &s->secret, s->e) < 0) return -1;
     if (connect_server(s) < 0 || login(s) < 0) return -1;
     s->pipelining = will_pipeline(s);
+    s->sizes_each = s->pipelining && sizes_per_message(s);
     s->res->login_delay = s->pop.capa.login_delay;
     if (read_listing(s) < 0 || make_plan(s) < 0) return -1;
     if (!s->o->check && fetch(s) < 0) return -1;
