@@ -22,11 +22,6 @@
 #include "net.h"
 #include "stop.h"
 
-int64_t net_now_ms(void)
-{
-    return monotime_ms();
-}
-
 void net_init(struct net_conn *c)
 {
     memset(c, 0, sizeof *c);

@@ -48,10 +48,6 @@ struct net_conn {
 /* Set an ERR_INTERRUPTED error naming the signal stop.h recorded. */
 int net_interrupted(struct err *e);
 
-/* monotime_ms (the one monotonic clock) under the name session.c still
- * calls it by; new code calls monotime_ms. */
-int64_t net_now_ms(void);
-
 void net_init(struct net_conn *c);
 
 /* Resolve host and connect to port, trying each address in turn. */

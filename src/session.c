@@ -15,6 +15,7 @@
 #include "fetch.h"
 #include "listing.h"
 #include "log.h"
+#include "monotime.h"
 #include "net.h"
 #include "plan.h"
 #include "pop3.h"
@@ -436,7 +437,7 @@ static void cleanup(struct session *s, int clean)
 int session_run(const struct account *a, const struct session_opts *o, struct session_result *res)
 {
     struct session s;
-    int64_t t0 = net_now_ms();
+    int64_t t0 = monotime_ms();
     int rc;
 
     memset(res, 0, sizeof *res);
@@ -454,6 +455,6 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
         err_hint(s.e, "what was delivered whole is recorded; nothing else was deleted, and the "
                       "next run goes on from there");
     cleanup(&s, rc == 0);
-    res->ms = net_now_ms() - t0;
+    res->ms = monotime_ms() - t0;
     return rc;
 }
