@@ -1,8 +1,9 @@
 /*
  * conf — the configuration file: lexing (one `key value` per line, `#`
- * comments, double quotes with \" and \\ escapes, `~` for $HOME in paths),
- * `defaults` sections, `account NAME [: PARENT...]` with inheritance, value
- * checking, and the rules that the file must be ours and writable by us
+ * comments, double quotes with \" and \\ escapes, `~` for the home
+ * directory in paths, as paths.h finds it), `defaults` sections,
+ * `account NAME [: PARENT...]` with inheritance, value checking, and the
+ * rules that the file must be ours and writable by us
  * alone (fileperm.h) and that a file holding a password must be private.
  *
  * Every problem is an error that names file:line and the key. The loaded
@@ -115,10 +116,6 @@ struct config {
     struct arena_block *arena;
 };
 
-/* The default config path: $XDG_CONFIG_HOME/popfetch/config if it exists,
- * else ~/.popfetchrc. Written into buf. */
-void conf_default_path(char *buf, size_t len);
-
 /* Load and check a config file. ERR_CONFIG_PERM (fileperm.h) if it is
  * writable by group or others or belongs to another user than us or root,
  * or holds a password and group or others can read it. */
@@ -154,8 +151,10 @@ int conf_set_key(struct config *cfg, struct account *a, const char *key, const c
 /* The required keys of an account are there (host, user, delivery). */
 int conf_check_account(const struct account *a, struct err *e);
 
-/* Expand a leading ~ to $HOME into a fresh string in the config's arena. */
-const char *conf_expand_home(struct config *cfg, const char *path);
+/* path with a leading ~ expanded (paths_expand_home: $HOME, else the
+ * password database's home) as a fresh string in the config's arena; NULL
+ * with e set (ERR_USAGE: no home, too long; ERR_INTERNAL: out of memory). */
+const char *conf_expand_home(struct config *cfg, const char *path, struct err *e);
 
 /* Copy a string into the config's arena (lives until conf_free). */
 const char *conf_strdup(struct config *cfg, const char *s);

@@ -12,7 +12,7 @@
 
 #include "exitcode.h"
 #include "log.h"
-#include "net.h"
+#include "monotime.h"
 #include "progress.h"
 #include "run.h"
 #include "session.h"
@@ -252,10 +252,10 @@ static void reload(struct config *cfg, struct cli_options *o, const char *path)
 static void daemon_wait(unsigned long secs, struct config *cfg, struct cli_options *o,
                         const char *path)
 {
-    int64_t end = net_now_ms() + (int64_t)secs * 1000;
+    int64_t end = monotime_ms() + (int64_t)secs * 1000;
 
     while (!stop_requested()) {
-        int64_t left = end - net_now_ms();
+        int64_t left = end - monotime_ms();
         struct timespec ts;
 
         if (stop_take_reload()) reload(cfg, o, path);

@@ -16,6 +16,7 @@
 
 #include "httpmsg.h"
 #include "loopback.h"
+#include "monotime.h"
 #include "net.h"
 #include "stop.h"
 
@@ -217,7 +218,7 @@ static void accept_one(struct loopback *l, struct client *cl)
         if (cl[i].fd < 0) {
             cl[i].fd = fd;
             cl[i].len = 0;
-            cl[i].since = net_now_ms();
+            cl[i].since = monotime_ms();
             return;
         }
     }
@@ -275,14 +276,14 @@ int loopback_wait(struct loopback *l, const char *state, int timeout_ms, const c
                   char **code, struct err *e)
 {
     struct client *cl = calloc(LOOPBACK_CLIENTS, sizeof *cl);
-    int64_t end = net_now_ms() + timeout_ms;
+    int64_t end = monotime_ms() + timeout_ms;
     int rc = -1, done = 0;
 
     *code = NULL;
     if (!cl) return err_set(e, ERR_INTERNAL, "out of memory");
     for (int i = 0; i < LOOPBACK_CLIENTS; i++) cl[i].fd = -1;
     while (!done) {
-        int64_t now = net_now_ms(), left = end - now;
+        int64_t now = monotime_ms(), left = end - now;
         if (left <= 0) {
             err_set(e, ERR_AUTH, "no answer from the browser within %d minutes",
                     timeout_ms / 60000);

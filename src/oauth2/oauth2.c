@@ -16,6 +16,7 @@
 #include "child.h"
 #include "grant.h"
 #include "loopback.h"
+#include "monotime.h"
 #include "net.h"
 #include "oauth2.h"
 #include "provider.h"
@@ -300,16 +301,15 @@ int oauth2_login_token(const struct oauth2_ctx *c, int force, char **token,
 /* ---- --authorize: saving ------------------------------------------------------------ */
 
 /* The account's lock, waiting for a fetch that holds it. */
-static int lock_account(const struct oauth2_ctx *c, struct state *st, const struct oauth2_ui *ui,
+static int lock_account(const struct oauth2_ctx *c, struct state **st, const struct oauth2_ui *ui,
                         struct err *e)
 {
-    int64_t end = net_now_ms() + OAUTH2_LOCK_WAIT_MS;
+    int64_t end = monotime_ms() + OAUTH2_LOCK_WAIT_MS;
     int told = 0;
 
     for (;;) {
         if (state_lock(st, c->state_dir, c->key, e) == 0) return 0;
-        state_close(st);
-        if (e->kind != ERR_LOCKED || net_now_ms() > end) return -1;
+        if (e->kind != ERR_LOCKED || monotime_ms() > end) return -1;
         if (!told++) ui->say(ui->ctx, "waiting for the popfetch that is fetching this account");
         if (stop_poll(NULL, 0, 250) < 0 && stop_requested()) return net_interrupted(e);
     }
@@ -319,7 +319,7 @@ static int lock_account(const struct oauth2_ctx *c, struct state *st, const stru
 static int save_new(const struct oauth2_ctx *c, const struct provider *p, const struct tokresp *t,
                     const struct oauth2_ui *ui, struct err *e)
 {
-    struct state st;
+    struct state *st;
     struct tokstore s;
     int found, rc;
 
@@ -332,7 +332,7 @@ static int save_new(const struct oauth2_ctx *c, const struct provider *p, const 
     if (rc == 0) rc = take_tokens(&s, c->a, p, t, 1, e);
     if (rc == 0) rc = tokstore_save(c->state_dir, c->key, &s, e);
     tokstore_free(&s);
-    state_close(&st);
+    state_close(st);
     return rc;
 }
 
@@ -450,10 +450,10 @@ static int code_flow(const struct oauth2_ctx *c, const struct provider *p,
 
 static int sleep_s(long long secs, struct err *e)
 {
-    int64_t end = net_now_ms() + secs * 1000;
+    int64_t end = monotime_ms() + secs * 1000;
 
     for (;;) {
-        int64_t left = end - net_now_ms();
+        int64_t left = end - monotime_ms();
         if (left <= 0) return 0;
         if (stop_poll(NULL, 0, (int)(left > 1000 ? 1000 : left)) < 0 && stop_requested())
             return net_interrupted(e);
@@ -464,10 +464,10 @@ static int sleep_s(long long secs, struct err *e)
 static int device_poll(const struct grant_ctx *g, const struct provider *p,
                        const struct tokresp_device *d, struct tokresp *t, struct err *e)
 {
-    int64_t end = net_now_ms() + d->expires_in * 1000;
+    int64_t end = monotime_ms() + d->expires_in * 1000;
     long long interval = d->interval;
 
-    while (net_now_ms() < end) {
+    while (monotime_ms() < end) {
         int rc;
         if (sleep_s(interval, e) < 0) return -1;
         rc = grant_device_poll(g, d->device_code, t, e);
@@ -517,14 +517,14 @@ static int device_flow(const struct oauth2_ctx *c, const struct provider *p,
 /* Client credentials need no user: check that a token can be had. */
 static int authorize_cc(const struct oauth2_ctx *c, const struct oauth2_ui *ui, struct err *e)
 {
-    struct state st;
+    struct state *st;
     struct oauth2_info info;
     char *token = NULL;
     int rc;
 
     if (lock_account(c, &st, ui, e) < 0) return -1;
     rc = oauth2_login_token(c, 1, &token, &info, e);
-    state_close(&st);
+    state_close(st);
     wipe_free(token);
     if (rc == 0)
         say(ui,

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "fault.h"
+#include "fdio.h"
 #include "fileperm.h"
 #include "tokresp.h"
 #include "tokstore.h"
@@ -270,18 +271,6 @@ static char *render(const struct tokstore *t)
     return text;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Step 1: KEY.oauth2.new written whole and durable, its name too. */
 static int write_next(const struct paths *p, const char *text, struct err *e)
 {
@@ -293,10 +282,10 @@ static int write_next(const struct paths *p, const char *text, struct err *e)
     fd = open(p->next, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) return fileperm_open_error(e, ERR_CONFIG_PERM, ERR_LOCAL, "token store", p->next);
     /* a crash here leaves a torn file, which loading discards */
-    ok = write_all(fd, text, len / 2) == 0;
+    ok = fdio_write_full(fd, text, len / 2) == 0;
     FAULT_POINT("token-half-written", 1);
-    ok = ok && write_all(fd, text + len / 2, len - len / 2) == 0 && write_all(fd, "\n", 1) == 0 &&
-         fsync(fd) == 0;
+    ok = ok && fdio_write_full(fd, text + len / 2, len - len / 2) == 0 &&
+         fdio_write_full(fd, "\n", 1) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || fsync_dir(p->dir) < 0) {
         err_set(e, ERR_LOCAL, "cannot write %s: %s", p->next, strerror(errno));
