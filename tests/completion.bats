@@ -172,6 +172,18 @@ RC
   [ "$reply" = "$(words isp indented)" ]
 }
 
+@test "--authorize and --device: flags, followed by the account to authorize" {
+  rc_accounts "$W/rc"
+  comp "popfetch --auth" popfetch --auth
+  [ "$reply" = "$(words --auth --authorize)" ]
+  comp "popfetch --authorize --d" popfetch --authorize --d
+  [ "$reply" = "$(words --device --daemon)" ]
+  comp "popfetch -f $W/rc --authorize w" popfetch -f "$W/rc" --authorize w
+  [ "$reply" = "work" ]
+  comp "popfetch -f $W/rc --authorize --device i" popfetch -f "$W/rc" --authorize --device i
+  [ "$reply" = "$(words isp indented)" ]
+}
+
 @test "account names from the default config: XDG_CONFIG_HOME, ~/.config, ~/.popfetchrc" {
   printf 'account fromrc\n' >"$HOME/.popfetchrc"
   comp "popfetch " popfetch ""

@@ -111,6 +111,32 @@ authorize() {
   [ "$(idp_stats introspect)" -ge 2 ]
 }
 
+@test "auth auto with oauth2: XOAUTH2 when the server offers only it (as Microsoft's); a server with no OAuth2 mechanism never gets the token" {
+  idp_start
+  DC_OAUTH2_MECHS=xoauth2 dovecot_start_oauth2
+  put_one ms
+  pf_rc_oauth2
+  authorize
+  pf_run -v
+  [ "$status" -eq 0 ]
+  [[ $output == *"logged in as alice (XOAUTH2)"* ]]
+  [ "$(mailcheck count "$MD")" -eq 1 ]
+  grep -q 'method=XOAUTH2' "$DC_LOG"
+  # the same token at a server that offers PLAIN, LOGIN, SCRAM... but no
+  # OAuth2 mechanism: popfetch says so and sends it under none of them
+  local store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2
+  cp -p "$store" "$W/store"
+  dovecot_stop
+  dovecot_start
+  cp -p "$W/store" "$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2"
+  pf_rc_oauth2
+  pf_run -vv
+  [ "$status" -eq 3 ]
+  [[ $output == *"offers neither OAUTHBEARER nor XOAUTH2"* ]]
+  [[ $output != *"> AUTH"* && $output != *"> USER"* ]]
+  run ! grep -qE 'auth failed|Password mismatch' "$DC_LOG"
+}
+
 @test "a token the provider did not issue, or ended early, is refused by Dovecot; popfetch refreshes once and logs in" {
   idp_start
   dovecot_start_oauth2
@@ -427,14 +453,35 @@ store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_
   [ "$status" -eq 6 ]
 }
 
-@test "with a desktop, --authorize hands the address to xdg-open" {
+@test "with a desktop, --authorize hands the address to xdg-open; without one it only prints it" {
   idp_start
   pf_rc_oauth2
   mkdir -p "$W/bin"
   printf '#!/bin/sh\nprintf "%%s\\n" "$1" >"%s/xdg-open.args"\n' "$W" >"$W/bin/xdg-open"
   chmod +x "$W/bin/xdg-open"
-  DISPLAY=:99 PATH=$W/bin:$PATH authorize_bg
+  # no DISPLAY, no WAYLAND_DISPLAY (and empty ones count as none)
+  DISPLAY= WAYLAND_DISPLAY= PATH=$W/bin:$PATH authorize_bg
+  run idp_browse "$AUTH_LINE"
+  [ "${lines[0]}" = 200 ]
+  authorize_wait
+  [ "$status" -eq 0 ]
+  [ ! -e "$W/xdg-open.args" ]
+  run ! grep -q '(opened in your browser)' "$W/auth.out"
+  # a Wayland desktop
+  WAYLAND_DISPLAY=wayland-0 PATH=$W/bin:$PATH authorize_bg
   local i
+  for ((i = 0; i < 250; i++)); do
+    if [[ -s $W/xdg-open.args ]]; then break; fi
+    sleep 0.02
+  done
+  [ "$(cat "$W/xdg-open.args")" = "$AUTH_LINE" ]
+  run idp_browse "$AUTH_LINE"
+  [ "${lines[0]}" = 200 ]
+  authorize_wait
+  [ "$status" -eq 0 ]
+  rm "$W/xdg-open.args"
+  # an X desktop
+  DISPLAY=:99 PATH=$W/bin:$PATH authorize_bg
   for ((i = 0; i < 250; i++)); do
     if [[ -s $W/xdg-open.args ]]; then break; fi
     sleep 0.02

@@ -41,6 +41,8 @@
 # of the CA that signed its certificate, dovecot_start adds Dovecot's oauth2
 # passdb: a login succeeds only with a token that endpoint calls active for
 # that user ({"active": true, "username": USER}); nothing is cached.
+# DC_OAUTH2_MECHS (default "xoauth2 oauthbearer") names the OAuth2
+# mechanisms it offers: "xoauth2" alone is what Microsoft's servers offer.
 #
 # Facts this relies on are in /work/shared/dovecot-notes.md.  In short: the
 # whole server runs as one unprivileged account (nobody via setpriv when we
@@ -175,7 +177,7 @@ ssl_cert_username_field = commonName
 # this refuses USER/PASS before STLS.
 disable_plaintext_auth = yes
 
-auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop external${DC_OAUTH2_INTROSPECT:+ xoauth2 oauthbearer}
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop external${DC_OAUTH2_INTROSPECT:+ ${DC_OAUTH2_MECHS:-xoauth2 oauthbearer}}
 auth_verbose = yes
 # Failed logins cost ~0.5 s instead of 2 s plus a growing per-IP penalty
 # (see also the anvil-auth-penalty listener below).
