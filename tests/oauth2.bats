@@ -547,6 +547,34 @@ store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_
   [[ $output == *"OAuth2: got a new access token"* ]]
 }
 
+@test "--import-fetchmailrc: fetchmail 7's auth xoauth2 with a passwordfile fetches with the token in that file, and points to --authorize" {
+  idp_start
+  DC_OAUTH2_MECHS=xoauth2 dovecot_start_oauth2
+  put_one fm7
+  # the access token a fetchmail 7 user's helper script keeps in a file
+  pf_rc_oauth2
+  authorize
+  grep -oE '"access_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2" |
+    cut -d'"' -f4 >"$W/token"
+  chmod 600 "$W/token"
+  [ -s "$W/token" ]
+  cat >"$W/fetchmailrc" <<RC
+poll 127.0.0.1 proto pop3 port $DC_POP3S_PORT auth xoauth2
+    user "alice" passwordfile "$W/token"
+    options ssl sslcertck sslcertfile "$DC_CA"
+    mda "cat >> '$W/delivered'"
+RC
+  "$POPFETCH" --import-fetchmailrc "$W/fetchmailrc" >"$W/out.conf"
+  chmod 600 "$W/out.conf"
+  grep -qF "run \`popfetch --authorize 127.0.0.1\` once" "$W/out.conf"
+  grep -qx 'auth xoauth2' "$W/out.conf"
+  run "$POPFETCH" -f "$W/out.conf" --state-dir "$W/sd2" -v
+  [ "$status" -eq 0 ] || { echo "$output"; cat "$W/out.conf"; false; }
+  [[ $output == *"logged in as alice (XOAUTH2)"* ]]
+  [ "$(grep -c '^Subject: fm7' "$W/delivered")" -eq 1 ]
+  grep -q 'method=XOAUTH2' "$DC_LOG"
+}
+
 @test "valgrind: --authorize, a fetch with a rotated refresh, a refused refresh token" {
   [[ ${SANITIZE:-} != 1 ]] || skip "valgrind cannot run a sanitizer build"
   command -v valgrind >/dev/null || { echo "valgrind is not installed: make deps"; false; }
