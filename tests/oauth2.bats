@@ -19,6 +19,7 @@ setup() {
 teardown() {
   [[ -z ${AUTH_PID:-} ]] || kill "$AUTH_PID" 2>/dev/null || true
   [[ -z ${DAEMON_PID:-} ]] || kill "$DAEMON_PID" 2>/dev/null || true
+  [[ -z ${HOLDER_PID:-} ]] || kill "$HOLDER_PID" 2>/dev/null || true
   pf_teardown
 }
 
@@ -207,6 +208,40 @@ authorize() {
   [[ $output == *"whose \`state\` is not this authorization's"* ]]
   [ "$(idp_stats token)" -eq 0 ] # the code was never exchanged
   run ! ls "$SD"/*.oauth2
+}
+
+@test "oauth2_redirect_port: the listener on that port (for ssh -L); a port another program holds is exit 5 naming the key" {
+  idp_start
+  # a port another program listens on
+  "$DC_PYTHON" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+time.sleep(600)' "$W/holder.port" 3>&- &
+  HOLDER_PID=$!
+  local port i
+  for ((i = 0; i < 250; i++)); do
+    if [[ -s $W/holder.port ]]; then break; fi
+    sleep 0.02
+  done
+  port=$(<"$W/holder.port")
+  pf_rc_oauth2 "oauth2_redirect_port $port"
+  # (bounded: a popfetch that listened elsewhere would wait for the browser)
+  run timeout 30 "$POPFETCH" -f "$RC" --state-dir "$SD" --authorize t
+  [ "$status" -eq 5 ]
+  [[ $output == *"cannot listen on 127.0.0.1 port $port for the browser"* ]]
+  [[ $output == *"change \`oauth2_redirect_port\`"* ]]
+  # once the port is free: the redirect goes to exactly that port
+  kill "$HOLDER_PID"
+  wait "$HOLDER_PID" || true
+  HOLDER_PID=
+  authorize_bg
+  [[ $AUTH_LINE == *"redirect_uri=http%3A%2F%2F127.0.0.1%3A$port%2F&"* ]]
+  run idp_browse "$AUTH_LINE"
+  [ "${lines[0]}" = 200 ]
+  authorize_wait
+  [ "$status" -eq 0 ]
+  [[ $output == *"t: authorized"* ]]
 }
 
 @test "--authorize: the provider's refusal in the browser is exit 3 with its reason" {
