@@ -270,7 +270,7 @@ PY
   dovecot_start_oauth2
   put_one dev
   pf_rc_oauth2
-  AUTH_WAIT_FOR='enter the code' authorize_bg --device
+  AUTH_WAIT_FOR='enter the code' authorize_bg --device -vv
   [[ $AUTH_LINE == "To let popfetch read the mail of t, open $IDP_URL/device and enter the code "* ]]
   local code=${AUTH_LINE##* }
   sleep 1.5 # a poll or two: still pending
@@ -278,6 +278,17 @@ PY
   authorize_wait
   [ "$status" -eq 0 ]
   [[ $output == *"t: authorized"* ]]
+  # -vv: the device code (the poller's secret) and the tokens as ****
+  [[ $output == *'"device_code":"****"'* ]]
+  [[ $output == *"> grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=****"* ]]
+  local tok store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2
+  grep -qE 'device_code=D\.[A-Za-z0-9_-]+' "$IDP_LOG" # what must not show
+  for tok in $(grep -hoE '(D\.|AT\.|RT/)[A-Za-z0-9_-]+' "$IDP_LOG" "$store" | sort -u); do
+    if [[ $output == *"$tok"* ]]; then
+      echo "leaked: $tok"
+      false
+    fi
+  done
   [ "$(idp_stats pending)" -ge 1 ]
   [ "$(idp_stats token:device_code)" -ge 2 ]
   pf_run
