@@ -33,6 +33,8 @@ static void usage(FILE *f)
           "  -j, --jobs N           fetch up to N accounts at once (default 1)\n"
           "  -d, --daemon SECONDS   poll every SECONDS in the foreground (SIGUSR1: now,\n"
           "                         SIGHUP: re-read the config, SIGTERM: stop)\n"
+          "      --json             one JSON object per account and run on stdout (JSON\n"
+          "                         Lines); everything else goes to stderr\n"
           "      --syslog           log to syslog (facility mail) instead of the terminal\n"
           "      --logfile FILE     log to FILE, with timestamps\n"
           "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
@@ -82,6 +84,7 @@ enum {
     OPT_LOGFILE,
     OPT_SERVERINFO,
     OPT_IMPORT_FETCHMAILRC,
+    OPT_JSON,
 };
 
 /* Config keys set by --host, --port, ... in the order of their codes. */
@@ -102,6 +105,7 @@ static const struct option longopts[] = {
     {"timeout", required_argument, NULL, 't'},
     {"jobs", required_argument, NULL, 'j'},
     {"daemon", required_argument, NULL, 'd'},
+    {"json", no_argument, NULL, OPT_JSON},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
@@ -217,6 +221,9 @@ static int flag_opt(struct cli_options *o, int c)
     case 'I':
         o->import_seen = optarg;
         return 0;
+    case OPT_JSON:
+        o->json = 1;
+        return 0;
     case OPT_SYSLOG:
         o->syslog = 1;
         return 0;
@@ -289,6 +296,11 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct err *e)
         if ((rc = one_opt(o, c, argv, e)) != 0) return rc;
     o->names = argv + optind;
     o->nnames = (size_t)(argc - optind);
+    if (o->json && (o->serverinfo || o->import_fetchmailrc || o->import_seen))
+        return err_set(e, ERR_USAGE, "--json goes with fetching (or --check), not with %s",
+                       o->serverinfo           ? "--serverinfo"
+                       : o->import_fetchmailrc ? "--import-fetchmailrc"
+                                               : "--import-seen");
     default_state_dir(o->default_state, sizeof o->default_state);
     return CLI_RUN;
 }

@@ -19,6 +19,15 @@
 static int level = LOG_NORMAL;
 static int use_syslog;
 static int file_fd = -1;
+static int info_fd = STDOUT_FILENO;
+
+/* The `fd` of an informational line (-v, -vv): info_fd, LOG_INFO in syslog. */
+#define INFO_LINE (-2)
+
+void log_spare_stdout(void)
+{
+    info_fd = STDERR_FILENO;
+}
 
 void log_use_syslog(void)
 {
@@ -79,7 +88,7 @@ static void deliver(int fd, const char *tag, char *buf, size_t n)
         return;
     }
     progress_clear();
-    emit(fd, buf, n);
+    emit(fd == INFO_LINE ? info_fd : fd, buf, n);
 }
 
 static void vline(int fd, const char *account, const char *tag, const char *fmt, va_list ap)
@@ -136,7 +145,7 @@ void log_info(const char *account, const char *fmt, ...)
 
     if (level < LOG_VERBOSE) return;
     va_start(ap, fmt);
-    vline(STDOUT_FILENO, account, "", fmt, ap);
+    vline(INFO_LINE, account, "", fmt, ap);
     va_end(ap);
 }
 
@@ -163,7 +172,7 @@ void log_trace(void *ctx, char dir, const char *text, size_t len)
 
     if (level < LOG_TRACE) return;
     escape(shown, sizeof shown, text, len);
-    line(STDOUT_FILENO, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
+    line(INFO_LINE, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
 }
 
 void log_relay(const char *account, const char *tag, const char *text, size_t len)

@@ -1,6 +1,7 @@
 /*
  * log — everything popfetch tells the user: errors and warnings (stderr),
- * per-account summaries (-v) and the protocol trace (-vv) (stdout).
+ * per-account summaries (-v) and the protocol trace (-vv) (stdout, or
+ * stderr when stdout carries --json's results).
  *
  * Each line is built whole and written with one write(2), so lines from
  * accounts running side by side never interleave. Every line names its
@@ -17,6 +18,9 @@
 enum log_level { LOG_QUIET = -1, LOG_NORMAL = 0, LOG_VERBOSE = 1, LOG_TRACE = 2 };
 
 void log_set_level(int level);
+
+/* Standard output carries data (--json): every line goes to stderr. */
+void log_spare_stdout(void);
 
 /* Send every line to syslog (facility mail; errors LOG_ERR, warnings
  * LOG_WARNING, the rest LOG_INFO) instead of stdout/stderr. */

@@ -168,6 +168,7 @@ int main(int argc, char **argv)
     if ((status = cli_parse(argc, argv, &o, &e)) != CLI_RUN)
         return status == CLI_DONE ? EXIT_MAIL : failed(NULL, &e);
     log_set_level(o.quiet ? LOG_QUIET : o.verbose >= 2 ? LOG_TRACE : o.verbose);
+    if (o.json) log_spare_stdout();
     if (o.syslog) log_use_syslog();
     if (o.logfile && log_use_file(o.logfile, &e) < 0) return failed(NULL, &e);
     if (o.import_fetchmailrc) return import_fetchmailrc(o.import_fetchmailrc);

@@ -13,7 +13,9 @@
 #include "exitcode.h"
 #include "log.h"
 #include "net.h"
+#include "pool.h"
 #include "progress.h"
+#include "result.h"
 #include "run.h"
 #include "session.h"
 #include "stop.h"
@@ -41,12 +43,19 @@ static void summary(const struct account *a, const struct session_result *r)
              r->failed, (double)r->ms / 1000.0);
 }
 
-static int check_status(const struct account *a, const struct session_result *r)
+/* --check's line: on stdout, or stderr when stdout carries --json. */
+static void check_line(const struct account *a, const struct session_result *r, int json)
+{
+    FILE *f = json ? stderr : stdout;
+
+    fprintf(f, "%s: %lu new message%s (%lu on the server)\n", a->name, r->new_messages,
+            r->new_messages == 1 ? "" : "s", r->listed);
+    fflush(f);
+}
+
+static int check_code(const struct session_result *r)
 {
     if (r->err.kind != ERR_NONE) return exitcode_for_err(r->err.kind);
-    printf("%s: %lu new message%s (%lu on the server)\n", a->name, r->new_messages,
-           r->new_messages == 1 ? "" : "s", r->listed);
-    fflush(stdout);
     return r->new_messages ? EXIT_MAIL : EXIT_NOMAIL;
 }
 
@@ -89,97 +98,113 @@ static int login_delayed(const struct account *a)
     return 1;
 }
 
-static int run_account(struct account *a, const struct cli_options *o)
+void run_here(struct account *a, const struct cli_options *o, struct run_outcome *out)
 {
     struct session_opts so = {.check = o->check};
-    struct session_result r;
 
+    memset(out, 0, sizeof *out);
     cli_apply(o, a);
     so.state_dir = cli_state_dir(o, a);
-    session_run(a, &so, &r);
-    note_login_delay(a, &r);
-    progress_summary(&r);
-    if (r.err.kind != ERR_NONE) log_error(a->name, &r.err);
-    if (o->check) return check_status(a, &r);
-    summary(a, &r);
-    return exitcode_for_result(&r);
+    out->check = o->check;
+    out->started_ms = result_now_ms();
+    session_run(a, &so, &out->r);
+    progress_summary(&out->r);
+    out->status = o->check ? check_code(&out->r) : exitcode_for_result(&out->r);
+}
+
+/* --json: the run's object on stdout. */
+static void print_json(const struct account *a, const struct run_outcome *out, int64_t next_poll_ms)
+{
+    json_t *j = result_json(a, out, next_poll_ms);
+    struct err e;
+
+    if (!j) {
+        err_set(&e, ERR_INTERNAL, "out of memory for the JSON result");
+        log_error(a->name, &e);
+        return;
+    }
+    if (result_print(STDOUT_FILENO, j, &e) < 0) log_error(a->name, &e);
+    json_decref(j);
+}
+
+int run_report(const struct account *a, const struct cli_options *o, const struct run_outcome *out,
+               const struct run_report_opts *ro)
+{
+    if (out->r.err.kind != ERR_NONE && !ro->hide_error) log_error(a->name, &out->r.err);
+    if (o->check) {
+        if (out->r.err.kind == ERR_NONE) check_line(a, &out->r, o->json);
+    } else {
+        summary(a, &out->r);
+    }
+    if (o->json) print_json(a, out, ro->next_poll_ms);
+    return out->status;
+}
+
+/* An account run in this process, reported. */
+static int run_account(struct account *a, const struct cli_options *o)
+{
+    struct run_outcome out;
+    struct run_report_opts ro = {0};
+
+    run_here(a, o, &out);
+    note_login_delay(a, &out.r);
+    return run_report(a, o, &out, &ro);
 }
 
 /* ---- running several accounts ------------------------------------------ */
 
-/* Start account a in a child process; its exit status is the account's. */
-static pid_t start_child(struct account *a, const struct cli_options *o)
-{
-    pid_t pid;
+struct job_ctx {
+    struct account **list;
+    const struct cli_options *o;
+};
 
-    fflush(stdout);
-    fflush(stderr);
-    pid = fork();
-    if (pid == 0) {
-        stop_install(o->daemon > 0);
-        int st = run_account(a, o);
-        fflush(stdout);
-        _exit(st);
-    }
-    return pid;
+/* In the account's process. */
+static void job_run(void *ctx, size_t id, struct run_outcome *out)
+{
+    struct job_ctx *c = ctx;
+
+    stop_install(c->o->daemon > 0);
+    run_here(c->list[id], c->o, out);
 }
 
-static int child_status(int ws)
-{
-    if (WIFEXITED(ws)) return WEXITSTATUS(ws);
-    return EXIT_INTERNAL; /* killed: never report success */
-}
-
-/* Up to `jobs` accounts at once, each in its own process: one account's
- * failure or hang touches no other's state or status. The statuses are
- * combined in config order, as a sequential run would. A stop signal
- * starts nothing more and is passed on to the running accounts. */
+/* Up to `jobs` accounts at once, each in its own process (pool.h): one
+ * account's failure or hang touches no other's state or status. Each is
+ * reported as it ends; the statuses are combined in config order, as a
+ * sequential run would. A stop signal starts nothing more and is passed
+ * on to the running accounts. */
 static int run_parallel(struct account **list, size_t n, unsigned long jobs,
                         const struct cli_options *o)
 {
-    pid_t *pids = calloc(n, sizeof *pids);
-    int *st = calloc(n, sizeof *st), status = -1;
-    size_t next = 0, running = 0;
+    struct job_ctx ctx = {.list = list, .o = o};
+    struct pool pool;
+    int *st = calloc(n, sizeof *st), status = -1, forwarded = 0;
+    size_t next = 0;
+    struct err e;
 
-    if (!pids || !st) {
-        struct err e;
-        free(pids);
+    if (!st || pool_init(&pool, jobs < n ? jobs : n, &e) < 0) {
         free(st);
         err_set(&e, ERR_INTERNAL, "out of memory");
         log_error(NULL, &e);
         return EXIT_INTERNAL;
     }
-    while (next < n || running > 0) {
-        while (next < n && running < jobs && !stop_requested()) {
-            st[next] = EXIT_INTERNAL;
-            if ((pids[next] = start_child(list[next], o)) < 0) {
-                struct err e;
-                err_set(&e, ERR_INTERNAL, "cannot start: %s", strerror(errno));
-                log_error(list[next]->name, &e);
-                pids[next] = 0;
-            } else
-                running++;
+    for (size_t i = 0; i < n; i++) st[i] = EXIT_INTERNAL;
+    while (next < n || pool.running > 0) {
+        while (next < n && pool.running < pool.max && !stop_requested()) {
+            if (pool_start(&pool, next, job_run, &ctx, &e) < 0) log_error(list[next]->name, &e);
             next++;
         }
-        if (stop_requested() && next < n) next = n; /* start nothing more */
-        if (running == 0) break;
-        int ws;
-        pid_t done = waitpid(-1, &ws, 0);
-        if (done < 0) {
-            if (errno != EINTR) break;
-            for (size_t i = 0; i < n; i++)
-                if (pids[i] > 0 && stop_requested()) kill(pids[i], stop_requested());
-            continue;
+        if (stop_requested()) {
+            next = n; /* start nothing more */
+            if (!forwarded) pool_kill(&pool, stop_requested());
+            forwarded = 1;
         }
-        for (size_t i = 0; i < n; i++)
-            if (pids[i] == done) {
-                st[i] = child_status(ws);
-                pids[i] = 0;
-                running--;
-            }
+        size_t id;
+        struct run_outcome out;
+        struct run_report_opts ro = {0};
+        if (pool_wait(&pool, 1000, &id, &out) == 1) st[id] = run_report(list[id], o, &out, &ro);
     }
     for (size_t i = 0; i < n; i++) status = status < 0 ? st[i] : exitcode_combine(status, st[i]);
-    free(pids);
+    pool_free(&pool);
     free(st);
     return status < 0 ? EXIT_NOMAIL : status;
 }

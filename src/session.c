@@ -266,6 +266,7 @@ static int stat_mailbox(struct session *s, int sent)
     s->count = n;
     s->total = total;
     s->res->listed = n;
+    s->res->have_listing = 1;
     if (n && (!(s->msgs = calloc(n, sizeof *s->msgs)) || !(s->plan = calloc(n, sizeof *s->plan))))
         return err_set(s->e, ERR_INTERNAL, "out of memory");
     return 0;
@@ -493,6 +494,8 @@ static int make_plan(struct session *s)
     plan_make(&p, s->plan, s->count, &sum);
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;
+    for (unsigned long i = 0; i < s->count; i++)
+        if (s->plan[i].action == PLAN_TOO_BIG) s->res->too_big++;
     log_info(s->a->name, "%lu message%s on the server, %lu to fetch", s->count,
              s->count == 1 ? "" : "s", sum.fetch);
     if (sum.fetch && !s->o->check) {
@@ -691,6 +694,7 @@ static int commit_group(struct session *s, struct fetcher *f, int dele)
         FAULT_POINT("after-publish", i + 1);
         s->res->fetched++;
         s->res->bytes += s->plan[i].size;
+        if (!plan_deletes(s->plan[i].action)) s->res->kept++;
         if (dele && plan_deletes(s->plan[i].action)) f->deletable[f->nd++] = i;
     }
     f->ng = 0;
@@ -904,6 +908,8 @@ static void quit(struct session *s)
     FAULT_POINT("after-quit", 0);
     if (r.status != POP3_OK)
         log_warn(s->a->name, "%s could not commit all deletions: %s", s->a->host, r.text);
+    else
+        s->res->quit_ok = 1;
 }
 
 /* ---- the run ------------------------------------------------------------ */
@@ -912,7 +918,10 @@ static int run(struct session *s)
 {
     if (lock_local(s) < 0) return -1;
     if (auth_needs_secret(s->a) && secret_get(s->a, &s->secret, s->e) < 0) return -1;
-    if (connect_server(s) < 0 || login(s) < 0) return -1;
+    if (connect_server(s) < 0) return -1;
+    if (tls_version_name(&s->net))
+        snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", tls_version_name(&s->net));
+    if (login(s) < 0) return -1;
     s->pipelining = will_pipeline(s);
     s->res->login_delay = s->pop.capa.login_delay;
     if (read_listing(s) < 0 || make_plan(s) < 0) return -1;
@@ -956,6 +965,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     res->login_delay = -1;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
+    memcpy(res->server_reply, s.pop.last_err, sizeof res->server_reply);
     if (rc < 0 && s.e->kind == ERR_INTERRUPTED)
         err_hint(s.e, "what was delivered whole is recorded; nothing else was deleted, and the "
                       "next run goes on from there");
