@@ -35,6 +35,9 @@ static void usage(FILE *f)
           "                         SIGHUP: re-read the config, SIGTERM: stop)\n"
           "      --json             one JSON object per account and run on stdout (JSON\n"
           "                         Lines); everything else goes to stderr\n"
+          "      --status [account...]\n"
+          "                         each account's last run, last success, failures in a\n"
+          "                         row and next poll; exit 0 if every last run succeeded\n"
           "      --syslog           log to syslog (facility mail) instead of the terminal\n"
           "      --logfile FILE     log to FILE, with timestamps\n"
           "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
@@ -85,6 +88,7 @@ enum {
     OPT_SERVERINFO,
     OPT_IMPORT_FETCHMAILRC,
     OPT_JSON,
+    OPT_STATUS,
 };
 
 /* Config keys set by --host, --port, ... in the order of their codes. */
@@ -106,6 +110,7 @@ static const struct option longopts[] = {
     {"jobs", required_argument, NULL, 'j'},
     {"daemon", required_argument, NULL, 'd'},
     {"json", no_argument, NULL, OPT_JSON},
+    {"status", no_argument, NULL, OPT_STATUS},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
@@ -224,6 +229,9 @@ static int flag_opt(struct cli_options *o, int c)
     case OPT_JSON:
         o->json = 1;
         return 0;
+    case OPT_STATUS:
+        o->status = 1;
+        return 0;
     case OPT_SYSLOG:
         o->syslog = 1;
         return 0;
@@ -296,8 +304,11 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct err *e)
         if ((rc = one_opt(o, c, argv, e)) != 0) return rc;
     o->names = argv + optind;
     o->nnames = (size_t)(argc - optind);
+    if (o->status &&
+        (o->serverinfo || o->import_fetchmailrc || o->import_seen || o->check || o->daemon))
+        return err_set(e, ERR_USAGE, "--status only reads the status files: use it alone");
     if (o->json && (o->serverinfo || o->import_fetchmailrc || o->import_seen))
-        return err_set(e, ERR_USAGE, "--json goes with fetching (or --check), not with %s",
+        return err_set(e, ERR_USAGE, "--json goes with fetching, --check or --status, not with %s",
                        o->serverinfo           ? "--serverinfo"
                        : o->import_fetchmailrc ? "--import-fetchmailrc"
                                                : "--import-seen");
@@ -309,6 +320,11 @@ const char *cli_state_dir(const struct cli_options *o, const struct account *a)
 {
     if (o->state_dir) return o->state_dir;
     return a->state_dir ? a->state_dir : o->default_state;
+}
+
+const char *cli_status_dir(const struct cli_options *o, const struct account *a)
+{
+    return a->status_dir ? a->status_dir : cli_state_dir(o, a);
 }
 
 int cli_wants(const struct cli_options *o, const struct account *a)

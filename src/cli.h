@@ -36,6 +36,7 @@ struct cli_options {
     const char *logfile;                      /* --logfile */
     int serverinfo;                           /* --serverinfo */
     int json;                                 /* --json: results on stdout, JSON Lines */
+    int status;                               /* --status: the accounts' last runs */
     const char *import_fetchmailrc;           /* --import-fetchmailrc FILE */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
@@ -67,6 +68,10 @@ void cli_apply(const struct cli_options *o, struct account *a);
 
 /* Where the account's seen-state lives. */
 const char *cli_state_dir(const struct cli_options *o, const struct account *a);
+
+/* Where the account's status file lives: its `status_dir`, else where its
+ * seen-state lives. */
+const char *cli_status_dir(const struct cli_options *o, const struct account *a);
 
 /* The accounts named on the command line exist, and there is at least one. */
 int cli_check_names(const struct config *cfg, const struct cli_options *o, struct err *e);

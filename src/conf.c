@@ -229,6 +229,7 @@ static const struct keydef keys[] = {
     {"max_messages", V_COUNT, OFF(max_messages), NULL},
     {"timeout", V_SECONDS, OFF(timeout), NULL},
     {"state_dir", V_PATH, OFF(state_dir), NULL},
+    {"status_dir", V_PATH, OFF(status_dir), NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

@@ -77,6 +77,7 @@ struct account {
     unsigned long max_messages; /* 0 = no limit */
     unsigned long timeout;      /* seconds */
     const char *state_dir;      /* NULL = the default */
+    const char *status_dir;     /* NULL = the state directory */
 
     /* where the account was defined, for messages */
     const char *file;

@@ -20,6 +20,7 @@
 #include "run.h"
 #include "secret.h"
 #include "serverinfo.h"
+#include "showstatus.h"
 #include "stop.h"
 
 /* Show an error (of an account, or NULL) and return its exit code. */
@@ -140,6 +141,7 @@ static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
 
     if (o->import_seen) return run_import(cfg, o);
     if (cli_check_names(cfg, o, &e) < 0) return failed(NULL, &e);
+    if (o->status) return showstatus_run(cfg, o);
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);

@@ -11,6 +11,24 @@
 #include "exitcode.h"
 #include "result.h"
 
+static const char *const outcome_names[RESULT_OUTCOMES] = {
+    "mail",       "no-mail",  "limit",    "connect", "tls",         "dns",
+    "auth",       "protocol", "server",   "timeout", "busy",        "usage",
+    "permission", "locked",   "delivery", "local",   "interrupted", "internal",
+};
+
+const char *result_outcome_name(size_t i)
+{
+    return i < RESULT_OUTCOMES ? outcome_names[i] : NULL;
+}
+
+int result_outcome_index(const char *name)
+{
+    for (size_t i = 0; i < RESULT_OUTCOMES; i++)
+        if (!strcmp(outcome_names[i], name)) return (int)i;
+    return -1;
+}
+
 static const char *kind_name(enum err_kind k)
 {
     switch (k) {

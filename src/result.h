@@ -41,6 +41,12 @@ struct run_outcome {
  * "permission", "locked", "delivery", "local", "interrupted", "internal". */
 const char *result_outcome(const struct run_outcome *o);
 
+/* Those words in that order: the i-th (NULL past the last), and the index
+ * of one (-1 if it is none of them). */
+#define RESULT_OUTCOMES 18
+const char *result_outcome_name(size_t i);
+int result_outcome_index(const char *name);
+
 /* Did the run fail (any status but 0 mail, 1 no mail, 13 more mail waits)? */
 int result_failed(int status);
 

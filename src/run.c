@@ -18,6 +18,7 @@
 #include "result.h"
 #include "run.h"
 #include "session.h"
+#include "status.h"
 #include "stop.h"
 
 /* On a terminal: the progress line becomes the run's summary (or goes
@@ -127,6 +128,26 @@ static void print_json(const struct account *a, const struct run_outcome *out, i
     json_decref(j);
 }
 
+/* The account's status file (status.h), except after a run that changed
+ * nothing to report: --check, the account locked by another run (which
+ * writes it), a run stopped by a signal. */
+static void record_status(const struct account *a, const struct cli_options *o,
+                          const struct run_outcome *out, const struct run_report_opts *ro)
+{
+    struct status_record rec;
+    struct err e;
+    const char *dir = cli_status_dir(o, a);
+
+    if (o->check || out->r.err.kind == ERR_LOCKED || out->r.err.kind == ERR_INTERRUPTED) return;
+    if (status_update(dir, a, out, ro->next_poll_ms, &rec, &e) < 0) {
+        err_prefix(&e, "the status file was not written");
+        log_error(a->name, &e);
+        return;
+    }
+    if (rec.damaged)
+        log_warn(a->name, "%s/%s.status was not a status file; it starts afresh", dir, a->name);
+}
+
 int run_report(const struct account *a, const struct cli_options *o, const struct run_outcome *out,
                const struct run_report_opts *ro)
 {
@@ -136,6 +157,7 @@ int run_report(const struct account *a, const struct cli_options *o, const struc
     } else {
         summary(a, &out->r);
     }
+    record_status(a, o, out, ro);
     if (o->json) print_json(a, out, ro->next_poll_ms);
     return out->status;
 }

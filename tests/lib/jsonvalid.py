@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """jsonvalid.py SCHEMA [FILE...] — every line of the files (or of stdin) is
-one JSON object that the JSON Schema SCHEMA accepts (python3-jsonschema from
+one JSON object (or a file is one whole object, as a status file is) that
+the JSON Schema SCHEMA accepts (python3-jsonschema from
 Debian, the draft the schema names). Prints one line per problem and exits 1
 if there is any, or if there is no object at all; exits 0 otherwise.
 
@@ -26,14 +27,22 @@ def main():
     seen = bad = 0
     for src in sources:
         f = sys.stdin if src == "-" else open(src)
-        for n, line in enumerate(f, 1):
+        text = f.read()
+        try:
+            whole = json.loads(text)
+            items = [(1, whole)] if isinstance(whole, dict) else None
+        except ValueError:
+            items = None
+        if items is None:
+            items = []
+            for n, line in enumerate(text.splitlines(), 1):
+                try:
+                    items.append((n, json.loads(line)))
+                except ValueError as e:
+                    print(f"{src}:{n}: not JSON: {e}")
+                    bad += 1
+        for n, obj in items:
             seen += 1
-            try:
-                obj = json.loads(line)
-            except ValueError as e:
-                print(f"{src}:{n}: not JSON: {e}")
-                bad += 1
-                continue
             for err in validator.iter_errors(obj):
                 where = "/".join(str(p) for p in err.absolute_path) or "(top)"
                 print(f"{src}:{n}: {where}: {err.message}")
