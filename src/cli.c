@@ -35,6 +35,9 @@ static void usage(FILE *f)
           "                         SIGHUP: re-read the config, SIGTERM: stop)\n"
           "      --json             one JSON object per account and run on stdout (JSON\n"
           "                         Lines); everything else goes to stderr\n"
+          "      --metrics FILE     after the runs, write every account's metrics to FILE\n"
+          "                         (Prometheus text format, for node_exporter's textfile\n"
+          "                         collector)\n"
           "      --status [account...]\n"
           "                         each account's last run, last success, failures in a\n"
           "                         row and next poll; exit 0 if every last run succeeded\n"
@@ -89,6 +92,7 @@ enum {
     OPT_IMPORT_FETCHMAILRC,
     OPT_JSON,
     OPT_STATUS,
+    OPT_METRICS,
 };
 
 /* Config keys set by --host, --port, ... in the order of their codes. */
@@ -111,6 +115,7 @@ static const struct option longopts[] = {
     {"daemon", required_argument, NULL, 'd'},
     {"json", no_argument, NULL, OPT_JSON},
     {"status", no_argument, NULL, OPT_STATUS},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
@@ -232,6 +237,9 @@ static int flag_opt(struct cli_options *o, int c)
     case OPT_STATUS:
         o->status = 1;
         return 0;
+    case OPT_METRICS:
+        o->metrics = optarg;
+        return 0;
     case OPT_SYSLOG:
         o->syslog = 1;
         return 0;
@@ -307,6 +315,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct err *e)
     if (o->status &&
         (o->serverinfo || o->import_fetchmailrc || o->import_seen || o->check || o->daemon))
         return err_set(e, ERR_USAGE, "--status only reads the status files: use it alone");
+    if (o->metrics && (o->serverinfo || o->import_fetchmailrc || o->import_seen))
+        return err_set(e, ERR_USAGE, "--metrics goes with fetching");
     if (o->json && (o->serverinfo || o->import_fetchmailrc || o->import_seen))
         return err_set(e, ERR_USAGE, "--json goes with fetching, --check or --status, not with %s",
                        o->serverinfo           ? "--serverinfo"

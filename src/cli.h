@@ -37,6 +37,7 @@ struct cli_options {
     int serverinfo;                           /* --serverinfo */
     int json;                                 /* --json: results on stdout, JSON Lines */
     int status;                               /* --status: the accounts' last runs */
+    const char *metrics;                      /* --metrics FILE: Prometheus text */
     const char *import_fetchmailrc;           /* --import-fetchmailrc FILE */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */

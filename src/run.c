@@ -12,6 +12,7 @@
 
 #include "exitcode.h"
 #include "log.h"
+#include "metrics.h"
 #include "net.h"
 #include "pool.h"
 #include "progress.h"
@@ -231,6 +232,30 @@ static int run_parallel(struct account **list, size_t n, unsigned long jobs,
     return status < 0 ? EXIT_NOMAIL : status;
 }
 
+void run_write_metrics(const struct config *cfg, const struct cli_options *o)
+{
+    struct metrics_account *list;
+    struct err e;
+
+    if (!o->metrics) return;
+    if (!(list = calloc(cfg->naccounts ? cfg->naccounts : 1, sizeof *list))) {
+        err_set(&e, ERR_INTERNAL, "out of memory");
+        log_error(NULL, &e);
+        return;
+    }
+    for (size_t i = 0; i < cfg->naccounts; i++) {
+        const struct account *a = &cfg->accounts[i];
+        list[i].name = a->name;
+        if (status_read(cli_status_dir(o, a), a->name, &list[i].rec, &e) < 0)
+            list[i].rec.have = 0; /* reported when its run writes it */
+    }
+    if (metrics_write(o->metrics, list, cfg->naccounts, result_now_ms(), &e) < 0) {
+        err_prefix(&e, "--metrics");
+        log_error(NULL, &e);
+    }
+    free(list);
+}
+
 /* The accounts named on the command line (all when none), in config order. */
 int run_accounts(struct config *cfg, const struct cli_options *o)
 {
@@ -255,6 +280,7 @@ int run_accounts(struct config *cfg, const struct cli_options *o)
         if (stop_requested() && status <= EXIT_NOMAIL) status = EXIT_INTERNAL;
     }
     free(list);
+    run_write_metrics(cfg, o);
     return status < 0 ? EXIT_NOMAIL : status;
 }
 

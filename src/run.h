@@ -36,6 +36,10 @@ void run_here(struct account *a, const struct cli_options *o, struct run_outcome
 int run_report(const struct account *a, const struct cli_options *o, const struct run_outcome *out,
                const struct run_report_opts *ro);
 
+/* --metrics FILE: every account's metrics from its status file
+ * (metrics.h); a failure is reported, never fatal. */
+void run_write_metrics(const struct config *cfg, const struct cli_options *o);
+
 /* Run every account the command line names (all when none), once. */
 int run_accounts(struct config *cfg, const struct cli_options *o);
 
