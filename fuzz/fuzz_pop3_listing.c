@@ -2,9 +2,8 @@
  * fuzz_pop3_listing — the listing parsers exposed by src/pop3.h:
  * pop3_parse_list_line ("N SIZE", LIST), pop3_parse_uidl_line ("N UID",
  * UIDL) and pop3_parse_stat ("COUNT SIZE", the text of a STAT reply).
- * session.c's read_list / read_uidl / stat_mailbox, which glue these to the
- * message table, are static and not fuzzed here; fuzz_pop3_wire runs the
- * same parsers over real multi-line listings.
+ * listing.c, which glues these to the message table, is fuzz_listing's;
+ * fuzz_pop3_wire runs the same parsers over real multi-line listings.
  *
  * Input: lines separated by LF; each line goes through all three parsers,
  * as an exact-size buffer without a NUL.

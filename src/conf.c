@@ -226,6 +226,7 @@ static const struct keydef keys[] = {
     {"keep", V_KEEP, OFF(keep), NULL},
     {"fetch", V_ENUM, OFF(fetch_all), fetch_names},
     {"max_size", V_SIZE, OFF(max_size), NULL},
+    {"max_message_bytes", V_SIZE, OFF(max_message_bytes), NULL},
     {"max_messages", V_COUNT, OFF(max_messages), NULL},
     {"timeout", V_SECONDS, OFF(timeout), NULL},
     {"state_dir", V_PATH, OFF(state_dir), NULL},
@@ -246,6 +247,7 @@ void conf_account_defaults(struct account *a)
     a->mda_timeout = 300;
     a->passwordeval_timeout = 300;
     a->received_header = 1;
+    a->max_message_bytes = CONF_MAX_MESSAGE_BYTES;
 }
 
 unsigned conf_port(const struct account *a)

@@ -74,6 +74,7 @@ struct account {
     struct keep_setting keep;
     int fetch_all;              /* fetch new|all */
     uint64_t max_size;          /* 0 = no limit */
+    uint64_t max_message_bytes; /* the most one message may be, whatever LIST says */
     unsigned long max_messages; /* 0 = no limit */
     unsigned long timeout;      /* seconds */
     const char *state_dir;      /* NULL = the default */
@@ -86,6 +87,9 @@ struct account {
 };
 
 #define CONF_MAX_JOBS 64
+
+/* `max_message_bytes`' default: 1 GiB. */
+#define CONF_MAX_MESSAGE_BYTES ((uint64_t)1 << 30)
 
 struct config {
     const char *path;

@@ -85,8 +85,7 @@ static const struct {
     const char *name, *type, *help;
 } fields[] = {
     {"popfetch_messages_fetched_total", "counter", "Messages delivered."},
-    {"popfetch_bytes_fetched_total", "counter",
-     "Bytes of the messages delivered, as the server counts them."},
+    {"popfetch_bytes_fetched_total", "counter", "Bytes of the messages delivered, as received."},
     {"popfetch_last_run_timestamp_seconds", "gauge", "When the last run started (Unix time)."},
     {"popfetch_last_run_duration_seconds", "gauge", "How long the last run took."},
     {"popfetch_last_run_exit_status", "gauge", "The exit status of the last run."},

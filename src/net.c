@@ -46,7 +46,19 @@ void net_clear_deadline(struct net_conn *c)
     c->deadline = 0;
 }
 
-/* How long the next wait may last, or -1 if the deadline has passed. */
+void net_pace_begin(struct net_conn *c)
+{
+    c->pace_left_ms = c->timeout_ms;
+    c->pace_next = c->bytes_in + NET_PACE_BYTES;
+}
+
+void net_pace_end(struct net_conn *c)
+{
+    c->pace_next = 0;
+}
+
+/* How long the next wait may last, or -1 if the deadline has passed or
+ * the pace rule's allowance is spent. */
 static int wait_budget(const struct net_conn *c)
 {
     int64_t budget = c->timeout_ms;
@@ -56,7 +68,41 @@ static int wait_budget(const struct net_conn *c)
         if (left <= 0) return -1;
         if (left < budget) budget = left;
     }
+    if (c->pace_next) {
+        if (c->pace_left_ms <= 0) return -1;
+        if (c->pace_left_ms < budget) budget = c->pace_left_ms;
+    }
     return (int)budget;
+}
+
+/* Every NET_PACE_BYTES received renew the pace rule's allowance. */
+static void pace_progress(struct net_conn *c)
+{
+    if (c->pace_next && c->bytes_in >= c->pace_next) {
+        c->pace_left_ms = c->timeout_ms;
+        c->pace_next = c->bytes_in + NET_PACE_BYTES;
+    }
+}
+
+static int timed_out(const struct net_conn *c, short events, struct err *e)
+{
+    int secs = (c->timeout_ms + 999) / 1000;
+
+    if (c->pace_next && !(events & POLLOUT)) {
+        err_set(e, ERR_TIMEOUT,
+                "%s did not answer within %d seconds: less than %d KiB of the reply came in "
+                "that time",
+                c->host, secs, NET_PACE_BYTES / 1024);
+        err_hint(e,
+                 "the server or the network is stalled (a reply must bring %d KiB every "
+                 "`timeout` seconds); raise `timeout` if the link is that slow",
+                 NET_PACE_BYTES / 1024);
+        return -1;
+    }
+    err_set(e, ERR_TIMEOUT, "%s did not %s within %d seconds", c->host,
+            (events & POLLOUT) ? "accept data" : "answer", secs);
+    err_hint(e, "the server or the network is stalled; raise `timeout` if the link is slow");
+    return -1;
 }
 
 int net_interrupted(struct err *e)
@@ -75,19 +121,19 @@ int net_wait(struct net_conn *c, short events, struct err *e)
 
     for (;;) {
         int budget = wait_budget(c), r;
+        int64_t t0;
 
         if (stop_requested()) return net_interrupted(e);
         if (budget < 0) break;
+        t0 = c->pace_next ? net_now_ms() : 0;
         r = poll(&p, 1, budget);
+        if (c->pace_next) c->pace_left_ms -= net_now_ms() - t0; /* only waiting counts */
         if (r > 0) return 0;
         if (r == 0) break;
         if (errno == EINTR) continue;
         return err_set(e, ERR_CONNECT, "poll: %s", strerror(errno));
     }
-    err_set(e, ERR_TIMEOUT, "%s did not %s within %d seconds", c->host,
-            (events & POLLOUT) ? "accept data" : "answer", (c->timeout_ms + 999) / 1000);
-    err_hint(e, "the server or the network is stalled; raise `timeout` if the link is slow");
-    return -1;
+    return timed_out(c, events, e);
 }
 
 static int set_nonblocking(int fd)
@@ -253,6 +299,7 @@ ssize_t net_fill(struct net_conn *c, struct err *e)
     if (r > 0) {
         c->rlen += (size_t)r;
         c->bytes_in += (uint64_t)r;
+        pace_progress(c);
     }
     return r;
 }

@@ -3,6 +3,15 @@
  * with a timeout), and buffered reads and writes that each wait at most
  * `timeout_ms` and never past an optional absolute deadline.
  *
+ * Minimum progress (the pace rule), for replies of any length: between
+ * net_pace_begin() and net_pace_end() the reads may wait at most
+ * `timeout_ms` in all for each NET_PACE_BYTES that arrive; every
+ * NET_PACE_BYTES received renews the allowance. Only time spent waiting
+ * for the server counts (not the caller's own work between reads, e.g. a
+ * slow MDA), so a server that trickles a byte every few seconds is cut off
+ * (ERR_TIMEOUT) after `timeout_ms`, while one that keeps sending at least
+ * NET_PACE_BYTES per `timeout_ms` is never cut off.
+ *
  * After tls_start() the same connection carries TLS: every read and write
  * goes through OpenSSL, the caller does not notice. Reads fill one large
  * buffer (no syscall per line); lines and raw spans are handed out of it.
@@ -19,13 +28,16 @@
 
 #include "err.h"
 
-#define NET_RBUF_SIZE (128 * 1024)
+#define NET_RBUF_SIZE  (128 * 1024)
+#define NET_PACE_BYTES (64 * 1024)
 
 struct net_conn {
     int fd;
-    SSL *ssl;         /* set by tls_start(); NULL on a clear connection */
-    int timeout_ms;   /* bound on every single wait */
-    int64_t deadline; /* absolute monotonic ms bound on the current command, 0 = none */
+    SSL *ssl;             /* set by tls_start(); NULL on a clear connection */
+    int timeout_ms;       /* bound on every single wait */
+    int64_t deadline;     /* absolute monotonic ms bound on the current command, 0 = none */
+    int64_t pace_left_ms; /* the pace rule: waiting allowed until pace_next arrives */
+    uint64_t pace_next;   /* bytes_in that renews the allowance; 0 = rule off */
     unsigned char *rbuf;
     size_t rpos, rlen; /* unread data is rbuf[rpos .. rlen) */
     char peer[64];     /* numeric address of the peer, for messages */
@@ -47,6 +59,10 @@ int net_connect(struct net_conn *c, const char *host, unsigned port, int timeout
 /* Bound everything until net_clear_deadline() to `ms` from now. */
 void net_set_deadline(struct net_conn *c, int64_t ms);
 void net_clear_deadline(struct net_conn *c);
+
+/* Start and stop the pace rule (see above). */
+void net_pace_begin(struct net_conn *c);
+void net_pace_end(struct net_conn *c);
 
 /* Wait until the socket is readable (POLLIN) or writable (POLLOUT). */
 int net_wait(struct net_conn *c, short events, struct err *e);

@@ -255,13 +255,22 @@ static void note_err(struct pop3 *p, const char *line, size_t len)
     p->last_err[o] = '\0';
 }
 
-/* One line, which must arrive whole within the timeout (not just each
- * read): a server trickling a byte at a time cannot hold us forever. */
+/* The end of a multi-line reply: the pace rule stops. */
+static void end_multi(struct pop3 *p)
+{
+    net_pace_end(p->net);
+    p->multi = 0;
+}
+
+/* A status line, which must arrive whole within the timeout (not just
+ * each read): a server trickling a byte at a time cannot hold us forever.
+ * (A status line also ends a multi-line reply that was left unfinished.) */
 static int read_line(struct pop3 *p, const char **line, size_t *len, size_t max, struct err *e)
 {
     int rc;
 
     if (pop3_flush(p, e) < 0) return -1;
+    end_multi(p);
     net_set_deadline(p->net, p->net->timeout_ms);
     rc = net_getline(p->net, line, len, max, e);
     net_clear_deadline(p->net);
@@ -429,11 +438,32 @@ int pop3_simple(struct pop3 *p, const char *cmd, const char *what, struct pop3_r
     return pop3_fail(p, r, what, e);
 }
 
+/* A line of a multi-line listing: the pace rule (net.h) bounds the whole
+ * listing, from its first line to the one that ends it. */
+static int read_multi_line(struct pop3 *p, const char **line, size_t *len, size_t max,
+                           struct err *e)
+{
+    if (pop3_flush(p, e) < 0) return -1;
+    if (!p->multi) {
+        net_pace_begin(p->net);
+        p->multi = 1;
+    }
+    if (net_getline(p->net, line, len, max, e) < 0) {
+        end_multi(p);
+        return -1;
+    }
+    trace(p, 'S', *line, *len);
+    return 0;
+}
+
 int pop3_list_line(struct pop3 *p, const char **line, size_t *len, struct err *e)
 {
-    if (read_line(p, line, len, POP3_LIST_LINE_MAX, e) < 0) return -1;
+    if (read_multi_line(p, line, len, POP3_LIST_LINE_MAX, e) < 0) return -1;
     if (*len >= 1 && (*line)[0] == '.') {
-        if (*len == 1) return 0;
+        if (*len == 1) {
+            end_multi(p);
+            return 0;
+        }
         (*line)++;
         (*len)--;
     }
@@ -478,29 +508,27 @@ int pop3_capa(struct pop3 *p, struct err *e)
     return pop3_capa_watched(p, NULL, NULL, e);
 }
 
-int pop3_body(struct pop3 *p, pop3_write_fn w, void *ctx, uint64_t max_bytes, struct err *werr,
-              struct err *e)
+/* pop3_body's loop, under the pace rule. */
+static int body_stream(struct pop3 *p, struct dotstream *d, pop3_write_fn w, void *ctx,
+                       uint64_t max_bytes, struct err *werr, struct err *e)
 {
-    struct dotstream d;
     int writing = w != NULL;
 
-    dotstream_init(&d);
-    if (pop3_flush(p, e) < 0) return -1;
     for (;;) {
         size_t avail, out, used;
         unsigned char *data = net_unread(p->net, &avail);
         ssize_t r;
 
         if (avail > 0) {
-            used = dotstream_decode(&d, data, avail, &out);
+            used = dotstream_decode(d, data, avail, &out);
             /* the bound holds even when the terminator came in the same read */
-            if (max_bytes && d.out_bytes > max_bytes)
+            if (max_bytes && d->out_bytes > max_bytes)
                 return err_set(e, ERR_PROTOCOL,
                                "%s sent more than %llu bytes for one message; giving up",
                                p->net->host, (unsigned long long)max_bytes);
             if (writing && out > 0 && w(ctx, data, out, werr) < 0) writing = 0;
             net_consume(p->net, used);
-            if (d.done) break;
+            if (d->done) break;
             if (used < avail && avail - used > 2)
                 return err_set(e, ERR_INTERNAL, "multi-line decoder stalled");
         }
@@ -510,11 +538,28 @@ int pop3_body(struct pop3 *p, pop3_write_fn w, void *ctx, uint64_t max_bytes, st
             return err_set(e, ERR_PROTOCOL, "%s closed the connection in the middle of a message",
                            p->net->host);
     }
+    return (w == NULL || writing) ? 0 : 1;
+}
+
+int pop3_body(struct pop3 *p, pop3_write_fn w, void *ctx, uint64_t max_bytes, struct err *werr,
+              struct err *e)
+{
+    struct dotstream d;
+    int rc;
+
+    dotstream_init(&d);
+    if (pop3_flush(p, e) < 0) return -1;
+    end_multi(p);
+    net_pace_begin(p->net);
+    rc = body_stream(p, &d, w, ctx, max_bytes, werr, e);
+    net_pace_end(p->net);
+    p->body_bytes = d.out_bytes;
+    if (rc < 0) return -1;
     if (p->trace) {
         char shown[80];
         int l = snprintf(shown, sizeof shown, "(%llu bytes of message data)",
                          (unsigned long long)d.out_bytes);
         trace(p, 'S', shown, (size_t)l);
     }
-    return (w == NULL || writing) ? 0 : 1;
+    return rc;
 }

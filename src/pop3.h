@@ -6,6 +6,11 @@
  *
  * Every reply is bounded: a status line is at most POP3_LINE_MAX bytes, a
  * listing line POP3_LIST_LINE_MAX, CAPA at most POP3_CAPA_MAX_LINES lines.
+ * And in time: a status line must arrive whole within the connection's
+ * timeout; a multi-line reply (CAPA, LIST, UIDL, a message body) is read
+ * under net.h's pace rule, from its first byte to its end: at most the
+ * timeout of waiting for each NET_PACE_BYTES (64 KiB) of it. A server
+ * that trickles is cut off with ERR_TIMEOUT either way.
  * The optional trace hook sees each line sent and received; secrets are
  * replaced by "****" before the hook sees them. Nothing here prints.
  *
@@ -62,7 +67,9 @@ struct pop3 {
     char last_err[POP3_ERR_SHOWN]; /* the last -ERR line as sent, escaped (below); "" if none */
     char wbuf[8192];               /* queued commands not yet written */
     size_t wlen;
-    unsigned pending; /* commands sent whose replies are not yet read */
+    unsigned pending;    /* commands sent whose replies are not yet read */
+    int multi;           /* inside a multi-line listing (its pace rule is on) */
+    uint64_t body_bytes; /* what the last pop3_body() decoded, whole or not */
 };
 
 /* Parse one status line. Returns -1 if it is neither +OK, -ERR nor "+ ". */
@@ -130,7 +137,10 @@ int pop3_list_line(struct pop3 *p, const char **line, size_t *len, struct err *e
  * is still read and discarded so the connection stays usable. Returns 0 when
  * the body was written whole, 1 when the writer failed (its error is in
  * *werr), -1 when the connection failed (error in *e). A NULL writer
- * discards. At most max_bytes decoded bytes are accepted (0 = no limit). */
+ * discards. At most max_bytes decoded bytes are accepted (0 = no limit):
+ * past them it gives up at once (-1, ERR_PROTOCOL) and the connection is
+ * not usable any more. p->body_bytes then exceeds max_bytes, so that the
+ * caller can tell which of its bounds was hit. */
 int pop3_body(struct pop3 *p, pop3_write_fn w, void *ctx, uint64_t max_bytes, struct err *werr,
               struct err *e);
 

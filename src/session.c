@@ -13,6 +13,7 @@
 #include "connect.h"
 #include "deliver.h"
 #include "fault.h"
+#include "listing.h"
 #include "log.h"
 #include "net.h"
 #include "plan.h"
@@ -23,15 +24,6 @@
 #include "session.h"
 #include "state.h"
 #include "stop.h"
-
-#define SESSION_MAX_MESSAGES 10000000UL
-
-/* A message's UIDL; its size (from LIST) is kept in the plan. */
-struct msg {
-    uint32_t uidl_off; /* into the session's pool */
-    uint16_t uidl_len; /* 0 = no UIDL */
-    uint8_t have_size; /* LIST gave it */
-};
 
 struct session {
     const struct account *a;
@@ -45,20 +37,14 @@ struct session {
     struct sink sink;
     int have_state, have_sink;
     char *secret;
-    struct msg *msgs;
-    unsigned long count; /* messages on the server (STAT) */
-    char *pool;
-    size_t pool_len, pool_cap;
-    int have_uidl;
-    unsigned long cur_num; /* message being received */
-    unsigned cur_writes;   /* chunks of it written so far */
-    uint64_t cur_bytes;    /* bytes of its body written so far */
-    struct plan_item *plan;
+    struct listing ls;                /* the server's STAT, LIST and UIDL */
+    unsigned long cur_num;            /* message being received */
+    unsigned cur_writes;              /* chunks of it written so far */
+    uint64_t cur_bytes;               /* bytes of its body written so far */
     int pipelining;                   /* pipeline RETR/DELE (account setting and CAPA) */
     int quit_sent;                    /* QUIT went out behind the last DELEs (or RETR) */
     int listing_sent;                 /* the listing went out behind PASS */
     int sizes_each;                   /* no LIST: a LIST n goes out before each RETR n */
-    uint64_t total;                   /* the mailbox's size (STAT) */
     unsigned long guess_lo, guess_hi; /* messages RETRed ahead of the listing */
     unsigned long recv_msgs;          /* received whole this run, for the progress line */
     uint64_t recv_bytes;
@@ -223,143 +209,7 @@ static int login(struct session *s)
     return capa_after_login(s);
 }
 
-/* ---- the listing ------------------------------------------------------ */
-
-static int listing_error(struct session *s, const char *what, const char *line, size_t len)
-{
-    char shown[120];
-
-    err_quote(shown, sizeof shown, line, len);
-    return err_set(s->e, ERR_PROTOCOL, "%s sent an impossible %s line: \"%s\"", s->a->host, what,
-                   shown);
-}
-
-/* The reply to a command already sent (pipelined) or sent now; -ERR is an
- * error naming the command. */
-static int answer_to(struct session *s, const char *cmd, int sent, struct pop3_reply *r)
-{
-    if (!sent) return pop3_simple(&s->pop, cmd, cmd, r, s->e);
-    if (pop3_reply(&s->pop, r, s->e) < 0) return -1;
-    return r->status == POP3_OK ? 0 : pop3_fail(&s->pop, r, cmd, s->e);
-}
-
-/* Say which listing a read failure (line too long, timeout) hit. */
-static int listing_failed(struct session *s, const char *what)
-{
-    if (s->e->kind == ERR_PROTOCOL || s->e->kind == ERR_TIMEOUT)
-        err_prefix(s->e, "reading the %s listing", what);
-    return -1;
-}
-
-static int stat_mailbox(struct session *s, int sent)
-{
-    struct pop3_reply r;
-    unsigned long n;
-    uint64_t total;
-
-    if (answer_to(s, "STAT", sent, &r) < 0) return -1;
-    if (pop3_parse_stat(r.text, strlen(r.text), &n, &total) < 0)
-        return listing_error(s, "STAT", r.text, strlen(r.text));
-    if (n > SESSION_MAX_MESSAGES)
-        return err_set(s->e, ERR_PROTOCOL, "%s claims %lu messages, more than popfetch handles",
-                       s->a->host, n);
-    s->count = n;
-    s->total = total;
-    s->res->listed = n;
-    s->res->have_listing = 1;
-    if (n && (!(s->msgs = calloc(n, sizeof *s->msgs)) || !(s->plan = calloc(n, sizeof *s->plan))))
-        return err_set(s->e, ERR_INTERNAL, "out of memory");
-    return 0;
-}
-
-static int read_list(struct session *s, int sent)
-{
-    struct pop3_reply r;
-    const char *line;
-    size_t len;
-    int rc;
-
-    if (answer_to(s, "LIST", sent, &r) < 0) return -1;
-    while ((rc = pop3_list_line(&s->pop, &line, &len, s->e)) == 1) {
-        unsigned long n;
-        uint64_t size;
-        if (pop3_parse_list_line(line, len, &n, &size) < 0 || n > s->count ||
-            s->msgs[n - 1].have_size)
-            return listing_error(s, "LIST", line, len);
-        s->msgs[n - 1].have_size = 1;
-        s->plan[n - 1].size = size;
-    }
-    if (rc < 0) return listing_failed(s, "LIST");
-    for (unsigned long i = 0; i < s->count; i++)
-        if (!s->msgs[i].have_size)
-            return err_set(s->e, ERR_PROTOCOL, "%s left message %lu out of LIST", s->a->host,
-                           i + 1);
-    return 0;
-}
-
-static int pool_add(struct session *s, const char *uid, size_t len, uint32_t *off)
-{
-    if (s->pool_len + len + 1 > s->pool_cap) {
-        size_t ncap = s->pool_cap ? s->pool_cap * 2 : 65536;
-        char *n;
-        while (ncap < s->pool_len + len + 1) ncap *= 2;
-        if (ncap > UINT32_MAX || !(n = realloc(s->pool, ncap))) return -1;
-        s->pool = n;
-        s->pool_cap = ncap;
-    }
-    *off = (uint32_t)s->pool_len;
-    memcpy(s->pool + s->pool_len, uid, len);
-    s->pool[s->pool_len + len] = '\0';
-    s->pool_len += len + 1;
-    return 0;
-}
-
-static const char *msg_uidl(const struct session *s, unsigned long i)
-{
-    return s->msgs[i].uidl_len ? s->pool + s->msgs[i].uidl_off : NULL;
-}
-
-/* What the state remembers of message i, looked up as its UIDL arrives
- * (while the rest of the listing is still on its way). */
-static void recall(struct session *s, unsigned long i)
-{
-    const struct state_entry *ent = state_lookup(&s->st, msg_uidl(s, i), s->msgs[i].uidl_len);
-
-    if (!ent) return;
-    state_mark_listed(&s->st, ent);
-    s->plan[i].seen = ent->status == STATE_DELIVERED;
-    s->plan[i].reported_big = ent->status == STATE_SKIPPED;
-    s->plan[i].first_seen = ent->first_seen;
-}
-
-static int read_uidl(struct session *s, int sent)
-{
-    struct pop3_reply r;
-    const char *line, *uid;
-    size_t len, uidlen;
-    int rc;
-
-    if ((!sent && pop3_send(&s->pop, "UIDL", NULL, s->e) < 0) || pop3_reply(&s->pop, &r, s->e) < 0)
-        return -1;
-    if (r.status != POP3_OK) return 0; /* no UIDL: s->have_uidl stays 0 */
-    while ((rc = pop3_list_line(&s->pop, &line, &len, s->e)) == 1) {
-        unsigned long n;
-        if (pop3_parse_uidl_line(line, len, &n, &uid, &uidlen) < 0 || n > s->count ||
-            s->msgs[n - 1].uidl_len)
-            return listing_error(s, "UIDL", line, len);
-        if (pool_add(s, uid, uidlen, &s->msgs[n - 1].uidl_off) < 0)
-            return err_set(s->e, ERR_INTERNAL, "out of memory");
-        s->msgs[n - 1].uidl_len = (uint16_t)uidlen;
-        recall(s, n - 1);
-    }
-    if (rc < 0) return listing_failed(s, "UIDL");
-    for (unsigned long i = 0; i < s->count; i++)
-        if (!s->msgs[i].uidl_len)
-            return err_set(s->e, ERR_PROTOCOL, "%s left message %lu out of UIDL", s->a->host,
-                           i + 1);
-    s->have_uidl = 1;
-    return 0;
-}
+/* ---- the listing (listing.c reads it; here: what is asked for, when) -- */
 
 /* RETR, DELE or LIST n of message index i (numbered from 1 on the wire). */
 static int send_numbered(struct session *s, const char *verb, unsigned long i)
@@ -393,10 +243,10 @@ static int guess_new(struct session *s)
     unsigned long n = s->st.nents;
 
     if (s->o->check || s->a->max_size || s->a->max_messages || s->pop.capa.expire == 0 ||
-        s->count <= n)
+        s->ls.count <= n)
         return 0;
     s->guess_lo = n;
-    s->guess_hi = s->count - n < GUESS_MAX ? s->count : n + GUESS_MAX;
+    s->guess_hi = s->ls.count - n < GUESS_MAX ? s->ls.count : n + GUESS_MAX;
     for (unsigned long i = s->guess_lo; i < s->guess_hi; i++)
         if (send_retr(s, i) < 0) return -1;
     return pop3_flush(&s->pop, s->e);
@@ -414,15 +264,19 @@ static int read_listing(struct session *s)
     if (ahead && pop3_flush(&s->pop, s->e) < 0) return -1;
     /* the server works on the listing meanwhile */
     if (open_local(s) < 0) return -1;
-    if (stat_mailbox(s, ahead) < 0) return -1;
+    if (listing_stat(&s->ls, ahead, s->e) < 0) return -1;
+    s->res->listed = s->ls.count;
+    s->res->have_listing = 1;
     if (ahead && guess_new(s) < 0) return -1;
-    if (s->count == 0 && !ahead) {
-        s->have_uidl = 1;
+    if (s->ls.count == 0 && !ahead) {
+        s->ls.have_uidl = 1;
         return 0;
     }
-    if ((!s->sizes_each && read_list(s, ahead) < 0) || read_uidl(s, ahead) < 0) return -1;
-    if (s->count == 0) s->have_uidl = 1;
-    if (!s->have_uidl && (s->a->keep.mode != KEEP_OFF || s->o->check)) {
+    if ((!s->sizes_each && listing_list(&s->ls, ahead, s->e) < 0) ||
+        listing_uidl(&s->ls, ahead, s->e) < 0)
+        return -1;
+    if (s->ls.count == 0) s->ls.have_uidl = 1;
+    if (!s->ls.have_uidl && (s->a->keep.mode != KEEP_OFF || s->o->check)) {
         err_set(s->e, ERR_PROTOCOL,
                 "%s does not support UIDL, so popfetch cannot tell new "
                 "messages from old ones",
@@ -430,7 +284,7 @@ static int read_listing(struct session *s)
         err_hint(s->e, "with this server use `keep off` (fetch and delete everything)");
         return -1;
     }
-    return 0;
+    return listing_cover(&s->ls, s->e);
 }
 
 /* ---- planning --------------------------------------------------------- */
@@ -452,15 +306,15 @@ static void policy_of(const struct account *a, struct plan_policy *p)
  * that we told them (it is not "seen": raising max_size fetches it). */
 static int report_too_big(struct session *s)
 {
-    for (unsigned long i = 0; i < s->count; i++) {
-        if (s->plan[i].action != PLAN_TOO_BIG || s->plan[i].reported_big) continue;
+    for (unsigned long i = 0; i < s->ls.count; i++) {
+        if (s->ls.plan[i].action != PLAN_TOO_BIG || s->ls.plan[i].reported_big) continue;
         log_warn(s->a->name,
                  "message %lu is %llu bytes, more than max_size; it stays on the "
                  "server",
-                 i + 1, (unsigned long long)s->plan[i].size);
-        if (!s->o->check && s->msgs[i].uidl_len &&
-            state_add(&s->st, msg_uidl(s, i), s->msgs[i].uidl_len, STATE_SKIPPED, time(NULL), NULL,
-                      s->e) < 0)
+                 i + 1, (unsigned long long)s->ls.plan[i].size);
+        if (!s->o->check && s->ls.msgs[i].uidl_len &&
+            state_add(&s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
+                      time(NULL), NULL, s->e) < 0)
             return -1;
     }
     return s->o->check ? 0 : state_commit(&s->st, s->e);
@@ -491,17 +345,17 @@ static int make_plan(struct session *s)
     struct plan_summary sum;
 
     policy_of(s->a, &p); /* sizes and what the state knows are in s->plan already */
-    plan_make(&p, s->plan, s->count, &sum);
+    plan_make(&p, s->ls.plan, s->ls.count, &sum);
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;
-    for (unsigned long i = 0; i < s->count; i++)
-        if (s->plan[i].action == PLAN_TOO_BIG) s->res->too_big++;
-    log_info(s->a->name, "%lu message%s on the server, %lu to fetch", s->count,
-             s->count == 1 ? "" : "s", sum.fetch);
+    for (unsigned long i = 0; i < s->ls.count; i++)
+        if (s->ls.plan[i].action == PLAN_TOO_BIG) s->res->too_big++;
+    log_info(s->a->name, "%lu message%s on the server, %lu to fetch", s->ls.count,
+             s->ls.count == 1 ? "" : "s", sum.fetch);
     if (sum.fetch && !s->o->check) {
         uint64_t bytes = 0;
-        for (unsigned long i = 0; i < s->count; i++)
-            if (plan_fetches(s->plan[i].action)) bytes += s->plan[i].size;
+        for (unsigned long i = 0; i < s->ls.count; i++)
+            if (plan_fetches(s->ls.plan[i].action)) bytes += s->ls.plan[i].size;
         progress_start(s->a->name, sum.fetch, bytes);
     }
     warn_expire(s);
@@ -596,7 +450,7 @@ static int may_send(const struct session *s, const struct fetcher *f)
  * it already) or a DELE of a message deleted unread? */
 static int needs_cmd(const struct session *s, unsigned long i)
 {
-    enum plan_action act = s->plan[i].action;
+    enum plan_action act = s->ls.plan[i].action;
 
     if (plan_fetches(act)) return i < s->guess_lo || i >= s->guess_hi;
     return plan_deletes(act);
@@ -610,10 +464,10 @@ static int fill(struct session *s, struct fetcher *f)
         if (queue_dele(s, f, f->deletable[f->dpos++]) < 0) return -1;
     if (f->dpos == f->nd) f->dpos = f->nd = 0;
     while (f->retrs < f->window && f->n + 2 <= FETCH_QUEUE - FETCH_GROUP && may_send(s, f)) {
-        while (f->next < s->count && !needs_cmd(s, f->next)) f->next++;
-        if (f->next >= s->count) break;
-        int rc = plan_fetches(s->plan[f->next].action) ? queue_retr(s, f, f->next)
-                                                       : queue_dele(s, f, f->next);
+        while (f->next < s->ls.count && !needs_cmd(s, f->next)) f->next++;
+        if (f->next >= s->ls.count) break;
+        int rc = plan_fetches(s->ls.plan[f->next].action) ? queue_retr(s, f, f->next)
+                                                          : queue_dele(s, f, f->next);
         if (rc < 0) return -1;
         f->next++;
     }
@@ -631,7 +485,7 @@ static int more_to_fetch(const struct fetcher *f)
  * overlaps our last durability barrier). */
 static int queue_quit(struct session *s, const struct fetcher *f)
 {
-    int all_queued = f->next >= s->count && f->unsent == 0;
+    int all_queued = f->next >= s->ls.count && f->unsent == 0;
     int no_dele_to_come = f->deletes_none || (!f->retrs && !f->ng && f->dpos == f->nd);
 
     if (!s->pipelining || s->quit_sent || !all_queued || !no_dele_to_come) return 0;
@@ -679,8 +533,8 @@ static int commit_group(struct session *s, struct fetcher *f, int dele)
     if (k->ops->sync(k, s->e) < 0) return -1;
     for (size_t j = 0; j < f->ng; j++) {
         unsigned long i = f->group[j];
-        const char *uidl = msg_uidl(s, i);
-        if (uidl && state_add(&s->st, uidl, s->msgs[i].uidl_len, STATE_DELIVERED, time(NULL),
+        const char *uidl = listing_uidl_of(&s->ls, i);
+        if (uidl && state_add(&s->st, uidl, s->ls.msgs[i].uidl_len, STATE_DELIVERED, time(NULL),
                               f->names[j][0] ? f->names[j] : NULL, s->e) < 0)
             return -1;
     }
@@ -693,9 +547,9 @@ static int commit_group(struct session *s, struct fetcher *f, int dele)
         unsigned long i = f->group[j];
         FAULT_POINT("after-publish", i + 1);
         s->res->fetched++;
-        s->res->bytes += s->plan[i].size;
-        if (!plan_deletes(s->plan[i].action)) s->res->kept++;
-        if (dele && plan_deletes(s->plan[i].action)) f->deletable[f->nd++] = i;
+        s->res->bytes += s->ls.plan[i].size; /* what was received (receive()) */
+        if (!plan_deletes(s->ls.plan[i].action)) s->res->kept++;
+        if (dele && plan_deletes(s->ls.plan[i].action)) f->deletable[f->nd++] = i;
     }
     f->ng = 0;
     f->gbytes = 0;
@@ -733,37 +587,51 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
     return rc;
 }
 
-/* The most a body may decode to: twice the size LIST gave and 1 MiB of
- * slack, so that a server lying about sizes cannot fill the disk. Without
- * a size (LIST n refused) the whole mailbox's size from STAT bounds it.
- * Both are at most 2^62 (pop3_parse_list_line, pop3_parse_stat). */
-static uint64_t body_limit(const struct session *s, unsigned long i)
+/* What the server's own words allow a body to decode to: twice the size
+ * LIST gave and 1 MiB of slack, so that a server lying about sizes is
+ * caught. Without a size (LIST n refused) the whole mailbox's size from
+ * STAT bounds it. Both are at most 2^62 (pop3_parse_list_line,
+ * pop3_parse_stat). */
+static uint64_t listed_limit(const struct session *s, unsigned long i)
 {
-    return (s->msgs[i].have_size ? s->plan[i].size : s->total) * 2 + (1 << 20);
+    return (s->ls.msgs[i].have_size ? s->ls.plan[i].size : s->ls.total) * 2 + (1 << 20);
 }
 
-/* The answer to LIST n, sent before RETR n: the message's size. A refusal
- * leaves it unknown (the RETR answers for the message). */
-static int list_reply(struct session *s, unsigned long i)
+/* The most a body may decode to: the smaller of listed_limit() and the
+ * user's max_message_bytes, which the server cannot raise (a LIST of 2^62
+ * bytes must not let it fill the disk). */
+static uint64_t body_limit(const struct session *s, unsigned long i)
 {
-    struct pop3_reply r;
-    unsigned long n;
-    uint64_t size;
+    uint64_t listed = listed_limit(s, i);
 
-    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
-    if (r.status != POP3_OK) return 0;
-    if (pop3_parse_list_line(r.text, strlen(r.text), &n, &size) < 0 || n != i + 1)
-        return listing_error(s, "LIST", r.text, strlen(r.text));
-    s->plan[i].size = size;
-    s->msgs[i].have_size = 1;
-    return 0;
+    return listed < s->a->max_message_bytes ? listed : s->a->max_message_bytes;
+}
+
+/* pop3_body() failed on message index i: if the body grew past
+ * max_message_bytes (not past what LIST promised, which stays a protocol
+ * error), say so. The rest of the body was not read, so the session ends
+ * here either way; the message stays on the server. */
+static int body_failed(struct session *s, unsigned long i)
+{
+    uint64_t max = s->a->max_message_bytes;
+
+    if (s->pop.body_bytes <= body_limit(s, i) || max > listed_limit(s, i)) return -1;
+    if (plan_fetches(s->ls.plan[i].action)) s->res->failed++;
+    err_set(s->e, ERR_DELIVERY,
+            "message %lu is larger than max_message_bytes (%llu bytes): not delivered, it "
+            "stays on the server",
+            i + 1, (unsigned long long)max);
+    err_hint(s->e, "raise max_message_bytes to fetch it, or set max_size below it to leave "
+                   "such messages on the server without downloading them");
+    return -1;
 }
 
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
  * 0 = failed but the session goes on, -1 = the session cannot go on. */
 static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MAX])
 {
-    struct deliver_msg m = {.num = i + 1, .uidl = msg_uidl(s, i), .size = s->plan[i].size};
+    struct deliver_msg m = {
+        .num = i + 1, .uidl = listing_uidl_of(&s->ls, i), .size = s->ls.plan[i].size};
     struct sink *k = &s->sink;
     struct pop3_reply r;
     struct err werr;
@@ -791,7 +659,7 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
     rc = pop3_body(&s->pop, write_body, s, body_limit(s, i), &werr, s->e);
     if (rc != 0) {
         k->ops->abort(k);
-        if (rc < 0) return -1;
+        if (rc < 0) return body_failed(s, i);
         delivery_failed(s, m.num, &werr);
         return 0;
     }
@@ -799,7 +667,9 @@ static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MA
         delivery_failed(s, m.num, &werr);
         return 0;
     }
-    if (!s->msgs[i].have_size) s->plan[i].size = s->cur_bytes; /* LIST n was refused */
+    /* From here on its size is what really came (the summary, the progress
+     * line and the group bound count it), not what LIST claimed. */
+    s->ls.plan[i].size = s->cur_bytes;
     FAULT_POINT("after-tmp", m.num);
     return 1;
 }
@@ -813,7 +683,9 @@ static int drop_guessed(struct session *s, unsigned long i)
 
     if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
     if (r.status != POP3_OK) return 0;
-    return pop3_body(&s->pop, NULL, NULL, body_limit(s, i), &ignored, s->e) < 0 ? -1 : 0;
+    if (pop3_body(&s->pop, NULL, NULL, body_limit(s, i), &ignored, s->e) < 0)
+        return body_failed(s, i);
+    return 0;
 }
 
 /* The RETRs guess_new sent are the first commands in flight. */
@@ -821,7 +693,7 @@ static void queue_guessed(struct session *s, struct fetcher *f)
 {
     for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
         push_retr(s, f, i);
-        if (plan_fetches(s->plan[i].action)) f->unsent--;
+        if (plan_fetches(s->ls.plan[i].action)) f->unsent--;
     }
 }
 
@@ -834,15 +706,16 @@ static int answer_one(struct session *s, struct fetcher *f)
     f->head = (f->head + 1) % FETCH_QUEUE;
     f->n--;
     if (x.cmd == FL_DELE) return dele_reply(s, x.i);
-    if (x.cmd == FL_LIST) return list_reply(s, x.i);
+    if (x.cmd == FL_LIST) return listing_list_one(&s->ls, x.i, s->e);
     f->retrs--;
-    rc =
-        plan_fetches(s->plan[x.i].action) ? receive(s, x.i, f->names[f->ng]) : drop_guessed(s, x.i);
+    rc = plan_fetches(s->ls.plan[x.i].action) ? receive(s, x.i, f->names[f->ng])
+                                              : drop_guessed(s, x.i);
     if (rc < 0) return rc;
     if (rc == 1) {
-        progress_update(++s->recv_msgs, s->recv_bytes += s->plan[x.i].size);
+        progress_update(++s->recv_msgs, s->recv_bytes += s->ls.plan[x.i].size);
         f->group[f->ng++] = x.i;
-        f->gbytes += s->plan[x.i].size < FETCH_GROUP_BYTES ? s->plan[x.i].size : FETCH_GROUP_BYTES;
+        f->gbytes +=
+            s->ls.plan[x.i].size < FETCH_GROUP_BYTES ? s->ls.plan[x.i].size : FETCH_GROUP_BYTES;
     }
     /* also after a failed message: the group may be complete now */
     if (f->ng && (f->ng >= f->group_max || f->gbytes >= FETCH_GROUP_BYTES || !more_to_fetch(f)))
@@ -860,9 +733,9 @@ static int fetch_all(struct session *s)
     f->group_max = s->sink.one_at_a_time ? 1 : FETCH_GROUP;
     /* EXPIRE 0: QUIT deletes what was RETRed, so it must wait for durability */
     f->deletes_none = s->pop.capa.expire != 0;
-    for (unsigned long i = 0; i < s->count; i++) {
-        f->unsent += plan_fetches(s->plan[i].action) != 0;
-        if (plan_deletes(s->plan[i].action)) f->deletes_none = 0;
+    for (unsigned long i = 0; i < s->ls.count; i++) {
+        f->unsent += plan_fetches(s->ls.plan[i].action) != 0;
+        if (plan_deletes(s->ls.plan[i].action)) f->deletes_none = 0;
     }
     queue_guessed(s, f);
     while (rc == 0) {
@@ -940,13 +813,11 @@ static void cleanup(struct session *s, int clean)
     if (s->have_state) {
         /* Every journaled delivery was published (or the run stopped before
          * publishing it, and then the journal keeps its name for recovery). */
-        if (clean && !s->o->check && state_settle(&s->st, s->have_uidl, &e) < 0)
+        if (clean && !s->o->check && state_settle(&s->st, s->ls.have_uidl, &e) < 0)
             log_warn(s->a->name, "%s", e.msg);
         state_close(&s->st);
     }
-    free(s->msgs);
-    free(s->pool);
-    free(s->plan);
+    listing_free(&s->ls);
 }
 
 int session_run(const struct account *a, const struct session_opts *o, struct session_result *res)
@@ -962,6 +833,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     s.o = o;
     s.res = res;
     s.e = &res->err;
+    listing_init(&s.ls, &s.pop, &s.st);
     res->login_delay = -1;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);

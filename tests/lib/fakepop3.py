@@ -37,6 +37,8 @@ spaces included.
                      "\\x00", "\\r")
   MESSAGE path       send a file as a POP3 multi-line body: LF -> CRLF,
                      dot-stuffing, then ".\\r\\n" (the "+OK" line is yours)
+  TRICKLE secs text  send text + CRLF one byte at a time, pausing secs
+                     (float) before each byte: a server that trickles
   STARTTLS           start TLS (server side) now; needs --tls-cert/--tls-key
   SLEEP seconds      pause (float)
   STALL              send nothing more; wait until the client closes
@@ -101,7 +103,7 @@ class PeerGone(Exception):
 # Transcript parsing
 
 SEND_DIRECTIVES = {"S:", "S+", "SX:", "SLF:", "SEND-FILE", "SEND-REPEAT", "SEND-BYTES",
-                   "MESSAGE"}
+                   "MESSAGE", "TRICKLE"}
 
 
 def parse_transcript(path):
@@ -183,6 +185,15 @@ def parse_transcript(path):
             if len(b) != 1 or ord(b) > 255:
                 raise bad("the byte must be exactly one byte")
             out.append((lineno, word, (int(parts[0]), bytes([ord(b)]))))
+        elif word == "TRICKLE":
+            parts = line.split(" ", 2)
+            try:
+                secs = float(parts[1]) if len(parts) > 1 else -1.0
+            except ValueError:
+                secs = -1.0
+            if secs < 0:
+                raise bad("usage: TRICKLE seconds text")
+            out.append((lineno, word, (secs, parts[2] if len(parts) > 2 else "")))
         elif word == "SLEEP":
             try:
                 secs = float(arg_text)
@@ -478,6 +489,8 @@ class Connection:
                 k = min(CHUNK, left)
                 self.send(block[:k])
                 left -= k
+        elif op == "TRICKLE":
+            self.trickle(arg, where)
         elif op in ("C:", "C~", "C*"):
             self.expect_line(op, arg, where)
         elif op == "STARTTLS":
@@ -494,6 +507,19 @@ class Connection:
             pass                # the caller closes
         else:                   # pragma: no cover - parse_transcript checks
             raise Mismatch(f"internal: unknown op {op}")
+
+    def trickle(self, arg, where):
+        """TRICKLE: one byte at a time, secs before each (the line is logged
+        once, before its first byte)."""
+        secs, text = arg
+        data = text.encode("utf-8") + b"\r\n"
+        self.log.server_note(f"TRICKLE: {len(data)} bytes, one every {secs} s")
+        self.log.server(data)
+        for i in range(len(data)):
+            if secs > self.remaining():
+                raise Mismatch(f"TRICKLE would pass --timeout ({where})")
+            time.sleep(secs)
+            self.send(data[i:i + 1])
 
     def expect_line(self, op, want, where):
         if self.gone and not self.buf:

@@ -266,3 +266,28 @@ TEST(conf_size_never_wraps)
     CHECK(conf_parse_size("17179869183G", &v) == 0 && v == 17179869183ULL << 30);
     CHECK(conf_parse_size("10M", &v) == 0 && v == 10ULL << 20);
 }
+
+/* max_message_bytes: 1 GiB unless set, inherited like any key, never 0. */
+TEST(conf_max_message_bytes)
+{
+    static const char text[] = "defaults\n"
+                               "host h\n"
+                               "user u\n"
+                               "delivery maildir /m\n"
+                               "account a\n"
+                               "account b\n"
+                               "max_message_bytes 50M\n"
+                               "account c : b\n";
+    struct config cfg;
+    struct err e;
+
+    CHECK(load(text, &cfg, &e) == 0);
+    CHECK(conf_find(&cfg, "a")->max_message_bytes == 1ULL << 30);
+    CHECK(conf_find(&cfg, "b")->max_message_bytes == 50ULL << 20);
+    CHECK(conf_find(&cfg, "c")->max_message_bytes == 50ULL << 20);
+    conf_free(&cfg);
+    CHECK(load("account a\nhost h\nuser u\ndelivery maildir /m\nmax_message_bytes 0\n", &cfg, &e) <
+          0);
+    CHECK(e.kind == ERR_USAGE && strstr(e.msg, "test.rc:5") && strstr(e.msg, "max_message_bytes"));
+    conf_free(&cfg);
+}

@@ -1,0 +1,226 @@
+/*
+ * listing — STAT, LIST and UIDL as a session sees them. See listing.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "listing.h"
+
+void listing_init(struct listing *l, struct pop3 *pop, struct state *st)
+{
+    memset(l, 0, sizeof *l);
+    l->pop = pop;
+    l->st = st;
+    l->max_messages = LISTING_MAX_MESSAGES;
+    l->max_pool = LISTING_MAX_POOL;
+}
+
+void listing_free(struct listing *l)
+{
+    free(l->msgs);
+    free(l->plan);
+    free(l->pool);
+    l->msgs = NULL;
+    l->plan = NULL;
+    l->pool = NULL;
+    l->cap = 0;
+}
+
+static const char *host(const struct listing *l)
+{
+    return l->pop->net->host;
+}
+
+static int listing_error(struct listing *l, const char *what, const char *line, size_t len,
+                         struct err *e)
+{
+    char shown[120];
+
+    err_quote(shown, sizeof shown, line, len);
+    return err_set(e, ERR_PROTOCOL, "%s sent an impossible %s line: \"%s\"", host(l), what, shown);
+}
+
+/* The reply to a command already sent (pipelined) or sent now; -ERR is an
+ * error naming the command. */
+static int answer_to(struct listing *l, const char *cmd, int sent, struct pop3_reply *r,
+                     struct err *e)
+{
+    if (!sent) return pop3_simple(l->pop, cmd, cmd, r, e);
+    if (pop3_reply(l->pop, r, e) < 0) return -1;
+    return r->status == POP3_OK ? 0 : pop3_fail(l->pop, r, cmd, e);
+}
+
+/* Say which listing a read failure (line too long, timeout) hit. */
+static int listing_failed(struct err *e, const char *what)
+{
+    if (e->kind == ERR_PROTOCOL || e->kind == ERR_TIMEOUT)
+        err_prefix(e, "reading the %s listing", what);
+    return -1;
+}
+
+int listing_stat(struct listing *l, int sent, struct err *e)
+{
+    struct pop3_reply r;
+    unsigned long n;
+    uint64_t total;
+
+    if (answer_to(l, "STAT", sent, &r, e) < 0) return -1;
+    if (pop3_parse_stat(r.text, strlen(r.text), &n, &total) < 0)
+        return listing_error(l, "STAT", r.text, strlen(r.text), e);
+    if (n > l->max_messages)
+        return err_set(e, ERR_PROTOCOL,
+                       "%s claims %lu messages, more than popfetch handles (at most %lu)", host(l),
+                       n, l->max_messages);
+    l->count = n;
+    l->total = total;
+    return 0;
+}
+
+/* The table holds messages 1..n (n <= count) once this returns 0. It
+ * doubles (from LISTING_FIRST entries, never past count), so a listing
+ * in order costs O(log n) reallocations, and new entries are zero. */
+#define LISTING_FIRST 1024UL
+
+static int reserve(struct listing *l, unsigned long n, struct err *e)
+{
+    unsigned long ncap = l->cap ? l->cap : LISTING_FIRST;
+    struct listing_msg *m;
+    struct plan_item *p;
+
+    if (n <= l->cap) return 0;
+    while (ncap < n) ncap *= 2;
+    if (ncap > l->count) ncap = l->count;
+    if (!(m = realloc(l->msgs, ncap * sizeof *m))) return err_set(e, ERR_INTERNAL, "out of memory");
+    l->msgs = m;
+    if (!(p = realloc(l->plan, ncap * sizeof *p))) return err_set(e, ERR_INTERNAL, "out of memory");
+    l->plan = p;
+    memset(l->msgs + l->cap, 0, (ncap - l->cap) * sizeof *m);
+    memset(l->plan + l->cap, 0, (ncap - l->cap) * sizeof *p);
+    l->cap = ncap;
+    return 0;
+}
+
+int listing_cover(struct listing *l, struct err *e)
+{
+    return reserve(l, l->count, e);
+}
+
+/* The first message 1..count that a listing left out (have_size or
+ * uidl_len still 0), or 0 if it named them all. */
+static unsigned long left_out(const struct listing *l, int sizes)
+{
+    for (unsigned long i = 0; i < l->count; i++)
+        if (i >= l->cap || !(sizes ? l->msgs[i].have_size : l->msgs[i].uidl_len)) return i + 1;
+    return 0;
+}
+
+int listing_list(struct listing *l, int sent, struct err *e)
+{
+    struct pop3_reply r;
+    const char *line;
+    size_t len;
+    unsigned long missing;
+    int rc;
+
+    if (answer_to(l, "LIST", sent, &r, e) < 0) return -1;
+    while ((rc = pop3_list_line(l->pop, &line, &len, e)) == 1) {
+        unsigned long n;
+        uint64_t size;
+        if (pop3_parse_list_line(line, len, &n, &size) < 0 || n > l->count)
+            return listing_error(l, "LIST", line, len, e);
+        if (reserve(l, n, e) < 0) return -1;
+        if (l->msgs[n - 1].have_size) return listing_error(l, "LIST", line, len, e);
+        l->msgs[n - 1].have_size = 1;
+        l->plan[n - 1].size = size;
+    }
+    if (rc < 0) return listing_failed(e, "LIST");
+    if ((missing = left_out(l, 1)))
+        return err_set(e, ERR_PROTOCOL, "%s left message %lu out of LIST", host(l), missing);
+    return 0;
+}
+
+/* Keep a UIDL in the pool (doubling, never past max_pool). */
+static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *off, struct err *e)
+{
+    size_t need = l->pool_len + len + 1;
+
+    if (need > l->max_pool || need > UINT32_MAX)
+        return err_set(e, ERR_PROTOCOL,
+                       "%s sent more than %zu MiB of unique-ids in its UIDL listing, more than "
+                       "popfetch handles",
+                       host(l), l->max_pool >> 20);
+    if (need > l->pool_cap) {
+        size_t ncap = l->pool_cap ? l->pool_cap * 2 : 65536;
+        char *n;
+        while (ncap < need) ncap *= 2;
+        if (ncap > l->max_pool) ncap = l->max_pool;
+        if (!(n = realloc(l->pool, ncap))) return err_set(e, ERR_INTERNAL, "out of memory");
+        l->pool = n;
+        l->pool_cap = ncap;
+    }
+    *off = (uint32_t)l->pool_len;
+    memcpy(l->pool + l->pool_len, uid, len);
+    l->pool[l->pool_len + len] = '\0';
+    l->pool_len += len + 1;
+    return 0;
+}
+
+/* What the state remembers of message i, looked up as its UIDL arrives
+ * (while the rest of the listing is still on its way). */
+static void recall(struct listing *l, unsigned long i)
+{
+    const struct state_entry *ent;
+
+    if (!l->st) return;
+    ent = state_lookup(l->st, listing_uidl_of(l, i), l->msgs[i].uidl_len);
+    if (!ent) return;
+    state_mark_listed(l->st, ent);
+    l->plan[i].seen = ent->status == STATE_DELIVERED;
+    l->plan[i].reported_big = ent->status == STATE_SKIPPED;
+    l->plan[i].first_seen = ent->first_seen;
+}
+
+int listing_uidl(struct listing *l, int sent, struct err *e)
+{
+    struct pop3_reply r;
+    const char *line, *uid;
+    size_t len, uidlen;
+    unsigned long missing;
+    int rc;
+
+    if ((!sent && pop3_send(l->pop, "UIDL", NULL, e) < 0) || pop3_reply(l->pop, &r, e) < 0)
+        return -1;
+    if (r.status != POP3_OK) return 0; /* no UIDL: have_uidl stays 0 */
+    while ((rc = pop3_list_line(l->pop, &line, &len, e)) == 1) {
+        unsigned long n;
+        if (pop3_parse_uidl_line(line, len, &n, &uid, &uidlen) < 0 || n > l->count)
+            return listing_error(l, "UIDL", line, len, e);
+        if (reserve(l, n, e) < 0) return -1;
+        if (l->msgs[n - 1].uidl_len) return listing_error(l, "UIDL", line, len, e);
+        if (pool_add(l, uid, uidlen, &l->msgs[n - 1].uidl_off, e) < 0) return -1;
+        l->msgs[n - 1].uidl_len = (uint16_t)uidlen;
+        recall(l, n - 1);
+    }
+    if (rc < 0) return listing_failed(e, "UIDL");
+    if ((missing = left_out(l, 0)))
+        return err_set(e, ERR_PROTOCOL, "%s left message %lu out of UIDL", host(l), missing);
+    l->have_uidl = 1;
+    return 0;
+}
+
+int listing_list_one(struct listing *l, unsigned long i, struct err *e)
+{
+    struct pop3_reply r;
+    unsigned long n;
+    uint64_t size;
+
+    if (i >= l->count) return err_set(e, ERR_INTERNAL, "LIST %lu of %lu messages", i + 1, l->count);
+    if (pop3_reply(l->pop, &r, e) < 0) return -1;
+    if (r.status != POP3_OK) return 0;
+    if (pop3_parse_list_line(r.text, strlen(r.text), &n, &size) < 0 || n != i + 1)
+        return listing_error(l, "LIST", r.text, strlen(r.text), e);
+    if (reserve(l, n, e) < 0) return -1;
+    l->plan[i].size = size;
+    l->msgs[i].have_size = 1;
+    return 0;
+}

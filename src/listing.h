@@ -1,0 +1,106 @@
+/*
+ * listing — the server's STAT, LIST and UIDL replies as a session sees
+ * them: the table of the messages on the server (number -> size, UIDL, and
+ * what the seen-state remembers of it), filled as the listing lines arrive.
+ *
+ * Contract:
+ *  - STAT's count is a claim that the listings must confirm: LIST and UIDL
+ *    must each name every message 1..count exactly once. A line that does
+ *    not parse, names a number outside 1..count or repeats one is an
+ *    ERR_PROTOCOL error quoting the line; so is a listing that leaves a
+ *    message out (an incomplete UIDL listing must never be taken for the
+ *    mailbox: the state would forget messages still on the server).
+ *  - Memory follows what the server really sends, not what it announces:
+ *    nothing is allocated for STAT's count. The table grows (doubling, so
+ *    without an allocation per line) to the highest message number the
+ *    listing lines have named; only listing_cover(), for a session that
+ *    reads neither LIST nor UIDL, sizes it by STAT's count.
+ *  - Ceilings, whatever the server says: at most max_messages messages
+ *    (LISTING_MAX_MESSAGES: a STAT count above it is refused at once) and
+ *    max_pool bytes of UIDLs (LISTING_MAX_POOL); beyond either, an
+ *    ERR_PROTOCOL error. So a listing costs at most about 40 bytes per
+ *    message plus the pool: 80 MiB + 256 MiB at the ceilings, and about
+ *    15 MiB for a mailbox of 300,000 messages with 16-byte UIDLs.
+ *  - Each UIDL is looked up in the seen-state as it arrives (while the rest
+ *    of the listing is still on its way): plan[i] gets what the state
+ *    remembers, and the entry is marked listed.
+ *  - Read failures (a line too long, a timeout) say which listing they hit.
+ *  - The caller owns the connection: which commands were pipelined ahead
+ *    (`sent`) is its business; a command not sent yet is sent here.
+ *    Nothing here prints.
+ *
+ * The table's layout (msgs, plan, pool) is this module's: a session reads
+ * it through the fields and listing_uidl_of(), and only this file decides
+ * how it is stored and grown.
+ */
+#ifndef POPFETCH_LISTING_H
+#define POPFETCH_LISTING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "plan.h"
+#include "pop3.h"
+#include "state.h"
+
+/* The ceilings (popfetch(1), SECURITY). Two million messages is nearly
+ * seven times the largest mailboxes users keep on a server (300,000:
+ * issue 20); 256 MiB of UIDLs holds two million of the longest UIDLs RFC
+ * 1939 allows (70 bytes) and 128 bytes each on average. */
+#define LISTING_MAX_MESSAGES 2000000UL
+#define LISTING_MAX_POOL     ((size_t)256 << 20)
+
+/* A message's UIDL and whether LIST gave its size (the size is in plan). */
+struct listing_msg {
+    uint32_t uidl_off; /* into the pool */
+    uint16_t uidl_len; /* 0 = no UIDL */
+    uint8_t have_size; /* LIST (or LIST n) gave it */
+};
+
+struct listing {
+    struct pop3 *pop;
+    struct state *st;         /* the seen-state UIDLs are looked up in; NULL = none */
+    unsigned long count;      /* messages on the server (STAT) */
+    uint64_t total;           /* the mailbox's size (STAT) */
+    struct listing_msg *msgs; /* [cap] */
+    struct plan_item *plan;   /* [cap]: sizes and what the state remembers; plan_make() decides */
+    unsigned long cap;        /* messages the table holds (1..cap), at most count */
+    char *pool;               /* UIDLs, each NUL-terminated */
+    size_t pool_len, pool_cap;
+    int have_uidl; /* UIDL named every message */
+    /* the ceilings: LISTING_MAX_* (listing_init), lower in tests */
+    unsigned long max_messages;
+    size_t max_pool;
+};
+
+void listing_init(struct listing *l, struct pop3 *pop, struct state *st);
+void listing_free(struct listing *l);
+
+/* STAT (already sent when `sent`): count and total. */
+int listing_stat(struct listing *l, int sent, struct err *e);
+
+/* LIST (already sent when `sent`): every message's size. */
+int listing_list(struct listing *l, int sent, struct err *e);
+
+/* UIDL (already sent when `sent`): every message's UIDL, each recalled
+ * from the state as it arrives. A -ERR is not an error: have_uidl stays 0. */
+int listing_uidl(struct listing *l, int sent, struct err *e);
+
+/* The answer to a LIST n sent earlier for message index i (n = i + 1): its
+ * size. A -ERR leaves the size unknown and is not an error. */
+int listing_list_one(struct listing *l, unsigned long i, struct err *e);
+
+/* Make the table hold every message 1..count: after the listings it does
+ * already (they named every message); without LIST and UIDL, STAT's count
+ * is all there is. Call it before using msgs[i] or plan[i] for any
+ * i < count. */
+int listing_cover(struct listing *l, struct err *e);
+
+/* Message index i's UIDL, NUL-terminated, or NULL if it has none. */
+static inline const char *listing_uidl_of(const struct listing *l, unsigned long i)
+{
+    return l->msgs[i].uidl_len ? l->pool + l->msgs[i].uidl_off : NULL;
+}
+
+#endif

@@ -1,0 +1,213 @@
+/* Unit tests for listing.c: STAT, LIST and UIDL read from a socket pair,
+ * the table's growth and the ceilings. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "listing.h"
+#include "unit.h"
+
+/* A connection whose server has sent `wire` and closed its side. */
+struct wire {
+    struct net_conn net;
+    struct pop3 pop;
+    int peer;
+};
+
+static int wire_open(struct wire *w, const char *wire)
+{
+    int sv[2];
+    size_t len = strlen(wire);
+
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) return -1;
+    if (write(sv[1], wire, len) != (ssize_t)len) return -1;
+    shutdown(sv[1], SHUT_WR);
+    net_init(&w->net);
+    w->net.fd = sv[0];
+    w->net.rbuf = malloc(NET_RBUF_SIZE);
+    w->net.timeout_ms = 2000;
+    snprintf(w->net.host, sizeof w->net.host, "pop.test");
+    w->peer = sv[1];
+    pop3_init(&w->pop, &w->net);
+    return w->net.rbuf ? 0 : -1;
+}
+
+static void wire_close(struct wire *w)
+{
+    net_close(&w->net);
+    close(w->peer);
+}
+
+/* "+OK\r\n1 PREFIX1\r\n2 PREFIX2\r\n...N PREFIXN\r\n.\r\n" in a fresh buffer. */
+static char *numbered(unsigned long n, const char *prefix)
+{
+    size_t cap = 16 + n * (strlen(prefix) + 24), len = 0;
+    char *s = malloc(cap);
+
+    if (!s) return NULL;
+    len += (size_t)snprintf(s, cap, "+OK\r\n");
+    for (unsigned long i = 1; i <= n; i++)
+        len += (size_t)snprintf(s + len, cap - len, "%lu %s%lu\r\n", i, prefix, i);
+    snprintf(s + len, cap - len, ".\r\n");
+    return s;
+}
+
+TEST(listing_stat_allocates_nothing_for_its_claim)
+{
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(wire_open(&w, "+OK 1999999 100\r\n+OK\r\n1 10\r\n2 20\r\n3 30\r\n.\r\n") == 0);
+    listing_init(&l, &w.pop, NULL);
+    CHECK(listing_stat(&l, 1, &e) == 0);
+    CHECK(l.count == 1999999 && l.total == 100);
+    CHECK(l.cap == 0 && l.msgs == NULL && l.plan == NULL);
+    /* the listing decides: message 4 is missing */
+    CHECK(listing_list(&l, 1, &e) < 0);
+    CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "left message 4 out of LIST"));
+    CHECK(l.cap <= 1024);
+    CHECK(l.plan[0].size == 10 && l.plan[2].size == 30);
+    listing_free(&l);
+    wire_close(&w);
+}
+
+TEST(listing_stat_ceiling)
+{
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(wire_open(&w, "+OK 6 0\r\n+OK 5 0\r\n") == 0);
+    listing_init(&l, &w.pop, NULL);
+    CHECK(l.max_messages == LISTING_MAX_MESSAGES && LISTING_MAX_MESSAGES == 2000000);
+    l.max_messages = 5;
+    CHECK(listing_stat(&l, 1, &e) < 0);
+    CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "claims 6 messages") &&
+          strstr(e.msg, "(at most 5)"));
+    CHECK(listing_stat(&l, 1, &e) == 0 && l.count == 5);
+    listing_free(&l);
+    wire_close(&w);
+}
+
+/* A listing in order grows the table by doubling, up to STAT's count. */
+TEST(listing_grows_to_what_the_listing_names)
+{
+    char *list = numbered(5000, ""), *uidl = numbered(5000, "uid-"), *all;
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(list && uidl && (all = malloc(strlen(list) + strlen(uidl) + 32)));
+    snprintf(all, strlen(list) + strlen(uidl) + 32, "+OK 5000 0\r\n%s%s", list, uidl);
+    CHECK(wire_open(&w, all) == 0);
+    listing_init(&l, &w.pop, NULL);
+    CHECK(listing_stat(&l, 1, &e) == 0);
+    CHECK(listing_list(&l, 1, &e) == 0);
+    CHECK(l.cap == 5000);
+    CHECK(l.plan[0].size == 1 && l.plan[4999].size == 5000 && l.msgs[4999].have_size);
+    CHECK(listing_uidl(&l, 1, &e) == 0 && l.have_uidl);
+    CHECK_STR(listing_uidl_of(&l, 0), "uid-1");
+    CHECK_STR(listing_uidl_of(&l, 4999), "uid-5000");
+    CHECK(listing_cover(&l, &e) == 0 && l.cap == 5000);
+    listing_free(&l);
+    wire_close(&w);
+    free(list);
+    free(uidl);
+    free(all);
+}
+
+/* Out of order, the highest number named sizes the table (never past
+ * STAT's count); repeats and numbers past the count are refused. */
+TEST(listing_out_of_order_and_impossible_lines)
+{
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(wire_open(&w, "+OK 3000 0\r\n+OK\r\n3000 a\r\n1 b\r\n1 c\r\n.\r\n") == 0);
+    listing_init(&l, &w.pop, NULL);
+    CHECK(listing_stat(&l, 1, &e) == 0);
+    CHECK(listing_uidl(&l, 1, &e) < 0);
+    CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "impossible UIDL line: \"1 c\""));
+    CHECK(l.cap == 3000);
+    CHECK_STR(listing_uidl_of(&l, 2999), "a");
+    listing_free(&l);
+    wire_close(&w);
+
+    CHECK(wire_open(&w, "+OK 2 0\r\n+OK\r\n1 10\r\n3 30\r\n.\r\n") == 0);
+    listing_init(&l, &w.pop, NULL);
+    CHECK(listing_stat(&l, 1, &e) == 0);
+    CHECK(listing_list(&l, 1, &e) < 0);
+    CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "impossible LIST line: \"3 30\""));
+    CHECK(l.cap <= 2);
+    listing_free(&l);
+    wire_close(&w);
+}
+
+TEST(listing_uidl_pool_ceiling)
+{
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    /* 9 bytes per UIDL with its NUL: two fit in 20 bytes, three do not */
+    CHECK(wire_open(&w, "+OK 3 0\r\n+OK\r\n1 aaaaaaaa\r\n2 bbbbbbbb\r\n3 cccccccc\r\n.\r\n") == 0);
+    listing_init(&l, &w.pop, NULL);
+    CHECK(l.max_pool == LISTING_MAX_POOL && LISTING_MAX_POOL == (size_t)256 << 20);
+    l.max_pool = 20;
+    CHECK(listing_stat(&l, 1, &e) == 0);
+    CHECK(listing_uidl(&l, 1, &e) < 0);
+    CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "UIDL listing") &&
+          strstr(e.msg, "more than popfetch handles"));
+    CHECK(l.pool_len == 18 && l.pool_cap <= 20);
+    CHECK_STR(listing_uidl_of(&l, 1), "bbbbbbbb");
+    listing_free(&l);
+    wire_close(&w);
+}
+
+/* Without LIST and UIDL, STAT's count is all there is: listing_cover
+ * sizes the table by it. LIST n fills one size. */
+TEST(listing_cover_and_list_one)
+{
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(wire_open(&w, "+OK 7 0\r\n+OK 5 500\r\n-ERR no such message\r\n+OK 4 40\r\n") == 0);
+    listing_init(&l, &w.pop, NULL);
+    CHECK(listing_stat(&l, 1, &e) == 0 && l.cap == 0);
+    CHECK(listing_cover(&l, &e) == 0 && l.cap == 7);
+    CHECK(listing_list_one(&l, 4, &e) == 0 && l.msgs[4].have_size && l.plan[4].size == 500);
+    CHECK(listing_list_one(&l, 5, &e) == 0 && !l.msgs[5].have_size); /* refused: unknown */
+    CHECK(listing_list_one(&l, 6, &e) < 0);                          /* "4 40" for LIST 7 */
+    CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "impossible LIST line: \"4 40\""));
+    listing_free(&l);
+    wire_close(&w);
+}
+
+/* Each UIDL is looked up in the state as it arrives. */
+TEST(listing_recalls_the_state)
+{
+    const char *dir = unit_tmpdir();
+    struct state st;
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_add(&st, "seen", 4, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    CHECK(state_add(&st, "big", 3, STATE_SKIPPED, 2000, NULL, &e) == 0);
+    CHECK(state_commit(&st, &e) == 0);
+    CHECK(wire_open(&w, "+OK 3 0\r\n+OK\r\n1 new\r\n2 seen\r\n3 big\r\n.\r\n") == 0);
+    listing_init(&l, &w.pop, &st);
+    CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
+    CHECK(!l.plan[0].seen && !l.plan[0].reported_big);
+    CHECK(l.plan[1].seen && l.plan[1].first_seen == 1000);
+    CHECK(!l.plan[2].seen && l.plan[2].reported_big);
+    CHECK(st.nlisted == 2);
+    listing_free(&l);
+    wire_close(&w);
+    state_close(&st);
+}
