@@ -1,6 +1,8 @@
 /*
  * conf — the configuration file: lexing (one `key value` per line, `#`
  * comments, double quotes with \" and \\ escapes, `~` for $HOME in paths),
+ * read from one file, a directory of *.conf files, the default file and
+ * its config.d drop-ins, or standard input,
  * `defaults` sections, `account NAME [: PARENT...]` with inheritance, value
  * checking, and the rules that the file must be ours and writable by us
  * alone (fileperm.h) and that a file holding a password must be private.
@@ -103,9 +105,20 @@ struct config {
  * else ~/.popfetchrc. Written into buf. */
 void conf_default_path(char *buf, size_t len);
 
-/* Load and check a config file. ERR_CONFIG_PERM (fileperm.h) if it is
- * writable by group or others or belongs to another user than us or root,
- * or holds a password and group or others can read it. */
+/* The drop-in directory: $XDG_CONFIG_HOME/popfetch/config.d (or
+ * ~/.config/popfetch/config.d). Written into buf. */
+void conf_dropin_dir(char *buf, size_t len);
+
+/* Load and check the config. path NULL: the default file
+ * (conf_default_path), if it exists, and then every *.conf of the drop-in
+ * directory (conf_dropin_dir), if that exists, in name order; "-": standard
+ * input; a directory: every *.conf in it, in name order; else that file.
+ * The files are read as one config: `defaults` and accounts carry over
+ * from one file to the next, and an account defined twice is an error
+ * naming both places. ERR_CONFIG_PERM (fileperm.h) if a file or directory
+ * read is writable by group or others or belongs to another user than us
+ * or root, or a file holds a password and group or others can read it
+ * (standard input is exempt: nobody else wrote it). */
 int conf_load(const char *path, struct config *cfg, struct err *e);
 
 /* Parse config text (for tests and fuzzing); `name` is used in messages.

@@ -114,8 +114,7 @@ static int run_serverinfo(struct config *cfg, const struct cli_options *o)
 }
 
 /* The config file, or the account the command line describes. */
-static int load_config(struct cli_options *o, struct config *cfg, char *path, size_t len,
-                       struct err *e)
+static int load_config(struct cli_options *o, struct config *cfg, struct err *e)
 {
     if (o->ncli) {
         if (cli_account(cfg, o, e) < 0) {
@@ -124,8 +123,7 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
             return -1;
         }
     } else {
-        if (!o->config) conf_default_path(path, len);
-        if (conf_load(o->config ? o->config : path, cfg, e) < 0) return -1;
+        if (conf_load(o->config, cfg, e) < 0) return -1;
     }
     if (cli_delivery(cfg, o, e) < 0) {
         conf_free(cfg);
@@ -135,7 +133,7 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
 }
 
 /* The mode the options chose, with the config loaded. */
-static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
+static int run_mode(struct config *cfg, struct cli_options *o)
 {
     struct err e;
 
@@ -145,7 +143,7 @@ static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);
-    if (o->daemon) return run_daemon(cfg, o, path);
+    if (o->daemon) return run_daemon(cfg, o);
     return run_accounts(cfg, o);
 }
 
@@ -163,7 +161,6 @@ int main(int argc, char **argv)
     struct cli_options o;
     struct config cfg;
     struct err e;
-    char path[CLI_PATH_MAX];
     int status;
 
     process_init();
@@ -174,8 +171,8 @@ int main(int argc, char **argv)
     if (o.syslog) log_use_syslog();
     if (o.logfile && log_use_file(o.logfile, &e) < 0) return failed(NULL, &e);
     if (o.import_fetchmailrc) return import_fetchmailrc(o.import_fetchmailrc);
-    if (load_config(&o, &cfg, path, sizeof path, &e) < 0) return failed(NULL, &e);
-    status = run_mode(&cfg, &o, o.config ? o.config : path);
+    if (load_config(&o, &cfg, &e) < 0) return failed(NULL, &e);
+    status = run_mode(&cfg, &o);
     conf_free(&cfg);
     return status;
 }

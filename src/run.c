@@ -287,17 +287,22 @@ int run_accounts(struct config *cfg, const struct cli_options *o)
 /* ---- daemon mode --------------------------------------------------------- */
 
 /* SIGHUP: read the config again; a broken one keeps the one in use. */
-static void reload(struct config *cfg, struct cli_options *o, const char *path)
+static void reload(struct config *cfg, struct cli_options *o)
 {
     struct config n;
     struct delivery_setting keep = o->cli_delivery;
     struct err e;
+    const char *path = cfg->path;
 
     if (o->ncli) {
         log_warn(NULL, "SIGHUP: the account is on the command line; nothing to re-read");
         return;
     }
-    if (conf_load(path, &n, &e) < 0 || cli_check_names(&n, o, &e) < 0) {
+    if (o->config && !strcmp(o->config, "-")) {
+        log_warn(NULL, "SIGHUP: the configuration came from standard input; nothing to re-read");
+        return;
+    }
+    if (conf_load(o->config, &n, &e) < 0 || cli_check_names(&n, o, &e) < 0) {
         log_error(NULL, &e);
         log_warn(NULL, "SIGHUP: %s is broken; going on with the configuration read before", path);
         conf_free(&n);
@@ -311,14 +316,13 @@ static void reload(struct config *cfg, struct cli_options *o, const char *path)
     }
     conf_free(cfg);
     *cfg = n;
-    log_info(NULL, "SIGHUP: re-read %s (%zu account%s)", path, cfg->naccounts,
+    log_info(NULL, "SIGHUP: re-read %s (%zu account%s)", cfg->path, cfg->naccounts,
              cfg->naccounts == 1 ? "" : "s");
 }
 
 /* Wait `secs` between polls, in steps of at most one second, so SIGUSR1
  * (poll now), SIGHUP (re-read) and SIGTERM (stop) are acted on at once. */
-static void daemon_wait(unsigned long secs, struct config *cfg, struct cli_options *o,
-                        const char *path)
+static void daemon_wait(unsigned long secs, struct config *cfg, struct cli_options *o)
 {
     int64_t end = net_now_ms() + (int64_t)secs * 1000;
 
@@ -326,7 +330,7 @@ static void daemon_wait(unsigned long secs, struct config *cfg, struct cli_optio
         int64_t left = end - net_now_ms();
         struct timespec ts;
 
-        if (stop_take_reload()) reload(cfg, o, path);
+        if (stop_take_reload()) reload(cfg, o);
         if (stop_take_poll() || left <= 0) return;
         if (left > 1000) left = 1000;
         ts.tv_sec = (time_t)(left / 1000);
@@ -337,12 +341,12 @@ static void daemon_wait(unsigned long secs, struct config *cfg, struct cli_optio
 
 /* -d SECONDS: poll every account, wait, again, until SIGTERM or SIGINT.
  * Failures are logged and never end the daemon. */
-int run_daemon(struct config *cfg, struct cli_options *o, const char *path)
+int run_daemon(struct config *cfg, struct cli_options *o)
 {
     log_info(NULL, "polling every %lu s (pid %ld)", o->daemon, (long)getpid());
     while (!stop_requested()) {
         run_accounts(cfg, o);
-        daemon_wait(o->daemon, cfg, o, path);
+        daemon_wait(o->daemon, cfg, o);
     }
     log_info(NULL, "stopped by signal %d", stop_requested());
     return EXIT_MAIL;

@@ -43,8 +43,9 @@ void run_write_metrics(const struct config *cfg, const struct cli_options *o);
 /* Run every account the command line names (all when none), once. */
 int run_accounts(struct config *cfg, const struct cli_options *o);
 
-/* -d SECONDS: run them, wait, again, until a stop signal. `config_path`
- * is re-read on SIGHUP (a broken file keeps the config in use). */
-int run_daemon(struct config *cfg, struct cli_options *o, const char *config_path);
+/* -d SECONDS: run them, wait, again, until a stop signal. The config (-f,
+ * else the default file and drop-ins) is read again on SIGHUP (a broken
+ * one keeps the config in use; one from standard input cannot be). */
+int run_daemon(struct config *cfg, struct cli_options *o);
 
 #endif
