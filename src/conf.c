@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "textfile.h"
 #include "conf.h"
 #include "cmdsplit.h"
@@ -233,6 +235,7 @@ static const struct keydef keys[] = {
     {"timeout", V_SECONDS, OFF(timeout), NULL},
     {"state_dir", V_PATH, OFF(state_dir), NULL},
     {"status_dir", V_PATH, OFF(status_dir), NULL},
+    {"poll_interval", V_SECONDS, OFF(poll_interval), NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -539,6 +542,52 @@ static void inherit(struct account *dst, const struct account *parent)
         if (parent->set & (1ULL << i))
             memcpy((char *)dst + keys[i].off, (const char *)parent + keys[i].off, keys[i].size);
     dst->set |= parent->set;
+}
+
+/* One value into the digest: strings by content (NULL apart from ""). */
+static void digest_value(EVP_MD_CTX *md, const struct account *a, const struct keydef *k)
+{
+    const char *slot = (const char *)a + k->off;
+    static const unsigned char none = 0xff;
+
+    if (k->type == V_STR || k->type == V_PATH || k->type == V_FINGERPRINT) {
+        const char *v = *(const char *const *)(const void *)slot;
+        if (v)
+            EVP_DigestUpdate(md, v, strlen(v) + 1);
+        else
+            EVP_DigestUpdate(md, &none, 1);
+    } else if (k->type == V_DELIVERY) {
+        const struct delivery_setting *d = (const void *)slot;
+        EVP_DigestUpdate(md, &d->kind, sizeof d->kind);
+        if (d->arg)
+            EVP_DigestUpdate(md, d->arg, strlen(d->arg) + 1);
+        else
+            EVP_DigestUpdate(md, &none, 1);
+    } else if (k->type == V_KEEP) {
+        const struct keep_setting *kp = (const void *)slot;
+        EVP_DigestUpdate(md, &kp->mode, sizeof kp->mode);
+        EVP_DigestUpdate(md, &kp->seconds, sizeof kp->seconds);
+    } else {
+        EVP_DigestUpdate(md, slot, k->size); /* numbers: no padding inside */
+    }
+}
+
+void conf_account_digest(const struct account *a, unsigned char out[CONF_DIGEST_LEN])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+
+    memset(out, 0, CONF_DIGEST_LEN);
+    if (!md) return;
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+        EVP_DigestUpdate(md, a->name, strlen(a->name) + 1);
+        for (size_t i = 0; i < NKEYS; i++) {
+            EVP_DigestUpdate(md, keys[i].name, strlen(keys[i].name) + 1);
+            digest_value(md, a, &keys[i]);
+        }
+        EVP_DigestFinal_ex(md, out, &n);
+    }
+    EVP_MD_CTX_free(md);
 }
 
 struct account *conf_find(struct config *cfg, const char *name)

@@ -74,13 +74,14 @@ struct account {
     int received_header;       /* prepend a Received: line */
     int pipelining;            /* enum pipelining_mode */
     struct keep_setting keep;
-    int fetch_all;              /* fetch new|all */
-    uint64_t max_size;          /* 0 = no limit */
-    uint64_t max_message_bytes; /* the most one message may be, whatever LIST says */
-    unsigned long max_messages; /* 0 = no limit */
-    unsigned long timeout;      /* seconds */
-    const char *state_dir;      /* NULL = the default */
-    const char *status_dir;     /* NULL = the state directory */
+    int fetch_all;               /* fetch new|all */
+    uint64_t max_size;           /* 0 = no limit */
+    uint64_t max_message_bytes;  /* the most one message may be, whatever LIST says */
+    unsigned long max_messages;  /* 0 = no limit */
+    unsigned long timeout;       /* seconds */
+    const char *state_dir;       /* NULL = the default */
+    const char *status_dir;      /* NULL = the state directory */
+    unsigned long poll_interval; /* daemon: seconds between polls, 0 = -d's */
 
     /* where the account was defined, for messages */
     const char *file;
@@ -159,6 +160,11 @@ const char *conf_strdup(struct config *cfg, const char *s);
 
 /* A fresh account carrying the built-in defaults (for the command line). */
 void conf_account_defaults(struct account *a);
+
+/* A SHA-256 digest of every setting of the account (and its name): equal
+ * digests mean the same account, as a daemon's reload needs to know. */
+#define CONF_DIGEST_LEN 32
+void conf_account_digest(const struct account *a, unsigned char out[CONF_DIGEST_LEN]);
 
 /* Append an account (copied); returns it or NULL on out of memory. */
 struct account *conf_add_account(struct config *cfg, const struct account *a);

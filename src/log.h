@@ -35,6 +35,10 @@ int log_get_level(void);
 /* An error with its hint, e.g. "popfetch: work: cannot connect ...". */
 void log_error(const char *account, const struct err *e);
 void log_warn(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Something the person running popfetch should know though nothing is
+ * wrong (a daemon re-read its config, an account recovered): stderr,
+ * hidden by -q; LOG_NOTICE in syslog. */
+void log_notice(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Shown with -v. */
 void log_info(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "daemon.h"
 #include "exitcode.h"
 #include "fetchmailrc.h"
 #include "import.h"
@@ -143,7 +144,7 @@ static int run_mode(struct config *cfg, struct cli_options *o)
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);
-    if (o->daemon) return run_daemon(cfg, o);
+    if (o->daemon) return daemon_run(cfg, o);
     return run_accounts(cfg, o);
 }
 

@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "exitcode.h"
 #include "pool.h"
 #include "stop.h"
@@ -21,17 +23,47 @@ int pool_init(struct pool *p, size_t max, struct err *e)
     memset(p, 0, sizeof *p);
     if (max == 0 || max > POOL_MAX)
         return err_set(e, ERR_INTERNAL, "from 1 to %d accounts may run at once", POOL_MAX);
-    if (!(p->slots = calloc(max, sizeof *p->slots)))
+    if (!(p->slots = calloc(max, sizeof *p->slots)) ||
+        !(p->exiting = calloc(POOL_EXITING * max, sizeof *p->exiting))) {
+        free(p->slots);
         return err_set(e, ERR_INTERNAL, "out of memory");
+    }
     p->max = max;
     for (size_t i = 0; i < max; i++) p->slots[i].fd = -1;
+    /* OpenSSL's configuration and algorithms, loaded once here, are what
+     * every child starts with: no child pays for loading them again */
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
+    SSL_CTX_free(SSL_CTX_new(TLS_client_method())); /* and the algorithms a context fetches */
     return 0;
+}
+
+/* Reap the children that handed their outcome over and have exited
+ * (block: wait for them too). */
+static void reap(struct pool *p, int block);
+
+void pool_reap(struct pool *p)
+{
+    reap(p, 0);
+}
+
+static void reap(struct pool *p, int block)
+{
+    for (size_t i = 0; i < p->nexiting;) {
+        pid_t r = waitpid(p->exiting[i], NULL, block ? 0 : WNOHANG);
+        if (r == 0 || (r < 0 && errno == EINTR)) {
+            i++;
+            continue;
+        }
+        p->exiting[i] = p->exiting[--p->nexiting];
+    }
 }
 
 void pool_free(struct pool *p)
 {
     for (size_t i = 0; i < p->max; i++)
         if (p->slots[i].fd >= 0) close(p->slots[i].fd);
+    while (p->nexiting) reap(p, 1);
+    free(p->exiting);
     free(p->slots);
     memset(p, 0, sizeof *p);
 }
@@ -96,15 +128,18 @@ int pool_start(struct pool *p, size_t id, pool_run_fn fn, void *ctx, struct err 
     return 0;
 }
 
-/* The child closed its pipe: reap it; its outcome, or how it ended. */
+/* The child handed its outcome over (it is reaped while it exits) or
+ * closed its pipe without (reaped now: how it ended is the outcome). */
 static void finish(struct pool *p, struct pool_slot *s, size_t *id, struct run_outcome *out)
 {
     int ws = 0;
 
-    while (waitpid(s->pid, &ws, 0) < 0 && errno == EINTR) continue;
     if (s->got == sizeof s->out) {
         *out = s->out;
+        if (p->nexiting == POOL_EXITING * p->max) reap(p, 1); /* so many: wait for them */
+        p->exiting[p->nexiting++] = s->pid;
     } else {
+        while (waitpid(s->pid, &ws, 0) < 0 && errno == EINTR) continue;
         memset(out, 0, sizeof *out);
         out->r.login_delay = -1;
         out->started_ms = result_now_ms();
@@ -149,6 +184,7 @@ int pool_wait(struct pool *p, int timeout_ms, size_t *id, struct run_outcome *ou
             pfd[n] = (struct pollfd){.fd = p->slots[i].fd, .events = POLLIN};
             who[n++] = &p->slots[i];
         }
+    reap(p, 0);
     if (n == 0) return 0;
     /* once a stop came, it is the children's to finish: wait for them */
     r = stop_requested() ? poll(pfd, n, timeout_ms) : stop_poll(pfd, n, timeout_ms);

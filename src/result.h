@@ -31,9 +31,10 @@
  * a run in a child process hands it to its parent as bytes. */
 struct run_outcome {
     struct session_result r;
-    int check;          /* a --check run: counts only */
-    int status;         /* the run's exit status (exitcode.h) */
-    int64_t started_ms; /* wall clock, milliseconds since the epoch */
+    int check;            /* a --check run: counts only */
+    int status;           /* the run's exit status (exitcode.h) */
+    int64_t started_ms;   /* wall clock, milliseconds since the epoch */
+    int64_t next_poll_ms; /* daemon: the next poll (wall clock ms), 0 = none */
 };
 
 /* The outcome's class: "mail", "no-mail", "limit", or the failure: "connect",

@@ -61,46 +61,41 @@ static int check_code(const struct session_result *r)
     return r->new_messages ? EXIT_MAIL : EXIT_NOMAIL;
 }
 
-/* CAPA LOGIN-DELAY, per account, for the daemon's next polls. */
-#define DELAY_SLOTS 256
-static struct {
-    char name[64];
-    time_t not_before;
-} delays[DELAY_SLOTS];
-
-static time_t *delay_slot(const char *name)
+/* The account's status file (status.h), except after a run that changed
+ * nothing to report: --check, the account locked by another run (which
+ * writes it), a run stopped by a signal. */
+static void record_status(const struct account *a, const struct cli_options *o,
+                          const struct run_outcome *out)
 {
-    for (size_t i = 0; i < DELAY_SLOTS; i++) {
-        if (!strcmp(delays[i].name, name)) return &delays[i].not_before;
-        if (!delays[i].name[0]) {
-            snprintf(delays[i].name, sizeof delays[i].name, "%s", name);
-            return &delays[i].not_before;
-        }
+    struct status_record rec;
+    struct err e;
+    const char *dir = cli_status_dir(o, a);
+
+    if (o->check || out->r.err.kind == ERR_LOCKED || out->r.err.kind == ERR_INTERRUPTED) return;
+    if (status_update(dir, a, out, out->next_poll_ms, &rec, &e) < 0) {
+        err_prefix(&e, "the status file was not written");
+        log_error(a->name, &e);
+        return;
     }
-    return NULL;
+    if (rec.damaged)
+        log_warn(a->name, "%s/%s.status was not a status file; it starts afresh", dir, a->name);
 }
 
-static void note_login_delay(const struct account *a, const struct session_result *r)
+/* The daemon's next poll after this run (wall clock ms; 0 = none): as
+ * planned for a success or a failure, and not before the server's
+ * LOGIN-DELAY has passed. */
+static int64_t next_poll(const struct run_next *next, const struct run_outcome *out)
 {
-    time_t *t = r->login_delay > 0 ? delay_slot(a->name) : NULL;
+    int64_t t, later;
 
-    if (t) *t = time(NULL) + r->login_delay;
+    if (!next || out->r.err.kind == ERR_INTERRUPTED) return 0;
+    t = result_failed(out->status) ? next->failed_ms : next->ok_ms;
+    later = out->r.login_delay > 0 ? result_now_ms() + (int64_t)out->r.login_delay * 1000 : 0;
+    return t && later > t ? later : t;
 }
 
-/* The server asked for more time between logins than has passed. */
-static int login_delayed(const struct account *a)
-{
-    time_t *t = delay_slot(a->name);
-
-    if (!t || time(NULL) >= *t) return 0;
-    log_info(a->name,
-             "not polled: the server asks for %lld more seconds between logins "
-             "(LOGIN-DELAY)",
-             (long long)(*t - time(NULL)));
-    return 1;
-}
-
-void run_here(struct account *a, const struct cli_options *o, struct run_outcome *out)
+void run_here(struct account *a, const struct cli_options *o, const struct run_next *next,
+              struct run_outcome *out)
 {
     struct session_opts so = {.check = o->check};
 
@@ -112,6 +107,8 @@ void run_here(struct account *a, const struct cli_options *o, struct run_outcome
     session_run(a, &so, &out->r);
     progress_summary(&out->r);
     out->status = o->check ? check_code(&out->r) : exitcode_for_result(&out->r);
+    out->next_poll_ms = next_poll(next, out);
+    record_status(a, o, out); /* here: accounts run side by side write theirs side by side */
 }
 
 /* --json: the run's object on stdout. */
@@ -129,26 +126,6 @@ static void print_json(const struct account *a, const struct run_outcome *out, i
     json_decref(j);
 }
 
-/* The account's status file (status.h), except after a run that changed
- * nothing to report: --check, the account locked by another run (which
- * writes it), a run stopped by a signal. */
-static void record_status(const struct account *a, const struct cli_options *o,
-                          const struct run_outcome *out, const struct run_report_opts *ro)
-{
-    struct status_record rec;
-    struct err e;
-    const char *dir = cli_status_dir(o, a);
-
-    if (o->check || out->r.err.kind == ERR_LOCKED || out->r.err.kind == ERR_INTERRUPTED) return;
-    if (status_update(dir, a, out, ro->next_poll_ms, &rec, &e) < 0) {
-        err_prefix(&e, "the status file was not written");
-        log_error(a->name, &e);
-        return;
-    }
-    if (rec.damaged)
-        log_warn(a->name, "%s/%s.status was not a status file; it starts afresh", dir, a->name);
-}
-
 int run_report(const struct account *a, const struct cli_options *o, const struct run_outcome *out,
                const struct run_report_opts *ro)
 {
@@ -158,8 +135,11 @@ int run_report(const struct account *a, const struct cli_options *o, const struc
     } else {
         summary(a, &out->r);
     }
-    record_status(a, o, out, ro);
-    if (o->json) print_json(a, out, ro->next_poll_ms);
+    if (o->json)
+        print_json(a, out,
+                   ro->next_poll_ms > 0   ? ro->next_poll_ms
+                   : ro->next_poll_ms < 0 ? 0
+                                          : out->next_poll_ms);
     return out->status;
 }
 
@@ -169,8 +149,7 @@ static int run_account(struct account *a, const struct cli_options *o)
     struct run_outcome out;
     struct run_report_opts ro = {0};
 
-    run_here(a, o, &out);
-    note_login_delay(a, &out.r);
+    run_here(a, o, NULL, &out);
     return run_report(a, o, &out, &ro);
 }
 
@@ -187,7 +166,7 @@ static void job_run(void *ctx, size_t id, struct run_outcome *out)
     struct job_ctx *c = ctx;
 
     stop_install(c->o->daemon > 0);
-    run_here(c->list[id], c->o, out);
+    run_here(c->list[id], c->o, NULL, out);
 }
 
 /* Up to `jobs` accounts at once, each in its own process (pool.h): one
@@ -272,7 +251,6 @@ int run_accounts(struct config *cfg, const struct cli_options *o)
         status = run_parallel(list, n, jobs, o);
     } else {
         for (size_t i = 0; i < n && !stop_requested(); i++) {
-            if (o->daemon && login_delayed(list[i])) continue;
             int st = run_account(list[i], o);
             status = status < 0 ? st : exitcode_combine(status, st);
         }
@@ -282,72 +260,4 @@ int run_accounts(struct config *cfg, const struct cli_options *o)
     free(list);
     run_write_metrics(cfg, o);
     return status < 0 ? EXIT_NOMAIL : status;
-}
-
-/* ---- daemon mode --------------------------------------------------------- */
-
-/* SIGHUP: read the config again; a broken one keeps the one in use. */
-static void reload(struct config *cfg, struct cli_options *o)
-{
-    struct config n;
-    struct delivery_setting keep = o->cli_delivery;
-    struct err e;
-    const char *path = cfg->path;
-
-    if (o->ncli) {
-        log_warn(NULL, "SIGHUP: the account is on the command line; nothing to re-read");
-        return;
-    }
-    if (o->config && !strcmp(o->config, "-")) {
-        log_warn(NULL, "SIGHUP: the configuration came from standard input; nothing to re-read");
-        return;
-    }
-    if (conf_load(o->config, &n, &e) < 0 || cli_check_names(&n, o, &e) < 0) {
-        log_error(NULL, &e);
-        log_warn(NULL, "SIGHUP: %s is broken; going on with the configuration read before", path);
-        conf_free(&n);
-        return;
-    }
-    if (cli_delivery(&n, o, &e) < 0) {
-        log_error(NULL, &e);
-        o->cli_delivery = keep;
-        conf_free(&n);
-        return;
-    }
-    conf_free(cfg);
-    *cfg = n;
-    log_info(NULL, "SIGHUP: re-read %s (%zu account%s)", cfg->path, cfg->naccounts,
-             cfg->naccounts == 1 ? "" : "s");
-}
-
-/* Wait `secs` between polls, in steps of at most one second, so SIGUSR1
- * (poll now), SIGHUP (re-read) and SIGTERM (stop) are acted on at once. */
-static void daemon_wait(unsigned long secs, struct config *cfg, struct cli_options *o)
-{
-    int64_t end = net_now_ms() + (int64_t)secs * 1000;
-
-    while (!stop_requested()) {
-        int64_t left = end - net_now_ms();
-        struct timespec ts;
-
-        if (stop_take_reload()) reload(cfg, o);
-        if (stop_take_poll() || left <= 0) return;
-        if (left > 1000) left = 1000;
-        ts.tv_sec = (time_t)(left / 1000);
-        ts.tv_nsec = (long)(left % 1000) * 1000000L;
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* -d SECONDS: poll every account, wait, again, until SIGTERM or SIGINT.
- * Failures are logged and never end the daemon. */
-int run_daemon(struct config *cfg, struct cli_options *o)
-{
-    log_info(NULL, "polling every %lu s (pid %ld)", o->daemon, (long)getpid());
-    while (!stop_requested()) {
-        run_accounts(cfg, o);
-        daemon_wait(o->daemon, cfg, o);
-    }
-    log_info(NULL, "stopped by signal %d", stop_requested());
-    return EXIT_MAIL;
 }

@@ -349,3 +349,28 @@ TEST(conf_dir_file_starts_outside_any_section)
     CHECK(conf_load(dir, &cfg, &e) < 0);
     CHECK(strstr(e.msg, "b.conf:1: `keep` outside any section") != NULL);
 }
+
+TEST(conf_account_digest_tells_changed_accounts_apart)
+{
+    static const char one[] = "account a\nhost h\nuser u\ndelivery maildir /m\npoll_interval 5m\n"
+                              "account b\nhost h\nuser u\ndelivery maildir /m\n";
+    static const char two[] = "account a\nhost h\nuser u\ndelivery maildir /m\npoll_interval 300\n"
+                              "account b\nhost h\nuser u\ndelivery maildir /n\n";
+    struct config c1, c2;
+    struct err e;
+    unsigned char a1[CONF_DIGEST_LEN], a2[CONF_DIGEST_LEN], b1[CONF_DIGEST_LEN],
+        b2[CONF_DIGEST_LEN];
+
+    CHECK(load(one, &c1, &e) == 0);
+    CHECK(load(two, &c2, &e) == 0);
+    CHECK(conf_find(&c1, "a")->poll_interval == 300);
+    conf_account_digest(conf_find(&c1, "a"), a1);
+    conf_account_digest(conf_find(&c2, "a"), a2);
+    conf_account_digest(conf_find(&c1, "b"), b1);
+    conf_account_digest(conf_find(&c2, "b"), b2);
+    CHECK(memcmp(a1, a2, sizeof a1) == 0); /* the same settings, written otherwise */
+    CHECK(memcmp(b1, b2, sizeof b1) != 0); /* another Maildir */
+    CHECK(memcmp(a1, b1, sizeof a1) != 0); /* another name */
+    conf_free(&c1);
+    conf_free(&c2);
+}
