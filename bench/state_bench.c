@@ -71,7 +71,7 @@ static void uidl_of(char *buf, size_t i, unsigned validity)
 static void make_state(const char *dir, size_t n, int compact, double *t_record,
                        double *t_compact)
 {
-    struct state s;
+    struct state *s;
     struct err e;
     char uidl[32], name[64];
     double t0;
@@ -82,17 +82,17 @@ static void make_state(const char *dir, size_t n, int compact, double *t_record,
     for (size_t i = 0; i < n; i++) {
         uidl_of(uidl, i, 0x655f1a00u);
         snprintf(name, sizeof name, "1700000000.M%zuP4242.benchhost", i);
-        if (state_add(&s, uidl, 16, STATE_DELIVERED, 1700000000 + (int64_t)i, name, &e) < 0)
+        if (state_add(s, uidl, 16, STATE_DELIVERED, 1700000000 + (int64_t)i, name, &e) < 0)
             die("state_add", &e);
     }
-    if (state_commit(&s, &e) < 0) die("state_commit", &e);
+    if (state_commit(s, &e) < 0) die("state_commit", &e);
     if (t_record) *t_record = now_ms() - t0;
     if (compact) {
         t0 = now_ms();
-        if (state_compact(&s, 0, &e) < 0) die("state_compact", &e);
+        if (state_compact(s, 0, &e) < 0) die("state_compact", &e);
         if (t_compact) *t_compact = now_ms() - t0;
     }
-    state_close(&s);
+    state_close(s);
 }
 
 /* The listing a server would send for the same UIDLs: "N UIDL" lines. */
@@ -114,7 +114,7 @@ static char *make_listing(size_t n, size_t *len)
 static double check_listing(const char *dir, const char *listing, size_t len, size_t n,
                             size_t expect_seen)
 {
-    struct state s;
+    struct state *s;
     struct err e;
     struct plan_policy p = {.keep = PLAN_KEEP_ON, .now = 1800000000};
     struct plan_summary sum;
@@ -134,10 +134,10 @@ static double check_listing(const char *dir, const char *listing, size_t len, si
         if (ll && l[ll - 1] == '\r') ll--;
         if (pop3_parse_uidl_line(l, ll, &num, &uid, &uidlen) < 0 || num == 0 || num > n)
             die("bad listing line", NULL);
-        const struct state_entry *ent = state_lookup(&s, uid, uidlen);
+        const struct state_entry *ent = state_lookup(s, uid, uidlen);
         items[num - 1].size = 4096;
         if (ent) {
-            state_mark_listed(&s, ent);
+            state_mark_listed(s, ent);
             items[num - 1].seen = ent->status == STATE_DELIVERED;
             items[num - 1].first_seen = ent->first_seen;
             seen++;
@@ -150,26 +150,26 @@ static double check_listing(const char *dir, const char *listing, size_t len, si
                 expect_seen, seen, sum.fetch);
         exit(1);
     }
-    state_close(&s);
+    state_close(s);
     free(items);
     return t0;
 }
 
 static double load_once(const char *dir, size_t expect)
 {
-    struct state s;
+    struct state *s;
     struct err e;
     double t0 = now_ms(), t;
 
     err_clear(&e);
     if (state_open(&s, dir, "bench", &e) < 0) die("state_open", &e);
     t = now_ms() - t0;
-    if (s.nents != expect || s.dropped) {
-        fprintf(stderr, "state_bench: loaded %zu entries (%u dropped), expected %zu\n", s.nents,
-                s.dropped, expect);
+    if (state_count(s) != expect || state_dropped(s)) {
+        fprintf(stderr, "state_bench: loaded %zu entries (%u dropped), expected %zu\n",
+                state_count(s), state_dropped(s), expect);
         exit(1);
     }
-    state_close(&s);
+    state_close(s);
     return t;
 }
 

@@ -27,7 +27,7 @@
 #include "harness.h"
 #include "listing.h"
 
-static struct state st;
+static struct state *st;
 static int st_ready;
 
 /* A seen-state that knows a few UIDLs, made once per process. */
@@ -37,9 +37,9 @@ static void state_once(void)
 
     if (st_ready) return;
     if (state_open(&st, fuzz_tmpdir(), "fuzz", &e) < 0 ||
-        state_add(&st, "uid-1", 5, STATE_DELIVERED, 1000, NULL, &e) < 0 ||
-        state_add(&st, "a", 1, STATE_DELIVERED, 1000, NULL, &e) < 0 ||
-        state_add(&st, "uid-2", 5, STATE_SKIPPED, 2000, NULL, &e) < 0 || state_commit(&st, &e) < 0) {
+        state_add(st, "uid-1", 5, STATE_DELIVERED, 1000, NULL, &e) < 0 ||
+        state_add(st, "a", 1, STATE_DELIVERED, 1000, NULL, &e) < 0 ||
+        state_add(st, "uid-2", 5, STATE_SKIPPED, 2000, NULL, &e) < 0 || state_commit(st, &e) < 0) {
         fprintf(stderr, "fuzz: state: %s\n", e.msg);
         abort();
     }
@@ -85,7 +85,7 @@ static void check_table(const struct listing *l, int covered)
         u = listing_uidl_of(l, i);
         FUZZ_CHECK(u[m->uidl_len] == '\0');
         for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
-        ent = state_lookup(&st, u, m->uidl_len);
+        ent = state_lookup(st, u, m->uidl_len);
         FUZZ_CHECK(l->plan[i].seen == (ent && ent->status == STATE_DELIVERED));
         FUZZ_CHECK(l->plan[i].reported_big == (ent && ent->status == STATE_SKIPPED));
     }
@@ -155,7 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pop3_init(&p, &f.net);
     p.trace = trace;
     highest = 0;
-    listing_init(&l, &p, &st);
+    listing_init(&l, &p, st);
     l.max_messages = max_messages[(flags >> 3) & 3];
     l.max_pool = max_pool[(flags >> 5) & 3];
     run(&l, flags);

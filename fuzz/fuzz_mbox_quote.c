@@ -1,5 +1,5 @@
 /*
- * fuzz_mbox_quote — mboxrd quoting (src/mbox.h: mbox_quote_init,
+ * fuzz_mbox_quote — mboxrd quoting (src/deliver/mbox.h: mbox_quote_init,
  * mbox_quote_feed, mbox_quote_end) of a hostile message fed in chunks of
  * pseudo-random size, with an output callback that may fail.
  *

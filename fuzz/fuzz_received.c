@@ -1,5 +1,5 @@
 /*
- * fuzz_received — the Received: trace field (src/received.h:
+ * fuzz_received — the Received: trace field (src/deliver/received.h:
  * received_format) built from hostile values: the UIDL comes from the
  * server, the others from the config and the connection.
  *

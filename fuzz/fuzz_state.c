@@ -13,8 +13,8 @@
  *  - loading fails only with ERR_LOCAL (a file of another format version);
  *  - every loaded entry has a printable UIDL of 1..255 bytes, status D or S,
  *    a time >= 0, and state_lookup finds that very entry; no two entries
- *    share a UIDL; pending names are printable, without '/', each with a
- *    UIDL that was loaded; dropped lines are at most the lines there were;
+ *    share a UIDL; pending names are printable, without '/', and at most
+ *    one per line; dropped lines are at most the lines there were;
  *  - 600 records added with state_add (so the hash table grows and
  *    rehashes) leave every loaded entry findable; after state_commit and
  *    state_compact (prune, everything marked listed) the files load again
@@ -60,9 +60,12 @@ static int printable(const char *s, size_t n)
 
 static void check_loaded(const struct state *s, size_t lines)
 {
-    FUZZ_CHECK(s->dropped <= lines);
-    for (size_t i = 0; i < s->nents; i++) {
-        const struct state_entry *ent = &s->ents[i];
+    size_t nnames;
+    char *const *names = state_pending_names(s, &nnames);
+
+    FUZZ_CHECK(state_dropped(s) <= lines);
+    for (size_t i = 0; i < state_count(s); i++) {
+        const struct state_entry *ent = state_entry_at(s, i);
         const char *u = state_uidl(s, ent);
 
         FUZZ_CHECK(ent->len >= 1 && ent->len <= STATE_UIDL_MAX);
@@ -71,11 +74,11 @@ static void check_loaded(const struct state *s, size_t lines)
         FUZZ_CHECK(ent->first_seen >= 0);
         FUZZ_CHECK(state_lookup(s, u, ent->len) == ent);
     }
-    for (size_t i = 0; i < s->nnames; i++) {
-        size_t n = strlen(s->names[i]);
-        FUZZ_CHECK(n >= 1 && n <= 255 && printable(s->names[i], n));
-        FUZZ_CHECK(!strchr(s->names[i], '/'));
-        FUZZ_CHECK(state_lookup(s, s->name_uidls[i], strlen(s->name_uidls[i])) != NULL);
+    FUZZ_CHECK(nnames <= lines);
+    for (size_t i = 0; i < nnames; i++) {
+        size_t n = strlen(names[i]);
+        FUZZ_CHECK(n >= 1 && n <= 255 && printable(names[i], n));
+        FUZZ_CHECK(!strchr(names[i], '/'));
     }
 }
 
@@ -94,10 +97,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *dir = fuzz_tmpdir();
     struct fuzz_field f[2];
-    struct state s;
+    struct state *s;
     struct err e;
     struct snap *snap = NULL;
-    size_t nf, lines = 0, nsnap;
+    size_t nf, lines = 0, nsnap, nnames;
     int had = 0;
     char path[1024];
     const struct state_entry *added;
@@ -114,56 +117,56 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (state_open(&s, dir, KEY, &e) < 0) {
         FUZZ_CHECK(e.kind == ERR_LOCAL);
-        state_close(&s);
         cleanup(dir);
         return 0;
     }
-    check_loaded(&s, lines + 2);
+    check_loaded(s, lines + 2);
 
     /* The round trip. */
-    nsnap = s.nents;
+    nsnap = state_count(s);
     if (nsnap && !(snap = calloc(nsnap, sizeof *snap))) abort();
     for (size_t i = 0; i < nsnap; i++) {
-        const struct state_entry *ent = &s.ents[i];
-        memcpy(snap[i].uidl, state_uidl(&s, ent), ent->len);
+        const struct state_entry *ent = state_entry_at(s, i);
+        memcpy(snap[i].uidl, state_uidl(s, ent), ent->len);
         snap[i].len = ent->len;
         snap[i].status = ent->status;
         snap[i].when = ent->first_seen;
-        state_mark_listed(&s, ent);
+        state_mark_listed(s, ent);
     }
     /* Enough new records to make the hash table grow (and rehash) under
      * the loaded ones; the first carries a Maildir name. */
     for (int i = 0; i < NADD; i++) {
         char u[16];
         snprintf(u, sizeof u, "fuzz-added-%03d", i);
-        had += state_lookup(&s, u, 14) != NULL;
-        FUZZ_CHECK(
-            state_add(&s, u, 14, STATE_DELIVERED, 1700000000, i ? NULL : "1.M2P3.host", &e) == 0);
+        had += state_lookup(s, u, 14) != NULL;
+        FUZZ_CHECK(state_add(s, u, 14, STATE_DELIVERED, 1700000000, i ? NULL : "1.M2P3.host", &e) ==
+                   0);
     }
-    check_loaded(&s, lines + 2);
+    check_loaded(s, lines + 2);
     for (size_t i = 0; i < nsnap; i++)
-        FUZZ_CHECK(state_lookup(&s, snap[i].uidl, snap[i].len) != NULL);
-    FUZZ_CHECK(state_commit(&s, &e) == 0);
-    FUZZ_CHECK(state_compact(&s, 1, &e) == 0);
-    state_close(&s);
+        FUZZ_CHECK(state_lookup(s, snap[i].uidl, snap[i].len) != NULL);
+    FUZZ_CHECK(state_commit(s, &e) == 0);
+    FUZZ_CHECK(state_compact(s, 1, &e) == 0);
+    state_close(s);
 
     FUZZ_CHECK(state_open(&s, dir, KEY, &e) == 0);
-    FUZZ_CHECK(s.dropped == 0 && s.nnames == 0);
-    FUZZ_CHECK(s.nents == nsnap + NADD - (size_t)had);
+    state_pending_names(s, &nnames);
+    FUZZ_CHECK(state_dropped(s) == 0 && nnames == 0);
+    FUZZ_CHECK(state_count(s) == nsnap + NADD - (size_t)had);
     for (int i = 0; i < NADD; i++) {
         char u[16];
         snprintf(u, sizeof u, "fuzz-added-%03d", i);
-        added = state_lookup(&s, u, 14);
+        added = state_lookup(s, u, 14);
         FUZZ_CHECK(added && added->status == STATE_DELIVERED);
     }
     for (size_t i = 0; i < nsnap; i++) {
-        const struct state_entry *ent = state_lookup(&s, snap[i].uidl, snap[i].len);
+        const struct state_entry *ent = state_lookup(s, snap[i].uidl, snap[i].len);
         FUZZ_CHECK(ent != NULL);
         if (snap[i].len == 14 && !memcmp(snap[i].uidl, "fuzz-added-", 11)) continue;
         FUZZ_CHECK(ent->status == snap[i].status && ent->first_seen == snap[i].when);
     }
-    check_loaded(&s, 0);
-    state_close(&s);
+    check_loaded(s, 0);
+    state_close(s);
     free(snap);
     cleanup(dir);
     return 0;

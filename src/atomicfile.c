@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "atomicfile.h"
+#include "fdio.h"
 #include "fileperm.h"
 
 static int make_dirs(const char *dir, const char *what, struct err *e)
@@ -44,18 +45,6 @@ int atomicfile_opendir(const char *dir, const char *what, int flags, struct err 
     return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int atomicfile_write(int dirfd, const char *dir, const char *name, const void *data, size_t len,
                      mode_t mode, struct err *e)
 {
@@ -74,7 +63,7 @@ int atomicfile_write(int dirfd, const char *dir, const char *name, const void *d
         return fileperm_open_error(e, ERR_CONFIG_PERM, ERR_LOCAL, "temporary file", path);
     }
     /* the mode asked for, whatever the umask */
-    ok = fchmod(fd, mode) == 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    ok = fchmod(fd, mode) == 0 && fdio_write_full(fd, data, len) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0) {
         int saved = errno;

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "child.h"
-#include "net.h" /* net_now_ms: the one monotonic clock */
+#include "monotime.h"
 #include "stop.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -263,7 +263,7 @@ int child_spawn(struct child *c, const struct child_spec *s, struct err *e)
     close_fd(&st[0]);
     if (errnum) return exec_failed(c, s, errnum, e);
     c->pidfd = open_pidfd(c->pid);
-    if (s->timeout_ms > 0) c->deadline = net_now_ms() + s->timeout_ms;
+    if (s->timeout_ms > 0) c->deadline = monotime_ms() + s->timeout_ms;
     return 0;
 }
 
@@ -345,7 +345,7 @@ int child_wait(struct child *c, struct pollfd *p, size_t n)
 
     if (n > CHILD_POLL_MAX) n = CHILD_POLL_MAX;
     for (;;) {
-        int64_t now = net_now_ms();
+        int64_t now = monotime_ms();
         int r, ready = 0;
 
         try_reap(c);
@@ -365,7 +365,7 @@ int child_wait(struct child *c, struct pollfd *p, size_t n)
 
 void child_terminate(struct child *c)
 {
-    if (c->pid > 0 && !c->reaped && !c->term_sent) terminate(c, net_now_ms());
+    if (c->pid > 0 && !c->reaped && !c->term_sent) terminate(c, monotime_ms());
 }
 
 void child_close(struct child *c)

@@ -11,6 +11,7 @@
 #include <openssl/opensslv.h>
 
 #include "cli.h"
+#include "paths.h"
 #include "version.h"
 
 static void usage(FILE *f)
@@ -294,16 +295,6 @@ static int one_opt(struct cli_options *o, int c, char **argv, struct err *e)
     }
 }
 
-static void default_state_dir(char *buf, size_t len)
-{
-    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-
-    if (xdg && *xdg)
-        snprintf(buf, len, "%s/popfetch", xdg);
-    else
-        snprintf(buf, len, "%s/.local/state/popfetch", home && *home ? home : ".");
-}
-
 int cli_parse(int argc, char **argv, struct cli_options *o, struct err *e)
 {
     int c, rc;
@@ -325,7 +316,9 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct err *e)
                        o->serverinfo           ? "--serverinfo"
                        : o->import_fetchmailrc ? "--import-fetchmailrc"
                                                : "--import-seen");
-    default_state_dir(o->default_state, sizeof o->default_state);
+    /* none without a home: cli_check_state_dirs says so if it is needed */
+    if (paths_default_state(o->default_state, sizeof o->default_state, &o->default_state_err) < 0)
+        o->default_state[0] = '\0';
     return CLI_RUN;
 }
 
@@ -408,6 +401,19 @@ int cli_check_names(const struct config *cfg, const struct cli_options *o, struc
         if (!conf_find((struct config *)cfg, o->names[i]))
             return err_set(e, ERR_USAGE, "no account named `%s` in %s", o->names[i], cfg->path);
     if (cfg->naccounts == 0) return err_set(e, ERR_USAGE, "%s defines no accounts", cfg->path);
+    return 0;
+}
+
+int cli_check_state_dirs(const struct config *cfg, const struct cli_options *o, struct err *e)
+{
+    if (o->state_dir || o->default_state[0]) return 0;
+    for (size_t i = 0; i < cfg->naccounts; i++) {
+        const struct account *a = &cfg->accounts[i];
+        if (!cli_wants(o, a) || a->state_dir) continue;
+        *e = o->default_state_err;
+        err_prefix(e, "account %s", a->name);
+        return -1;
+    }
     return 0;
 }
 

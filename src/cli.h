@@ -48,7 +48,8 @@ struct cli_options {
     struct delivery_setting cli_delivery; /* checked form of the above */
     char *const *names;                   /* the accounts named (positional arguments) */
     size_t nnames;
-    char default_state[CLI_PATH_MAX]; /* $XDG_STATE_HOME/popfetch or its fallback */
+    char default_state[CLI_PATH_MAX]; /* paths_default_state(); "" without a home, */
+    struct err default_state_err;     /* and then why */
 };
 
 enum cli_outcome { CLI_RUN = 0, CLI_DONE = 1 };
@@ -67,12 +68,16 @@ int cli_delivery(struct config *cfg, struct cli_options *o, struct err *e);
 /* The command line wins over the config file: apply its settings. */
 void cli_apply(const struct cli_options *o, struct account *a);
 
-/* Where the account's seen-state lives. */
+/* Where the account's seen-state lives (once cli_check_state_dirs passed). */
 const char *cli_state_dir(const struct cli_options *o, const struct account *a);
 
 /* Where the account's status file lives: its `status_dir`, else where its
  * seen-state lives. */
 const char *cli_status_dir(const struct cli_options *o, const struct account *a);
+/* Every account the run wants has a state directory: --state-dir, its
+ * `state_dir`, or the default (paths_default_state), which cannot be had
+ * without a home directory. ERR_USAGE naming the account otherwise. */
+int cli_check_state_dirs(const struct config *cfg, const struct cli_options *o, struct err *e);
 
 /* The accounts named on the command line exist, and there is at least one. */
 int cli_check_names(const struct config *cfg, const struct cli_options *o, struct err *e);

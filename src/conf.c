@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +12,13 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 
 #include "textfile.h"
 #include "conf.h"
 #include "cmdsplit.h"
 #include "fileperm.h"
+#include "paths.h"
 #include "tls.h"
 
 #define CONF_MAX_BYTES   (4 * 1024 * 1024)
@@ -50,9 +51,7 @@ void conf_free(struct config *cfg)
 
     while (b) {
         struct arena_block *next = b->next;
-        /* volatile write so the wipe of secrets is not optimised away */
-        volatile char *v = b->data;
-        for (size_t i = 0; i < b->len; i++) v[i] = 0;
+        OPENSSL_cleanse(b->data, b->len); /* passwords live in the arena */
         free(b);
         b = next;
     }
@@ -60,36 +59,14 @@ void conf_free(struct config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
-void conf_default_path(char *buf, size_t len)
+const char *conf_expand_home(struct config *cfg, const char *path, struct err *e)
 {
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-    struct stat st;
-
-    if (!home || !*home) {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : "/";
-    }
-    if (xdg && *xdg)
-        snprintf(buf, len, "%s/popfetch/config", xdg);
-    else
-        snprintf(buf, len, "%s/.config/popfetch/config", home);
-    if (stat(buf, &st) == 0) return;
-    snprintf(buf, len, "%s/.popfetchrc", home);
-}
-
-const char *conf_expand_home(struct config *cfg, const char *path)
-{
-    const char *home;
     char buf[4096];
+    const char *s;
 
-    if (path[0] != '~' || (path[1] != '\0' && path[1] != '/')) return conf_strdup(cfg, path);
-    home = getenv("HOME");
-    if (!home || !*home) {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : "";
-    }
-    if ((size_t)snprintf(buf, sizeof buf, "%s%s", home, path + 1) >= sizeof buf) return NULL;
-    return conf_strdup(cfg, buf);
+    if (paths_expand_home(path, buf, sizeof buf, e) < 0) return NULL;
+    if (!(s = conf_strdup(cfg, buf))) err_set(e, ERR_INTERNAL, "out of memory");
+    return s;
 }
 
 int conf_parse_duration(const char *s, unsigned long *out)
@@ -363,9 +340,16 @@ static void enum_list(const char *const *names, char *buf, size_t len)
 
 static int set_string(struct parser *ps, const char **slot, const char *v, int path)
 {
-    const char *s = path ? conf_expand_home(ps->cfg, v) : conf_strdup(ps->cfg, v);
+    const char *s;
 
-    if (!s) return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    if (path) {
+        if (!(s = conf_expand_home(ps->cfg, v, ps->e))) {
+            if (ps->e->kind == ERR_USAGE) err_prefix(ps->e, "%s:%d", ps->file, ps->line);
+            return -1;
+        }
+    } else if (!(s = conf_strdup(ps->cfg, v))) {
+        return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    }
     *slot = s;
     return 0;
 }
@@ -393,8 +377,12 @@ int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, c
         }
         cmdsplit_free(argv);
     }
-    v = i == DELIVERY_MDA ? conf_strdup(cfg, value) : conf_expand_home(cfg, value);
-    if (!v) return err_set(e, ERR_INTERNAL, "out of memory");
+    if (i == DELIVERY_MDA) {
+        if (!(v = conf_strdup(cfg, value))) return err_set(e, ERR_INTERNAL, "out of memory");
+    } else if (!(v = conf_expand_home(cfg, value, e))) {
+        if (e->kind == ERR_USAGE) err_prefix(e, "%s", src);
+        return -1;
+    }
     a->delivery.kind = i;
     a->delivery.arg = v;
     return 0;
@@ -968,31 +956,33 @@ static int load_dir(struct parser *ps, const char *dir)
     return rc;
 }
 
-void conf_dropin_dir(char *buf, size_t len)
+int conf_dropin_dir(char *buf, size_t len, struct err *e)
 {
-    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    char home[4096];
 
-    if (!home || !*home) {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : "/";
+    if (xdg && *xdg) {
+        if ((size_t)snprintf(buf, len, "%s/popfetch/config.d", xdg) < len) return 0;
+        return err_set(e, ERR_USAGE, "$XDG_CONFIG_HOME is too long");
     }
-    if (xdg && *xdg)
-        snprintf(buf, len, "%s/popfetch/config.d", xdg);
-    else
-        snprintf(buf, len, "%s/.config/popfetch/config.d", home);
+    if (paths_home(home, sizeof home, e) < 0) return -1;
+    if ((size_t)snprintf(buf, len, "%s/.config/popfetch/config.d", home) < len) return 0;
+    return err_set(e, ERR_USAGE, "the home directory's path is too long");
 }
 
 /* No -f: the config file (if there is one) and then the drop-ins (if
- * their directory exists); at least one of them. */
+ * their directory exists); at least one of them. Without a home directory
+ * there are no drop-ins, and a config file only under $XDG_CONFIG_HOME. */
 static int load_default(struct parser *ps)
 {
     char main_path[4096], dir[4096];
     struct stat st;
+    struct err ignored;
     int have_dir;
 
-    conf_default_path(main_path, sizeof main_path);
-    conf_dropin_dir(dir, sizeof dir);
-    have_dir = stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (paths_default_config(main_path, sizeof main_path, ps->e) < 0) return -1;
+    have_dir = conf_dropin_dir(dir, sizeof dir, &ignored) == 0;
+    have_dir = have_dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
     if (!(ps->cfg->path =
               conf_strdup(ps->cfg, have_dir && access(main_path, F_OK) < 0 ? dir : main_path)))
         return err_set(ps->e, ERR_INTERNAL, "out of memory");

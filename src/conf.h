@@ -1,8 +1,9 @@
 /*
  * conf — the configuration file: lexing (one `key value` per line, `#`
- * comments, double quotes with \" and \\ escapes, `~` for $HOME in paths),
- * read from one file, a directory of *.conf files, the default file and
- * its config.d drop-ins, or standard input,
+ * comments, double quotes with \" and \\ escapes, `~` for the home
+ * directory in paths, as paths.h finds it), read from one file, a
+ * directory of *.conf files, the default file and its config.d drop-ins,
+ * or standard input,
  * `defaults` sections, `account NAME [: PARENT...]` with inheritance, value
  * checking, and the rules that the file must be ours and writable by us
  * alone (fileperm.h) and that a file holding a password must be private.
@@ -102,16 +103,13 @@ struct config {
     struct arena_block *arena;
 };
 
-/* The default config path: $XDG_CONFIG_HOME/popfetch/config if it exists,
- * else ~/.popfetchrc. Written into buf. */
-void conf_default_path(char *buf, size_t len);
-
-/* The drop-in directory: $XDG_CONFIG_HOME/popfetch/config.d (or
- * ~/.config/popfetch/config.d). Written into buf. */
-void conf_dropin_dir(char *buf, size_t len);
+/* The drop-in directory: $XDG_CONFIG_HOME/popfetch/config.d, else
+ * ~/.config/popfetch/config.d (the home as paths.h finds it). Written into
+ * buf; -1 (ERR_USAGE) without a home directory. */
+int conf_dropin_dir(char *buf, size_t len, struct err *e);
 
 /* Load and check the config. path NULL: the default file
- * (conf_default_path), if it exists, and then every *.conf of the drop-in
+ * (paths_default_config), if it exists, and then every *.conf of the drop-in
  * directory (conf_dropin_dir), if that exists, in name order; "-": standard
  * input; a directory: every *.conf in it, in name order; else that file.
  * The files are read as one config: `defaults` and accounts carry over
@@ -152,8 +150,10 @@ int conf_set_key(struct config *cfg, struct account *a, const char *key, const c
 /* The required keys of an account are there (host, user, delivery). */
 int conf_check_account(const struct account *a, struct err *e);
 
-/* Expand a leading ~ to $HOME into a fresh string in the config's arena. */
-const char *conf_expand_home(struct config *cfg, const char *path);
+/* path with a leading ~ expanded (paths_expand_home: $HOME, else the
+ * password database's home) as a fresh string in the config's arena; NULL
+ * with e set (ERR_USAGE: no home, too long; ERR_INTERNAL: out of memory). */
+const char *conf_expand_home(struct config *cfg, const char *path, struct err *e);
 
 /* Copy a string into the config's arena (lives until conf_free). */
 const char *conf_strdup(struct config *cfg, const char *s);

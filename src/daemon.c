@@ -9,7 +9,7 @@
 #include "daemon.h"
 #include "exitcode.h"
 #include "log.h"
-#include "net.h"
+#include "monotime.h"
 #include "pool.h"
 #include "result.h"
 #include "run.h"
@@ -198,7 +198,7 @@ static void reload(struct daemon *d)
     struct config n;
     struct gen *g, *old = d->cur;
     size_t counts[3] = {0, 0, 0}, removed = 0;
-    int64_t now = net_now_ms();
+    int64_t now = monotime_ms();
     struct err e;
 
     if (load_again(d, &n) < 0) return;
@@ -289,7 +289,7 @@ static struct entry *first_due(struct daemon *d)
  * times, polled as soon as the wait is over. */
 static void start_due(struct daemon *d)
 {
-    int64_t now = net_now_ms();
+    int64_t now = monotime_ms();
     struct entry *x;
 
     while (d->pool.running < d->pool.max && (x = first_due(d)) && x->due <= now) {
@@ -311,7 +311,7 @@ static void say_failing(const struct entry *x, const struct run_outcome *out, in
 {
     char wait[32];
 
-    snprintf(wait, sizeof wait, "%.0f s", (double)(next - net_now_ms()) / 1000.0);
+    snprintf(wait, sizeof wait, "%.0f s", (double)(next - monotime_ms()) / 1000.0);
     if (same) {
         log_info(x->name, "still failing (%lu polls in a row, %s); next poll in %s", x->failures,
                  result_outcome(out), wait);
@@ -338,7 +338,7 @@ static void finished(struct daemon *d, size_t id, const struct run_outcome *out)
     struct entry *x = find_id(d, id);
     struct run_report_opts ro = {0};
     const struct account *a;
-    int64_t now = net_now_ms();
+    int64_t now = monotime_ms();
     int failed = result_failed(out->status), oi = result_outcome_index(result_outcome(out));
     int same;
 
@@ -382,7 +382,7 @@ static void finished(struct daemon *d, size_t id, const struct run_outcome *out)
 static void wait_some(struct daemon *d)
 {
     struct entry *x = first_due(d);
-    int64_t now = net_now_ms(), t = 1000;
+    int64_t now = monotime_ms(), t = 1000;
     struct run_outcome out;
     size_t id;
 
@@ -401,7 +401,7 @@ static void wait_some(struct daemon *d)
 
 static void write_metrics(struct daemon *d, int force)
 {
-    int64_t now = net_now_ms();
+    int64_t now = monotime_ms();
 
     if (!d->o->metrics || !d->metrics_dirty || (!force && now - d->metrics_at < 1000)) return;
     run_write_metrics(&d->cur->cfg, d->o);
@@ -412,7 +412,7 @@ static void write_metrics(struct daemon *d, int force)
 /* SIGUSR1: every account now, backed-off ones too. */
 static void poll_all_now(struct daemon *d)
 {
-    int64_t now = net_now_ms();
+    int64_t now = monotime_ms();
 
     log_info(NULL, "SIGUSR1: polling every account now");
     for (size_t i = 0; i < d->n; i++) {
@@ -437,7 +437,7 @@ static void finish_all(struct daemon *d)
 static int setup(struct daemon *d, struct config *cfg, struct cli_options *o)
 {
     unsigned long jobs = o->jobs ? o->jobs : cfg->jobs ? cfg->jobs : 1;
-    int64_t now = net_now_ms();
+    int64_t now = monotime_ms();
     struct err e;
 
     memset(d, 0, sizeof *d);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "fileperm.h"
 #include "log.h"
 #include "progress.h"
@@ -57,14 +58,11 @@ int log_get_level(void)
     return level;
 }
 
+/* A line that cannot be written (stderr closed, the disk full) is dropped:
+ * there is nowhere left to say so. */
 static void emit(int fd, const char *buf, size_t len)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w <= 0) return;
-        buf += w;
-        len -= (size_t)w;
-    }
+    (void)fdio_write_full(fd, buf, len);
 }
 
 /* Where a finished line goes: syslog, the log file or fd. buf[n-1] is the

@@ -3,8 +3,10 @@
  * per-account summaries (-v) and the protocol trace (-vv) (stdout, or
  * stderr when stdout carries --json's results).
  *
- * Each line is built whole and written with one write(2), so lines from
- * accounts running side by side never interleave. Every line names its
+ * Each line is built whole and written at once (fdio_write_full: one
+ * write(2), repeated after a signal until the line is out, never dropped
+ * for a signal), so lines from accounts running side by side never
+ * interleave. Every line names its
  * account. Bytes from the server are shown with control and 8-bit bytes
  * escaped, so a hostile server cannot drive the terminal.
  */

@@ -46,9 +46,9 @@ static int import_fetchmailrc(const char *path)
 /* A leading ~ in FORMAT:~/FILE, which no shell expands after the colon. */
 static int expand_home(struct config *cfg, const char **path, struct err *e)
 {
-    const char *p = conf_expand_home(cfg, *path);
+    const char *p = conf_expand_home(cfg, *path, e);
 
-    if (!p) return err_set(e, ERR_USAGE, "the path %s is too long", *path);
+    if (!p) return -1;
     *path = p;
     return 0;
 }
@@ -68,7 +68,7 @@ static int run_import(struct config *cfg, const struct cli_options *o)
         return failed(NULL, &e);
     }
     if (import_parse_spec(o->import_seen, &f, &path, &e) < 0 || expand_home(cfg, &path, &e) < 0 ||
-        import_load(f, path, &l, &e) < 0 ||
+        import_load(f, path, &l, &e) < 0 || cli_check_state_dirs(cfg, o, &e) < 0 ||
         import_record(&l, a, cli_state_dir(o, a), &count, &e) < 0) {
         import_free(&l);
         return failed(a->name, &e);
@@ -144,6 +144,7 @@ static int run_mode(struct config *cfg, struct cli_options *o)
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);
+    if (cli_check_state_dirs(cfg, o, &e) < 0) return failed(NULL, &e);
     if (o->daemon) return daemon_run(cfg, o);
     return run_accounts(cfg, o);
 }

@@ -18,16 +18,9 @@
 
 #include <openssl/err.h>
 
+#include "monotime.h"
 #include "net.h"
 #include "stop.h"
-
-int64_t net_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void net_init(struct net_conn *c)
 {
@@ -38,7 +31,7 @@ void net_init(struct net_conn *c)
 
 void net_set_deadline(struct net_conn *c, int64_t ms)
 {
-    c->deadline = net_now_ms() + ms;
+    c->deadline = monotime_ms() + ms;
 }
 
 void net_clear_deadline(struct net_conn *c)
@@ -64,7 +57,7 @@ static int wait_budget(const struct net_conn *c)
     int64_t budget = c->timeout_ms;
 
     if (c->deadline) {
-        int64_t left = c->deadline - net_now_ms();
+        int64_t left = c->deadline - monotime_ms();
         if (left <= 0) return -1;
         if (left < budget) budget = left;
     }
@@ -125,9 +118,9 @@ int net_wait(struct net_conn *c, short events, struct err *e)
 
         if (stop_requested()) return net_interrupted(e);
         if (budget < 0) break;
-        t0 = c->pace_next ? net_now_ms() : 0;
+        t0 = c->pace_next ? monotime_ms() : 0;
         r = poll(&p, 1, budget);
-        if (c->pace_next) c->pace_left_ms -= net_now_ms() - t0; /* only waiting counts */
+        if (c->pace_next) c->pace_left_ms -= monotime_ms() - t0; /* only waiting counts */
         if (r > 0) return 0;
         if (r == 0) break;
         if (errno == EINTR) continue;

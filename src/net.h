@@ -48,9 +48,6 @@ struct net_conn {
 /* Set an ERR_INTERRUPTED error naming the signal stop.h recorded. */
 int net_interrupted(struct err *e);
 
-/* Monotonic clock in milliseconds. */
-int64_t net_now_ms(void);
-
 void net_init(struct net_conn *c);
 
 /* Resolve host and connect to port, trying each address in turn. */

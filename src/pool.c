@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "exitcode.h"
+#include "fdio.h"
 #include "pool.h"
 #include "stop.h"
 
@@ -68,19 +69,6 @@ void pool_free(struct pool *p)
     memset(p, 0, sizeof *p);
 }
 
-static void write_all(int fd, const void *buf, size_t n)
-{
-    const char *b = buf;
-
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        b += w;
-        n -= (size_t)w;
-    }
-}
-
 /* In the child: run the job, hand the outcome over, end. */
 static void child_main(const struct pool *p, int wfd, size_t id, pool_run_fn fn, void *ctx)
 {
@@ -90,7 +78,7 @@ static void child_main(const struct pool *p, int wfd, size_t id, pool_run_fn fn,
         if (p->slots[i].fd >= 0) close(p->slots[i].fd);
     memset(&out, 0, sizeof out);
     fn(ctx, id, &out);
-    write_all(wfd, &out, sizeof out);
+    (void)fdio_write_full(wfd, &out, sizeof out); /* else the parent sees how it ended */
     fflush(stdout);
     _exit(out.status & 0xff);
 }

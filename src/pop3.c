@@ -334,7 +334,6 @@ int pop3_send(struct pop3 *p, const char *cmd, const char *secret, struct err *e
     }
     memcpy(p->wbuf + p->wlen + n + s, "\r\n", 2);
     p->wlen += n + s + 2;
-    p->pending++;
     if (p->trace) {
         char shown[POP3_CMD_MAX];
         int l = snprintf(shown, sizeof shown, "%s%s", cmd, secret ? " ****" : "");
@@ -358,7 +357,6 @@ int pop3_send_long(struct pop3 *p, const char *prefix, const char *payload, size
     rc = net_write(p->net, prefix, plen, e);
     if (rc == 0 && len) rc = net_write(p->net, payload, len, e);
     if (rc == 0) rc = net_write(p->net, "\r\n", 2, e);
-    p->pending++;
     return rc;
 }
 
@@ -370,7 +368,6 @@ int pop3_auth_reply(struct pop3 *p, struct pop3_reply *r, const char **chal, siz
     char shown[120];
 
     if (read_line(p, &line, &len, POP3_AUTH_LINE_MAX, e) < 0) return -1;
-    if (p->pending > 0) p->pending--;
     *chal = NULL;
     *clen = 0;
     if (pop3_parse_reply(line, len, r) < 0) {
@@ -404,7 +401,6 @@ int pop3_reply(struct pop3 *p, struct pop3_reply *r, struct err *e)
     char shown[120];
 
     if (read_line(p, &line, &len, POP3_LINE_MAX, e) < 0) return -1;
-    if (p->pending > 0) p->pending--;
     if (pop3_parse_reply(line, len, r) == 0) {
         if (r->status == POP3_ERR) note_err(p, line, len);
         return 0;

@@ -67,7 +67,6 @@ struct pop3 {
     char last_err[POP3_ERR_SHOWN]; /* the last -ERR line as sent, escaped (below); "" if none */
     char wbuf[8192];               /* queued commands not yet written */
     size_t wlen;
-    unsigned pending;    /* commands sent whose replies are not yet read */
     int multi;           /* inside a multi-line listing (its pace rule is on) */
     uint64_t body_bytes; /* what the last pop3_body() decoded, whole or not */
 };

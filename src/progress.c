@@ -5,8 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
-#include "net.h"
+#include "monotime.h"
 #include "progress.h"
 
 #define PROGRESS_BAR 20
@@ -24,14 +25,10 @@ void progress_enable(int jobs)
     pg.on = jobs <= 1 && isatty(STDERR_FILENO) && log_get_level() == LOG_NORMAL;
 }
 
+/* The line is decoration: one that cannot be written is dropped. */
 static void put(const char *s, size_t n)
 {
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, s, n);
-        if (w <= 0) return;
-        s += w;
-        n -= (size_t)w;
-    }
+    (void)fdio_write_full(STDERR_FILENO, s, n);
 }
 
 static void human(char *buf, size_t len, double v)
@@ -52,7 +49,7 @@ void progress_start(const char *account, unsigned long total_msgs, uint64_t tota
     snprintf(pg.account, sizeof pg.account, "%s", account);
     pg.total_msgs = total_msgs;
     pg.total_bytes = total_bytes;
-    pg.t0 = net_now_ms();
+    pg.t0 = monotime_ms();
     pg.last = 0;
     pg.drawn = 0;
 }
@@ -65,7 +62,7 @@ void progress_update(unsigned long done_msgs, uint64_t done_bytes)
     int fill, n;
 
     if (!pg.on || !pg.account[0]) return;
-    now = net_now_ms();
+    now = monotime_ms();
     if (pg.drawn && now - pg.last < 100 && done_msgs < pg.total_msgs) return;
     pg.last = now;
     secs = (double)(now - pg.t0) / 1000.0;

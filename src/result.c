@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "exitcode.h"
+#include "fdio.h"
 #include "result.h"
 
 static const char *const outcome_names[RESULT_OUTCOMES] = {
@@ -269,20 +270,15 @@ json_t *result_json(const struct account *a, const struct run_outcome *o, int64_
 int result_print(int fd, const json_t *obj, struct err *e)
 {
     char *text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10));
-    size_t n, off = 0;
+    size_t n;
 
     if (!text) return err_set(e, ERR_INTERNAL, "out of memory");
     n = strlen(text);
     text[n] = '\n'; /* json_dumps' NUL becomes the line end */
-    while (off <= n) {
-        ssize_t w = write(fd, text + off, n + 1 - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            int saved = errno;
-            free(text);
-            return err_set(e, ERR_LOCAL, "cannot write the JSON result: %s", strerror(saved));
-        }
-        off += (size_t)w;
+    if (fdio_write_full(fd, text, n + 1) < 0) {
+        int saved = errno;
+        free(text);
+        return err_set(e, ERR_LOCAL, "cannot write the JSON result: %s", strerror(saved));
     }
     free(text);
     return 0;

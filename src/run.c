@@ -13,7 +13,7 @@
 #include "exitcode.h"
 #include "log.h"
 #include "metrics.h"
-#include "net.h"
+#include "monotime.h"
 #include "pool.h"
 #include "progress.h"
 #include "result.h"

@@ -29,8 +29,7 @@
 #define B64_ECHUNK (3u * 16384u)
 #define B64_DCHUNK (4u * 16384u)
 
-/* ------------------------------------------------------------------------ */
-/* A growable byte buffer, always NUL-terminated, wiped when it moves.      */
+/* ---- a growable byte buffer, always NUL-terminated, wiped when it moves ---- */
 
 struct buf {
     unsigned char *p;
@@ -122,8 +121,7 @@ static int buf_check(const struct buf *b, struct err *e)
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Mechanism table and the exchange object.                                 */
+/* ---- mechanism table and the exchange object --------------------------- */
 
 static const struct {
     const char *name;
@@ -198,8 +196,7 @@ int sasl_mech_sends_secret(enum sasl_mech m)
     return mech_valid(m) ? mechs[m].sends_secret : 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Small checks and helpers.                                                */
+/* ---- small checks and helpers ------------------------------------------ */
 
 static int is_ctl(unsigned char c)
 {
@@ -252,8 +249,7 @@ static void record_server_error(struct sasl *s, const unsigned char *m, size_t n
     err_quote(s->server_error, sizeof s->server_error, (const char *)m, n);
 }
 
-/* ------------------------------------------------------------------------ */
-/* Crypto primitives (OpenSSL).                                             */
+/* ---- crypto primitives (OpenSSL) --------------------------------------- */
 
 static const EVP_MD *scram_md(enum sasl_mech m)
 {
@@ -299,8 +295,7 @@ int sasl_scram_salted_password(enum sasl_mech m, const char *password, const uns
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* base64                                                                   */
+/* ---- base64 ------------------------------------------------------------ */
 
 size_t sasl_b64_encoded_size(size_t n)
 {
@@ -384,8 +379,7 @@ int sasl_b64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* APOP                                                                     */
+/* ---- APOP -------------------------------------------------------------- */
 
 static int apop_timestamp_ok(const char *ts)
 {
@@ -427,8 +421,7 @@ int sasl_apop_digest(const char *timestamp, const char *secret, char hex[33], st
     return ok ? 0 : err_set(e, ERR_INTERNAL, "MD5 is unavailable for APOP");
 }
 
-/* ------------------------------------------------------------------------ */
-/* Creating an exchange: checking parameters, building the initial reply.   */
+/* ---- creating an exchange: checking parameters, building the initial reply ---- */
 
 static int check_param(const char *what, const char *v, size_t max, struct err *e)
 {
@@ -629,8 +622,7 @@ int sasl_initial(struct sasl *s, const unsigned char **out, size_t *len, int *ha
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Steps of the simple mechanisms.                                          */
+/* ---- steps of the simple mechanisms ------------------------------------ */
 
 /* The server's first challenge is empty and the initial response has not
  * gone out as a step: the caller did not send it with AUTH, send it now. */
@@ -695,8 +687,7 @@ static int step_oauth(struct sasl *s, const unsigned char *chal, size_t clen, st
     return buf_check(&s->out, e);
 }
 
-/* ------------------------------------------------------------------------ */
-/* SCRAM: parsing the server's messages.                                    */
+/* ---- SCRAM: parsing the server's messages ------------------------------ */
 
 struct attr {
     char name;
@@ -835,8 +826,7 @@ static int parse_server_first(struct sasl *s, const char *m, size_t n, struct se
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* SCRAM: the proofs.                                                       */
+/* ---- SCRAM: the proofs ------------------------------------------------- */
 
 struct scram_keys {
     unsigned char salted[HASH_MAX], ckey[HASH_MAX], stored[HASH_MAX], csig[HASH_MAX];
@@ -974,8 +964,7 @@ static int step_scram(struct sasl *s, const unsigned char *chal, size_t clen, st
     return 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Driving the exchange.                                                    */
+/* ---- driving the exchange ---------------------------------------------- */
 
 static int step_dispatch(struct sasl *s, const unsigned char *chal, size_t clen, struct err *e)
 {

@@ -16,6 +16,7 @@
 #include "child.h"
 #include "fileperm.h"
 #include "netrc.h"
+#include "paths.h"
 #include "secret.h"
 #include "stop.h"
 
@@ -219,14 +220,13 @@ static char *read_netrc(int fd, const struct stat *st, size_t *len)
  * others can read or that cannot be used). */
 static int from_netrc(const struct account *a, char **out, struct err *e)
 {
-    const char *home = getenv("HOME");
     char path[4096], *text, pw[NETRC_TOKEN_MAX + 1];
     struct stat st;
+    struct err no_home;
     size_t len;
     int fd, found;
 
-    if (!home || !*home) return 0;
-    snprintf(path, sizeof path, "%s/.netrc", home);
+    if (paths_expand_home("~/.netrc", path, sizeof path, &no_home) < 0) return 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return 0;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > NETRC_FILE_MAX) {
         close(fd);
@@ -339,7 +339,10 @@ int secret_get(const struct account *a, char **out, struct err *e)
         return 0;
     }
     if (a->passwordeval) {
-        if (fileperm_check_command(a->passwordeval, getenv("HOME"), e) < 0) return -1;
+        char home[4096];
+        struct err no_home; /* then `~/` words name no file we know */
+        int have = paths_home(home, sizeof home, &no_home) == 0;
+        if (fileperm_check_command(a->passwordeval, have ? home : NULL, e) < 0) return -1;
         return run_passwordeval(a, out, e);
     }
     if ((rc = from_netrc(a, out, e)) != 0) return rc < 0 ? -1 : 0;

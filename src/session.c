@@ -2,7 +2,6 @@
  * session — one account's run. See session.h.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,17 +12,17 @@
 #include "connect.h"
 #include "deliver.h"
 #include "fault.h"
+#include "fetch.h"
 #include "listing.h"
 #include "log.h"
+#include "monotime.h"
 #include "net.h"
 #include "plan.h"
 #include "pop3.h"
 #include "progress.h"
-#include "received.h"
 #include "secret.h"
 #include "session.h"
 #include "state.h"
-#include "stop.h"
 
 struct session {
     const struct account *a;
@@ -33,22 +32,17 @@ struct session {
     struct net_conn net;
     struct pop3 pop;
     struct connection conn; /* the connect sequence's view of net and pop */
-    struct state st;
+    struct state *st;       /* locked (lock_local) until cleanup */
     struct sink sink;
-    int have_state, have_sink;
+    int have_sink;
     char *secret;
-    struct listing ls;                /* the server's STAT, LIST and UIDL */
-    unsigned long cur_num;            /* message being received */
-    unsigned cur_writes;              /* chunks of it written so far */
-    uint64_t cur_bytes;               /* bytes of its body written so far */
-    int pipelining;                   /* pipeline RETR/DELE (account setting and CAPA) */
-    int quit_sent;                    /* QUIT went out behind the last DELEs (or RETR) */
-    int listing_sent;                 /* the listing went out behind PASS */
-    int sizes_each;                   /* no LIST: a LIST n goes out before each RETR n */
-    unsigned long guess_lo, guess_hi; /* messages RETRed ahead of the listing */
-    unsigned long recv_msgs;          /* received whole this run, for the progress line */
-    uint64_t recv_bytes;
-    char local_host[256]; /* for Received: */
+    struct listing ls;        /* the server's STAT, LIST and UIDL */
+    int pipelining;           /* pipeline RETR/DELE (account setting and CAPA) */
+    int quit_sent;            /* QUIT went out behind the last DELEs (or RETR) */
+    int listing_sent;         /* the listing went out behind PASS */
+    int sizes_each;           /* no LIST: a LIST n goes out before each RETR n */
+    struct fetch_ahead ahead; /* messages RETRed ahead of the listing */
+    char local_host[256];     /* for Received: */
 };
 
 /* ---- local side: state and sink ---------------------------------------- */
@@ -80,7 +74,7 @@ static int lock_local(struct session *s)
 
     session_state_key(s->a, key, sizeof key);
     if (state_lock(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
-    s->have_state = 1;
+    s->ls.st = s->st; /* each UIDL is looked up in it as the listing arrives */
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
     if (s->o->check) return 0; /* --check touches nothing local */
     struct deliver_ctx c = {
@@ -94,14 +88,19 @@ static int lock_local(struct session *s)
  * Called while the server prepares the listing. */
 static int open_local(struct session *s)
 {
-    if (state_load(&s->st, s->e) < 0) return -1;
-    if (s->st.dropped)
+    unsigned dropped;
+    char *const *names;
+    size_t nnames;
+
+    if (state_load(s->st, s->e) < 0) return -1;
+    if ((dropped = state_dropped(s->st)))
         log_warn(s->a->name,
                  "state %s: ignored %u damaged line%s (those messages may be "
                  "fetched again)",
-                 s->st.path, s->st.dropped, s->st.dropped == 1 ? "" : "s");
+                 state_path(s->st), dropped, dropped == 1 ? "" : "s");
     if (!s->have_sink) return 0; /* --check */
-    return s->sink.ops->recover(&s->sink, s->st.names, s->st.nnames, s->e);
+    names = state_pending_names(s->st, &nnames);
+    return s->sink.ops->recover(&s->sink, names, nnames, s->e);
 }
 
 /* ---- connecting and logging in ------------------------------------------ */
@@ -177,16 +176,21 @@ static int will_pipeline(const struct session *s)
 static const char *const listing_cmds[] = {"STAT", "LIST", "UIDL", NULL};
 static const char *const listing_no_list[] = {"STAT", "UIDL", NULL};
 
-/* The listing to pipeline. Every message's size (one LIST) is needed for
- * max_size, for --check and for the progress line's byte count of a first
- * run. Once a run has left a state, few messages are new in a typical run:
- * each fetched message's size comes from a LIST n pipelined right before
- * its RETR, and the whole mailbox's LIST (tens of bytes per message, read
- * at every run) is not asked for. */
-static const char *const *pipelined_listing(struct session *s)
+/* With pipelining, do sizes come per message? Every message's size (one
+ * LIST) is needed for max_size, for --check and for the progress line's
+ * byte count of a first run. Once a run has left a state, few messages are
+ * new in a typical run: each fetched message's size comes from a LIST n
+ * pipelined right before its RETR, and the whole mailbox's LIST (tens of
+ * bytes per message, read at every run) is not asked for. */
+static int sizes_per_message(const struct session *s)
 {
-    s->sizes_each = s->st.have_main && !s->a->max_size && !s->o->check;
-    return s->sizes_each ? listing_no_list : listing_cmds;
+    return state_has_file(s->st) && !s->a->max_size && !s->o->check;
+}
+
+/* The listing to pipeline: without LIST when sizes come per message. */
+static const char *const *pipelined_listing(int sizes_each)
+{
+    return sizes_each ? listing_no_list : listing_cmds;
 }
 
 /* The listing rides behind USER/PASS when nothing after login could
@@ -199,7 +203,7 @@ static int login(struct session *s)
                            .pipeline = will_pipeline(s)};
     int rc;
 
-    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(s);
+    if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(sizes_per_message(s));
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
@@ -211,45 +215,16 @@ static int login(struct session *s)
 
 /* ---- the listing (listing.c reads it; here: what is asked for, when) -- */
 
-/* RETR, DELE or LIST n of message index i (numbered from 1 on the wire). */
-static int send_numbered(struct session *s, const char *verb, unsigned long i)
-{
-    char cmd[40];
-
-    snprintf(cmd, sizeof cmd, "%s %lu", verb, i + 1);
-    return pop3_send(&s->pop, cmd, NULL, s->e);
-}
-
-/* RETR of message index i, behind its LIST n when the listing had no sizes. */
-static int send_retr(struct session *s, unsigned long i)
-{
-    if (s->sizes_each && send_numbered(s, "LIST", i) < 0) return -1;
-    return send_numbered(s, "RETR", i);
-}
-
 /* While LIST and UIDL are on their way, RETR the messages the state
- * suggests are new. Mail is appended: when the state remembers n
- * messages, the new ones most likely start at number n + 1. Up to
- * GUESS_MAX of them are asked for at once, in order; the listing still
- * decides (fetch_all reads and drops a guessed message the plan does not
- * fetch). A right guess saves the round trip from UIDL to the first RETR.
- * Not with max_size or max_messages, which may leave new mail on the
- * server unread, not with EXPIRE 0 (a RETR is a deletion there), and not
- * for --check. */
-#define GUESS_MAX 64
-
+ * suggests are new (fetch_guess). Not with max_size or max_messages,
+ * which may leave new mail on the server unread, not with EXPIRE 0 (a
+ * RETR is a deletion there), and not for --check. */
 static int guess_new(struct session *s)
 {
-    unsigned long n = s->st.nents;
+    struct fetch_rules r = {.pipelining = s->pipelining, .sizes_each = s->sizes_each};
 
-    if (s->o->check || s->a->max_size || s->a->max_messages || s->pop.capa.expire == 0 ||
-        s->ls.count <= n)
-        return 0;
-    s->guess_lo = n;
-    s->guess_hi = s->ls.count - n < GUESS_MAX ? s->ls.count : n + GUESS_MAX;
-    for (unsigned long i = s->guess_lo; i < s->guess_hi; i++)
-        if (send_retr(s, i) < 0) return -1;
-    return pop3_flush(&s->pop, s->e);
+    if (s->o->check || s->a->max_size || s->a->max_messages || s->pop.capa.expire == 0) return 0;
+    return fetch_guess(&s->pop, &r, state_count(s->st), s->ls.count, &s->ahead, s->e);
 }
 
 /* STAT, LIST, UIDL: with pipelining sent together (perhaps already
@@ -259,7 +234,7 @@ static int read_listing(struct session *s)
     int ahead = s->pipelining; /* also when the listing went out behind PASS */
 
     if (ahead && !s->listing_sent)
-        for (const char *const *c = pipelined_listing(s); *c; c++)
+        for (const char *const *c = pipelined_listing(s->sizes_each); *c; c++)
             if (pop3_send(&s->pop, *c, NULL, s->e) < 0) return -1;
     if (ahead && pop3_flush(&s->pop, s->e) < 0) return -1;
     /* the server works on the listing meanwhile */
@@ -313,11 +288,11 @@ static int report_too_big(struct session *s)
                  "server",
                  i + 1, (unsigned long long)s->ls.plan[i].size);
         if (!s->o->check && s->ls.msgs[i].uidl_len &&
-            state_add(&s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
+            state_add(s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
                       time(NULL), NULL, s->e) < 0)
             return -1;
     }
-    return s->o->check ? 0 : state_commit(&s->st, s->e);
+    return s->o->check ? 0 : state_commit(s->st, s->e);
 }
 
 /* CAPA EXPIRE: the server deletes mail on its own after N days. */
@@ -362,406 +337,53 @@ static int make_plan(struct session *s)
     return report_too_big(s);
 }
 
-/* ---- fetching ---------------------------------------------------------
- *
- * A queue of commands in flight, answered strictly in order: RETR for the
- * messages to fetch (each behind its LIST n when sizes_each), DELE for
- * those to delete. With PIPELINING up to
- * FETCH_WINDOW RETRs are outstanding (otherwise one command at a time),
- * and QUIT follows the last DELEs (the last RETR when the plan deletes
- * nothing) without waiting for their answers.
- * Commands are tiny (a full window, each RETR behind its LIST n, is about
- * 8 KiB), so what is in flight
- * stays far below what the socket buffers hold and neither side can block
- * the other on writing.
- * Ended messages are made durable in groups of up to FETCH_GROUP messages
- * or FETCH_GROUP_BYTES (sink sync, one journal fsync, renames, one
- * directory fsync); only then is their DELE queued. The byte bound keeps
- * large messages from piling up behind one barrier at the end: each group
- * of big ones is made durable while the next is still arriving. mbox and
- * MDA sinks record each message at once. */
+/* ---- fetching (fetch.c) -------------------------------------------------- */
 
-#define FETCH_WINDOW      256
-#define FETCH_GROUP       64
-#define FETCH_GROUP_BYTES (4UL << 20)
-#define FETCH_QUEUE       (2 * FETCH_WINDOW + FETCH_GROUP)
-
-enum flight_cmd { FL_RETR, FL_DELE, FL_LIST };
-
-struct flight {
-    unsigned long i; /* message index */
-    enum flight_cmd cmd;
-};
-
-struct fetcher {
-    struct flight q[FETCH_QUEUE];
-    size_t head, n;       /* the FIFO */
-    unsigned retrs;       /* RETRs in it */
-    unsigned long unsent; /* messages to fetch whose RETR is not yet queued */
-    unsigned long next;   /* next message to consider */
-    unsigned window;      /* RETRs allowed in flight */
-    size_t group_max;     /* deliveries per durability barrier */
-    unsigned long group[FETCH_GROUP];
-    char names[FETCH_GROUP][DELIVER_NAME_MAX];
-    size_t ng;
-    uint64_t gbytes; /* the group's size as LIST (n) gave it, each capped at the bound */
-    unsigned long deletable[2 * FETCH_GROUP]; /* durable, DELE not yet queued */
-    size_t nd, dpos;
-    int deletes_none; /* no message is deleted: no DELE, no EXPIRE 0 */
-};
-
-static void push(struct fetcher *f, unsigned long i, enum flight_cmd cmd)
+static void not_delivered(void *ctx, unsigned long num, const struct err *why)
 {
-    f->q[(f->head + f->n) % FETCH_QUEUE] = (struct flight){.i = i, .cmd = cmd};
-    f->n++;
+    const struct session *s = ctx;
+
+    (void)num;
+    log_error(s->a->name, why);
 }
 
-/* The answers send_retr asked for. */
-static void push_retr(const struct session *s, struct fetcher *f, unsigned long i)
+static void fetch_warn(void *ctx, const char *msg)
 {
-    if (s->sizes_each) push(f, i, FL_LIST);
-    push(f, i, FL_RETR);
-    f->retrs++;
+    const struct session *s = ctx;
+
+    log_warn(s->a->name, "%s", msg);
 }
 
-static int queue_dele(struct session *s, struct fetcher *f, unsigned long i)
+static void fetch_progress(void *ctx, unsigned long msgs, uint64_t bytes)
 {
-    if (send_numbered(s, "DELE", i) < 0) return -1;
-    push(f, i, FL_DELE);
-    return 0;
+    (void)ctx;
+    progress_update(msgs, bytes);
 }
 
-static int queue_retr(struct session *s, struct fetcher *f, unsigned long i)
+static int fetch(struct session *s)
 {
-    if (send_retr(s, i) < 0) return -1;
-    push_retr(s, f, i);
-    f->unsent--;
-    return 0;
-}
-
-/* May one more command go out now? Without pipelining only when nothing
- * is in flight (RFC 2449 §6.6). */
-static int may_send(const struct session *s, const struct fetcher *f)
-{
-    return s->pipelining ? f->n < FETCH_QUEUE : f->n == 0;
-}
-
-/* Does message i still need its command: a RETR (unless guess_new sent
- * it already) or a DELE of a message deleted unread? */
-static int needs_cmd(const struct session *s, unsigned long i)
-{
-    enum plan_action act = s->ls.plan[i].action;
-
-    if (plan_fetches(act)) return i < s->guess_lo || i >= s->guess_hi;
-    return plan_deletes(act);
-}
-
-/* Queue the DELEs of durable messages, then RETRs (and DELEs of messages
- * deleted unread) up to the window. */
-static int fill(struct session *s, struct fetcher *f)
-{
-    while (f->dpos < f->nd && may_send(s, f))
-        if (queue_dele(s, f, f->deletable[f->dpos++]) < 0) return -1;
-    if (f->dpos == f->nd) f->dpos = f->nd = 0;
-    while (f->retrs < f->window && f->n + 2 <= FETCH_QUEUE - FETCH_GROUP && may_send(s, f)) {
-        while (f->next < s->ls.count && !needs_cmd(s, f->next)) f->next++;
-        if (f->next >= s->ls.count) break;
-        int rc = plan_fetches(s->ls.plan[f->next].action) ? queue_retr(s, f, f->next)
-                                                          : queue_dele(s, f, f->next);
-        if (rc < 0) return -1;
-        f->next++;
-    }
-    return 0;
-}
-
-static int more_to_fetch(const struct fetcher *f)
-{
-    return f->retrs || f->unsent;
-}
-
-/* Once every command of the run is queued, QUIT may follow at once:
- * behind the last DELEs, or behind the last RETR when nothing is deleted,
- * neither by DELE nor by the server's EXPIRE 0 (then the server's QUIT
- * overlaps our last durability barrier). */
-static int queue_quit(struct session *s, const struct fetcher *f)
-{
-    int all_queued = f->next >= s->ls.count && f->unsent == 0;
-    int no_dele_to_come = f->deletes_none || (!f->retrs && !f->ng && f->dpos == f->nd);
-
-    if (!s->pipelining || s->quit_sent || !all_queued || !no_dele_to_come) return 0;
-    s->quit_sent = 1;
-    return pop3_send(&s->pop, "QUIT", NULL, s->e);
-}
-
-static int dele_reply(struct session *s, unsigned long i)
-{
-    struct pop3_reply r;
-
-    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
-    FAULT_POINT("after-dele", i + 1);
-    if (r.status == POP3_OK)
-        s->res->deleted++;
-    else
-        log_warn(s->a->name, "%s refused to delete message %lu: %s", s->a->host, i + 1, r.text);
-    return 0;
-}
-
-/* A message that could not be delivered stays on the server; go on. */
-static void delivery_failed(struct session *s, unsigned long num, const struct err *why)
-{
-    struct err shown = *why;
-
-    s->res->failed++;
-    err_prefix(&shown, "message %lu was not delivered (it stays on the server)", num);
-    log_error(s->a->name, &shown);
-}
-
-/* Make the group durable in the sink, record it, publish it, then queue
- * the DELEs its policy asks for (unless `dele` is 0: the session is ending). */
-static int commit_group(struct session *s, struct fetcher *f, int dele)
-{
-    struct sink *k = &s->sink;
-
-    if (f->ng == 0) return 0;
-    if (f->dpos) { /* keep what is still to be queued at the front */
-        memmove(f->deletable, f->deletable + f->dpos, (f->nd - f->dpos) * sizeof f->deletable[0]);
-        f->nd -= f->dpos;
-        f->dpos = 0;
-    }
-    if (f->nd + f->ng > sizeof f->deletable / sizeof f->deletable[0])
-        return err_set(s->e, ERR_INTERNAL, "too many deletions waiting");
-    if (k->ops->sync(k, s->e) < 0) return -1;
-    for (size_t j = 0; j < f->ng; j++) {
-        unsigned long i = f->group[j];
-        const char *uidl = listing_uidl_of(&s->ls, i);
-        if (uidl && state_add(&s->st, uidl, s->ls.msgs[i].uidl_len, STATE_DELIVERED, time(NULL),
-                              f->names[j][0] ? f->names[j] : NULL, s->e) < 0)
-            return -1;
-    }
-    if (state_commit(&s->st, s->e) < 0) return -1;
-    for (size_t j = 0; j < f->ng; j++) FAULT_POINT("after-journal", f->group[j] + 1);
-    for (size_t j = 0; j < f->ng; j++)
-        if (k->ops->publish(k, f->names[j], s->e) < 0) return -1;
-    if (k->ops->publish_sync(k, s->e) < 0) return -1;
-    for (size_t j = 0; j < f->ng; j++) {
-        unsigned long i = f->group[j];
-        FAULT_POINT("after-publish", i + 1);
-        s->res->fetched++;
-        s->res->bytes += s->ls.plan[i].size; /* what was received (receive()) */
-        if (!plan_deletes(s->ls.plan[i].action)) s->res->kept++;
-        if (dele && plan_deletes(s->ls.plan[i].action)) f->deletable[f->nd++] = i;
-    }
-    f->ng = 0;
-    f->gbytes = 0;
-    return 0;
-}
-
-/* Prepend the Received: trace field (received.h). */
-static int write_received(struct session *s, const struct deliver_msg *m, struct err *e)
-{
-    char buf[RECEIVED_MAX];
-    struct received_info ri = {
-        .server = s->a->host,
-        .server_ip = s->net.peer,
-        .local = s->local_host,
-        .tls = s->net.ssl != NULL,
-        .account = s->a->name,
-        .user = s->a->user,
-        .uidl = m->uidl,
-        .when = (long long)time(NULL),
+    const struct fetch_observer ob = {
+        .ctx = s, .not_delivered = not_delivered, .warn = fetch_warn, .progress = fetch_progress};
+    const struct fetch_job job = {
+        .pop = &s->pop,
+        .ls = &s->ls,
+        .sink = &s->sink,
+        .st = s->st,
+        .a = s->a,
+        .local_host = s->local_host,
+        .rules = {.pipelining = s->pipelining, .sizes_each = s->sizes_each},
+        .ahead = s->ahead,
+        .ob = &ob,
     };
-    size_t n = received_format(buf, sizeof buf, &ri);
+    struct fetch_result r;
+    int rc = fetch_messages(&job, &r, s->e);
 
-    return s->sink.ops->write(&s->sink, (const unsigned char *)buf, n, e);
-}
-
-/* The body stream's writer: into the sink (with a crash point after the
- * first chunk, for the fault-injection tests). */
-static int write_body(void *ctx, const unsigned char *buf, size_t len, struct err *e)
-{
-    struct session *s = ctx;
-    int rc = s->sink.ops->write(&s->sink, buf, len, e);
-
-    s->cur_bytes += len;
-    if (++s->cur_writes == 1) FAULT_POINT("mid-message", s->cur_num);
-    return rc;
-}
-
-/* What the server's own words allow a body to decode to: twice the size
- * LIST gave and 1 MiB of slack, so that a server lying about sizes is
- * caught. Without a size (LIST n refused) the whole mailbox's size from
- * STAT bounds it. Both are at most 2^62 (pop3_parse_list_line,
- * pop3_parse_stat). */
-static uint64_t listed_limit(const struct session *s, unsigned long i)
-{
-    return (s->ls.msgs[i].have_size ? s->ls.plan[i].size : s->ls.total) * 2 + (1 << 20);
-}
-
-/* The most a body may decode to: the smaller of listed_limit() and the
- * user's max_message_bytes, which the server cannot raise (a LIST of 2^62
- * bytes must not let it fill the disk). */
-static uint64_t body_limit(const struct session *s, unsigned long i)
-{
-    uint64_t listed = listed_limit(s, i);
-
-    return listed < s->a->max_message_bytes ? listed : s->a->max_message_bytes;
-}
-
-/* pop3_body() failed on message index i: if the body grew past
- * max_message_bytes (not past what LIST promised, which stays a protocol
- * error), say so. The rest of the body was not read, so the session ends
- * here either way; the message stays on the server. */
-static int body_failed(struct session *s, unsigned long i)
-{
-    uint64_t max = s->a->max_message_bytes;
-
-    if (s->pop.body_bytes <= body_limit(s, i) || max > listed_limit(s, i)) return -1;
-    if (plan_fetches(s->ls.plan[i].action)) s->res->failed++;
-    err_set(s->e, ERR_DELIVERY,
-            "message %lu is larger than max_message_bytes (%llu bytes): not delivered, it "
-            "stays on the server",
-            i + 1, (unsigned long long)max);
-    err_hint(s->e, "raise max_message_bytes to fetch it, or set max_size below it to leave "
-                   "such messages on the server without downloading them");
-    return -1;
-}
-
-/* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
- * 0 = failed but the session goes on, -1 = the session cannot go on. */
-static int receive(struct session *s, unsigned long i, char name[DELIVER_NAME_MAX])
-{
-    struct deliver_msg m = {
-        .num = i + 1, .uidl = listing_uidl_of(&s->ls, i), .size = s->ls.plan[i].size};
-    struct sink *k = &s->sink;
-    struct pop3_reply r;
-    struct err werr;
-    char what[32];
-    int rc = 0;
-
-    err_clear(&werr);
-    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
-    if (r.status != POP3_OK) {
-        snprintf(what, sizeof what, "RETR %lu", m.num);
-        pop3_fail(&s->pop, &r, what, &werr);
-        delivery_failed(s, m.num, &werr);
-        return 0;
-    }
-    s->cur_num = m.num;
-    s->cur_writes = 0;
-    s->cur_bytes = 0;
-    if (k->ops->begin(k, &m, &werr) < 0 ||
-        (s->a->received_header && (rc = write_received(s, &m, &werr)) < 0)) {
-        if (rc < 0) k->ops->abort(k);
-        if (pop3_body(&s->pop, NULL, NULL, 0, &werr, s->e) < 0) return -1; /* discard */
-        delivery_failed(s, m.num, &werr);
-        return 0;
-    }
-    rc = pop3_body(&s->pop, write_body, s, body_limit(s, i), &werr, s->e);
-    if (rc != 0) {
-        k->ops->abort(k);
-        if (rc < 0) return body_failed(s, i);
-        delivery_failed(s, m.num, &werr);
-        return 0;
-    }
-    if (k->ops->end(k, name, &werr) < 0) {
-        delivery_failed(s, m.num, &werr);
-        return 0;
-    }
-    /* From here on its size is what really came (the summary, the progress
-     * line and the group bound count it), not what LIST claimed. */
-    s->ls.plan[i].size = s->cur_bytes;
-    FAULT_POINT("after-tmp", m.num);
-    return 1;
-}
-
-/* A guessed RETR (guess_new) of a message the plan does not fetch: read
- * the answer and drop it. */
-static int drop_guessed(struct session *s, unsigned long i)
-{
-    struct pop3_reply r;
-    struct err ignored;
-
-    if (pop3_reply(&s->pop, &r, s->e) < 0) return -1;
-    if (r.status != POP3_OK) return 0;
-    if (pop3_body(&s->pop, NULL, NULL, body_limit(s, i), &ignored, s->e) < 0)
-        return body_failed(s, i);
-    return 0;
-}
-
-/* The RETRs guess_new sent are the first commands in flight. */
-static void queue_guessed(struct session *s, struct fetcher *f)
-{
-    for (unsigned long i = s->guess_lo; i < s->guess_hi; i++) {
-        push_retr(s, f, i);
-        if (plan_fetches(s->ls.plan[i].action)) f->unsent--;
-    }
-}
-
-/* Answer the command at the head of the queue. */
-static int answer_one(struct session *s, struct fetcher *f)
-{
-    struct flight x = f->q[f->head];
-    int rc;
-
-    f->head = (f->head + 1) % FETCH_QUEUE;
-    f->n--;
-    if (x.cmd == FL_DELE) return dele_reply(s, x.i);
-    if (x.cmd == FL_LIST) return listing_list_one(&s->ls, x.i, s->e);
-    f->retrs--;
-    rc = plan_fetches(s->ls.plan[x.i].action) ? receive(s, x.i, f->names[f->ng])
-                                              : drop_guessed(s, x.i);
-    if (rc < 0) return rc;
-    if (rc == 1) {
-        progress_update(++s->recv_msgs, s->recv_bytes += s->ls.plan[x.i].size);
-        f->group[f->ng++] = x.i;
-        f->gbytes +=
-            s->ls.plan[x.i].size < FETCH_GROUP_BYTES ? s->ls.plan[x.i].size : FETCH_GROUP_BYTES;
-    }
-    /* also after a failed message: the group may be complete now */
-    if (f->ng && (f->ng >= f->group_max || f->gbytes >= FETCH_GROUP_BYTES || !more_to_fetch(f)))
-        return commit_group(s, f, 1);
-    return 0;
-}
-
-static int fetch_all(struct session *s)
-{
-    struct fetcher *f = calloc(1, sizeof *f);
-    int rc = 0;
-
-    if (!f) return err_set(s->e, ERR_INTERNAL, "out of memory");
-    f->window = s->pipelining ? FETCH_WINDOW : 1;
-    f->group_max = s->sink.one_at_a_time ? 1 : FETCH_GROUP;
-    /* EXPIRE 0: QUIT deletes what was RETRed, so it must wait for durability */
-    f->deletes_none = s->pop.capa.expire != 0;
-    for (unsigned long i = 0; i < s->ls.count; i++) {
-        f->unsent += plan_fetches(s->ls.plan[i].action) != 0;
-        if (plan_deletes(s->ls.plan[i].action)) f->deletes_none = 0;
-    }
-    queue_guessed(s, f);
-    while (rc == 0) {
-        if (stop_requested()) {
-            rc = net_interrupted(s->e);
-            break;
-        }
-        if (fill(s, f) < 0 || queue_quit(s, f) < 0 || pop3_flush(&s->pop, s->e) < 0) {
-            rc = -1;
-            break;
-        }
-        if (f->n == 0) {
-            if (f->ng == 0) break;
-            rc = commit_group(s, f, 1); /* then its DELEs */
-            continue;
-        }
-        rc = answer_one(s, f);
-    }
-    if (rc < 0 && f->ng) {
-        /* The connection or the sink failed: keep what is whole. Nothing
-         * more is deleted; the next run sees these as fetched. */
-        struct err keep = *s->e;
-        if (commit_group(s, f, 0) < 0) log_warn(s->a->name, "%s", s->e->msg);
-        *s->e = keep;
-    }
-    free(f);
+    s->res->fetched += r.fetched;
+    s->res->kept += r.kept;
+    s->res->deleted += r.deleted;
+    s->res->failed += r.failed;
+    s->res->bytes += r.bytes;
+    s->quit_sent = r.quit_sent;
     return rc;
 }
 
@@ -796,9 +418,10 @@ static int run(struct session *s)
         snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", tls_version_name(&s->net));
     if (login(s) < 0) return -1;
     s->pipelining = will_pipeline(s);
+    s->sizes_each = s->pipelining && sizes_per_message(s);
     s->res->login_delay = s->pop.capa.login_delay;
     if (read_listing(s) < 0 || make_plan(s) < 0) return -1;
-    if (!s->o->check && fetch_all(s) < 0) return -1;
+    if (!s->o->check && fetch(s) < 0) return -1;
     quit(s);
     return 0;
 }
@@ -810,12 +433,12 @@ static void cleanup(struct session *s, int clean)
     secret_free(s->secret);
     net_close(&s->net);
     if (s->have_sink) s->sink.ops->close(&s->sink);
-    if (s->have_state) {
+    if (s->st) {
         /* Every journaled delivery was published (or the run stopped before
          * publishing it, and then the journal keeps its name for recovery). */
-        if (clean && !s->o->check && state_settle(&s->st, s->ls.have_uidl, &e) < 0)
+        if (clean && !s->o->check && state_settle(s->st, s->ls.have_uidl, &e) < 0)
             log_warn(s->a->name, "%s", e.msg);
-        state_close(&s->st);
+        state_close(s->st);
     }
     listing_free(&s->ls);
 }
@@ -823,7 +446,7 @@ static void cleanup(struct session *s, int clean)
 int session_run(const struct account *a, const struct session_opts *o, struct session_result *res)
 {
     struct session s;
-    int64_t t0 = net_now_ms();
+    int64_t t0 = monotime_ms();
     int rc;
 
     memset(res, 0, sizeof *res);
@@ -833,7 +456,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     s.o = o;
     s.res = res;
     s.e = &res->err;
-    listing_init(&s.ls, &s.pop, &s.st);
+    listing_init(&s.ls, &s.pop, NULL); /* its state: once locked */
     res->login_delay = -1;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
@@ -842,6 +465,6 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
         err_hint(s.e, "what was delivered whole is recorded; nothing else was deleted, and the "
                       "next run goes on from there");
     cleanup(&s, rc == 0);
-    res->ms = net_now_ms() - t0;
+    res->ms = monotime_ms() - t0;
     return rc;
 }

@@ -3,6 +3,9 @@
  * knows the order of things: lock and load state, recover the sink, get the
  * secret, connect, TLS/STLS, log in, list, plan, fetch each message into the
  * sink, make it durable, record it, publish it, delete it, QUIT, compact.
+ * How the fetch itself flows (the pipeline, the groups, DELE and QUIT
+ * placement) is fetch.c's: the session gives it the connection, the plan,
+ * the sink and the state, and reports what it observes.
  *
  * It reports through log.c and returns a result; main.c turns results into
  * the exit status.

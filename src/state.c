@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "fdio.h"
 #include "fileperm.h"
 #include "state.h"
 
@@ -25,6 +26,30 @@
  * 1/STATE_SLACK_DIV of all entries, and at least STATE_SLACK_MIN */
 #define STATE_SLACK_DIV 16
 #define STATE_SLACK_MIN 256
+
+struct state {
+    char path[4096];  /* main file */
+    char jpath[4096]; /* journal */
+    char lpath[4096]; /* lock file */
+    char dir[4096];
+    int lock_fd, journal_fd;
+    int jhead_due, jdir_due; /* a new journal: header not yet written, its
+                              * directory entry not yet fsynced */
+    char *pool;              /* UIDL strings */
+    size_t pool_len, pool_cap;
+    struct state_entry *ents;
+    size_t nents, cap;
+    uint32_t *table; /* open addressing: entry index + 1, 0 = empty */
+    size_t tsize;
+    char *jbuf; /* journal records not yet written */
+    size_t jlen, jcap;
+    char **names; /* journal records' file names (pending Maildir renames) */
+    size_t nnames;
+    size_t jrecords;  /* records in the journal file */
+    size_t nlisted;   /* entries marked listed */
+    int have_main;    /* the main file exists (known once locked) */
+    unsigned dropped; /* invalid lines skipped while loading */
+};
 
 void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port)
 {
@@ -303,17 +328,10 @@ static int parse_record(const char *l, size_t n, int journal, struct record *r)
 static int add_name(struct state *s, const struct record *r)
 {
     char **n = realloc(s->names, (s->nnames + 1) * sizeof *n);
-    char **u;
 
     if (!n) return -1;
     s->names = n;
-    if (!(u = realloc(s->name_uidls, (s->nnames + 1) * sizeof *u))) return -1;
-    s->name_uidls = u;
     if (!(n[s->nnames] = strndup(r->name, r->name_len))) return -1;
-    if (!(u[s->nnames] = strndup(r->uidl, r->uidl_len))) {
-        free(n[s->nnames]);
-        return -1;
-    }
     s->nnames++;
     return 0;
 }
@@ -373,10 +391,8 @@ static int load_file(struct state *s, const char *path, const char *magic, int j
     return 0;
 }
 
-int state_lock(struct state *s, const char *dir, const char *key, struct err *e)
+static int lock_paths(struct state *s, const char *dir, const char *key, struct err *e)
 {
-    memset(s, 0, sizeof *s);
-    s->lock_fd = s->journal_fd = -1;
     if ((size_t)snprintf(s->dir, sizeof s->dir, "%s", dir) >= sizeof s->dir ||
         (size_t)snprintf(s->path, sizeof s->path, "%s/%s.state", dir, key) >= sizeof s->path ||
         (size_t)snprintf(s->jpath, sizeof s->jpath, "%s/%s.journal", dir, key) >= sizeof s->jpath ||
@@ -384,6 +400,24 @@ int state_lock(struct state *s, const char *dir, const char *key, struct err *e)
         return err_set(e, ERR_LOCAL, "state path too long");
     if (mkdirs(dir, e) < 0 || check_dir(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
     s->have_main = access(s->path, F_OK) == 0;
+    return 0;
+}
+
+int state_lock(struct state **out, const char *dir, const char *key, struct err *e)
+{
+    struct state *s = calloc(1, sizeof *s);
+
+    *out = NULL;
+    if (!s) {
+        err_set(e, ERR_INTERNAL, "out of memory");
+        return -1;
+    }
+    s->lock_fd = s->journal_fd = -1;
+    if (lock_paths(s, dir, key, e) < 0) {
+        state_close(s);
+        return -1;
+    }
+    *out = s;
     return 0;
 }
 
@@ -395,10 +429,44 @@ int state_load(struct state *s, struct err *e)
     return 0;
 }
 
-int state_open(struct state *s, const char *dir, const char *key, struct err *e)
+int state_open(struct state **out, const char *dir, const char *key, struct err *e)
 {
-    if (state_lock(s, dir, key, e) < 0) return -1;
-    return state_load(s, e);
+    if (state_lock(out, dir, key, e) < 0) return -1;
+    if (state_load(*out, e) == 0) return 0;
+    state_close(*out);
+    *out = NULL;
+    return -1;
+}
+
+size_t state_count(const struct state *s)
+{
+    return s->nents;
+}
+
+const struct state_entry *state_entry_at(const struct state *s, size_t i)
+{
+    return i < s->nents ? &s->ents[i] : NULL;
+}
+
+unsigned state_dropped(const struct state *s)
+{
+    return s->dropped;
+}
+
+const char *state_path(const struct state *s)
+{
+    return s->path;
+}
+
+int state_has_file(const struct state *s)
+{
+    return s->have_main;
+}
+
+char *const *state_pending_names(const struct state *s, size_t *n)
+{
+    *n = s->nnames;
+    return s->names;
 }
 
 int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
@@ -437,27 +505,14 @@ static int open_journal(struct state *s, struct err *e)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int write_journal(struct state *s)
 {
     if (s->jhead_due) {
-        if (write_all(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0) return -1;
+        if (fdio_write_full(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0)
+            return -1;
         s->jhead_due = 0;
     }
-    if (write_all(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
+    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
     if (s->jdir_due) {
         if (fsync_dir(s->dir) < 0) return -1;
         s->jdir_due = 0;
@@ -570,18 +625,14 @@ int state_settle(struct state *s, int prune, struct err *e)
 
 void state_close(struct state *s)
 {
-    for (size_t i = 0; i < s->nnames; i++) {
-        free(s->names[i]);
-        free(s->name_uidls[i]);
-    }
+    if (!s) return;
+    for (size_t i = 0; i < s->nnames; i++) free(s->names[i]);
     free(s->names);
-    free(s->name_uidls);
     if (s->journal_fd >= 0) close(s->journal_fd);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
     free(s->pool);
     free(s->ents);
     free(s->table);
     free(s->jbuf);
-    memset(s, 0, sizeof *s);
-    s->lock_fd = s->journal_fd = -1;
+    free(s);
 }

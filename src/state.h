@@ -47,45 +47,47 @@ struct state_entry {
     int64_t first_seen; /* unix time of delivery */
 };
 
-struct state {
-    char path[4096];  /* main file */
-    char jpath[4096]; /* journal */
-    char lpath[4096]; /* lock file */
-    char dir[4096];
-    int lock_fd, journal_fd;
-    int jhead_due, jdir_due; /* a new journal: header not yet written, its
-                              * directory entry not yet fsynced */
-    char *pool;              /* UIDL strings */
-    size_t pool_len, pool_cap;
-    struct state_entry *ents;
-    size_t nents, cap;
-    uint32_t *table; /* open addressing: entry index + 1, 0 = empty */
-    size_t tsize;
-    char *jbuf; /* journal records not yet written */
-    size_t jlen, jcap;
-    char **names; /* journal records' file names (pending Maildir renames) */
-    char **name_uidls;
-    size_t nnames;
-    size_t jrecords;  /* records in the journal file */
-    size_t nlisted;   /* entries marked listed */
-    int have_main;    /* the main file exists (known once locked) */
-    unsigned dropped; /* invalid lines skipped while loading */
-};
+/* Opaque: its layout (the hash set, the UIDL pool, the journal buffer, the
+ * lock) is state.c's alone; callers hold a pointer and use the functions
+ * below. A state exists only while its account is locked: state_lock() and
+ * state_open() make one, state_close() unlocks and frees it. So no caller
+ * can size, copy or reuse one, nor use one that was never locked; the one
+ * allocation per run costs nothing beside the state's fsyncs. */
+struct state;
 
 /* The file-name stem for an account: user@host:port with unsafe bytes escaped. */
 void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port);
 
-/* Open (creating the directory), lock, and load. ERR_LOCKED if another
- * process holds the account; the message names its pid; ERR_CONFIG_PERM
- * for a directory or a link we must not trust (above). */
-int state_open(struct state *s, const char *dir, const char *key, struct err *e);
+/* Open (creating the directory), lock, and load into a new *out.
+ * ERR_LOCKED if another process holds the account; the message names its
+ * pid; ERR_CONFIG_PERM for a directory or a link we must not trust
+ * (above). On failure *out is NULL and nothing is left to close. */
+int state_open(struct state **out, const char *dir, const char *key, struct err *e);
 
 /* state_open() in two steps, so that a caller can take the lock before it
  * connects and load while the server works: state_lock() creates the
- * directory and takes the lock (ERR_LOCKED as above); state_load() reads
- * the main file and the journal. state_close() undoes either. */
-int state_lock(struct state *s, const char *dir, const char *key, struct err *e);
+ * directory, takes the lock (ERR_LOCKED as above) and makes *out (NULL on
+ * failure); state_load() reads the main file and the journal. A state
+ * that failed to load is still locked: state_close() it. */
+int state_lock(struct state **out, const char *dir, const char *key, struct err *e);
 int state_load(struct state *s, struct err *e);
+
+/* What a caller may know of a loaded state:
+ *  - state_count(): the UIDLs it knows; state_entry_at(s, i) for i below
+ *    that is each one (in no particular order; valid until the next add);
+ *  - state_dropped(): damaged lines skipped while loading (never "seen");
+ *  - state_path(): the main file's path, for messages;
+ *  - state_has_file(): the main file existed when locked (a run has
+ *    completed before) or has been written since;
+ *  - state_pending_names(): the file names the journal records for
+ *    deliveries (what a Maildir sink's recover() may have to finish);
+ *    valid until state_close(). */
+size_t state_count(const struct state *s);
+const struct state_entry *state_entry_at(const struct state *s, size_t i);
+unsigned state_dropped(const struct state *s);
+const char *state_path(const struct state *s);
+int state_has_file(const struct state *s);
+char *const *state_pending_names(const struct state *s, size_t *n);
 
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len);
 const char *state_uidl(const struct state *s, const struct state_entry *ent);
@@ -111,8 +113,8 @@ int state_compact(struct state *s, int prune, struct err *e);
  * state, or a line was dropped while loading. */
 int state_settle(struct state *s, int prune, struct err *e);
 
-/* Release the lock and memory. Uncommitted records are lost (by design:
- * nothing was acted on for them). */
+/* Release the lock and free the state (NULL is a no-op). Uncommitted
+ * records are lost (by design: nothing was acted on for them). */
 void state_close(struct state *s);
 
 #endif

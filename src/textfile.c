@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "textfile.h"
 
 static int fail(struct err *e, const char *what, const char *path)
@@ -59,7 +61,6 @@ int textfile_read(const char *path, size_t max, const char *what, char **text, s
 void textfile_free(char *text, size_t len)
 {
     if (!text) return;
-    volatile char *v = text; /* a wipe the compiler may not drop */
-    for (size_t i = 0; i < len; i++) v[i] = 0;
+    OPENSSL_cleanse(text, len);
     free(text);
 }

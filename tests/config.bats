@@ -71,6 +71,36 @@ teardown() { pf_teardown; }
   [[ $output == *"popfetch/config:5: unknown key"* ]]
 }
 
+# No HOME and no home in the password database (a uid nobody knows): what
+# needs a home is refused, exit 5, naming HOME; nothing lands in "/", "" or
+# the current directory, which the old fallbacks used.
+@test "no home directory at all: exit 5 naming HOME, nothing written where popfetch stands" {
+  [[ $EUID -eq 0 ]] || skip "needs root to run as a user the password database does not know"
+  command -v setpriv >/dev/null || skip "setpriv is not installed"
+  local uid=59999
+  if getent passwd "$uid" >/dev/null; then skip "user id $uid exists here"; fi
+  mkdir -m 777 "$W/cwd"
+  nohome() {
+    (cd "$W/cwd" && env -u HOME -u XDG_CONFIG_HOME -u XDG_STATE_HOME \
+      setpriv --reuid="$uid" --regid="$uid" --clear-groups "$POPFETCH" "$@")
+  }
+  # the state directory: a run without --state-dir or state_dir
+  run nohome --host 127.0.0.1 --user u --maildir "$W/cwd/Mail" -t 2
+  [ "$status" -eq 5 ]
+  [[ $output == *"account 127.0.0.1: the default state directory: there is no home directory"* ]]
+  [[ $output == *"HOME is not set"*"set HOME"* ]]
+  [ ! -e "$W/cwd/.local" ]
+  # ~ in a path
+  run nohome --host 127.0.0.1 --user u --maildir "~/Mail" --state-dir "$W/cwd/st" -t 2
+  [ "$status" -eq 5 ]
+  [[ $output == *"--maildir: ~/Mail: there is no home directory"* ]]
+  [ ! -e "$W/cwd/st" ]
+  # the default config file
+  run nohome
+  [ "$status" -eq 5 ]
+  [[ $output == *"the default config file: there is no home directory"* ]]
+}
+
 @test "bad command line: exit 5; --help and --version exit 0" {
   run "$POPFETCH" --no-such-option
   [ "$status" -eq 5 ]

@@ -209,23 +209,20 @@ int import_record(const struct import_list *l, const struct account *a, const ch
 {
     const char *host = by_host(l, a) ? a->host : NULL;
     int64_t now = time(NULL);
-    struct state st;
+    struct state *st;
     char key[1024];
     int rc = 0;
 
     session_state_key(a, key, sizeof key);
-    if (state_open(&st, dir, key, e) < 0) {
-        state_close(&st);
-        return -1;
-    }
+    if (state_open(&st, dir, key, e) < 0) return -1;
     *count = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
         if (!import_matches(&l->v[i], a->user, host)) continue;
-        rc = state_add(&st, l->v[i].uidl, strlen(l->v[i].uidl), STATE_DELIVERED,
+        rc = state_add(st, l->v[i].uidl, strlen(l->v[i].uidl), STATE_DELIVERED,
                        l->v[i].when ? l->v[i].when : now, NULL, e);
         (*count)++;
     }
-    if (rc == 0) rc = state_compact(&st, 0, e);
-    state_close(&st);
+    if (rc == 0) rc = state_compact(st, 0, e);
+    state_close(st);
     return rc;
 }

@@ -187,27 +187,35 @@ TEST(listing_cover_and_list_one)
     wire_close(&w);
 }
 
-/* Each UIDL is looked up in the state as it arrives. */
+/* Each UIDL is looked up in the state as it arrives, and the entry is
+ * marked listed: a prune keeps it, and drops what the server no longer has. */
 TEST(listing_recalls_the_state)
 {
     const char *dir = unit_tmpdir();
-    struct state st;
+    struct state *st;
     struct wire w;
     struct listing l;
     struct err e;
 
     CHECK(state_open(&st, dir, "k", &e) == 0);
-    CHECK(state_add(&st, "seen", 4, STATE_DELIVERED, 1000, NULL, &e) == 0);
-    CHECK(state_add(&st, "big", 3, STATE_SKIPPED, 2000, NULL, &e) == 0);
-    CHECK(state_commit(&st, &e) == 0);
+    CHECK(state_add(st, "seen", 4, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    CHECK(state_add(st, "big", 3, STATE_SKIPPED, 2000, NULL, &e) == 0);
+    CHECK(state_add(st, "gone", 4, STATE_DELIVERED, 500, NULL, &e) == 0);
+    CHECK(state_compact(st, 0, &e) == 0);
+    state_close(st);
+    CHECK(state_open(&st, dir, "k", &e) == 0); /* nothing marked listed yet */
     CHECK(wire_open(&w, "+OK 3 0\r\n+OK\r\n1 new\r\n2 seen\r\n3 big\r\n.\r\n") == 0);
-    listing_init(&l, &w.pop, &st);
+    listing_init(&l, &w.pop, st);
     CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
     CHECK(!l.plan[0].seen && !l.plan[0].reported_big);
     CHECK(l.plan[1].seen && l.plan[1].first_seen == 1000);
     CHECK(!l.plan[2].seen && l.plan[2].reported_big);
-    CHECK(st.nlisted == 2);
     listing_free(&l);
     wire_close(&w);
-    state_close(&st);
+    CHECK(state_compact(st, 1, &e) == 0);
+    state_close(st);
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_lookup(st, "seen", 4) && state_lookup(st, "big", 3));
+    CHECK(!state_lookup(st, "gone", 4) && state_count(st) == 2);
+    state_close(st);
 }

@@ -23,6 +23,20 @@ static void write_file(const char *dir, const char *name, const char *text)
     fclose(f);
 }
 
+/* Lines in a file (the journal's header and its records). */
+static int lines_in(const char *dir, const char *name)
+{
+    char p[512];
+    FILE *f;
+    int c, n = 0;
+
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    if (!(f = fopen(p, "r"))) return -1;
+    while ((c = getc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
 static int exists(const char *dir, const char *name)
 {
     char p[512];
@@ -52,22 +66,22 @@ int fsync(int fd)
 TEST(state_new_journal_directory_fsync_is_retried_after_a_failure)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
     int before;
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_add(&s, "uid-1", 5, STATE_DELIVERED, 1000, "f1", &e) == 0);
+    CHECK(state_add(s, "uid-1", 5, STATE_DELIVERED, 1000, "f1", &e) == 0);
     dir_fsync_failures = 1;
-    CHECK(state_commit(&s, &e) < 0); /* the journal's directory entry is not durable */
+    CHECK(state_commit(s, &e) < 0); /* the journal's directory entry is not durable */
     before = dir_fsyncs;
-    CHECK(state_commit(&s, &e) == 0); /* the retry must make it durable */
+    CHECK(state_commit(s, &e) == 0); /* the retry must make it durable */
     CHECK(dir_fsyncs == before + 1);
-    state_close(&s);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_lookup(&s, "uid-1", 5) != NULL);
-    CHECK(s.dropped == 0); /* one header, no damaged line */
-    state_close(&s);
+    CHECK(state_lookup(s, "uid-1", 5) != NULL);
+    CHECK(state_dropped(s) == 0); /* one header, no damaged line */
+    state_close(s);
 }
 
 TEST(state_key_escapes_unsafe_bytes)
@@ -81,53 +95,57 @@ TEST(state_key_escapes_unsafe_bytes)
 TEST(state_journal_survives_reopen_then_compacts)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
     const struct state_entry *ent;
+    char *const *names;
+    size_t nnames;
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_add(&s, "uid-1", 5, STATE_DELIVERED, 1000, "f1", &e) == 0);
-    CHECK(state_add(&s, "uid-2", 5, STATE_DELIVERED, 2000, NULL, &e) == 0);
-    CHECK(state_commit(&s, &e) == 0);
-    state_close(&s);
+    CHECK(state_add(s, "uid-1", 5, STATE_DELIVERED, 1000, "f1", &e) == 0);
+    CHECK(state_add(s, "uid-2", 5, STATE_DELIVERED, 2000, NULL, &e) == 0);
+    CHECK(state_commit(s, &e) == 0);
+    state_close(s);
     CHECK(exists(dir, "k.journal"));
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    ent = state_lookup(&s, "uid-1", 5);
+    ent = state_lookup(s, "uid-1", 5);
     CHECK(ent && ent->status == STATE_DELIVERED && ent->first_seen == 1000);
-    CHECK(state_lookup(&s, "uid-2", 5) != NULL);
-    CHECK(state_lookup(&s, "uid-3", 5) == NULL);
-    CHECK(s.nnames == 1);
-    CHECK_STR(s.names[0], "f1");
-    CHECK(state_compact(&s, 0, &e) == 0);
-    state_close(&s);
+    CHECK(state_lookup(s, "uid-2", 5) != NULL);
+    CHECK(state_lookup(s, "uid-3", 5) == NULL);
+    names = state_pending_names(s, &nnames);
+    CHECK(nnames == 1);
+    CHECK_STR(names[0], "f1");
+    CHECK(state_compact(s, 0, &e) == 0);
+    state_close(s);
     CHECK(!exists(dir, "k.journal"));
     CHECK(exists(dir, "k.state"));
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_lookup(&s, "uid-1", 5) && state_lookup(&s, "uid-2", 5));
-    CHECK(s.nnames == 0);
-    state_close(&s);
+    CHECK(state_lookup(s, "uid-1", 5) && state_lookup(s, "uid-2", 5));
+    state_pending_names(s, &nnames);
+    CHECK(nnames == 0);
+    state_close(s);
 }
 
 TEST(state_uncommitted_records_are_not_remembered)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_add(&s, "u", 1, STATE_DELIVERED, 1, "n", &e) == 0);
-    state_close(&s);
+    CHECK(state_add(s, "u", 1, STATE_DELIVERED, 1, "n", &e) == 0);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_lookup(&s, "u", 1) == NULL);
-    state_close(&s);
+    CHECK(state_lookup(s, "u", 1) == NULL);
+    state_close(s);
 }
 
 TEST(state_torn_and_garbled_lines_are_dropped_never_trusted)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     write_file(dir, "k.state",
@@ -135,71 +153,71 @@ TEST(state_torn_and_garbled_lines_are_dropped_never_trusted)
                "D 10 two words\nD 10 good-2\n");
     write_file(dir, "k.journal", "popfetch-journal 1\nD 20 good-3 name3\nD 20 torn-4 na");
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_lookup(&s, "good-1", 6) && state_lookup(&s, "good-2", 6));
-    CHECK(state_lookup(&s, "good-3", 6));
-    CHECK(!state_lookup(&s, "torn-4", 6));
-    CHECK(!state_lookup(&s, "bad", 3));
-    CHECK(s.dropped == 4);
-    state_close(&s);
+    CHECK(state_lookup(s, "good-1", 6) && state_lookup(s, "good-2", 6));
+    CHECK(state_lookup(s, "good-3", 6));
+    CHECK(!state_lookup(s, "torn-4", 6));
+    CHECK(!state_lookup(s, "bad", 3));
+    CHECK(state_dropped(s) == 4);
+    state_close(s);
 }
 
 TEST(state_newer_version_is_refused)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     write_file(dir, "k.state", "popfetch-state 2\nD 10 x\n");
     CHECK(state_open(&s, dir, "k", &e) < 0);
     CHECK(e.kind == ERR_LOCAL && strstr(e.msg, "another popfetch version"));
-    state_close(&s);
+    state_close(s);
 }
 
 TEST(state_prune_drops_only_unlisted)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     write_file(dir, "k.state", "popfetch-state 1\nD 10 on-server\nD 10 gone\n");
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    state_mark_listed(&s, state_lookup(&s, "on-server", 9));
-    CHECK(state_compact(&s, 1, &e) == 0);
-    state_close(&s);
+    state_mark_listed(s, state_lookup(s, "on-server", 9));
+    CHECK(state_compact(s, 1, &e) == 0);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_lookup(&s, "on-server", 9));
-    CHECK(!state_lookup(&s, "gone", 4));
-    state_close(&s);
+    CHECK(state_lookup(s, "on-server", 9));
+    CHECK(!state_lookup(s, "gone", 4));
+    state_close(s);
 }
 
 TEST(state_many_entries)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
     char u[32];
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
     for (int i = 0; i < 20000; i++) {
         int n = snprintf(u, sizeof u, "uid%08d", i);
-        CHECK(state_add(&s, u, (size_t)n, STATE_DELIVERED, i, NULL, &e) == 0);
+        CHECK(state_add(s, u, (size_t)n, STATE_DELIVERED, i, NULL, &e) == 0);
     }
-    CHECK(state_commit(&s, &e) == 0);
-    CHECK(state_compact(&s, 0, &e) == 0);
-    state_close(&s);
+    CHECK(state_commit(s, &e) == 0);
+    CHECK(state_compact(s, 0, &e) == 0);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(s.nents == 20000);
+    CHECK(state_count(s) == 20000);
     for (int i = 0; i < 20000; i += 997) {
         int n = snprintf(u, sizeof u, "uid%08d", i);
-        CHECK(state_lookup(&s, u, (size_t)n) != NULL);
+        CHECK(state_lookup(s, u, (size_t)n) != NULL);
     }
-    state_close(&s);
+    state_close(s);
 }
 
 TEST(state_lock_names_the_holder)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
     int pfd[2];
     pid_t pid;
@@ -209,7 +227,7 @@ TEST(state_lock_names_the_holder)
     CHECK(pipe(pfd) == 0);
     pid = fork();
     if (pid == 0) {
-        struct state held;
+        struct state *held;
         if (state_open(&held, dir, "k", &e) < 0) _exit(1);
         if (write(pfd[1], "x", 1) != 1) _exit(1);
         pause();
@@ -220,12 +238,12 @@ TEST(state_lock_names_the_holder)
     CHECK(e.kind == ERR_LOCKED);
     snprintf(want, sizeof want, "pid %ld", (long)pid);
     CHECK(strstr(e.msg, want) != NULL);
-    state_close(&s);
+    state_close(s);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     /* a lock left by a dead process is no obstacle */
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    state_close(&s);
+    state_close(s);
     close(pfd[0]);
     close(pfd[1]);
 }
@@ -233,16 +251,16 @@ TEST(state_lock_names_the_holder)
 TEST(state_prune_keeps_what_this_run_added)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_add(&s, "new-one", 7, STATE_DELIVERED, 5, "n", &e) == 0);
-    CHECK(state_compact(&s, 1, &e) == 0);
-    state_close(&s);
+    CHECK(state_add(s, "new-one", 7, STATE_DELIVERED, 5, "n", &e) == 0);
+    CHECK(state_compact(s, 1, &e) == 0);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(state_lookup(&s, "new-one", 7) != NULL);
-    state_close(&s);
+    CHECK(state_lookup(s, "new-one", 7) != NULL);
+    state_close(s);
 }
 
 /* n UIDLs "u<first>".."u<first+n-1>" added and committed */
@@ -273,72 +291,72 @@ static void mark_range(struct state *s, int first, int n)
 TEST(state_settle_keeps_a_small_journal)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    add_range(&s, 0, 4000);
-    CHECK(state_settle(&s, 1, &e) == 0); /* 4000 in the journal: rewrite */
-    state_close(&s);
+    add_range(s, 0, 4000);
+    CHECK(state_settle(s, 1, &e) == 0); /* 4000 in the journal: rewrite */
+    state_close(s);
     CHECK(!exists(dir, "k.journal"));
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    mark_range(&s, 0, 4000);
-    add_range(&s, 4000, 10);
-    CHECK(state_settle(&s, 1, &e) == 0); /* 10 more: not worth a rewrite */
-    state_close(&s);
+    mark_range(s, 0, 4000);
+    add_range(s, 4000, 10);
+    CHECK(state_settle(s, 1, &e) == 0); /* 10 more: not worth a rewrite */
+    state_close(s);
     CHECK(exists(dir, "k.journal"));
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(s.nents == 4010 && s.jrecords == 10);
-    CHECK(state_lookup(&s, "u4009", 5) != NULL);
-    state_close(&s);
+    CHECK(state_count(s) == 4010 && lines_in(dir, "k.journal") == 1 + 10);
+    CHECK(state_lookup(s, "u4009", 5) != NULL);
+    state_close(s);
 }
 
 TEST(state_settle_prunes_once_enough_are_gone)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    add_range(&s, 0, 4000);
-    CHECK(state_compact(&s, 0, &e) == 0);
-    state_close(&s);
+    add_range(s, 0, 4000);
+    CHECK(state_compact(s, 0, &e) == 0);
+    state_close(s);
 
     /* 100 of 4000 gone from the server: kept for now */
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    mark_range(&s, 100, 3900);
-    CHECK(state_settle(&s, 1, &e) == 0);
-    state_close(&s);
+    mark_range(s, 100, 3900);
+    CHECK(state_settle(s, 1, &e) == 0);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(s.nents == 4000);
+    CHECK(state_count(s) == 4000);
     /* 1000 gone: pruned; without a complete listing, never */
-    mark_range(&s, 1000, 3000);
-    CHECK(state_settle(&s, 0, &e) == 0);
-    state_close(&s);
+    mark_range(s, 1000, 3000);
+    CHECK(state_settle(s, 0, &e) == 0);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(s.nents == 4000);
-    mark_range(&s, 1000, 3000);
-    CHECK(state_settle(&s, 1, &e) == 0);
-    state_close(&s);
+    CHECK(state_count(s) == 4000);
+    mark_range(s, 1000, 3000);
+    CHECK(state_settle(s, 1, &e) == 0);
+    state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(s.nents == 3000 && !state_lookup(&s, "u999", 4) && state_lookup(&s, "u1000", 5));
-    state_close(&s);
+    CHECK(state_count(s) == 3000 && !state_lookup(s, "u999", 4) && state_lookup(s, "u1000", 5));
+    state_close(s);
 }
 
 TEST(state_settle_rewrites_a_damaged_journal)
 {
     const char *dir = unit_tmpdir();
-    struct state s;
+    struct state *s = NULL;
     struct err e;
 
     write_file(dir, "k.journal", "popfetch-journal 1\nD 10 ok -\nD 10 torn");
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(s.dropped == 1);
-    CHECK(state_settle(&s, 0, &e) == 0);
-    state_close(&s);
+    CHECK(state_dropped(s) == 1);
+    CHECK(state_settle(s, 0, &e) == 0);
+    state_close(s);
     CHECK(!exists(dir, "k.journal"));
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK(s.dropped == 0 && state_lookup(&s, "ok", 2) != NULL);
-    state_close(&s);
+    CHECK(state_dropped(s) == 0 && state_lookup(s, "ok", 2) != NULL);
+    state_close(s);
 }

@@ -10,8 +10,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "fileperm.h"
+#include "monotime.h"
 #include "mbox.h"
+#include "header.h"
 #include "spool.h"
 
 #define MB_BUF         (64 * 1024)
@@ -139,20 +142,12 @@ void mbox_date(char *buf, size_t len, long long when)
 
 /* ---- time and waiting ---------------------------------------------------- */
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleep 100-250 ms (varying, so that waiters do not move in step), never
  * past the deadline. */
 static void lock_pause(unsigned tries, long long deadline)
 {
     long long ms = 100 + (long long)((tries * 53u + (unsigned)getpid()) % 151u);
-    long long left = deadline - now_ms();
+    long long left = deadline - monotime_ms();
     struct timespec ts;
 
     if (ms > left) ms = left > 0 ? left : 0;
@@ -211,7 +206,7 @@ static int dotlock_made(struct mbox *mb, int fd, struct err *e)
     char pid[32];
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 
-    if (write(fd, pid, (size_t)n) != n) {
+    if (fdio_write_full(fd, pid, (size_t)n) < 0) {
         int saved = errno;
         close(fd);
         unlink(mb->lockpath);
@@ -254,7 +249,7 @@ static int dotlock_take(struct mbox *mb, long long deadline, struct err *e)
             return -1;
         }
         if (break_stale(mb)) continue;
-        if (now_ms() >= deadline) return dotlock_busy(mb, e);
+        if (monotime_ms() >= deadline) return dotlock_busy(mb, e);
         lock_pause(tries, deadline);
     }
 }
@@ -377,7 +372,7 @@ static int fcntl_take(struct mbox *mb, long long deadline, struct err *e)
             err_hint(e, "the file system may not support fcntl locks; set mbox_locking dotlock");
             return -1;
         }
-        if (now_ms() >= deadline) return fcntl_busy(mb, e);
+        if (monotime_ms() >= deadline) return fcntl_busy(mb, e);
         lock_pause(tries, deadline);
     }
 }
@@ -391,7 +386,7 @@ static void unlock_all(struct mbox *mb)
 /* Dot-lock, open, fcntl-lock, in that order (as procmail and mutt do). */
 static int lock_and_open(struct mbox *mb, struct err *e)
 {
-    long long deadline = now_ms() + (long long)mb->o.lock_timeout_s * 1000;
+    long long deadline = monotime_ms() + (long long)mb->o.lock_timeout_s * 1000;
 
     if (mb->o.dotlock && dotlock_take(mb, deadline, e) < 0) return -1;
     for (;;) {
@@ -409,16 +404,7 @@ static int lock_and_open(struct mbox *mb, struct err *e)
 
 static int write_all(struct mbox *mb, const unsigned char *p, size_t n, struct err *e)
 {
-    while (n > 0) {
-        ssize_t w = write(mb->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return mb_io_fail(e, mb, "append to", errno);
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return fdio_write_full(mb->fd, p, n) < 0 ? mb_io_fail(e, mb, "append to", errno) : 0;
 }
 
 static int out_flush(struct mbox *mb, struct err *e)
@@ -507,7 +493,7 @@ static int sync_dir_of(struct mbox *mb, struct err *e)
 
 static int write_message(struct mbox *mb, const char *sender, struct err *e)
 {
-    char date[32], line[SPOOL_SENDER_MAX + 64];
+    char date[32], line[HEADER_SENDER_MAX + 64];
     const char *sep;
 
     if (check_mbox(mb, &sep, e) < 0) return 1; /* 1: nothing written */
@@ -571,7 +557,7 @@ static void mb_abort(struct sink *s)
 static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct mbox *mb = s->impl;
-    char sender[SPOOL_SENDER_MAX + 1];
+    char sender[HEADER_SENDER_MAX + 1];
     int rc;
 
     name[0] = '\0';
@@ -579,7 +565,7 @@ static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
         mb_abort(s);
         return -1;
     }
-    spool_sender(&mb->sp, SPOOL_SENDER_MBOX, sender, sizeof sender);
+    header_sender(HEADER_SENDER_MBOX, spool_field, &mb->sp, sender, sizeof sender);
     if (lock_and_open(mb, e) < 0) {
         mb_abort(s);
         return -1;
@@ -588,24 +574,6 @@ static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
     unlock_all(mb);
     mb_abort(s);
     return rc;
-}
-
-static int mb_nothing(struct sink *s, struct err *e)
-{
-    (void)s, (void)e;
-    return 0;
-}
-
-static int mb_publish(struct sink *s, const char *name, struct err *e)
-{
-    (void)s, (void)name, (void)e;
-    return 0;
-}
-
-static int mb_recover(struct sink *s, char *const *names, size_t n, struct err *e)
-{
-    (void)s, (void)names, (void)n, (void)e;
-    return 0;
 }
 
 static void mb_close(struct sink *s)
@@ -626,10 +594,10 @@ static const struct sink_ops mbox_ops = {
     .write = mb_write,
     .end = mb_end,
     .abort = mb_abort,
-    .sync = mb_nothing,
-    .publish = mb_publish,
-    .publish_sync = mb_nothing,
-    .recover = mb_recover,
+    .sync = deliver_final_sync, /* end() is final: the rest has nothing to do */
+    .publish = deliver_final_publish,
+    .publish_sync = deliver_final_sync,
+    .recover = deliver_final_recover,
     .close = mb_close,
 };
 
@@ -686,6 +654,7 @@ int mbox_open(struct sink *s, const char *path, const struct mbox_opts *o, struc
 
     s->ops = &mbox_ops;
     s->impl = mb;
+    s->one_at_a_time = 1;
     if (!mb) return err_set(e, ERR_INTERNAL, "out of memory");
     mb->fd = mb->lockfd = -1;
     mb->sp.fd = -1;

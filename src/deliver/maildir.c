@@ -29,6 +29,7 @@
 
 #include <openssl/rand.h>
 
+#include "fdio.h"
 #include "maildir.h"
 
 #define MD_WBUF (64 * 1024)
@@ -97,7 +98,7 @@ static int make_name(struct maildir *md, struct err *e)
     return 0;
 }
 
-static int md_begin(struct sink *s, const struct deliver_msg *m, struct err *e)
+static int mdir_begin(struct sink *s, const struct deliver_msg *m, struct err *e)
 {
     struct maildir *md = s->impl;
 
@@ -127,16 +128,8 @@ static void kick_writeback(struct maildir *md)
 /* write(2) all of it */
 static int write_out(struct maildir *md, const unsigned char *p, size_t n, struct err *e)
 {
-    while (n > 0) {
-        ssize_t w = write(md->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return io_fail(e, md, "write");
-        }
-        p += w;
-        n -= (size_t)w;
-        md->written += w;
-    }
+    if (fdio_write_full(md->fd, p, n) < 0) return io_fail(e, md, "write");
+    md->written += (off_t)n;
     kick_writeback(md);
     return 0;
 }
@@ -149,7 +142,7 @@ static int flush_buf(struct maildir *md, struct err *e)
     return write_out(md, md->buf, n, e);
 }
 
-static int md_write(struct sink *s, const unsigned char *buf, size_t len, struct err *e)
+static int mdir_write(struct sink *s, const unsigned char *buf, size_t len, struct err *e)
 {
     struct maildir *md = s->impl;
 
@@ -160,7 +153,7 @@ static int md_write(struct sink *s, const unsigned char *buf, size_t len, struct
     return 0;
 }
 
-static void md_abort(struct sink *s)
+static void mdir_abort(struct sink *s)
 {
     struct maildir *md = s->impl;
 
@@ -170,19 +163,19 @@ static void md_abort(struct sink *s)
     unlinkat(md->tmp_fd, md->name, 0);
 }
 
-static int md_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
+static int mdir_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct maildir *md = s->impl;
 
     if (flush_buf(md, e) < 0) {
-        md_abort(s);
+        mdir_abort(s);
         return -1;
     }
     if (md->nended == md->ended_cap) {
         size_t ncap = md->ended_cap ? md->ended_cap * 2 : 64;
         int *n = realloc(md->ended, ncap * sizeof *n);
         if (!n) {
-            md_abort(s);
+            mdir_abort(s);
             return err_set(e, ERR_INTERNAL, "out of memory");
         }
         md->ended = n;
@@ -200,7 +193,7 @@ static void close_ended(struct maildir *md, size_t from)
     md->nended = 0;
 }
 
-static int md_sync(struct sink *s, struct err *e)
+static int mdir_sync(struct sink *s, struct err *e)
 {
     struct maildir *md = s->impl;
 
@@ -226,7 +219,7 @@ static int md_sync(struct sink *s, struct err *e)
     return fsync(md->tmp_fd) < 0 ? io_fail(e, md, "fsync tmp/") : 0;
 }
 
-static int md_publish(struct sink *s, const char *name, struct err *e)
+static int mdir_publish(struct sink *s, const char *name, struct err *e)
 {
     struct maildir *md = s->impl;
 
@@ -235,7 +228,7 @@ static int md_publish(struct sink *s, const char *name, struct err *e)
     return 0;
 }
 
-static int md_publish_sync(struct sink *s, struct err *e)
+static int mdir_publish_sync(struct sink *s, struct err *e)
 {
     struct maildir *md = s->impl;
 
@@ -274,28 +267,28 @@ static int remove_orphans(struct maildir *md, char *const *names, size_t n, stru
     return removed;
 }
 
-static int md_recover(struct sink *s, char *const *names, size_t n, struct err *e)
+static int mdir_recover(struct sink *s, char *const *names, size_t n, struct err *e)
 {
     struct maildir *md = s->impl;
     int moved = 0, removed;
 
     for (size_t i = 0; i < n; i++) {
         if (faccessat(md->tmp_fd, names[i], F_OK, 0) != 0) continue;
-        if (md_publish(s, names[i], e) < 0) return -1;
+        if (mdir_publish(s, names[i], e) < 0) return -1;
         moved = 1;
     }
-    if (moved && md_publish_sync(s, e) < 0) return -1;
+    if (moved && mdir_publish_sync(s, e) < 0) return -1;
     if ((removed = remove_orphans(md, names, n, e)) < 0) return -1;
     /* tmp/ changed: make that durable too (nothing to do otherwise) */
-    return moved || removed ? md_sync(s, e) : 0;
+    return moved || removed ? mdir_sync(s, e) : 0;
 }
 
-static void md_close(struct sink *s)
+static void mdir_close(struct sink *s)
 {
     struct maildir *md = s->impl;
 
     if (!md) return;
-    md_abort(s);
+    mdir_abort(s);
     close_ended(md, 0);
     free(md->ended);
     if (md->tmp_fd >= 0) close(md->tmp_fd);
@@ -306,15 +299,15 @@ static void md_close(struct sink *s)
 }
 
 static const struct sink_ops maildir_ops = {
-    .begin = md_begin,
-    .write = md_write,
-    .end = md_end,
-    .abort = md_abort,
-    .sync = md_sync,
-    .publish = md_publish,
-    .publish_sync = md_publish_sync,
-    .recover = md_recover,
-    .close = md_close,
+    .begin = mdir_begin,
+    .write = mdir_write,
+    .end = mdir_end,
+    .abort = mdir_abort,
+    .sync = mdir_sync,
+    .publish = mdir_publish,
+    .publish_sync = mdir_publish_sync,
+    .recover = mdir_recover,
+    .close = mdir_close,
 };
 
 static int ensure_dir(struct maildir *md, const char *path, struct err *e)
@@ -348,6 +341,7 @@ int maildir_open(struct sink *s, const char *dir, const char *tag, struct err *e
 
     s->ops = &maildir_ops;
     s->impl = md;
+    s->one_at_a_time = 0; /* a group of messages shares each barrier */
     if (!md || !(md->buf = malloc(MD_WBUF))) {
         free(md);
         s->impl = NULL;
@@ -361,13 +355,13 @@ int maildir_open(struct sink *s, const char *dir, const char *tag, struct err *e
     snprintf(cur, sizeof cur, "%s/cur", dir);
     if (ensure_dir(md, dir, e) < 0 || open_dir(md, "tmp", &md->tmp_fd, e) < 0 ||
         open_dir(md, "new", &md->new_fd, e) < 0 || ensure_dir(md, cur, e) < 0) {
-        md_close(s);
+        mdir_close(s);
         return -1;
     }
     if (faccessat(md->tmp_fd, ".", W_OK, AT_EACCESS) != 0 ||
         faccessat(md->new_fd, ".", W_OK, AT_EACCESS) != 0) {
         io_fail(e, md, "write");
-        md_close(s);
+        mdir_close(s);
         return -1;
     }
     return 0;

@@ -1,5 +1,6 @@
 /*
- * deliver — picks the sink for an account. See deliver.h.
+ * deliver — picks the sink for an account; the shared sink_ops of sinks
+ * whose end() is final. See deliver.h.
  */
 #include "deliver.h"
 #include "conf.h"
@@ -33,15 +34,31 @@ static int open_mda(struct sink *s, const struct account *a, const struct delive
     return mda_open(s, &o, e);
 }
 
+int deliver_final_sync(struct sink *s, struct err *e)
+{
+    (void)s, (void)e;
+    return 0;
+}
+
+int deliver_final_publish(struct sink *s, const char *name, struct err *e)
+{
+    (void)s, (void)name, (void)e;
+    return 0;
+}
+
+int deliver_final_recover(struct sink *s, char *const *names, size_t n, struct err *e)
+{
+    (void)s, (void)names, (void)n, (void)e;
+    return 0;
+}
+
 int deliver_open(struct sink *s, const struct account *a, const struct deliver_ctx *c,
                  struct err *e)
 {
     switch (a->delivery.kind) {
     case DELIVERY_MBOX:
-        s->one_at_a_time = 1;
         return open_mbox(s, a, e);
     case DELIVERY_MDA:
-        s->one_at_a_time = 1;
         return open_mda(s, a, c, e);
     case DELIVERY_MAILDIR:
         return maildir_open(s, a->delivery.arg, c->tag, e);

@@ -3,7 +3,8 @@
  * format, under a dot-lock and/or an fcntl lock, all or nothing.
  *
  * Format (mboxrd): a "From SENDER DATE" line (SENDER from Return-Path:, else
- * MAILER-DAEMON; DATE local time in asctime form), the message with every
+ * MAILER-DAEMON: header.h, HEADER_SENDER_MBOX; DATE local time in asctime
+ * form), the message with every
  * line that matches ^>*From  prefixed by one more '>', a newline added if the
  * message does not end with one, then one empty line.
  *
@@ -13,8 +14,9 @@
  * file is opened with O_NOFOLLOW), appends, fsyncs and unlocks. On
  * any failure (disk full, file size limit, I/O error) the file is truncated
  * back to its old size and fsynced: the mbox never holds half a message. When
- * end() returns 0 the message is durable, and sync, publish, publish_sync and
- * recover do nothing. Memory use does not depend on message size.
+ * end() returns 0 the message is durable: the sink is one_at_a_time, and
+ * sync, publish, publish_sync and recover are deliver.h's shared do-nothing
+ * ones. Memory use does not depend on message size.
  */
 #ifndef POPFETCH_MBOX_H
 #define POPFETCH_MBOX_H

@@ -17,8 +17,9 @@
  * temporary failure; other statuses, signals and timeouts are named in the
  * error. A stop signal (stop.h) while it runs stops it at once the same way
  * (ERR_INTERRUPTED). A failed end() leaves the message on the server
- * (ERR_DELIVERY); a successful one is final, so sync, publish, publish_sync
- * and recover do nothing.
+ * (ERR_DELIVERY); a successful one is final: the sink is one_at_a_time, and
+ * sync, publish, publish_sync and recover are deliver.h's shared do-nothing
+ * ones. %F is the sender by header.h's HEADER_SENDER_MDA rule.
  */
 #ifndef POPFETCH_MDA_H
 #define POPFETCH_MDA_H

@@ -8,12 +8,21 @@
  * messages: sync (one barrier making all of them durable) before their
  * journal records are committed, then publish each by name, then
  * publish_sync (one barrier).
- * A sink where ending is already final (mbox, MDA) makes publish a no-op.
  * At start, recover finishes journaled names still in staging and removes
  * the sink's own orphans.
  *
- * deliver.c only picks the implementation (maildir.c, mbox.c, mda.c); a new
- * sink adds a file and a case there, and touches nothing else.
+ * A sink where ending is already final (mbox, MDA, and the LMTP/SMTP sinks
+ * to come: the message is delivered, or refused, when end returns) takes
+ * the shared deliver_final_* functions for sync, publish, publish_sync and
+ * recover (there is nothing to do), and sets one_at_a_time in its open
+ * function so each message is recorded at once.
+ *
+ * src/deliver/ holds the sinks: this file (the interface; deliver.c picks
+ * the sink an account names and holds the shared defaults), maildir.c,
+ * mbox.c, mda.c, and their helpers spool.c (the message in a temporary
+ * file), header.c (fields, senders, 8-bit) and received.c (the trace
+ * field). A new sink adds its file and a case in deliver_open, and touches
+ * nothing else.
  */
 #ifndef POPFETCH_DELIVER_H
 #define POPFETCH_DELIVER_H
@@ -48,8 +57,14 @@ struct sink_ops {
 struct sink {
     const struct sink_ops *ops;
     void *impl;
-    int one_at_a_time; /* end() is final (mbox, MDA): record each message at once */
+    int one_at_a_time; /* set by the sink's open: end() is final, record each message at once */
 };
+
+/* sync, publish, publish_sync (deliver_final_sync too) and recover for a
+ * sink whose end() is final: nothing to do, success. */
+int deliver_final_sync(struct sink *s, struct err *e);
+int deliver_final_publish(struct sink *s, const char *name, struct err *e);
+int deliver_final_recover(struct sink *s, char *const *names, size_t n, struct err *e);
 
 struct account;
 

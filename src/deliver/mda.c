@@ -14,6 +14,7 @@
 #include "mda.h"
 #include "child.h"
 #include "cmdsplit.h"
+#include "header.h"
 #include "spool.h"
 
 #define MDA_BUF       (64 * 1024)
@@ -437,13 +438,13 @@ static int run_mda(struct mda *md, char **argv, char **envp, struct err *e)
 
 static int deliver(struct mda *md, struct err *e)
 {
-    char sender[SPOOL_SENDER_MAX + 1];
+    char sender[HEADER_SENDER_MAX + 1];
     struct cmdsplit_vars v;
     char **argv = NULL, **envp;
     int rc;
 
     if (spool_flush(&md->sp, e) < 0) return -1;
-    spool_sender(&md->sp, SPOOL_SENDER_MDA, sender, sizeof sender);
+    header_sender(HEADER_SENDER_MDA, spool_field, &md->sp, sender, sizeof sender);
     v = (struct cmdsplit_vars){sender, md->local_user, md->remote_user, md->server};
     if (cmdsplit_argv(md->command, &v, &argv, e) < 0) return -1;
     if (!(envp = build_env(md, spool_size(&md->sp)))) {
@@ -492,24 +493,6 @@ static int md_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
     return rc;
 }
 
-static int md_nothing(struct sink *s, struct err *e)
-{
-    (void)s, (void)e;
-    return 0;
-}
-
-static int md_publish(struct sink *s, const char *name, struct err *e)
-{
-    (void)s, (void)name, (void)e;
-    return 0;
-}
-
-static int md_recover(struct sink *s, char *const *names, size_t n, struct err *e)
-{
-    (void)s, (void)names, (void)n, (void)e;
-    return 0;
-}
-
 static void md_close(struct sink *s)
 {
     struct mda *md = s->impl;
@@ -528,10 +511,10 @@ static const struct sink_ops mda_ops = {
     .write = md_write,
     .end = md_end,
     .abort = md_abort,
-    .sync = md_nothing,
-    .publish = md_publish,
-    .publish_sync = md_nothing,
-    .recover = md_recover,
+    .sync = deliver_final_sync, /* end() is final: the rest has nothing to do */
+    .publish = deliver_final_publish,
+    .publish_sync = deliver_final_sync,
+    .recover = deliver_final_recover,
     .close = md_close,
 };
 
@@ -570,6 +553,7 @@ int mda_open(struct sink *s, const struct mda_opts *o, struct err *e)
 
     s->ops = &mda_ops;
     s->impl = md;
+    s->one_at_a_time = 1;
     if (!md) return err_set(e, ERR_INTERNAL, "out of memory");
     md->sp.fd = -1;
     if (cmdsplit_argv(o->command, &probe, &argv, e) < 0) {
