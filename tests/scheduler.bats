@@ -203,3 +203,80 @@ PY
   [ "$(grep -c 'bad: login (USER) failed' "$W/err")" -eq 1 ]
   grep -q 'bad: warning: polled again in ' "$W/err"
 }
+
+# json_count ACCOUNT: the --json objects of ACCOUNT so far
+json_count() { grep -c "\"account\":\"$1\"" "$W/out.jsonl" || true; }
+# polled ACCOUNT N: ACCOUNT has at least N objects
+polled() { [ "$(json_count "$1")" -ge "$2" ]; }
+
+# few_config BAD_PASSWORD A002_TIMEOUT ACCOUNTS...: accounts from
+# a001..a004 (a002's timeout as given) and `bad` with that password
+few_config() {
+  local pw=$1 t=$2 a
+  shift 2
+  {
+    printf 'defaults\nhost 127.0.0.1\nport %s\ntls off\nallow_plaintext on\nauth user\n\n' "$MANY_PORT"
+    printf 'account bad\nuser ubad\npassword %s\ndelivery maildir %s/md/bad\nstate_dir %s/st/bad\n\n' "$pw" "$W" "$W"
+    for a in "$@"; do
+      printf 'account %s\nuser u%s\npassword pw-u%s\ndelivery maildir %s/md/%s\nstate_dir %s/st/%s\n' \
+        "$a" "${a#a}" "${a#a}" "$W" "$a" "$W" "$a"
+      if [[ $a == a002 ]]; then printf 'timeout %s\n' "$t"; fi
+      printf '\n'
+    done
+  } >"$RC.new"
+  chmod 600 "$RC.new"
+  mv "$RC.new" "$RC"
+}
+
+@test "daemon -j: a failure reported once, SIGUSR1 polls at once, SIGHUP keeps unchanged schedules, recovery reported" {
+  many_start
+  mkdir -p "$W/md"
+  few_config nope 60 a001 a002 a003
+  "$POPFETCH" -d 60 -j 4 --json -f "$RC" >"$W/out.jsonl" 2>"$W/err" &
+  DPID=$!
+  # the first poll of every account, at once
+  wait_until 10 polled a003 1
+  wait_until 10 polled bad 1
+  wait_until 10 grep -q 'bad: login (USER) failed' "$W/err"
+  local next1
+  next1=$(grep '"account":"a001"' "$W/out.jsonl" | "$DC_PYTHON" -c 'import json,sys; print(json.loads(sys.stdin.readline())["next_poll"])')
+  # SIGUSR1: every account again at once; the same failure is not reported again
+  kill -USR1 "$DPID"
+  wait_until 10 polled a001 2
+  wait_until 10 polled a003 2
+  wait_until 10 polled bad 2
+  sleep 0.5
+  [ "$(grep -c 'bad: login (USER) failed' "$W/err")" -eq 1 ]
+  "$DC_PYTHON" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["consecutive_failures"] != 2)' \
+    "$W/st/bad/bad.status"
+  next1=$(grep '"account":"a001"' "$W/out.jsonl" | tail -n 1 | "$DC_PYTHON" -c 'import json,sys; print(json.loads(sys.stdin.readline())["next_poll"])')
+  # SIGHUP: a001 unchanged (keeps its schedule: not polled now), a002
+  # changed and bad fixed (polled at once), a003 removed, a004 new
+  few_config pw-ubad 30 a001 a002 a004
+  kill -HUP "$DPID"
+  wait_until 10 grep -q 'SIGHUP: re-read' "$W/err"
+  grep 'SIGHUP: re-read' "$W/err"
+  grep -q 'SIGHUP: re-read .*: 4 accounts (1 unchanged, 2 changed, 1 new, 1 removed)' "$W/err"
+  wait_until 10 polled a004 1
+  wait_until 10 polled a002 3
+  wait_until 10 polled bad 3
+  wait_until 10 grep -q 'bad: recovered (no-mail) after 2 failed polls since ' "$W/err"
+  sleep 1
+  [ "$(json_count a001)" -eq 2 ]
+  [ "$(json_count a003)" -eq 2 ]
+  kill -TERM "$DPID"
+  local rc=0
+  wait "$DPID" || rc=$?
+  DPID=
+  [ "$rc" -eq 0 ]
+  # a001's next poll is still the one planned before the reload
+  "$DC_PYTHON" - "$W/st/a001/a001.status" "$next1" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit(0 if s["next_poll"] == sys.argv[2] else f"{s['next_poll']} != {sys.argv[2]}")
+PY
+  # the recovery and the failure each said once; the server saw the logins
+  [ "$(grep -c 'bad: recovered' "$W/err")" -eq 1 ]
+  [ "$(grep -c ' ubad bad$' "$W/logins")" -eq 2 ]
+  [ "$(grep -c ' ubad ok$' "$W/logins")" -eq 1 ]
+}
