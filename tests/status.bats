@@ -110,6 +110,14 @@ row() { grep -E "^$1 " <<<"$output" | tr -s ' '; }
   # gone still fails: the whole table says 2
   pf_run --status
   [ "$status" -eq 2 ]
+  # contrib/stack's health check says the same
+  POPFETCH_CONFIG=$RC POPFETCH_UNIT='' POPFETCH=$POPFETCH \
+    run "$PF_TOP/contrib/stack/popfetch-healthcheck" --state-dir "$SD"
+  [ "$status" -eq 2 ]
+  [[ $(row gone) == "gone "*" connect never 1 -" ]]
+  POPFETCH_CONFIG=$RC POPFETCH_UNIT='' POPFETCH=$POPFETCH \
+    run "$PF_TOP/contrib/stack/popfetch-healthcheck" --state-dir "$SD" bad good quiet
+  [ "$status" -eq 0 ]
 }
 
 @test "--status --json prints each status file's object; totals add up" {
