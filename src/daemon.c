@@ -130,8 +130,10 @@ static struct entry *add_entry(struct daemon *d, size_t i, int64_t now)
 
 static void drop_entry(struct daemon *d, struct entry *x)
 {
+    struct entry *last = &d->e[--d->n];
+
     free(x->name);
-    *x = d->e[--d->n];
+    if (x != last) *x = *last;
 }
 
 /* ---- reload (SIGHUP) ---------------------------------------------------- */
@@ -434,29 +436,36 @@ static void finish_all(struct daemon *d)
     write_metrics(d, 1);
 }
 
-static int setup(struct daemon *d, struct config *cfg, struct cli_options *o)
+static void teardown(struct daemon *d, struct config *cfg);
+
+static int setup(struct daemon *d, struct config *cfg, struct cli_options *o, struct err *e)
 {
     unsigned long jobs = o->jobs ? o->jobs : cfg->jobs ? cfg->jobs : 1;
     int64_t now = monotime_ms();
-    struct err e;
 
     memset(d, 0, sizeof *d);
     d->o = o;
-    if (!(d->cur = calloc(1, sizeof *d->cur)) || pool_init(&d->pool, jobs, &e) < 0) {
+    if (!(d->cur = calloc(1, sizeof *d->cur))) return err_set(e, ERR_INTERNAL, "out of memory");
+    if (pool_init(&d->pool, jobs, e) < 0) {
         free(d->cur);
         return -1;
     }
     d->cur->cfg = *cfg;
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < d->cur->cfg.naccounts; i++)
-        if (cli_wants(o, &d->cur->cfg.accounts[i]) && !add_entry(d, i, now)) return -1;
+        if (cli_wants(o, &d->cur->cfg.accounts[i]) && !add_entry(d, i, now)) {
+            teardown(d, cfg); /* the config goes back to the caller */
+            return err_set(e, ERR_INTERNAL, "out of memory");
+        }
     return 0;
 }
 
 static void teardown(struct daemon *d, struct config *cfg)
 {
-    while (d->n) drop_entry(d, &d->e[0]);
+    for (size_t i = 0; i < d->n; i++) free(d->e[i].name);
     free(d->e);
+    d->e = NULL;
+    d->n = 0;
     while (d->retired) {
         struct gen *g = d->retired;
         d->retired = g->next_retired;
@@ -473,8 +482,7 @@ int daemon_run(struct config *cfg, struct cli_options *o)
     struct daemon d;
     struct err e;
 
-    if (setup(&d, cfg, o) < 0) {
-        err_set(&e, ERR_INTERNAL, "out of memory");
+    if (setup(&d, cfg, o, &e) < 0) {
         log_error(NULL, &e);
         return EXIT_INTERNAL;
     }
