@@ -138,8 +138,8 @@ int conf_dropin_dir(char *buf, size_t len, struct err *e);
 int conf_load(const char *path, struct config *cfg, struct err *e);
 
 /* Parse config text (for tests and fuzzing) into cfg, which it fills from
- * scratch; `name` is used in messages. On failure everything is freed (conf_free may still be called).
- * `private_file` says whether the file is readable by its owner alone. */
+ * scratch; `name` is used in messages. On failure everything is freed (conf_free may still be
+ * called). `private_file` says whether the file is readable by its owner alone. */
 int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
                struct err *e);
 

@@ -155,8 +155,7 @@ static int connect_server(struct session *s)
     }
     rc = connect_open(&s->conn, &s->net, &s->pop, a, &cp, s->e);
     v = tls_version_name(&s->net); /* for --json, also when the login fails */
-
-    if (v) snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", v);
+    if (rc == 0 && v) snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", v);
     return rc;
 }
 
