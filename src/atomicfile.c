@@ -9,32 +9,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirs.h"
+#include "textfile.h"
 #include "atomicfile.h"
 #include "fdio.h"
 #include "fileperm.h"
-
-static int make_dirs(const char *dir, const char *what, struct err *e)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-
-    if (n == 0 || n >= sizeof buf) return err_set(e, ERR_LOCAL, "the %s path is too long", what);
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-            return err_set(e, ERR_LOCAL, "cannot create the %s %s: %s", what, buf, strerror(errno));
-        buf[i] = i == n ? '\0' : '/';
-    }
-    return 0;
-}
 
 int atomicfile_opendir(const char *dir, const char *what, int flags, struct err *e)
 {
     int fd;
 
-    if ((flags & ATOMICFILE_CREATE) && make_dirs(dir, what, e) < 0) return -1;
+    if ((flags & ATOMICFILE_CREATE) && dirs_make(dir, what, e) < 0) return -1;
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return err_set(e, ERR_LOCAL, "cannot open the %s %s: %s", what, dir, strerror(errno));
@@ -76,10 +61,8 @@ int atomicfile_write(int dirfd, const char *dir, const char *name, const void *d
 int atomicfile_read(int dirfd, const char *dir, const char *name, size_t max, char **text,
                     size_t *len, struct err *e)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc;
     char path[4700];
-    struct stat st;
-    ssize_t r = 0;
 
     *text = NULL;
     *len = 0;
@@ -88,22 +71,7 @@ int atomicfile_read(int dirfd, const char *dir, const char *name, size_t max, ch
         if (errno == ENOENT) return 1;
         return fileperm_open_error(e, ERR_CONFIG_PERM, ERR_LOCAL, "file", path);
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        close(fd);
-        return err_set(e, ERR_LOCAL, "%s is not a regular file of at most %zu bytes", path, max);
-    }
-    if (!(*text = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    }
-    while (*len < (size_t)st.st_size && (r = read(fd, *text + *len, (size_t)st.st_size - *len)) > 0)
-        *len += (size_t)r;
+    rc = textfile_read_fd(fd, path, max, "file", ERR_LOCAL, text, len, NULL, e);
     close(fd);
-    if (r < 0) {
-        free(*text);
-        *text = NULL;
-        return err_set(e, ERR_LOCAL, "cannot read %s: %s", path, strerror(errno));
-    }
-    (*text)[*len] = '\0';
-    return 0;
+    return rc;
 }
