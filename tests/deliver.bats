@@ -371,3 +371,21 @@ gen_msg() {
   [ ! -e "$W/mbox.lock" ]
   [ "$(dovecot_count alice)" -eq 1 ]
 }
+
+@test "mbox: the lock of a process of this host that no longer runs is removed at once, with a warning" {
+  put_samples 2
+  # what a popfetch killed while appending leaves: FILE.lock saying "PID HOST"
+  sleep 0 &
+  local dead=$!
+  wait "$dead"
+  printf '%s %s\n' "$dead" "$(hostname)" >"$W/mbox.lock"
+  rc_delivery mbox "$W/mbox"
+  local t0=$SECONDS
+  pf_run
+  [ "$status" -eq 0 ] || { echo "status $status: $output"; false; }
+  [ $((SECONDS - t0)) -lt 10 ]
+  [[ $output == *"removed the lock file $W/mbox.lock left by process $dead, which no longer runs"* ]]
+  mailcheck mbox-same "$W/mbox" "$W"/orig/*
+  [ ! -e "$W/mbox.lock" ]
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

@@ -73,6 +73,8 @@ struct deliver_ctx {
     const char *tag; /* short [0-9a-f] account tag (Maildir file names) */
     void (*mda_stderr)(void *ctx, const char *line, size_t len);
     void *mda_stderr_ctx;
+    void (*warn)(void *ctx, const char *msg); /* what the user should know */
+    void *warn_ctx;
 };
 
 /* Open the sink the account's `delivery` names (maildir, mbox or mda). */

@@ -2,7 +2,9 @@
  * mbox — the mbox sink (mboxrd, locked, all or nothing). See mbox.h.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #define MB_BUF         (64 * 1024)
 #define MB_TOUCH_EVERY 60 /* seconds between refreshes of a held dot-lock */
 #define MB_PATH_MAX    4096
+#define MB_HOST_MAX    256
 
 struct mbox {
     char path[MB_PATH_MAX];
@@ -191,21 +194,91 @@ static long lock_holder(const char *lockpath)
     return strtol(b, NULL, 10);
 }
 
-/* Remove the lock file if it is older than the stale limit. 1 = removed. */
+/* This host's name, as our lock files carry it ("" if unknown). */
+static void host_name(char *buf, size_t len)
+{
+    if (gethostname(buf, len) < 0) buf[0] = '\0';
+    buf[len - 1] = '\0';
+}
+
+/* The pid of a lock file that says "PID HOST\n" with HOST this host (as
+ * ours do), else 0: a lock from another host, or in a form we do not
+ * know, is never judged by its pid. */
+static long local_holder(const char *text, size_t n)
+{
+    char host[MB_HOST_MAX];
+    const char *sp;
+    char *end;
+    long pid;
+
+    if (n == 0 || text[n - 1] != '\n' || !(sp = memchr(text, ' ', n))) return 0;
+    errno = 0;
+    pid = strtol(text, &end, 10);
+    if (end != sp || errno || pid <= 0 || text[0] < '0' || text[0] > '9') return 0;
+    host_name(host, sizeof host);
+    if (!host[0] || (size_t)(text + n - 1 - (sp + 1)) != strlen(host) ||
+        memcmp(sp + 1, host, strlen(host)) != 0)
+        return 0;
+    return pid;
+}
+
+static void mb_warn(const struct mbox *mb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void mb_warn(const struct mbox *mb, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+
+    if (!mb->o.warn) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mb->o.warn(mb->o.warn_ctx, msg);
+}
+
+/* A lock left by a process of this host that no longer runs (a killed
+ * popfetch): removed at once, if it is still the file we read. 1 = removed. */
+static int break_dead(struct mbox *mb)
+{
+    char text[MB_HOST_MAX + 32];
+    int fd = open(mb->lockpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat read_st, now_st;
+    ssize_t n;
+    long pid;
+
+    if (fd < 0) return errno == ENOENT;
+    n = read(fd, text, sizeof text);
+    if (fstat(fd, &read_st) < 0) n = -1;
+    close(fd);
+    if (n <= 0 || (size_t)n >= sizeof text || !(pid = local_holder(text, (size_t)n))) return 0;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0;
+    if (lstat(mb->lockpath, &now_st) < 0) return errno == ENOENT;
+    if (now_st.st_ino != read_st.st_ino || now_st.st_dev != read_st.st_dev) return 0;
+    if (unlink(mb->lockpath) < 0 && errno != ENOENT) return 0;
+    mb_warn(mb, "removed the lock file %s left by process %ld, which no longer runs", mb->lockpath,
+            pid);
+    return 1;
+}
+
+/* Remove the lock file if it is older than the stale limit, or if it was
+ * left by a dead process of this host. 1 = removed. */
 static int break_stale(struct mbox *mb)
 {
     struct stat st;
 
     if (lstat(mb->lockpath, &st) < 0) return errno == ENOENT;
-    if (time(NULL) - st.st_mtime <= mb->o.stale_lock_s) return 0;
+    if (time(NULL) - st.st_mtime <= mb->o.stale_lock_s) return break_dead(mb);
     return unlink(mb->lockpath) == 0 || errno == ENOENT;
 }
 
 static int dotlock_made(struct mbox *mb, int fd, struct err *e)
 {
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    char host[MB_HOST_MAX], pid[MB_HOST_MAX + 32];
+    int n;
 
+    host_name(host, sizeof host);
+    n = snprintf(pid, sizeof pid, "%ld %s\n", (long)getpid(), host);
     if (fdio_write_full(fd, pid, (size_t)n) < 0) {
         int saved = errno;
         close(fd);

@@ -532,6 +532,89 @@ TEST(mbox_stale_dotlock_is_removed)
     CHECK(access(path, F_OK) == 0);
 }
 
+/* A pid that no longer runs: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+static void warned(void *ctx, const char *msg)
+{
+    snprintf(ctx, 512, "%s", msg);
+}
+
+/* A fresh lock file (not stale by age) saying `text`; deliver under it
+ * with a 1 s timeout. Returns deliver()'s result, the time it took and
+ * what was warned. */
+static int deliver_under_lock(const char *text, long long *ms, char warning[512])
+{
+    const char *dir = unit_tmpdir();
+    char path[512], lock[520];
+    struct mbox_opts o;
+    struct sink s;
+    struct err e;
+    long long t0;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/mb", dir);
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    unlink(path);
+    spit(lock, text, strlen(text));
+    opts_for(&o, dir);
+    o.fcntl_lock = 0;
+    o.lock_timeout_s = 1;
+    o.warn = warned;
+    o.warn_ctx = warning;
+    warning[0] = '\0';
+    if (mbox_open(&s, path, &o, &e) < 0) return -9;
+    t0 = ms_now();
+    rc = deliver(&s, "x\n", 2, 2, &e);
+    *ms = ms_now() - t0;
+    s.ops->close(&s);
+    return rc;
+}
+
+TEST(mbox_dotlock_of_a_dead_local_process_is_removed_at_once)
+{
+    char host[256], text[300], warning[512], pidstr[32];
+    long long ms;
+    pid_t pid = dead_pid();
+
+    CHECK(gethostname(host, sizeof host) == 0);
+    snprintf(text, sizeof text, "%ld %s\n", (long)pid, host);
+    CHECK(deliver_under_lock(text, &ms, warning) == 0);
+    CHECK(ms < 500);
+    snprintf(pidstr, sizeof pidstr, "process %ld", (long)pid);
+    CHECK(strstr(warning, pidstr) && strstr(warning, "no longer runs"));
+}
+
+TEST(mbox_dotlock_of_a_live_foreign_or_unknown_holder_is_waited_for)
+{
+    char host[256], text[300], warning[512];
+    long long ms;
+    pid_t pid = dead_pid();
+
+    CHECK(gethostname(host, sizeof host) == 0);
+    /* a live process of this host (ourselves) */
+    snprintf(text, sizeof text, "%ld %s\n", (long)getpid(), host);
+    CHECK(deliver_under_lock(text, &ms, warning) == -1);
+    CHECK(ms >= 900 && warning[0] == '\0');
+    /* a dead pid, but on another host */
+    snprintf(text, sizeof text, "%ld other.%s\n", (long)pid, host);
+    CHECK(deliver_under_lock(text, &ms, warning) == -1);
+    CHECK(ms >= 900 && warning[0] == '\0');
+    /* a bare pid (which host?), garbage, an empty lock */
+    snprintf(text, sizeof text, "%ld\n", (long)pid);
+    CHECK(deliver_under_lock(text, &ms, warning) == -1);
+    CHECK(deliver_under_lock("-1 x\n", &ms, warning) == -1);
+    CHECK(deliver_under_lock("", &ms, warning) == -1);
+    CHECK(warning[0] == '\0');
+}
+
 /* A child that holds an fcntl write lock on path for hold_ms, then exits. */
 static pid_t hold_fcntl_lock(const char *path, int hold_ms)
 {
