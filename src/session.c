@@ -92,6 +92,34 @@ static int lock_local(struct session *s)
     return 0;
 }
 
+/* Intents in the journal with no record after them: a run was killed
+ * while the sink made a message final. The sink says whether the message
+ * is there (then it is recorded, and never delivered again) or not (then
+ * what was left of it is gone, and it will be fetched again). */
+static int recover_intents(struct session *s)
+{
+    size_t n, found = 0;
+    const struct state_intent *in = state_intents(s->st, &n);
+    int (*settle)(struct sink *, const char *, const char *, struct err *) =
+        s->sink.ops->recover_intent;
+
+    for (size_t i = 0; settle && i < n; i++) {
+        size_t len = strlen(in[i].uidl);
+        const struct state_entry *ent = state_lookup(s->st, in[i].uidl, len);
+        int rc;
+        if (ent && ent->status == STATE_DELIVERED) continue;
+        if ((rc = settle(&s->sink, in[i].uidl, in[i].note, s->e)) < 0) return -1;
+        if (rc == 0) continue;
+        if (state_add(s->st, in[i].uidl, len, STATE_DELIVERED, in[i].when, NULL, s->e) < 0)
+            return -1;
+        found++;
+    }
+    if (found)
+        log_info(s->a->name, "%zu message%s delivered by a run that was stopped now recorded",
+                 found, found == 1 ? "" : "s");
+    return found ? state_commit(s->st, s->e) : 0;
+}
+
 /* Load the seen-state and finish what a previous run left in the sink.
  * Called while the server prepares the listing. */
 static int open_local(struct session *s)
@@ -108,7 +136,8 @@ static int open_local(struct session *s)
                  state_path(s->st), dropped, dropped == 1 ? "" : "s");
     if (!s->have_sink) return 0; /* --check */
     names = state_pending_names(s->st, &nnames);
-    return s->sink.ops->recover(&s->sink, names, nnames, s->e);
+    if (s->sink.ops->recover(&s->sink, names, nnames, s->e) < 0) return -1;
+    return recover_intents(s);
 }
 
 /* ---- connecting and logging in ------------------------------------------ */

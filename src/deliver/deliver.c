@@ -37,6 +37,11 @@ static int open_mda(struct sink *s, const struct account *a, const struct delive
     return mda_open(s, &o, e);
 }
 
+int deliver_intend(struct sink *s, const char *note, struct err *e)
+{
+    return s->intend ? s->intend(s->intend_ctx, note, e) : 0;
+}
+
 int deliver_final_sync(struct sink *s, struct err *e)
 {
     (void)s, (void)e;
