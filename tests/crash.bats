@@ -208,8 +208,12 @@ crash_round_mbox() {
   mailcheck same "$MD" "$W"/orig/{1..6}
 }
 
-@test "real SIGKILLs at random moments through a slow link: exactly once" {
-  local smd i
+# kill_loop SINK: 300 messages through a slow link, 12 runs killed with
+# SIGKILL at random moments, delivering into SINK (maildir or mbox); then a
+# run to the end: every message exactly once, nothing left the server
+# before it was delivered.
+kill_loop() {
+  local sink=$1 smd i box
   smd=$(dovecot_maildir alice)
   find "$smd/new" "$smd/cur" -maxdepth 1 -type f -delete 2>/dev/null || true
   rm -rf "$W/orig"
@@ -228,6 +232,11 @@ PY
   proxy_start "$DC_POP3S_PORT" 2 60000
   pf_rc_dovecot implicit
   sed -i "s/^port .*/port $PROXY_PORT/" "$RC"
+  box=$MD
+  if [ "$sink" = mbox ]; then
+    box=$W/mbox
+    sed -i "s|^delivery .*|delivery mbox $box|" "$RC"
+  fi
   local kills=0 pid
   for ((i = 0; i < 12; i++)); do
     "$POPFETCH" -q -f "$RC" --state-dir "$SD" 2>/dev/null &
@@ -235,20 +244,36 @@ PY
     sleep "0.$((RANDOM % 9 + 1))$((RANDOM % 10))"
     if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
     wait "$pid" 2>/dev/null || true
-    # nothing ever leaves the server before it is in the Maildir
-    mailcheck gone-are-delivered "$MD" "$smd" "$W"/orig/* || return 1
+    # nothing ever leaves the server before it is delivered
+    mailcheck gone-are-delivered "$box" "$smd" "$W"/orig/* || return 1
   done
   echo "killed $kills runs mid-flight"
-  [ "$kills" -ge 6 ]
+  [ "$kills" -ge 6 ] || return 1
   local before after
   before=$(dovecot_retr_del_counts)
   run "$POPFETCH" -q -f "$RC" --state-dir "$SD"
   after=$(dovecot_retr_del_counts)
   # 0 if it retrieved what the killed runs left (the server counted a RETR), else 1
-  if [ "${after% *}" -gt "${before% *}" ]; then [ "$status" -eq 0 ]; else [ "$status" -eq 1 ]; fi
-  mailcheck same "$MD" "$W"/orig/*
-  mailcheck clean "$MD"
+  if [ "${after% *}" -gt "${before% *}" ]; then
+    [ "$status" -eq 0 ] || return 1
+  else
+    [ "$status" -eq 1 ] || return 1
+  fi
+  if [ "$sink" = mbox ]; then
+    mailcheck mbox-same "$box" "$W"/orig/* || return 1
+  else
+    mailcheck same "$box" "$W"/orig/* || return 1
+    mailcheck clean "$box" || return 1
+  fi
   [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "real SIGKILLs at random moments through a slow link: exactly once" {
+  kill_loop maildir
+}
+
+@test "mbox: real SIGKILLs at random moments through a slow link: exactly once" {
+  kill_loop mbox
 }
 
 @test "slow link: small messages are recorded while a large one behind them is still arriving" {
