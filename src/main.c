@@ -2,8 +2,9 @@
  * main — what this invocation of popfetch is for: set up the process and the
  * log, read the config (or the command line's account), then hand over to
  * the mode the options chose: convert a fetchmailrc, import another tool's
- * seen-state, report a server (--serverinfo), run the accounts once or as a
- * daemon. Exit codes come from exitcode.c.
+ * seen-state, report a server (--serverinfo), sign in for an account's
+ * OAuth2 token (--authorize), run the accounts once or as a daemon. Exit
+ * codes come from exitcode.c.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -13,14 +14,19 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "daemon.h"
 #include "exitcode.h"
 #include "fetchmailrc.h"
 #include "import.h"
+#include "jsonmem.h"
 #include "log.h"
+#include "oauth2.h"
 #include "paths.h"
 #include "run.h"
 #include "secret.h"
 #include "serverinfo.h"
+#include "session.h"
+#include "showstatus.h"
 #include "stop.h"
 
 /* Show an error (of an account, or NULL) and return its exit code. */
@@ -113,9 +119,42 @@ static int run_serverinfo(struct config *cfg, const struct cli_options *o)
     return EXIT_MAIL;
 }
 
+/* --authorize [--device]: the OAuth2 sign-in of one account. */
+static int run_authorize(struct config *cfg, const struct cli_options *o)
+{
+    struct account *a = cli_one_account(cfg, o);
+    char key[1024];
+    struct oauth2_ctx c = {.key = key};
+    struct oauth2_ui ui = {.say = print_line};
+    struct err e;
+
+    if (!a) {
+        err_set(&e, ERR_USAGE, "--authorize needs one account name");
+        return failed(NULL, &e);
+    }
+    if (!a->oauth2) {
+        err_set(&e, ERR_USAGE,
+                "account %s has no `oauth2` setting, so there is nothing to "
+                "authorize",
+                a->name);
+        err_hint(&e, "set `oauth2` (microsoft, google or custom) and `oauth2_client_id`; see "
+                     "popfetchrc(5), OAUTH2");
+        return failed(a->name, &e);
+    }
+    cli_apply(o, a);
+    c.a = a;
+    c.state_dir = cli_state_dir(o, a);
+    session_state_key(a, key, sizeof key);
+    if (log_get_level() >= LOG_TRACE) {
+        c.trace = log_trace;
+        c.trace_ctx = (void *)a->name;
+    }
+    if (oauth2_authorize(&c, o->device, &ui, &e) < 0) return failed(a->name, &e);
+    return EXIT_MAIL;
+}
+
 /* The config file, or the account the command line describes. */
-static int load_config(struct cli_options *o, struct config *cfg, char *path, size_t len,
-                       struct err *e)
+static int load_config(struct cli_options *o, struct config *cfg, struct err *e)
 {
     if (o->ncli) {
         if (cli_account(cfg, o, e) < 0) {
@@ -124,8 +163,7 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
             return -1;
         }
     } else {
-        if (!o->config && paths_default_config(path, len, e) < 0) return -1;
-        if (conf_load(o->config ? o->config : path, cfg, e) < 0) return -1;
+        if (conf_load(o->config, cfg, e) < 0) return -1;
     }
     if (cli_delivery(cfg, o, e) < 0) {
         conf_free(cfg);
@@ -135,17 +173,19 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
 }
 
 /* The mode the options chose, with the config loaded. */
-static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
+static int run_mode(struct config *cfg, struct cli_options *o)
 {
     struct err e;
 
     if (o->import_seen) return run_import(cfg, o);
     if (cli_check_names(cfg, o, &e) < 0) return failed(NULL, &e);
+    if (o->status) return showstatus_run(cfg, o);
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);
     if (cli_check_state_dirs(cfg, o, &e) < 0) return failed(NULL, &e);
-    if (o->daemon) return run_daemon(cfg, o, path);
+    if (o->authorize) return run_authorize(cfg, o);
+    if (o->daemon) return daemon_run(cfg, o);
     return run_accounts(cfg, o);
 }
 
@@ -155,6 +195,7 @@ static void process_init(void)
     /* The kernel frees everything at exit; OpenSSL's own atexit cleanup
      * would only add time to every run. */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+    jsonmem_install(); /* before any JSON: what jansson frees is wiped */
     signal(SIGPIPE, SIG_IGN);
     /* A file-size limit (ulimit -f) makes a write fail with EFBIG, which
      * every sink handles (the message fails, the mbox is rolled back, the
@@ -168,18 +209,18 @@ int main(int argc, char **argv)
     struct cli_options o;
     struct config cfg;
     struct err e;
-    char path[CLI_PATH_MAX];
     int status;
 
     process_init();
     if ((status = cli_parse(argc, argv, &o, &e)) != CLI_RUN)
         return status == CLI_DONE ? EXIT_MAIL : failed(NULL, &e);
     log_set_level(o.quiet ? LOG_QUIET : o.verbose >= 2 ? LOG_TRACE : o.verbose);
+    if (o.json) log_spare_stdout();
     if (o.syslog) log_use_syslog();
     if (o.logfile && log_use_file(o.logfile, &e) < 0) return failed(NULL, &e);
     if (o.import_fetchmailrc) return import_fetchmailrc(o.import_fetchmailrc);
-    if (load_config(&o, &cfg, path, sizeof path, &e) < 0) return failed(NULL, &e);
-    status = run_mode(&cfg, &o, o.config ? o.config : path);
+    if (load_config(&o, &cfg, &e) < 0) return failed(NULL, &e);
+    status = run_mode(&cfg, &o);
     conf_free(&cfg);
     return status;
 }

@@ -17,12 +17,14 @@
 #include "log.h"
 #include "monotime.h"
 #include "net.h"
+#include "oauth2.h"
 #include "plan.h"
 #include "pop3.h"
 #include "progress.h"
 #include "secret.h"
 #include "session.h"
 #include "state.h"
+#include "tls.h"
 
 struct session {
     const struct account *a;
@@ -36,6 +38,8 @@ struct session {
     struct sink sink;
     int have_sink;
     char *secret;
+    int token_fresh;          /* the OAuth2 token was obtained for this run (not reused) */
+    int secret_sent;          /* the login got as far as sending it */
     struct listing ls;        /* the server's STAT, LIST and UIDL */
     int pipelining;           /* pipeline RETR/DELE (account setting and CAPA) */
     int quit_sent;            /* QUIT went out behind the last DELEs (or RETR) */
@@ -179,12 +183,17 @@ static int connect_server(struct session *s)
     const struct account *a = s->a;
     struct connect_observer ob = {.ctx = (void *)a, .connected = seen_connected, .tls = seen_tls};
     struct connect_params cp = {.use = CONNECT_STRICT, .ob = &ob};
+    const char *v;
+    int rc;
 
     if (log_get_level() >= LOG_TRACE) {
         cp.trace = log_trace;
         cp.trace_ctx = (void *)a->name;
     }
-    return connect_open(&s->conn, &s->net, &s->pop, a, &cp, s->e);
+    rc = connect_open(&s->conn, &s->net, &s->pop, a, &cp, s->e);
+    v = tls_version_name(&s->net); /* for --json, also when the login fails */
+    if (rc == 0 && v) snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", v);
+    return rc;
 }
 
 /* Some servers reveal capabilities (UIDL, PIPELINING, EXPIRE for this
@@ -230,6 +239,28 @@ static const char *const *pipelined_listing(int sizes_each)
     return sizes_each ? listing_no_list : listing_cmds;
 }
 
+/* The password, or with `oauth2` an access token (refreshed when due, under
+ * the account's lock, which this run holds). force: the server refused the
+ * one we had. */
+static int get_secret(struct session *s, int force)
+{
+    char key[1024];
+    struct oauth2_ctx c = {.a = s->a, .state_dir = s->o->state_dir, .key = key};
+    struct oauth2_info info;
+    int rc;
+
+    if (!s->a->oauth2) return secret_get(s->a, &s->secret, s->e);
+    session_state_key(s->a, key, sizeof key);
+    if (log_get_level() >= LOG_TRACE) {
+        c.trace = log_trace;
+        c.trace_ctx = (void *)s->a->name;
+    }
+    rc = oauth2_login_token(&c, force, &s->secret, &info, s->e);
+    s->token_fresh = info.fresh;
+    if (rc == 0 && info.fresh) log_info(s->a->name, "OAuth2: got a new access token");
+    return rc;
+}
+
 /* The listing rides behind USER/PASS when nothing after login could
  * change the decision to pipeline it. */
 static int login(struct session *s)
@@ -242,12 +273,29 @@ static int login(struct session *s)
 
     if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(sizes_per_message(s));
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
+    /* the secret went to the server (a refusal is the server's verdict on it) */
+    s->secret_sent = ai.mechanism && (ai.encrypted || s->a->allow_plaintext);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
     s->secret = NULL;
     if (rc < 0) return -1;
     log_info(s->a->name, "logged in as %s (%s)", s->a->user, ai.mechanism);
     return capa_after_login(s);
+}
+
+/* Connect and log in. A saved OAuth2 token the server refuses (revoked,
+ * or expired early) is refreshed once and tried on a new connection. */
+static int connect_and_login(struct session *s)
+{
+    if (connect_server(s) < 0) return -1;
+    if (login(s) == 0) return 0;
+    if (!s->a->oauth2 || s->token_fresh || !s->secret_sent || s->e->kind != ERR_AUTH) return -1;
+    log_info(s->a->name, "the server refused the saved OAuth2 token (%s); refreshing it",
+             s->e->msg);
+    net_close(&s->net);
+    err_clear(s->e);
+    if (get_secret(s, 1) < 0 || connect_server(s) < 0) return -1;
+    return login(s);
 }
 
 /* ---- the listing (listing.c reads it; here: what is asked for, when) -- */
@@ -278,6 +326,7 @@ static int read_listing(struct session *s)
     if (open_local(s) < 0) return -1;
     if (listing_stat(&s->ls, ahead, s->e) < 0) return -1;
     s->res->listed = s->ls.count;
+    s->res->have_listing = 1;
     if (ahead && guess_new(s) < 0) return -1;
     if (s->ls.count == 0 && !ahead) {
         s->ls.have_uidl = 1;
@@ -359,6 +408,8 @@ static int make_plan(struct session *s)
     plan_make(&p, s->ls.plan, s->ls.count, &sum);
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;
+    for (unsigned long i = 0; i < s->ls.count; i++)
+        if (s->ls.plan[i].action == PLAN_TOO_BIG) s->res->too_big++;
     log_info(s->a->name, "%lu message%s on the server, %lu to fetch", s->ls.count,
              s->ls.count == 1 ? "" : "s", sum.fetch);
     if (sum.fetch && !s->o->check) {
@@ -413,6 +464,7 @@ static int fetch(struct session *s)
     int rc = fetch_messages(&job, &r, s->e);
 
     s->res->fetched += r.fetched;
+    s->res->kept += r.kept;
     s->res->deleted += r.deleted;
     s->res->failed += r.failed;
     s->res->bytes += r.bytes;
@@ -436,6 +488,8 @@ static void quit(struct session *s)
     FAULT_POINT("after-quit", 0);
     if (r.status != POP3_OK)
         log_warn(s->a->name, "%s could not commit all deletions: %s", s->a->host, r.text);
+    else
+        s->res->quit_ok = 1;
 }
 
 /* ---- the run ------------------------------------------------------------ */
@@ -443,8 +497,8 @@ static void quit(struct session *s)
 static int run(struct session *s)
 {
     if (lock_local(s) < 0) return -1;
-    if (auth_needs_secret(s->a) && secret_get(s->a, &s->secret, s->e) < 0) return -1;
-    if (connect_server(s) < 0 || login(s) < 0) return -1;
+    if (auth_needs_secret(s->a) && get_secret(s, 0) < 0) return -1;
+    if (connect_and_login(s) < 0) return -1;
     s->pipelining = will_pipeline(s);
     s->sizes_each = s->pipelining && sizes_per_message(s);
     s->res->login_delay = s->pop.capa.login_delay;
@@ -488,6 +542,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     res->login_delay = -1;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
+    memcpy(res->server_reply, s.pop.last_err, sizeof res->server_reply);
     if (rc < 0 && s.e->kind == ERR_INTERRUPTED)
         err_hint(s.e, "what was delivered whole is recorded; nothing else was deleted, and the "
                       "next run goes on from there");

@@ -1,6 +1,7 @@
 /* Unit tests for the config parser: syntax, inheritance, errors. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "conf.h"
 #include "unit.h"
@@ -267,6 +268,82 @@ TEST(conf_size_never_wraps)
     CHECK(conf_parse_size("10M", &v) == 0 && v == 10ULL << 20);
 }
 
+#define OA_BASE "account m\nhost outlook.office365.com\nuser a@example.com\ndelivery maildir /m\n"
+
+TEST(conf_oauth2_keys)
+{
+    static const char text[] = "defaults\noauth2 microsoft\noauth2_client_id 0a1b-2c\n" OA_BASE
+                               "oauth2_tenant example.onmicrosoft.com\n"
+                               "oauth2_scope \"https://outlook.office.com/POP.AccessAsUser.All "
+                               "offline_access\"\noauth2_flow device\n"
+                               "account c : m\noauth2 custom\noauth2_token_url https://t/\n";
+    static const char custom[] =
+        OA_BASE "oauth2 custom\noauth2_client_id id\noauth2_token_url https://127.0.0.1:8443/t\n"
+                "oauth2_authorize_url https://idp.example/auth?x=1\noauth2_client_secret s3\n"
+                "oauth2_flow client_credentials\noauth2_redirect_port 8765\n";
+    struct config cfg;
+    struct err e;
+    struct account *m;
+    int ok;
+
+    CHECK(load(text, &cfg, &e) == -1); /* c: a tenant with custom */
+    conf_free(&cfg);
+    CHECK(strstr(e.msg, "only `oauth2 microsoft`") != NULL);
+    CHECK(load(custom, &cfg, &e) == 0);
+    m = conf_find(&cfg, "m");
+    CHECK(m->oauth2 == OAUTH2_CUSTOM && m->oauth2_flow == OAUTH2_FLOW_CLIENT_CREDENTIALS);
+    CHECK_STR(m->oauth2_token_url, "https://127.0.0.1:8443/t");
+    CHECK_STR(m->oauth2_client_secret, "s3");
+    CHECK(m->oauth2_redirect_port == 8765);
+    conf_free(&cfg);
+    /* a client secret in the file: like a password, the file must be private */
+    memset(&cfg, 0, sizeof cfg);
+    CHECK(conf_parse("pub.rc", custom, strlen(custom), 0, &cfg, &e) < 0);
+    CHECK(e.kind == ERR_CONFIG_PERM);
+    expect_error(OA_BASE "oauth2 yahoo\n", "test.rc:5:", "microsoft | google | custom", &ok);
+    CHECK(ok);
+    expect_error(OA_BASE "oauth2_token_url http://idp/t\n", "test.rc:5:", "https://", &ok);
+    CHECK(ok);
+    expect_error(OA_BASE "oauth2_client_id \"a b\"\n", "test.rc:5:", "without spaces", &ok);
+    CHECK(ok);
+    expect_error(OA_BASE "oauth2_flow implicit\n", "test.rc:5:", "client_credentials", &ok);
+    CHECK(ok);
+}
+
+TEST(conf_oauth2_account_checks)
+{
+    static const struct {
+        const char *extra, *why;
+    } bad[] = {
+        {"oauth2 google\n", "no `oauth2_client_id`"},
+        {"oauth2 custom\noauth2_client_id x\n", "no `oauth2_token_url`"},
+        {"oauth2_client_id x\n", "no `oauth2`"},
+        {"oauth2 google\noauth2_client_id x\nauth plain\n", "auth auto, xoauth2"},
+        {"oauth2 google\noauth2_client_id x\npasswordeval \"cat t\"\n", "keep one"},
+        {"oauth2 google\noauth2_client_id x\noauth2_client_secret a\n"
+         "oauth2_client_secret_eval \"cat s\"\n",
+         "keep one"},
+        {"oauth2 microsoft\noauth2_client_id x\noauth2_flow client_credentials\n",
+         "no `oauth2_client_secret`"},
+    };
+    char text[512];
+    int ok;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", OA_BASE, bad[i].extra);
+        expect_error(text, "test.rc:1:", bad[i].why, &ok);
+        CHECK(ok);
+    }
+    snprintf(text, sizeof text, "%s%s", OA_BASE,
+             "oauth2 google\noauth2_client_id x\nauth xoauth2\n");
+    {
+        struct config cfg;
+        struct err e;
+        CHECK(load(text, &cfg, &e) == 0);
+        conf_free(&cfg);
+    }
+}
+
 /* max_message_bytes: 1 GiB unless set, inherited like any key, never 0. */
 TEST(conf_max_message_bytes)
 {
@@ -290,4 +367,86 @@ TEST(conf_max_message_bytes)
           0);
     CHECK(e.kind == ERR_USAGE && strstr(e.msg, "test.rc:5") && strstr(e.msg, "max_message_bytes"));
     conf_free(&cfg);
+}
+
+static void put_file(const char *dir, const char *name, const char *text, int mode)
+{
+    char p[600];
+    FILE *f;
+
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    f = fopen(p, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+    chmod(p, (mode_t)mode);
+}
+
+TEST(conf_dir_reads_conf_files_in_name_order_as_one_config)
+{
+    const char *dir = unit_tmpdir();
+    struct config cfg;
+    struct err e;
+    char want[700];
+
+    chmod(dir, 0700);
+    put_file(dir, "b.conf", "account second : first\nuser bob\n", 0600);
+    put_file(dir, "a.conf", "defaults\nhost h\naccount first\nuser u\ndelivery maildir /m\n", 0600);
+    put_file(dir, "c.conf.orig", "garbage\n", 0600);
+    CHECK(conf_load(dir, &cfg, &e) == 0);
+    CHECK(cfg.naccounts == 2);
+    CHECK_STR(cfg.accounts[0].name, "first");
+    CHECK_STR(cfg.accounts[1].name, "second");
+    CHECK_STR(cfg.accounts[1].host, "h");
+    CHECK_STR(cfg.accounts[1].user, "bob");
+    snprintf(want, sizeof want, "%s/b.conf", dir);
+    CHECK_STR(cfg.accounts[1].file, want);
+    CHECK_STR(cfg.path, dir);
+    conf_free(&cfg);
+    /* twice, in another file: both places named */
+    put_file(dir, "d.conf", "\naccount first\n", 0600);
+    CHECK(conf_load(dir, &cfg, &e) < 0);
+    snprintf(want, sizeof want,
+             "%s/d.conf:2: account first is defined twice (first at %s/a.conf:3)", dir, dir);
+    CHECK_STR(e.msg, want);
+    CHECK(e.kind == ERR_USAGE);
+}
+
+TEST(conf_dir_file_starts_outside_any_section)
+{
+    const char *dir = unit_tmpdir();
+    struct config cfg;
+    struct err e;
+
+    chmod(dir, 0700);
+    put_file(dir, "a.conf", "account first\nhost h\nuser u\ndelivery maildir /m\n", 0600);
+    /* a key at the top of the next file does not continue `first` */
+    put_file(dir, "b.conf", "keep on\n", 0600);
+    CHECK(conf_load(dir, &cfg, &e) < 0);
+    CHECK(strstr(e.msg, "b.conf:1: `keep` outside any section") != NULL);
+}
+
+TEST(conf_account_digest_tells_changed_accounts_apart)
+{
+    static const char one[] = "account a\nhost h\nuser u\ndelivery maildir /m\npoll_interval 5m\n"
+                              "account b\nhost h\nuser u\ndelivery maildir /m\n";
+    static const char two[] = "account a\nhost h\nuser u\ndelivery maildir /m\npoll_interval 300\n"
+                              "account b\nhost h\nuser u\ndelivery maildir /n\n";
+    struct config c1, c2;
+    struct err e;
+    unsigned char a1[CONF_DIGEST_LEN], a2[CONF_DIGEST_LEN], b1[CONF_DIGEST_LEN],
+        b2[CONF_DIGEST_LEN];
+
+    CHECK(load(one, &c1, &e) == 0);
+    CHECK(load(two, &c2, &e) == 0);
+    CHECK(conf_find(&c1, "a")->poll_interval == 300);
+    conf_account_digest(conf_find(&c1, "a"), a1);
+    conf_account_digest(conf_find(&c2, "a"), a2);
+    conf_account_digest(conf_find(&c1, "b"), b1);
+    conf_account_digest(conf_find(&c2, "b"), b2);
+    CHECK(memcmp(a1, a2, sizeof a1) == 0); /* the same settings, written otherwise */
+    CHECK(memcmp(b1, b2, sizeof b1) != 0); /* another Maildir */
+    CHECK(memcmp(a1, b1, sizeof a1) != 0); /* another name */
+    conf_free(&c1);
+    conf_free(&c2);
 }
