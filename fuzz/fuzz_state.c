@@ -1,7 +1,8 @@
 /*
  * fuzz_state — the seen-state loader (src/state.h): state_open reading a
  * hostile main file ("popfetch-state 1" header, "S TIME UIDL" lines) and
- * journal ("popfetch-journal 1", "S TIME UIDL NAME"), then a round trip:
+ * journal ("popfetch-journal 1", "S TIME UIDL NAME", intents "I TIME UIDL
+ * NOTE"), then a round trip:
  * state_add + state_commit (journal append), state_compact (rewrite of the
  * main file), state_open again.
  *
@@ -58,6 +59,22 @@ static int printable(const char *s, size_t n)
     return 1;
 }
 
+/* Intents (journal "I" lines): at most one per line, a printable UIDL, a
+ * printable note without '/' (or none). */
+static void check_intents(const struct state *s, size_t lines)
+{
+    size_t n;
+    const struct state_intent *in = state_intents(s, &n);
+
+    FUZZ_CHECK(n <= lines);
+    for (size_t i = 0; i < n; i++) {
+        size_t u = strlen(in[i].uidl), k = strlen(in[i].note);
+        FUZZ_CHECK(u >= 1 && u <= STATE_UIDL_MAX && printable(in[i].uidl, u));
+        FUZZ_CHECK(k <= 255 && printable(in[i].note, k) && !strchr(in[i].note, '/'));
+        FUZZ_CHECK(in[i].when >= 0);
+    }
+}
+
 static void check_loaded(const struct state *s, size_t lines)
 {
     size_t nnames;
@@ -80,6 +97,7 @@ static void check_loaded(const struct state *s, size_t lines)
         FUZZ_CHECK(n >= 1 && n <= 255 && printable(names[i], n));
         FUZZ_CHECK(!strchr(names[i], '/'));
     }
+    check_intents(s, lines);
 }
 
 static void cleanup(const char *dir)

@@ -14,8 +14,14 @@
  * or group_bytes (sink sync, one journal fsync, renames, one directory
  * fsync); only then is their DELE queued. The byte bound keeps large
  * messages from piling up behind one barrier at the end: each group of big
- * ones is made durable while the next is still arriving. mbox and MDA
- * sinks record each message at once.
+ * ones is made durable while the next is still arriving. The time bound
+ * (FETCH_GROUP_MS after the group's first message ended, checked as each
+ * message ends and as each chunk of a body arrives) does the same on a
+ * slow link: what is whole is committed while a large message is still
+ * coming, so progress survives any rate of kills. A sink whose end() is
+ * final (mbox, MDA) has each message's record written to the journal as
+ * soon as end() returns (a write(), which a kill -9 cannot undo); the
+ * group's one fsync still comes before any of its DELEs.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +31,7 @@
 
 #include "fault.h"
 #include "fetch.h"
+#include "monotime.h"
 #include "net.h"
 #include "plan.h"
 #include "received.h"
@@ -54,11 +61,15 @@ struct fetcher {
     unsigned long group[FETCH_GROUP];
     char names[FETCH_GROUP][DELIVER_NAME_MAX];
     size_t ng;
-    uint64_t gbytes; /* the group's size as LIST (n) gave it, each capped at the bound */
+    uint64_t gbytes;  /* the group's size as LIST (n) gave it, each capped at the bound */
+    long long gstart; /* monotime_ms() when the group's first message ended */
+    int final_end;    /* the sink's end() is final: record each message at once */
+    int late_failed;  /* a commit made while a body arrived failed (error in *e) */
     unsigned long deletable[2 * FETCH_GROUP]; /* durable, DELE not yet queued */
     size_t nd, dpos;
     int deletes_none;        /* no message is deleted: no DELE, no EXPIRE 0 */
     unsigned long cur_num;   /* message being received */
+    unsigned long cur_i;     /* ... its index */
     unsigned cur_writes;     /* chunks of it written so far */
     uint64_t cur_bytes;      /* bytes of its body written so far */
     unsigned long recv_msgs; /* received whole this run, for the progress line */
@@ -242,7 +253,7 @@ static int commit_group(struct fetcher *f, int dele)
     if (f->nd + f->ng > sizeof f->deletable / sizeof f->deletable[0])
         return err_set(f->e, ERR_INTERNAL, "too many deletions waiting");
     if (k->ops->sync(k, f->e) < 0) return -1;
-    for (size_t j = 0; j < f->ng; j++) {
+    for (size_t j = 0; j < f->ng && !f->final_end; j++) { /* final: recorded at end() */
         unsigned long i = f->group[j];
         const char *uidl = listing_uidl_of(ls, i);
         if (uidl && state_add(f->j.st, uidl, ls->msgs[i].uidl_len, STATE_DELIVERED, time(NULL),
@@ -290,8 +301,16 @@ static int write_received(struct fetcher *f, const struct deliver_msg *m, struct
     return f->j.sink->ops->write(f->j.sink, (const unsigned char *)buf, n, e);
 }
 
+/* Has the group been open for FETCH_GROUP_MS? */
+static int group_old(const struct fetcher *f)
+{
+    return f->ng && monotime_ms() - f->gstart >= FETCH_GROUP_MS;
+}
+
 /* The body stream's writer: into the sink (with a crash point after the
- * first chunk, for the fault-injection tests). */
+ * first chunk, for the fault-injection tests). While a long body arrives,
+ * the group of messages ended before it is committed once it is old
+ * enough; if that fails, the run ends after this body. */
 static int write_body(void *ctx, const unsigned char *buf, size_t len, struct err *e)
 {
     struct fetcher *f = ctx;
@@ -299,6 +318,9 @@ static int write_body(void *ctx, const unsigned char *buf, size_t len, struct er
 
     f->cur_bytes += len;
     if (++f->cur_writes == 1) FAULT_POINT("mid-message", f->cur_num);
+    if (!f->late_failed && group_old(f) && f->nd - f->dpos + f->ng <= FETCH_GROUP &&
+        commit_group(f, 1) < 0)
+        f->late_failed = 1;
     return rc;
 }
 
@@ -343,6 +365,34 @@ static int body_failed(struct fetcher *f, unsigned long i)
     return -1;
 }
 
+/* A final sink accepted message index i: its record goes into the
+ * journal now (written, not yet fsynced: commit_group does that). */
+static int record_now(struct fetcher *f, unsigned long i)
+{
+    const struct listing *ls = f->j.ls;
+    const char *uidl = listing_uidl_of(ls, i);
+
+    if (!uidl) return 0;
+    if (state_add(f->j.st, uidl, ls->msgs[i].uidl_len, STATE_DELIVERED, time(NULL), NULL, f->e) <
+            0 ||
+        state_write(f->j.st, f->e) < 0)
+        return -1;
+    FAULT_POINT("after-record", i + 1);
+    return 0;
+}
+
+/* The sink is about to make the message being received final: its
+ * intent goes into the journal first (deliver.h). */
+static int intend(void *ctx, const char *note, struct err *e)
+{
+    struct fetcher *f = ctx;
+    const struct listing *ls = f->j.ls;
+    const char *uidl = listing_uidl_of(ls, f->cur_i);
+
+    if (!uidl) return 0;
+    return state_intend(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), note, e);
+}
+
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
  * 0 = failed but the session goes on, -1 = the session cannot go on. */
 static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MAX])
@@ -364,6 +414,7 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
         return 0;
     }
     f->cur_num = m.num;
+    f->cur_i = i;
     f->cur_writes = 0;
     f->cur_bytes = 0;
     if (k->ops->begin(k, &m, &werr) < 0 ||
@@ -374,6 +425,10 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
         return 0;
     }
     rc = pop3_body(f->j.pop, write_body, f, body_limit(f, i), &werr, f->e);
+    if (f->late_failed) {
+        k->ops->abort(k);
+        return -1;
+    }
     if (rc != 0) {
         k->ops->abort(k);
         if (rc < 0) return body_failed(f, i);
@@ -388,6 +443,7 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
      * line and the group bound count it), not what LIST claimed. */
     ls->plan[i].size = f->cur_bytes;
     FAULT_POINT("after-tmp", m.num);
+    if (f->final_end && record_now(f, i) < 0) return -1;
     return 1;
 }
 
@@ -428,6 +484,7 @@ static int answer_one(struct fetcher *f)
 {
     struct flight x = f->q[f->head];
     const struct plan_item *it;
+    char name[DELIVER_NAME_MAX];
     int rc;
 
     f->head = (f->head + 1) % FETCH_QUEUE;
@@ -436,15 +493,20 @@ static int answer_one(struct fetcher *f)
     if (x.cmd == FL_LIST) return listing_list_one(f->j.ls, x.i, f->e);
     f->retrs--;
     it = &f->j.ls->plan[x.i];
-    rc = plan_fetches(it->action) ? receive(f, x.i, f->names[f->ng]) : drop_guessed(f, x.i);
+    /* into `name`, not the group's slot: the group may be committed while
+     * the body arrives (write_body) */
+    rc = plan_fetches(it->action) ? receive(f, x.i, name) : drop_guessed(f, x.i);
     if (rc < 0) return rc;
     if (rc == 1) {
         progress(f, it->size);
+        if (f->ng == 0) f->gstart = monotime_ms();
+        memcpy(f->names[f->ng], name, DELIVER_NAME_MAX);
         f->group[f->ng++] = x.i;
         f->gbytes += it->size < f->group_bytes ? it->size : f->group_bytes;
     }
     /* also after a failed message: the group may be complete now */
-    if (f->ng && (f->ng >= f->group_max || f->gbytes >= f->group_bytes || !more_to_fetch(f)))
+    if (f->ng &&
+        (f->ng >= f->group_max || f->gbytes >= f->group_bytes || !more_to_fetch(f) || group_old(f)))
         return commit_group(f, 1);
     return 0;
 }
@@ -462,7 +524,8 @@ static void setup(struct fetcher *f)
     const struct listing *ls = f->j.ls;
 
     f->window = r->pipelining ? bounded(r->window, FETCH_WINDOW, FETCH_WINDOW) : 1;
-    f->group_max = f->j.sink->one_at_a_time ? 1 : bounded(r->group_max, FETCH_GROUP, FETCH_GROUP);
+    f->group_max = bounded(r->group_max, FETCH_GROUP, FETCH_GROUP);
+    f->final_end = f->j.sink->one_at_a_time;
     f->group_bytes = r->group_bytes ? r->group_bytes : FETCH_GROUP_BYTES;
     /* EXPIRE 0: QUIT deletes what was RETRed, so it must wait for durability */
     f->deletes_none = f->j.pop->capa.expire != 0;
@@ -514,7 +577,13 @@ int fetch_messages(const struct fetch_job *job, struct fetch_result *res, struct
     f->res = res;
     f->e = e;
     setup(f);
+    if (job->sink->ops->recover_intent) {
+        job->sink->intend = intend;
+        job->sink->intend_ctx = f;
+    }
     rc = run(f);
+    job->sink->intend = NULL;
+    job->sink->intend_ctx = NULL;
     free(f);
     return rc;
 }

@@ -29,9 +29,12 @@
  *    durable in groups (sink sync, one state commit, publish, one
  *    publish_sync); a DELE goes out only for a message of a group that got
  *    that far. A group ends at group_max messages, at group_bytes (each
- *    message counted at most group_bytes), or when nothing more is to
- *    come; a sink whose end() is final (one_at_a_time) makes each message
- *    its own group.
+ *    message counted at most group_bytes), FETCH_GROUP_MS after its first
+ *    message ended (also while a long body is still arriving), or when
+ *    nothing more is to come. A sink whose end() is final (one_at_a_time)
+ *    has each message's record written into the journal as soon as end()
+ *    returns (not yet fsynced: that is the group's one commit, before any
+ *    DELE), so a kill -9 after the sink accepted it cannot lose the record.
  *  - QUIT (pipelining only) goes out once every command is queued: behind
  *    the last DELEs, or behind the last RETR when nothing is deleted, neither by
  *    DELE nor by the server (EXPIRE 0 deletes what was RETRed, so there
@@ -63,6 +66,7 @@
 #define FETCH_WINDOW      256         /* RETRs in flight with pipelining, at most */
 #define FETCH_GROUP       64          /* messages per durability group, at most */
 #define FETCH_GROUP_BYTES (4UL << 20) /* a group ends once it holds this much */
+#define FETCH_GROUP_MS    1000        /* ... or once it has been open this long */
 #define FETCH_GUESS_MAX   64          /* RETRs sent ahead of the listing, at most */
 
 struct fetch_rules {

@@ -197,6 +197,11 @@ static void process_init(void)
     OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     jsonmem_install(); /* before any JSON: what jansson frees is wiped */
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) makes a write fail with EFBIG, which
+     * every sink handles (the message fails, the mbox is rolled back, the
+     * others go on), instead of killing the run without a word. Children
+     * get the default back (child.c). */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int main(int argc, char **argv)

@@ -65,6 +65,11 @@ static void mda_said(void *ctx, const char *line, size_t len)
     log_relay((const char *)ctx, "MDA: ", line, len);
 }
 
+static void sink_warn(void *ctx, const char *msg)
+{
+    log_warn((const char *)ctx, "%s", msg);
+}
+
 void session_state_key(const struct account *a, char *buf, size_t len)
 {
     state_key(buf, len, a->user, a->host, conf_port(a));
@@ -81,11 +86,42 @@ static int lock_local(struct session *s)
     s->ls.st = s->st; /* each UIDL is looked up in it as the listing arrives */
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
     if (s->o->check) return 0; /* --check touches nothing local */
-    struct deliver_ctx c = {
-        .tag = tag, .mda_stderr = mda_said, .mda_stderr_ctx = (void *)s->a->name};
+    struct deliver_ctx c = {.tag = tag,
+                            .mda_stderr = mda_said,
+                            .mda_stderr_ctx = (void *)s->a->name,
+                            .warn = sink_warn,
+                            .warn_ctx = (void *)s->a->name};
     if (deliver_open(&s->sink, s->a, &c, s->e) < 0) return -1;
     s->have_sink = 1;
     return 0;
+}
+
+/* Intents in the journal with no record after them: a run was killed
+ * while the sink made a message final. The sink says whether the message
+ * is there (then it is recorded, and never delivered again) or not (then
+ * what was left of it is gone, and it will be fetched again). */
+static int recover_intents(struct session *s)
+{
+    size_t n, found = 0;
+    const struct state_intent *in = state_intents(s->st, &n);
+    int (*settle)(struct sink *, const char *, const char *, struct err *) =
+        s->sink.ops->recover_intent;
+
+    for (size_t i = 0; settle && i < n; i++) {
+        size_t len = strlen(in[i].uidl);
+        const struct state_entry *ent = state_lookup(s->st, in[i].uidl, len);
+        int rc;
+        if (ent && ent->status == STATE_DELIVERED) continue;
+        if ((rc = settle(&s->sink, in[i].uidl, in[i].note, s->e)) < 0) return -1;
+        if (rc == 0) continue;
+        if (state_add(s->st, in[i].uidl, len, STATE_DELIVERED, in[i].when, NULL, s->e) < 0)
+            return -1;
+        found++;
+    }
+    if (found)
+        log_info(s->a->name, "%zu message%s delivered by a run that was stopped now recorded",
+                 found, found == 1 ? "" : "s");
+    return found ? state_commit(s->st, s->e) : 0;
 }
 
 /* Load the seen-state and finish what a previous run left in the sink.
@@ -104,7 +140,8 @@ static int open_local(struct session *s)
                  state_path(s->st), dropped, dropped == 1 ? "" : "s");
     if (!s->have_sink) return 0; /* --check */
     names = state_pending_names(s->st, &nnames);
-    return s->sink.ops->recover(&s->sink, names, nnames, s->e);
+    if (s->sink.ops->recover(&s->sink, names, nnames, s->e) < 0) return -1;
+    return recover_intents(s);
 }
 
 /* ---- connecting and logging in ------------------------------------------ */

@@ -47,6 +47,9 @@ struct state {
     size_t jlen, jcap;
     char **names; /* journal records' file names (pending Maildir renames) */
     size_t nnames;
+    struct state_intent *intents; /* the journal's intent records, as loaded */
+    size_t nintents;
+    int unsynced;     /* records written to the journal since its last fsync */
     size_t jrecords;  /* records in the journal file */
     size_t nlisted;   /* entries marked listed */
     int have_main;    /* the main file exists (known once locked) */
@@ -256,13 +259,20 @@ static int printable_word(const char *s, size_t n, size_t max)
     return 1;
 }
 
-/* "S TIME UIDL" or, in the journal, "S TIME UIDL NAME". */
+/* A record's first letter: a status, or an intent in the journal. */
+static int known_kind(char c, int journal)
+{
+    return c == STATE_DELIVERED || c == STATE_SKIPPED || (journal && c == STATE_INTENT);
+}
+
+/* "S TIME UIDL" or, in the journal, "S TIME UIDL NAME" (for an intent,
+ * NAME is the sink's note). */
 static int parse_record(const char *l, size_t n, int journal, struct record *r)
 {
     const char *end = l + n, *p, *sp;
     int64_t t = 0;
 
-    if (n < 5 || (l[0] != STATE_DELIVERED && l[0] != STATE_SKIPPED) || l[1] != ' ') return -1;
+    if (n < 5 || !known_kind(l[0], journal) || l[1] != ' ') return -1;
     r->status = l[0];
     for (p = l + 2; p < end && isdigit((unsigned char)*p); p++) {
         if (t > 100000000000LL) return -1;
@@ -296,6 +306,35 @@ static int add_name(struct state *s, const struct record *r)
     if (!(n[s->nnames] = strndup(r->name, r->name_len))) return -1;
     s->nnames++;
     return 0;
+}
+
+/* An intent record, kept apart: it says nothing about what is seen. */
+static int add_intent(struct state *s, const struct record *r)
+{
+    struct state_intent *n = realloc(s->intents, (s->nintents + 1) * sizeof *n);
+
+    if (!n) return -1;
+    s->intents = n;
+    n += s->nintents;
+    n->when = r->when;
+    n->uidl = strndup(r->uidl, r->uidl_len);
+    n->note = strndup(r->name, r->name_len);
+    if (!n->uidl || !n->note) {
+        free(n->uidl);
+        free(n->note);
+        return -1;
+    }
+    s->nintents++;
+    return 0;
+}
+
+/* Keep one loaded record: an intent aside, anything else in the set (and
+ * a Maildir name among the pending ones). */
+static int keep_record(struct state *s, const struct record *r)
+{
+    if (r->status == STATE_INTENT) return add_intent(s, r);
+    if (remember(s, r->uidl, r->uidl_len, r->status, r->when) < 0) return -1;
+    return r->name_len ? add_name(s, r) : 0;
 }
 
 /* A header line "MAGIC VERSION": 1 if ours, 0 if not a header, -1 if it
@@ -342,8 +381,7 @@ static int load_file(struct state *s, const char *path, const char *magic, int j
             s->dropped++;
             continue;
         }
-        if (remember(s, r.uidl, r.uidl_len, r.status, r.when) < 0 ||
-            (r.name_len && add_name(s, &r) < 0)) {
+        if (keep_record(s, &r) < 0) {
             free(text);
             return err_set(e, ERR_INTERNAL, "out of memory");
         }
@@ -431,22 +469,51 @@ char *const *state_pending_names(const struct state *s, size_t *n)
     return s->names;
 }
 
-int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
-              const char *name, struct err *e)
+const struct state_intent *state_intents(const struct state *s, size_t *n)
+{
+    *n = s->nintents;
+    return s->intents;
+}
+
+/* Append one record to the journal buffer. */
+static int buffer_record(struct state *s, const char *uidl, size_t len, char kind, int64_t when,
+                         const char *name, struct err *e)
 {
     size_t need = len + (name ? strlen(name) : 1) + 40;
 
     if (!printable_word(uidl, len, STATE_UIDL_MAX))
         return err_set(e, ERR_INTERNAL, "refusing to record a malformed UIDL");
-    if (reserve((void **)&s->jbuf, &s->jcap, s->jlen + need, 1) < 0 ||
-        remember(s, uidl, len, status, when) < 0)
+    if (name && (!printable_word(name, strlen(name), NAME_MAX_LEN) || strchr(name, '/')))
+        return err_set(e, ERR_INTERNAL, "refusing to record a malformed name");
+    if (reserve((void **)&s->jbuf, &s->jcap, s->jlen + need, 1) < 0)
         return err_set(e, ERR_INTERNAL, "out of memory");
-    /* It came from this run's listing: a prune must not drop it. */
-    state_mark_listed(s, &s->ents[s->table[slot_of(s, uidl, len)] - 1]);
     s->jrecords++;
-    s->jlen += (size_t)snprintf(s->jbuf + s->jlen, s->jcap - s->jlen, "%c %lld %.*s %s\n", status,
+    s->jlen += (size_t)snprintf(s->jbuf + s->jlen, s->jcap - s->jlen, "%c %lld %.*s %s\n", kind,
                                 (long long)when, (int)len, uidl, name ? name : "-");
     return 0;
+}
+
+int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
+              const char *name, struct err *e)
+{
+    size_t mark = s->jlen;
+
+    if (buffer_record(s, uidl, len, status, when, name, e) < 0) return -1;
+    if (remember(s, uidl, len, status, when) < 0) {
+        s->jlen = mark;
+        s->jrecords--;
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    /* It came from this run's listing: a prune must not drop it. */
+    state_mark_listed(s, &s->ents[s->table[slot_of(s, uidl, len)] - 1]);
+    return 0;
+}
+
+int state_intend(struct state *s, const char *uidl, size_t len, int64_t when, const char *note,
+                 struct err *e)
+{
+    if (buffer_record(s, uidl, len, STATE_INTENT, when, note, e) < 0) return -1;
+    return state_write(s, e);
 }
 
 /* Open the journal for appending; a new (or empty) one is due its header
@@ -467,14 +534,24 @@ static int open_journal(struct state *s, struct err *e)
     return 0;
 }
 
-static int write_journal(struct state *s)
+/* The buffered records (and a new journal's header) into the file. */
+static int write_records(struct state *s)
 {
     if (s->jhead_due) {
         if (fdio_write_full(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0)
             return -1;
         s->jhead_due = 0;
     }
-    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
+    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0) return -1;
+    s->jlen = 0;
+    s->unsynced = 1;
+    return 0;
+}
+
+static int sync_journal(struct state *s)
+{
+    if (fsync(s->journal_fd) < 0) return -1;
+    s->unsynced = 0;
     if (s->jdir_due) {
         if (dirs_fsync(s->dir) < 0) return -1;
         s->jdir_due = 0;
@@ -482,18 +559,26 @@ static int write_journal(struct state *s)
     return 0;
 }
 
+static int journal_fail(struct state *s, struct err *e)
+{
+    /* A partial record is torn and will be dropped on load. */
+    return err_set(e, ERR_LOCAL, "cannot write journal %s: %s", s->jpath, strerror(errno));
+}
+
+int state_write(struct state *s, struct err *e)
+{
+    if (s->jlen == 0) return 0;
+    if (open_journal(s, e) < 0) return -1;
+    return write_records(s) < 0 ? journal_fail(s, e) : 0;
+}
+
 /* A new journal gets its header, the records and its directory entry
  * made durable by one fsync of the file and one of the directory. */
 int state_commit(struct state *s, struct err *e)
 {
-    if (s->jlen == 0) return 0;
+    if (s->jlen == 0 && !s->unsynced && !s->jdir_due) return 0;
     if (open_journal(s, e) < 0) return -1;
-    if (write_journal(s) < 0) {
-        err_set(e, ERR_LOCAL, "cannot write journal %s: %s", s->jpath, strerror(errno));
-        /* A partial record is torn and will be dropped on load. */
-        return -1;
-    }
-    s->jlen = 0;
+    if ((s->jlen && write_records(s) < 0) || sync_journal(s) < 0) return journal_fail(s, e);
     return 0;
 }
 
@@ -590,6 +675,11 @@ void state_close(struct state *s)
     if (!s) return;
     for (size_t i = 0; i < s->nnames; i++) free(s->names[i]);
     free(s->names);
+    for (size_t i = 0; i < s->nintents; i++) {
+        free(s->intents[i].uidl);
+        free(s->intents[i].note);
+    }
+    free(s->intents);
     if (s->journal_fd >= 0) close(s->journal_fd);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
     free(s->pool);

@@ -4,8 +4,10 @@
  * read, plus an append-only journal of new deliveries since the file was
  * last rewritten, plus the lock that keeps two runs off one account.
  *
- * Contract (design.md §3): state_add() buffers a record; state_commit() makes
- * every buffered record durable with one write and one fsync (group commit;
+ * Contract (design.md §3): state_add() buffers a record; state_write() puts
+ * the buffered records into the journal file at once (one write: they
+ * survive a kill -9 of this process, not yet a power cut); state_commit()
+ * makes every record durable with one write and one fsync (group commit;
  * a new journal also gets its header and one fsync of its directory).
  * Only committed records may be acted on (rename into new/, DELE). The
  * journal is folded into the main file by state_compact() (temp file, fsync,
@@ -16,6 +18,17 @@
  * never read as "seen": it is dropped and counted, so the worst case is a
  * second download, never a lost message. Files from a newer format version
  * are refused rather than overwritten.
+ *
+ * The journal ("popfetch-journal 1", then one record a line): "K TIME UIDL
+ * NAME", K a status (D, S) or I for an intent, TIME unix seconds, UIDL and
+ * NAME printable words ("-": no name). For D, NAME is the Maildir file the
+ * delivery was given (to finish its rename). An intent (state_intend) says
+ * "a sink is about to deliver UIDL", NAME being the sink's note (mbox: the
+ * file's size before the append and the length appended); it marks nothing
+ * seen, is never folded into the main file, and is answered at the next
+ * start by the sink (recovery) unless a D record for the UIDL follows. A
+ * reader drops a record of a kind it does not know (counted as damaged,
+ * never "seen"), so new kinds can be added without a new version.
  *
  * Local files cannot be redirected: the state directory must keep
  * fileperm.h's rule (ours or root's, writable by us alone: else
@@ -37,6 +50,14 @@
 enum state_status {
     STATE_DELIVERED = 'D', /* delivered and durable: never fetch again */
     STATE_SKIPPED = 'S',   /* left on the server by policy (reported once) */
+    STATE_INTENT = 'I',    /* journal only: a delivery about to happen (no status) */
+};
+
+/* An intent record read from the journal. */
+struct state_intent {
+    int64_t when;
+    char *uidl;
+    char *note; /* the sink's words ("" for "-") */
 };
 
 struct state_entry {
@@ -89,6 +110,10 @@ const char *state_path(const struct state *s);
 int state_has_file(const struct state *s);
 char *const *state_pending_names(const struct state *s, size_t *n);
 
+/* The journal's intent records, in order; one whose UIDL is now
+ * STATE_DELIVERED (state_lookup) is answered. Valid until state_close(). */
+const struct state_intent *state_intents(const struct state *s, size_t *n);
+
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len);
 const char *state_uidl(const struct state *s, const struct state_entry *ent);
 
@@ -100,7 +125,17 @@ void state_mark_listed(struct state *s, const struct state_entry *ent);
 int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
               const char *name, struct err *e);
 
-/* Write and fsync every buffered record. */
+/* Write the buffered records into the journal now, without an fsync: they
+ * survive a kill -9 of this process. state_commit() still makes them
+ * durable. */
+int state_write(struct state *s, struct err *e);
+
+/* Record an intent (see above) and write it at once (state_write). */
+int state_intend(struct state *s, const char *uidl, size_t len, int64_t when, const char *note,
+                 struct err *e);
+
+/* Write every buffered record and fsync the journal (also when records
+ * were only written by state_write since the last fsync). */
 int state_commit(struct state *s, struct err *e);
 
 /* Rewrite the main file from memory and empty the journal. With

@@ -329,3 +329,63 @@ EOF
   [ "$status" -eq 0 ]
   mailcheck received "$MD" POP3
 }
+
+# gen_msg FILE SUBJECT KBYTES: a message of about KBYTES KiB.
+gen_msg() {
+  { printf 'Subject: %s\n\n' "$2"; head -c $(($3 * 1024)) /dev/zero | tr '\0' 'z' | fold -w 63; } >"$1"
+}
+
+@test "a file-size limit (ulimit -f): the message over it fails cleanly, the others are delivered" {
+  # Maildir: message 3 (300 KiB) cannot be written under a 200 KiB limit
+  mkdir -p "$W/orig"
+  gen_msg "$W/orig/1" one 2
+  gen_msg "$W/orig/2" two 2
+  gen_msg "$W/orig/3" three 300
+  gen_msg "$W/orig/4" four 2
+  local i
+  for i in 1 2 3 4; do dovecot_put alice "$W/orig/$i"; done
+  pf_rc_dovecot implicit
+  run bash -c 'ulimit -f 200 && exec "$@"' sh "$POPFETCH" -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 10 ] || { echo "status $status: $output"; false; }
+  [[ $output == *"message 3 was not delivered"* ]]
+  [[ $output == *"File too large"* ]] || { echo "$output"; false; }
+  mailcheck same "$MD" "$W/orig/1" "$W/orig/2" "$W/orig/4"
+  mailcheck clean "$MD"
+  [ "$(dovecot_count alice)" -eq 1 ]
+  # mbox: the third message of 90 KiB would take the file past 200 KiB; it
+  # is rolled back, the fourth still fits
+  local smd
+  smd=$(dovecot_maildir alice)
+  find "$smd/new" "$smd/cur" -maxdepth 1 -type f -delete
+  rm -rf "$SD"
+  gen_msg "$W/orig/1" one 90
+  gen_msg "$W/orig/2" two 90
+  gen_msg "$W/orig/3" three 90
+  for i in 1 2 3 4; do dovecot_put alice "$W/orig/$i"; done
+  rc_delivery mbox "$W/mbox"
+  run bash -c 'ulimit -f 200 && exec "$@"' sh "$POPFETCH" -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 10 ] || { echo "status $status: $output"; false; }
+  [[ $output == *"message 3 was not delivered"* ]]
+  [[ $output == *"File too large"* ]] || { echo "$output"; false; }
+  mailcheck mbox-same "$W/mbox" "$W/orig/1" "$W/orig/2" "$W/orig/4"
+  [ ! -e "$W/mbox.lock" ]
+  [ "$(dovecot_count alice)" -eq 1 ]
+}
+
+@test "mbox: the lock of a process of this host that no longer runs is removed at once, with a warning" {
+  put_samples 2
+  # what a popfetch killed while appending leaves: FILE.lock saying "PID HOST"
+  sleep 0 &
+  local dead=$!
+  wait "$dead"
+  printf '%s %s\n' "$dead" "$(hostname)" >"$W/mbox.lock"
+  rc_delivery mbox "$W/mbox"
+  local t0=$SECONDS
+  pf_run
+  [ "$status" -eq 0 ] || { echo "status $status: $output"; false; }
+  [ $((SECONDS - t0)) -lt 10 ]
+  [[ $output == *"removed the lock file $W/mbox.lock left by process $dead, which no longer runs"* ]]
+  mailcheck mbox-same "$W/mbox" "$W"/orig/*
+  [ ! -e "$W/mbox.lock" ]
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

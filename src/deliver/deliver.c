@@ -8,13 +8,16 @@
 #include "mbox.h"
 #include "mda.h"
 
-static int open_mbox(struct sink *s, const struct account *a, struct err *e)
+static int open_mbox(struct sink *s, const struct account *a, const struct deliver_ctx *c,
+                     struct err *e)
 {
     struct mbox_opts o;
 
     mbox_opts_init(&o);
     o.dotlock = (a->mbox_locking & MBOX_LOCK_DOTLOCK) != 0;
     o.fcntl_lock = (a->mbox_locking & MBOX_LOCK_FCNTL) != 0;
+    o.warn = c->warn;
+    o.warn_ctx = c->warn_ctx;
     return mbox_open(s, a->delivery.arg, &o, e);
 }
 
@@ -32,6 +35,11 @@ static int open_mda(struct sink *s, const struct account *a, const struct delive
     };
 
     return mda_open(s, &o, e);
+}
+
+int deliver_intend(struct sink *s, const char *note, struct err *e)
+{
+    return s->intend ? s->intend(s->intend_ctx, note, e) : 0;
 }
 
 int deliver_final_sync(struct sink *s, struct err *e)
@@ -57,7 +65,7 @@ int deliver_open(struct sink *s, const struct account *a, const struct deliver_c
 {
     switch (a->delivery.kind) {
     case DELIVERY_MBOX:
-        return open_mbox(s, a, e);
+        return open_mbox(s, a, c, e);
     case DELIVERY_MDA:
         return open_mda(s, a, c, e);
     case DELIVERY_MAILDIR:

@@ -15,7 +15,18 @@
  * to come: the message is delivered, or refused, when end returns) takes
  * the shared deliver_final_* functions for sync, publish, publish_sync and
  * recover (there is nothing to do), and sets one_at_a_time in its open
- * function so each message is recorded at once.
+ * function so each message's record is written as soon as end returns.
+ *
+ * Such a sink may also close the gap between "final" and "recorded": in
+ * end, just before it makes the message final, it calls deliver_intend()
+ * with a note of its own (a printable word without '/'; mbox: where the
+ * message will be and how long), which the fetch engine writes into the
+ * journal as an intent for that message's UIDL. At the next start, an
+ * intent not followed by the message's record is handed to the sink's
+ * recover_intent: 1 = the message is there (it is recorded as delivered,
+ * never delivered again), 0 = it is not (whatever part of it was left has
+ * been removed; it will be fetched again), -1 = error. A sink without
+ * recover_intent (NULL) writes no intents.
  *
  * src/deliver/ holds the sinks: this file (the interface; deliver.c picks
  * the sink an account names and holds the shared defaults), maildir.c,
@@ -51,6 +62,7 @@ struct sink_ops {
     int (*publish)(struct sink *s, const char *name, struct err *e);
     int (*publish_sync)(struct sink *s, struct err *e);
     int (*recover)(struct sink *s, char *const *names, size_t n, struct err *e);
+    int (*recover_intent)(struct sink *s, const char *uidl, const char *note, struct err *e);
     void (*close)(struct sink *s);
 };
 
@@ -58,7 +70,15 @@ struct sink {
     const struct sink_ops *ops;
     void *impl;
     int one_at_a_time; /* set by the sink's open: end() is final, record each message at once */
+    /* set by the fetch engine while it runs (NULL otherwise): records an
+     * intent for the message being delivered */
+    int (*intend)(void *ctx, const char *note, struct err *e);
+    void *intend_ctx;
 };
+
+/* Record an intent for the message being delivered (see above); nothing
+ * when no one listens. */
+int deliver_intend(struct sink *s, const char *note, struct err *e);
 
 /* sync, publish, publish_sync (deliver_final_sync too) and recover for a
  * sink whose end() is final: nothing to do, success. */
@@ -73,6 +93,8 @@ struct deliver_ctx {
     const char *tag; /* short [0-9a-f] account tag (Maildir file names) */
     void (*mda_stderr)(void *ctx, const char *line, size_t len);
     void *mda_stderr_ctx;
+    void (*warn)(void *ctx, const char *msg); /* what the user should know */
+    void *warn_ctx;
 };
 
 /* Open the sink the account's `delivery` names (maildir, mbox or mda). */

@@ -2,7 +2,9 @@
  * mbox — the mbox sink (mboxrd, locked, all or nothing). See mbox.h.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,16 +12,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fdio.h"
 #include "fileperm.h"
 #include "monotime.h"
 #include "mbox.h"
 #include "header.h"
+#include "received.h"
 #include "spool.h"
 
 #define MB_BUF         (64 * 1024)
 #define MB_TOUCH_EVERY 60 /* seconds between refreshes of a held dot-lock */
 #define MB_PATH_MAX    4096
+#define MB_HOST_MAX    256
+#define MB_NOTE_MAX    64
+#define MB_HEAD_MAX    (64 * 1024) /* how much of a message recovery reads */
 
 struct mbox {
     char path[MB_PATH_MAX];
@@ -33,7 +40,9 @@ struct mbox {
     int lockfd;     /* our FILE.lock, while held */
     time_t touched; /* when lockfd was last refreshed */
     off_t old_size;
-    int created; /* this delivery created the file */
+    int created;       /* this delivery created the file */
+    unsigned long num; /* message number on the server (crash points) */
+    int flushed;       /* the message being appended has had a write */
 };
 
 /* ---- quoting ------------------------------------------------------------- */
@@ -191,21 +200,91 @@ static long lock_holder(const char *lockpath)
     return strtol(b, NULL, 10);
 }
 
-/* Remove the lock file if it is older than the stale limit. 1 = removed. */
+/* This host's name, as our lock files carry it ("" if unknown). */
+static void host_name(char *buf, size_t len)
+{
+    if (gethostname(buf, len) < 0) buf[0] = '\0';
+    buf[len - 1] = '\0';
+}
+
+/* The pid of a lock file that says "PID HOST\n" with HOST this host (as
+ * ours do), else 0: a lock from another host, or in a form we do not
+ * know, is never judged by its pid. */
+static long local_holder(const char *text, size_t n)
+{
+    char host[MB_HOST_MAX];
+    const char *sp;
+    char *end;
+    long pid;
+
+    if (n == 0 || text[n - 1] != '\n' || !(sp = memchr(text, ' ', n))) return 0;
+    errno = 0;
+    pid = strtol(text, &end, 10);
+    if (end != sp || errno || pid <= 0 || text[0] < '0' || text[0] > '9') return 0;
+    host_name(host, sizeof host);
+    if (!host[0] || (size_t)(text + n - 1 - (sp + 1)) != strlen(host) ||
+        memcmp(sp + 1, host, strlen(host)) != 0)
+        return 0;
+    return pid;
+}
+
+static void mb_warn(const struct mbox *mb, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void mb_warn(const struct mbox *mb, const char *fmt, ...)
+{
+    char msg[ERR_MSG_MAX];
+    va_list ap;
+
+    if (!mb->o.warn) return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mb->o.warn(mb->o.warn_ctx, msg);
+}
+
+/* A lock left by a process of this host that no longer runs (a killed
+ * popfetch): removed at once, if it is still the file we read. 1 = removed. */
+static int break_dead(struct mbox *mb)
+{
+    char text[MB_HOST_MAX + 32];
+    int fd = open(mb->lockpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat read_st, now_st;
+    ssize_t n;
+    long pid;
+
+    if (fd < 0) return errno == ENOENT;
+    n = read(fd, text, sizeof text);
+    if (fstat(fd, &read_st) < 0) n = -1;
+    close(fd);
+    if (n <= 0 || (size_t)n >= sizeof text || !(pid = local_holder(text, (size_t)n))) return 0;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) return 0;
+    if (lstat(mb->lockpath, &now_st) < 0) return errno == ENOENT;
+    if (now_st.st_ino != read_st.st_ino || now_st.st_dev != read_st.st_dev) return 0;
+    if (unlink(mb->lockpath) < 0 && errno != ENOENT) return 0;
+    mb_warn(mb, "removed the lock file %s left by process %ld, which no longer runs", mb->lockpath,
+            pid);
+    return 1;
+}
+
+/* Remove the lock file if it is older than the stale limit, or if it was
+ * left by a dead process of this host. 1 = removed. */
 static int break_stale(struct mbox *mb)
 {
     struct stat st;
 
     if (lstat(mb->lockpath, &st) < 0) return errno == ENOENT;
-    if (time(NULL) - st.st_mtime <= mb->o.stale_lock_s) return 0;
+    if (time(NULL) - st.st_mtime <= mb->o.stale_lock_s) return break_dead(mb);
     return unlink(mb->lockpath) == 0 || errno == ENOENT;
 }
 
 static int dotlock_made(struct mbox *mb, int fd, struct err *e)
 {
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    char host[MB_HOST_MAX], pid[MB_HOST_MAX + 32];
+    int n;
 
+    host_name(host, sizeof host);
+    n = snprintf(pid, sizeof pid, "%ld %s\n", (long)getpid(), host);
     if (fdio_write_full(fd, pid, (size_t)n) < 0) {
         int saved = errno;
         close(fd);
@@ -411,6 +490,7 @@ static int out_flush(struct mbox *mb, struct err *e)
 {
     int rc = write_all(mb, mb->obuf, mb->olen, e);
 
+    if (!mb->flushed++) FAULT_POINT("mid-append", mb->num);
     mb->olen = 0;
     dotlock_touch(mb);
     return rc;
@@ -491,15 +571,56 @@ static int sync_dir_of(struct mbox *mb, struct err *e)
     return rc < 0 ? mb_io_fail(e, mb, "fsync the directory of", errno) : 0;
 }
 
-static int write_message(struct mbox *mb, const char *sender, struct err *e)
+static int count_bytes(void *ctx, const unsigned char *buf, size_t len, struct err *e)
 {
+    (void)buf, (void)e;
+    *(uint64_t *)ctx += len;
+    return 0;
+}
+
+/* How many bytes quoting the spooled message gives. */
+static int quoted_length(struct mbox *mb, uint64_t *n, struct err *e)
+{
+    struct mbox_quote q;
+    ssize_t r;
+
+    *n = 0;
+    mbox_quote_init(&q);
+    if (spool_rewind(&mb->sp, e) < 0) return -1;
+    while ((r = spool_read(&mb->sp, mb->rbuf, MB_BUF, e)) > 0)
+        if (mbox_quote_feed(&q, mb->rbuf, (size_t)r, count_bytes, n, e) < 0) return -1;
+    if (r < 0 || mbox_quote_end(&q, count_bytes, n, e) < 0) return -1;
+    return 0;
+}
+
+/* Before a byte is appended: the intent (where the message goes, how long
+ * it is), for the journal, so that a run killed from here on is answered
+ * at the next start (mbox_recover_intent) instead of appending again. */
+static int announce(struct sink *s, const char *sep, const char *line, struct err *e)
+{
+    struct mbox *mb = s->impl;
+    char note[MB_NOTE_MAX];
+    uint64_t n;
+
+    if (!s->intend) return 0;
+    if (quoted_length(mb, &n, e) < 0) return -1;
+    n += strlen(sep) + strlen(line) + 1;
+    snprintf(note, sizeof note, "mbox:%lld+%llu", (long long)mb->old_size, (unsigned long long)n);
+    return deliver_intend(s, note, e);
+}
+
+static int write_message(struct sink *s, const char *sender, struct err *e)
+{
+    struct mbox *mb = s->impl;
     char date[32], line[HEADER_SENDER_MAX + 64];
     const char *sep;
 
     if (check_mbox(mb, &sep, e) < 0) return 1; /* 1: nothing written */
     mbox_date(date, sizeof date, (long long)time(NULL));
     snprintf(line, sizeof line, "From %s %s\n", sender, date);
+    if (announce(s, sep, line, e) < 0) return 1;
     mb->olen = 0;
+    mb->flushed = 0;
     if (out_str(mb, sep, e) < 0 || out_str(mb, line, e) < 0 || copy_quoted(mb, e) < 0 ||
         out_str(mb, "\n", e) < 0 || out_flush(mb, e) < 0)
         return -1;
@@ -521,9 +642,10 @@ static void roll_back(struct mbox *mb, struct err *e)
              mb->path, (long long)mb->old_size);
 }
 
-static int deliver_locked(struct mbox *mb, const char *sender, struct err *e)
+static int deliver_locked(struct sink *s, const char *sender, struct err *e)
 {
-    int rc = write_message(mb, sender, e);
+    struct mbox *mb = s->impl;
+    int rc = write_message(s, sender, e);
 
     if (rc < 0) roll_back(mb, e);
     return rc != 0 ? -1 : 0;
@@ -535,7 +657,7 @@ static int mb_begin(struct sink *s, const struct deliver_msg *m, struct err *e)
 {
     struct mbox *mb = s->impl;
 
-    (void)m;
+    mb->num = m->num;
     return spool_reset(&mb->sp, e);
 }
 
@@ -570,9 +692,77 @@ static int mb_end(struct sink *s, char name[DELIVER_NAME_MAX], struct err *e)
         mb_abort(s);
         return -1;
     }
-    rc = deliver_locked(mb, sender, e);
+    rc = deliver_locked(s, sender, e);
     unlock_all(mb);
     mb_abort(s);
+    return rc;
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+/* "mbox:OFFSET+LENGTH" */
+static int parse_note(const char *note, off_t *off, uint64_t *len)
+{
+    unsigned long long o, n;
+    int used = 0;
+
+    if (sscanf(note, "mbox:%llu+%llu%n", &o, &n, &used) != 2 || note[used] != '\0' ||
+        o > (unsigned long long)INT64_MAX / 2 || n == 0 || n > (unsigned long long)INT64_MAX / 2)
+        return -1;
+    *off = (off_t)o;
+    *len = n;
+    return 0;
+}
+
+/* Is the message at `off` (after up to two separating newlines and its
+ * From_ line) one whose header names `uidl` in our Received: field? */
+static int ours_at(struct mbox *mb, off_t off, const char *uidl, struct err *e)
+{
+    char mark[RECEIVED_UIDL_MAX];
+    size_t mlen = received_uidl_mark(mark, sizeof mark, uidl);
+    unsigned char *head = mb->rbuf; /* MB_BUF >= MB_HEAD_MAX */
+    ssize_t n = pread(mb->fd, head, MB_HEAD_MAX, off);
+    size_t i = 0, end;
+    const unsigned char *blank;
+
+    if (n < 0) return mb_io_fail(e, mb, "read", errno);
+    while (i < 2 && i < (size_t)n && head[i] == '\n') i++;
+    if ((size_t)n - i < 5 || memcmp(head + i, "From ", 5) != 0) return 0;
+    blank = memmem(head + i, (size_t)n - i, "\n\n", 2);
+    end = blank ? (size_t)(blank - head) : (size_t)n;
+    return mlen && memmem(head + i, end - i, mark, mlen) != NULL;
+}
+
+/* Under the locks: 1 = the whole message is there, 0 = not (a part of
+ * it at the end of the file is cut off again). */
+static int settle_intent(struct mbox *mb, const char *uidl, off_t off, uint64_t len, struct err *e)
+{
+    struct stat st;
+    int ours;
+
+    if (fstat(mb->fd, &st) < 0) return mb_io_fail(e, mb, "inspect", errno);
+    if (st.st_size <= off) return 0; /* nothing of it, or the file was rewritten */
+    if ((ours = ours_at(mb, off, uidl, e)) <= 0) return ours;
+    if ((uint64_t)(st.st_size - off) >= len) return 1;
+    /* ours, cut short, and nothing after it: the run was killed while appending */
+    if (ftruncate(mb->fd, off) < 0 || fsync(mb->fd) < 0)
+        return mb_io_fail(e, mb, "remove a partial message from", errno);
+    mb_warn(mb, "removed the incomplete message (uidl %s) a killed run left at byte %lld of %s",
+            uidl, (long long)off, mb->path);
+    return 0;
+}
+
+static int mb_recover_intent(struct sink *s, const char *uidl, const char *note, struct err *e)
+{
+    struct mbox *mb = s->impl;
+    off_t off;
+    uint64_t len;
+    int rc;
+
+    if (parse_note(note, &off, &len) < 0 || access(mb->path, F_OK) < 0) return 0;
+    if (lock_and_open(mb, e) < 0) return -1;
+    rc = settle_intent(mb, uidl, off, len, e);
+    unlock_all(mb);
     return rc;
 }
 
@@ -598,6 +788,7 @@ static const struct sink_ops mbox_ops = {
     .publish = deliver_final_publish,
     .publish_sync = deliver_final_sync,
     .recover = deliver_final_recover,
+    .recover_intent = mb_recover_intent,
     .close = mb_close,
 };
 
@@ -655,6 +846,8 @@ int mbox_open(struct sink *s, const char *path, const struct mbox_opts *o, struc
     s->ops = &mbox_ops;
     s->impl = mb;
     s->one_at_a_time = 1;
+    s->intend = NULL;
+    s->intend_ctx = NULL;
     if (!mb) return err_set(e, ERR_INTERNAL, "out of memory");
     mb->fd = mb->lockfd = -1;
     mb->sp.fd = -1;

@@ -11,7 +11,11 @@
  * While the session writes, the message goes to a spool file; end() takes
  * the locks, checks the file (created 0600 if missing; a non-empty file that
  * does not start with "From " is refused, and so is a symbolic link: the
- * file is opened with O_NOFOLLOW), appends, fsyncs and unlocks. On
+ * file is opened with O_NOFOLLOW), appends, fsyncs and unlocks. Our
+ * FILE.lock says "PID HOST"; a lock older than stale_lock_s is removed, and
+ * so at once (with a warning) is one naming this host and a pid that no
+ * longer runs; any other lock (another host's, or a form we do not know) is
+ * waited for up to lock_timeout_s. On
  * any failure (disk full, file size limit, I/O error) the file is truncated
  * back to its old size and fsynced: the mbox never holds half a message. When
  * end() returns 0 the message is durable: the sink is one_at_a_time, and
@@ -34,6 +38,9 @@ struct mbox_opts {
     int lock_timeout_s;    /* give up waiting for either lock; <= 0: 30 */
     int stale_lock_s;      /* remove a FILE.lock older than this; <= 0: 300 */
     const char *spool_dir; /* NULL: $TMPDIR or /tmp */
+    /* told of what the user should know (a dead process's lock removed) */
+    void (*warn)(void *ctx, const char *msg);
+    void *warn_ctx;
 };
 
 /* Both locks, default timeouts, default spool directory. */

@@ -41,6 +41,18 @@ static void comment_text(char *out, size_t len, const char *in)
     out[o] = '\0';
 }
 
+size_t received_uidl_mark(char *buf, size_t len, const char *uidl)
+{
+    char text[2 * RECEIVED_VALUE_MAX + 8];
+    int n;
+
+    comment_text(text, sizeof text, uidl);
+    n = snprintf(buf, len, ", uidl %s);", text);
+    if (n < 0) n = 0;
+    if ((size_t)n >= len) n = len ? (int)len - 1 : 0;
+    return (size_t)n;
+}
+
 size_t received_format(char *buf, size_t len, const struct received_info *ri)
 {
     char server[RECEIVED_VALUE_MAX + 16], ip[RECEIVED_VALUE_MAX + 16];

@@ -31,4 +31,10 @@ struct received_info {
  * len; with len >= RECEIVED_MAX the field is whole). */
 size_t received_format(char *buf, size_t len, const struct received_info *ri);
 
+/* The words of the field that name a UIDL (", uidl X);" as the field has
+ * them), so that a sink's recovery can tell its own delivery of a message
+ * from any other. Returns the length (buf needs RECEIVED_UIDL_MAX). */
+#define RECEIVED_UIDL_MAX 520
+size_t received_uidl_mark(char *buf, size_t len, const char *uidl);
+
 #endif

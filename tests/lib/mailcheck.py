@@ -17,7 +17,8 @@ It uses Python's own mailbox module, never popfetch's code.
   mailcheck.py subjects MAILDIR       print the Subject of each, sorted
   mailcheck.py gone-are-delivered CLIENT SERVER FILE...
         every one of FILE that is no longer in the SERVER's Maildir is in
-        the CLIENT's (nothing left the server before it was delivered)
+        the CLIENT's Maildir or mbox (nothing left the server before it was
+        delivered)
 
 Exit status 0 when the check holds, 1 (with an explanation) when not.
 """
@@ -123,7 +124,12 @@ def same(path, files, reader=messages):
 
 def gone_are_delivered(client, server, files):
     on_server = set(messages(server))
-    delivered = set(messages(client))
+    if os.path.isfile(client):
+        delivered = set(strip_received(m) for m in raw_mbox(client))
+    elif os.path.isdir(client):
+        delivered = set(messages(client))
+    else:
+        delivered = set()
     bad = 0
     for f in files:
         data = expected(f)

@@ -532,6 +532,157 @@ TEST(mbox_stale_dotlock_is_removed)
     CHECK(access(path, F_OK) == 0);
 }
 
+/* ---- intents and recovery --------------------------------------------------- */
+
+static int keep_note(void *ctx, const char *note, struct err *e)
+{
+    (void)e;
+    snprintf(ctx, 64, "%s", note);
+    return 0;
+}
+
+static void warned_(void *ctx, const char *msg)
+{
+    snprintf(ctx, 512, "%s", msg);
+}
+
+/* end() announces where the message goes and how long it is before it
+ * writes; recovery says whether that message is there, and cuts off a
+ * part of it a killed run left at the end. */
+TEST(mbox_intent_and_its_recovery)
+{
+    const char *dir = unit_tmpdir();
+    static const char msg[] = "Received: from pop.test (pop.test [127.0.0.1])\n"
+                              "\tby here with POP3S (popfetch 1)\n"
+                              "\t(account a, user u, uidl u\\(1\\));\n"
+                              "\tThu, 01 Jan 1970 00:00:00 +0000\n"
+                              "Subject: one\n\nFrom a body line\n";
+    char path[512], note[64] = "", warning[512] = "", want[64];
+    struct mbox_opts o;
+    struct sink s;
+    struct err e;
+    unsigned char *f;
+    size_t flen, first;
+
+    snprintf(path, sizeof path, "%s/mb", dir);
+    unlink(path);
+    opts_for(&o, dir);
+    o.warn = warned_;
+    o.warn_ctx = warning;
+    CHECK(mbox_open(&s, path, &o, &e) == 0);
+    s.intend = keep_note;
+    s.intend_ctx = note;
+    CHECK(deliver(&s, msg, sizeof msg - 1, 7, &e) == 0);
+    f = slurp(path, &flen);
+    free(f);
+    snprintf(want, sizeof want, "mbox:0+%zu", flen);
+    CHECK_STR(note, want);
+    first = flen;
+    CHECK(deliver(&s, msg, sizeof msg - 1, 7, &e) == 0); /* the second after a separator */
+    f = slurp(path, &flen);
+    free(f);
+    snprintf(want, sizeof want, "mbox:%zu+%zu", first, flen - first);
+    CHECK_STR(note, want);
+
+    CHECK(s.ops->recover_intent(&s, "u(1)", note, &e) == 1);
+    CHECK(s.ops->recover_intent(&s, "u(2)", note, &e) == 0);        /* another message */
+    CHECK(s.ops->recover_intent(&s, "u(1)", "mbox:5+10", &e) == 0); /* not a message there */
+    CHECK(s.ops->recover_intent(&s, "u(1)", "garbage", &e) == 0);
+    CHECK(warning[0] == '\0');
+    /* killed while appending: the part is cut off, the first message stays */
+    CHECK(truncate(path, (off_t)(flen - 9)) == 0);
+    CHECK(s.ops->recover_intent(&s, "u(1)", note, &e) == 0);
+    f = slurp(path, &flen);
+    free(f);
+    CHECK(flen == first);
+    CHECK(strstr(warning, "incomplete message") != NULL);
+    CHECK(s.ops->recover_intent(&s, "u(1)", note, &e) == 0); /* nothing there now */
+    s.ops->close(&s);
+}
+
+/* A pid that no longer runs: a child that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    return pid;
+}
+
+static void warned(void *ctx, const char *msg)
+{
+    snprintf(ctx, 512, "%s", msg);
+}
+
+/* A fresh lock file (not stale by age) saying `text`; deliver under it
+ * with a 1 s timeout. Returns deliver()'s result, the time it took and
+ * what was warned. */
+static int deliver_under_lock(const char *text, long long *ms, char warning[512])
+{
+    const char *dir = unit_tmpdir();
+    char path[512], lock[520];
+    struct mbox_opts o;
+    struct sink s;
+    struct err e;
+    long long t0;
+    int rc;
+
+    snprintf(path, sizeof path, "%s/mb", dir);
+    snprintf(lock, sizeof lock, "%s.lock", path);
+    unlink(path);
+    spit(lock, text, strlen(text));
+    opts_for(&o, dir);
+    o.fcntl_lock = 0;
+    o.lock_timeout_s = 1;
+    o.warn = warned;
+    o.warn_ctx = warning;
+    warning[0] = '\0';
+    if (mbox_open(&s, path, &o, &e) < 0) return -9;
+    t0 = ms_now();
+    rc = deliver(&s, "x\n", 2, 2, &e);
+    *ms = ms_now() - t0;
+    s.ops->close(&s);
+    return rc;
+}
+
+TEST(mbox_dotlock_of_a_dead_local_process_is_removed_at_once)
+{
+    char host[256], text[300], warning[512], pidstr[32];
+    long long ms;
+    pid_t pid = dead_pid();
+
+    CHECK(gethostname(host, sizeof host) == 0);
+    snprintf(text, sizeof text, "%ld %s\n", (long)pid, host);
+    CHECK(deliver_under_lock(text, &ms, warning) == 0);
+    CHECK(ms < 500);
+    snprintf(pidstr, sizeof pidstr, "process %ld", (long)pid);
+    CHECK(strstr(warning, pidstr) && strstr(warning, "no longer runs"));
+}
+
+TEST(mbox_dotlock_of_a_live_foreign_or_unknown_holder_is_waited_for)
+{
+    char host[256], text[300], warning[512];
+    long long ms;
+    pid_t pid = dead_pid();
+
+    CHECK(gethostname(host, sizeof host) == 0);
+    /* a live process of this host (ourselves) */
+    snprintf(text, sizeof text, "%ld %s\n", (long)getpid(), host);
+    CHECK(deliver_under_lock(text, &ms, warning) == -1);
+    CHECK(ms >= 900 && warning[0] == '\0');
+    /* a dead pid, but on another host */
+    snprintf(text, sizeof text, "%ld other.%s\n", (long)pid, host);
+    CHECK(deliver_under_lock(text, &ms, warning) == -1);
+    CHECK(ms >= 900 && warning[0] == '\0');
+    /* a bare pid (which host?), garbage, an empty lock */
+    snprintf(text, sizeof text, "%ld\n", (long)pid);
+    CHECK(deliver_under_lock(text, &ms, warning) == -1);
+    CHECK(deliver_under_lock("-1 x\n", &ms, warning) == -1);
+    CHECK(deliver_under_lock("", &ms, warning) == -1);
+    CHECK(warning[0] == '\0');
+}
+
 /* A child that holds an fcntl write lock on path for hold_ms, then exits. */
 static pid_t hold_fcntl_lock(const char *path, int hold_ms)
 {

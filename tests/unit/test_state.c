@@ -128,6 +128,55 @@ TEST(state_journal_survives_reopen_then_compacts)
     state_close(s);
 }
 
+/* state_write(): in the file at once (a kill -9 cannot undo a write()),
+ * without a commit; an intent is kept apart, marks nothing seen, is
+ * answered by a later D record of its UIDL, and is not folded into the
+ * main file; a record of a kind this version does not know is dropped. */
+TEST(state_written_records_and_intents)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+    const struct state_intent *in;
+    const struct state_entry *ent;
+    size_t n;
+    FILE *f;
+    char path[512];
+
+    CHECK(state_open(&s, dir, "w", &e) == 0);
+    CHECK(state_intend(s, "uid-1", 5, 100, "mbox:0+42", &e) == 0);
+    CHECK(state_add(s, "uid-1", 5, STATE_DELIVERED, 100, NULL, &e) == 0);
+    CHECK(state_write(s, &e) == 0);
+    CHECK(state_intend(s, "uid-2", 5, 200, "mbox:42+7", &e) == 0);
+    CHECK(state_intend(s, "bad", 3, 200, "has/slash", &e) < 0);
+    state_close(s); /* no commit: what was written is there all the same */
+    snprintf(path, sizeof path, "%s/w.journal", dir);
+    CHECK((f = fopen(path, "a")) != NULL);
+    fputs("X 300 uid-3 some-future-kind\n", f);
+    fclose(f);
+
+    CHECK(state_open(&s, dir, "w", &e) == 0);
+    ent = state_lookup(s, "uid-1", 5);
+    CHECK(ent && ent->status == STATE_DELIVERED);
+    CHECK(state_lookup(s, "uid-2", 5) == NULL); /* an intent is not "seen" */
+    CHECK(state_lookup(s, "uid-3", 5) == NULL);
+    CHECK(state_dropped(s) == 1);
+    in = state_intents(s, &n);
+    CHECK(n == 2);
+    CHECK_STR(in[0].uidl, "uid-1");
+    CHECK_STR(in[0].note, "mbox:0+42");
+    CHECK_STR(in[1].uidl, "uid-2");
+    CHECK_STR(in[1].note, "mbox:42+7");
+    CHECK(in[1].when == 200);
+    CHECK(state_compact(s, 0, &e) == 0);
+    state_close(s);
+    CHECK(state_open(&s, dir, "w", &e) == 0);
+    state_intents(s, &n);
+    CHECK(n == 0);
+    CHECK(state_lookup(s, "uid-1", 5) && !state_lookup(s, "uid-2", 5));
+    state_close(s);
+}
+
 TEST(state_uncommitted_records_are_not_remembered)
 {
     const char *dir = unit_tmpdir();
