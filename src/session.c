@@ -137,10 +137,18 @@ static void seen_tls(void *ctx, const struct net_conn *c, const struct tls_peer_
     if (log_get_level() >= LOG_TRACE) seen_certificate(a, pi);
 }
 
+static void seen_note(void *ctx, const char *msg)
+{
+    const struct account *a = ctx;
+
+    log_warn(a->name, "%s", msg);
+}
+
 static int connect_server(struct session *s)
 {
     const struct account *a = s->a;
-    struct connect_observer ob = {.ctx = (void *)a, .connected = seen_connected, .tls = seen_tls};
+    struct connect_observer ob = {
+        .ctx = (void *)a, .connected = seen_connected, .tls = seen_tls, .note = seen_note};
     struct connect_params cp = {.use = CONNECT_STRICT, .ob = &ob};
 
     if (log_get_level() >= LOG_TRACE) {
