@@ -208,6 +208,7 @@ static const struct keydef keys[] = {
     {"max_messages", V_COUNT, OFF(max_messages), NULL},
     {"timeout", V_SECONDS, OFF(timeout), NULL},
     {"state_dir", V_PATH, OFF(state_dir), NULL},
+    {"state_key", V_STR, OFF(state_key), NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

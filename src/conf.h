@@ -79,6 +79,7 @@ struct account {
     unsigned long max_messages; /* 0 = no limit */
     unsigned long timeout;      /* seconds */
     const char *state_dir;      /* NULL = the default */
+    const char *state_key;      /* what names the state; NULL = user@host */
 
     /* where the account was defined, for messages */
     const char *file;

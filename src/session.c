@@ -63,7 +63,31 @@ static void mda_said(void *ctx, const char *line, size_t len)
 
 void session_state_key(const struct account *a, char *buf, size_t len)
 {
-    state_key(buf, len, a->user, a->host, conf_port(a));
+    char id[1024];
+
+    if (a->state_key)
+        snprintf(id, sizeof id, "%s", a->state_key);
+    else
+        snprintf(id, sizeof id, "%s@%s", a->user, a->host);
+    state_key(buf, len, id);
+}
+
+int session_state_lock(const struct account *a, const char *dir, struct state **st, struct err *e)
+{
+    char key[1024], id[1024], old[1024];
+    int moved;
+
+    session_state_key(a, key, sizeof key);
+    snprintf(id, sizeof id, "%s@%s:%u", a->user, a->host, conf_port(a));
+    state_key(old, sizeof old, id);
+    if (state_lock(st, dir, key, e) < 0) return -1;
+    if ((moved = state_adopt(*st, old, e)) < 0) {
+        state_close(*st);
+        *st = NULL;
+        return -1;
+    }
+    if (moved) log_info(a->name, "state %s/%s.* moved to %s", dir, old, state_path(*st));
+    return 0;
 }
 
 /* Before connecting: one run per account at a time, and a sink that can
@@ -73,7 +97,7 @@ static int lock_local(struct session *s)
     char key[1024], tag[16];
 
     session_state_key(s->a, key, sizeof key);
-    if (state_lock(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
+    if (session_state_lock(s->a, s->o->state_dir, &s->st, s->e) < 0) return -1;
     s->ls.st = s->st; /* each UIDL is looked up in it as the listing arrives */
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
     if (s->o->check) return 0; /* --check touches nothing local */

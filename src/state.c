@@ -51,13 +51,11 @@ struct state {
     unsigned dropped; /* invalid lines skipped while loading */
 };
 
-void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port)
+void state_key(char *buf, size_t len, const char *id)
 {
-    char raw[1024];
     size_t o = 0;
 
-    snprintf(raw, sizeof raw, "%s@%s:%u", user, host, port);
-    for (const char *p = raw; *p && o + 4 < len; p++) {
+    for (const char *p = id; *p && o + 4 < len; p++) {
         unsigned char c = (unsigned char)*p;
         if (isalnum(c) || c == '.' || c == '_' || c == '-' || c == '@' || c == ':' || c == '+')
             buf[o++] = (char)c;
@@ -419,6 +417,72 @@ int state_lock(struct state **out, const char *dir, const char *key, struct err 
     }
     *out = s;
     return 0;
+}
+
+/* The old key's three names, beside this state's. */
+struct old_names {
+    char path[4096], jpath[4096], lpath[4096];
+};
+
+static int old_names(const struct state *s, const char *key, struct old_names *o, struct err *e)
+{
+    if ((size_t)snprintf(o->path, sizeof o->path, "%s/%s.state", s->dir, key) >= sizeof o->path ||
+        (size_t)snprintf(o->jpath, sizeof o->jpath, "%s/%s.journal", s->dir, key) >=
+            sizeof o->jpath ||
+        (size_t)snprintf(o->lpath, sizeof o->lpath, "%s/%s.lock", s->dir, key) >= sizeof o->lpath)
+        return err_set(e, ERR_LOCAL, "state path too long");
+    return 0;
+}
+
+/* Rename from → to when from exists; 1 moved, 0 nothing there. */
+static int move_file(const char *from, const char *to, struct err *e)
+{
+    if (rename(from, to) == 0) return 1;
+    if (errno == ENOENT) return 0;
+    return err_set(e, ERR_LOCAL, "cannot move %s to %s: %s", from, to, strerror(errno));
+}
+
+/* The old files, moved under both locks. The journal goes first: a crash
+ * between the two renames leaves this key without a main file, so the
+ * next run moves the main file then. */
+static int adopt_files(struct state *s, const struct old_names *o, struct err *e)
+{
+    int moved, jmoved = 0;
+
+    if (access(o->jpath, F_OK) == 0) {
+        if (access(s->jpath, F_OK) == 0) {
+            err_set(e, ERR_LOCAL, "both %s and %s exist; popfetch will not merge them", o->jpath,
+                    s->jpath);
+            err_hint(e, "move the one you do not want out of the state directory");
+            return -1;
+        }
+        if ((jmoved = move_file(o->jpath, s->jpath, e)) < 0) return -1;
+    }
+    if ((moved = move_file(o->path, s->path, e)) < 0) return -1;
+    if ((moved || jmoved) && fsync_dir(s->dir) < 0)
+        return err_set(e, ERR_LOCAL, "cannot sync state directory %s: %s", s->dir, strerror(errno));
+    s->have_main = moved || s->have_main;
+    return moved || jmoved;
+}
+
+int state_adopt(struct state *s, const char *old_key, struct err *e)
+{
+    struct old_names o;
+    struct state old = {.lock_fd = -1};
+    int rc;
+
+    if (s->have_main) return 0;
+    if (old_names(s, old_key, &o, e) < 0) return -1;
+    if (access(o.path, F_OK) != 0 && access(o.jpath, F_OK) != 0) return 0;
+    memcpy(old.lpath, o.lpath, sizeof old.lpath);
+    if (take_lock(&old, old_key, e) < 0) {
+        if (old.lock_fd >= 0) close(old.lock_fd);
+        return -1;
+    }
+    rc = adopt_files(s, &o, e);
+    if (rc > 0) unlink(o.lpath); /* nothing is left under that name */
+    close(old.lock_fd);
+    return rc;
 }
 
 int state_load(struct state *s, struct err *e)

@@ -55,8 +55,9 @@ struct state_entry {
  * allocation per run costs nothing beside the state's fsyncs. */
 struct state;
 
-/* The file-name stem for an account: user@host:port with unsafe bytes escaped. */
-void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port);
+/* The file-name stem for an account: what identifies its mailbox (e.g.
+ * user@host, see session_state_key()) with unsafe bytes escaped. */
+void state_key(char *buf, size_t len, const char *id);
 
 /* Open (creating the directory), lock, and load into a new *out.
  * ERR_LOCKED if another process holds the account; the message names its
@@ -71,6 +72,16 @@ int state_open(struct state **out, const char *dir, const char *key, struct err 
  * that failed to load is still locked: state_close() it. */
 int state_lock(struct state **out, const char *dir, const char *key, struct err *e);
 int state_load(struct state *s, struct err *e);
+
+/* Between state_lock() and state_load(): when this key has no main file
+ * yet, take over the files of old_key in the same directory (an older
+ * naming of the same mailbox): under old_key's lock too (ERR_LOCKED when
+ * another run holds it), its journal then its main file are renamed to
+ * this key's names and the directory is synced; a crash between the two
+ * renames is finished by the next call. Both journals present is an
+ * ERR_LOCAL error (nothing is merged or lost). Returns 1 when files moved,
+ * 0 when there was nothing to take over. */
+int state_adopt(struct state *s, const char *old_key, struct err *e);
 
 /* What a caller may know of a loaded state:
  *  - state_count(): the UIDLs it knows; state_entry_at(s, i) for i below

@@ -225,3 +225,53 @@ first_run_then() {
     [ "$(stat -c %a "$f")" = 600 ] || { echo "$f is $(stat -c %a "$f")"; false; }
   done
 }
+
+@test "the state is the mailbox's (user@host): switching between 995 and 110 fetches nothing twice" {
+  dovecot_start
+  put_n 3
+  pf_rc_dovecot implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 3 ]
+  [ -f "$SD/alice@127.0.0.1.state" ] || [ -f "$SD/alice@127.0.0.1.journal" ] || { ls "$SD"; false; }
+  pf_rc_dovecot starttls "keep on"
+  pf_run
+  [ "$status" -eq 1 ]
+  [ "$(mailcheck count "$MD")" -eq 3 ]
+}
+
+@test "a state kept under user@host:port is moved to user@host on first use, nothing fetched again" {
+  dovecot_start
+  put_n 2
+  pf_rc_dovecot implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  # make the state look like one an older popfetch left: user@host:port
+  local f old=$SD/alice@127.0.0.1:$DC_POP3S_PORT
+  for f in "$SD"/alice@127.0.0.1.*; do mv "$f" "$old.${f##*.}"; done
+  put_n 1 # a third message, new
+  pf_run -v
+  [ "$status" -eq 0 ]
+  [[ $output == *"t: state $old.* moved to $SD/alice@127.0.0.1.state"* ]] || { echo "$output"; false; }
+  [ "$(mailcheck count "$MD")" -eq 3 ] # only the new one was fetched
+  [ ! -e "$old.state" ]
+  [ ! -e "$old.journal" ]
+  [ ! -e "$old.lock" ]
+  pf_run
+  [ "$status" -eq 1 ]
+}
+
+@test "state_key keeps two servers behind one host name apart" {
+  dovecot_start
+  put_n 2
+  pf_rc_dovecot implicit "keep on" "state_key tunnel-a"
+  pf_run
+  [ "$status" -eq 0 ]
+  [ -e "$SD/tunnel-a.state" ] || [ -e "$SD/tunnel-a.journal" ] || { ls "$SD"; false; }
+  # the same user@host under another key is another mailbox: fetched again
+  pf_rc_dovecot starttls "keep on" "state_key tunnel-b"
+  pf_run
+  [ "$status" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 4 ]
+  [ -e "$SD/tunnel-b.state" ] || [ -e "$SD/tunnel-b.journal" ] || { ls "$SD"; false; }
+}
