@@ -329,3 +329,25 @@ EOF
   [ "$status" -eq 0 ]
   mailcheck received "$MD" POP3
 }
+
+@test "MDA: a program that does not exist or cannot run stops the account before any RETR: one error, exit 10" {
+  put_samples 3
+  printf '#!/bin/sh\ncat >/dev/null\n' >"$W/not-exec"
+  chmod 644 "$W/not-exec"
+  local cmd
+  for cmd in "$W/no-such-mda -d %T" "no-such-mda-anywhere -d %T" "$W/not-exec" "$W"; do
+    rc_delivery mda "$cmd"
+    pf_run
+    [ "$status" -eq 10 ] || { echo "$cmd: exit $status: $output"; false; }
+    # one error (its hint on the next line), nothing fetched
+    [ "$(grep -c 'popfetch: t: ' <<<"$output")" -eq 1 ] || { echo "$cmd: $output"; false; }
+    [[ $output == *"before fetching anything: cannot run the MDA "* ]] || { echo "$output"; false; }
+    [ "$(dovecot_retr_del_counts)" = "0 0" ]
+    [ "$(dovecot_count alice)" -eq 3 ]
+  done
+  [[ $output == *"Permission denied"* ]]
+  # found on PATH: runs (the usual case, a bare name)
+  rc_delivery mda "cat"
+  pf_run
+  [ "$status" -eq 0 ]
+}
