@@ -330,13 +330,16 @@ int cli_account(struct config *cfg, const struct cli_options *o, struct err *e)
         if (!strcmp(o->cli[i].key, "host")) host = o->cli[i].value;
     }
     if (!host) return err_set(e, ERR_USAGE, "an account on the command line needs --host");
-    if (!o->delivery_kind)
+    /* --serverinfo needs only what a connection needs: host (port, tls) */
+    if (!o->delivery_kind && !o->serverinfo)
         return err_set(e, ERR_USAGE,
                        "an account on the command line needs --maildir, --mbox or --mda");
     a.name = conf_strdup(cfg, host);
     a.delivery.kind = DELIVERY_MAILDIR; /* replaced by cli_delivery */
     if (!a.name || !(cfg->path = conf_strdup(cfg, "the command line")))
         return err_set(e, ERR_INTERNAL, "out of memory");
+    if (o->serverinfo)
+        return conf_add_account(cfg, &a) ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
     if (!a.user) return err_set(e, ERR_USAGE, "an account on the command line needs --user");
     if (conf_check_account(&a, e) < 0) return -1;
     return conf_add_account(cfg, &a) ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
@@ -355,11 +358,31 @@ int cli_delivery(struct config *cfg, struct cli_options *o, struct err *e)
     return 0;
 }
 
+/* "its accounts: a, b, c" (as many as fit). */
+static void account_list_hint(const struct config *cfg, struct err *e)
+{
+    char list[ERR_MSG_MAX / 2];
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->naccounts && n < sizeof list; i++) {
+        int w = snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", cfg->accounts[i].name);
+        if (w < 0 || (size_t)w >= sizeof list - n) {
+            snprintf(list + n, sizeof list - n, ", ...");
+            break;
+        }
+        n += (size_t)w;
+    }
+    err_hint(e, "the accounts there: %s", list);
+}
+
 int cli_check_names(const struct config *cfg, const struct cli_options *o, struct err *e)
 {
     for (size_t i = 0; i < o->nnames; i++)
-        if (!conf_find((struct config *)cfg, o->names[i]))
-            return err_set(e, ERR_USAGE, "no account named `%s` in %s", o->names[i], cfg->path);
+        if (!conf_find((struct config *)cfg, o->names[i])) {
+            err_set(e, ERR_USAGE, "no account named `%s` in %s", o->names[i], cfg->path);
+            if (cfg->naccounts) account_list_hint(cfg, e);
+            return -1;
+        }
     if (cfg->naccounts == 0) return err_set(e, ERR_USAGE, "%s defines no accounts", cfg->path);
     return 0;
 }

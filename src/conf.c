@@ -301,6 +301,62 @@ static const struct keydef *find_key(const char *name)
     return NULL;
 }
 
+/* Edit distance (insert, delete, replace, swap two neighbours), capped:
+ * anything above 3 is 4. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d[40][40];
+
+    if (la >= 40 || lb >= 40) return 4;
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb] > 3 ? 4 : d[la][lb];
+}
+
+/* The key a typo most likely meant: the closest within a third of its
+ * length (at least 1, at most 3 edits), or one it starts or ends like
+ * when '-' and '_' are confused; NULL when none is close. */
+static const char *likely_key(const char *name)
+{
+    static const char *const words[] = {"account", "defaults", "jobs"};
+    const char *best = NULL;
+    size_t bestd = 4, allow = strlen(name) / 3;
+    char fixed[40];
+
+    snprintf(fixed, sizeof fixed, "%s", name);
+    for (char *p = fixed; *p; p++)
+        if (*p == '-') *p = '_';
+    if (allow < 1) allow = 1;
+    if (allow > 3) allow = 3;
+    for (size_t i = 0; i < NKEYS + 3; i++) {
+        const char *k = i < NKEYS ? keys[i].name : words[i - NKEYS];
+        size_t d = strcmp(fixed, k) == 0 ? 0 : distance(name, k);
+        if (d < bestd) {
+            bestd = d;
+            best = k;
+        }
+    }
+    return bestd <= allow ? best : NULL;
+}
+
+static int unknown_key(struct parser *ps, const char *name)
+{
+    const char *k = likely_key(name);
+
+    if (k) return perr(ps, "unknown key `%s`; did you mean `%s`?", name, k);
+    return perr(ps, "unknown key `%s`", name, 0);
+}
+
 /* Plain decimal, at most 9 digits. */
 static int parse_ulong(const char *v, unsigned long *out)
 {
@@ -646,7 +702,7 @@ static int handle_line(struct parser *ps, char *s)
     }
     if (!strcmp(tok[0], "account")) return start_account(ps, tok, ntok);
     if (!strcmp(tok[0], "jobs")) return set_jobs(ps, tok, ntok);
-    if (!(k = find_key(tok[0]))) return perr(ps, "unknown key `%s`", tok[0], 0);
+    if (!(k = find_key(tok[0]))) return unknown_key(ps, tok[0]);
     if (!ps->in_section)
         return perr(ps, "`%s` outside any section: start with `defaults` or `account NAME`", tok[0],
                     0);

@@ -5,9 +5,11 @@
  * seen-state, report a server (--serverinfo), run the accounts once or as a
  * daemon. Exit codes come from exitcode.c.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -105,7 +107,7 @@ static int run_serverinfo(struct config *cfg, const struct cli_options *o)
         return failed(NULL, &e);
     }
     /* Log in only with a secret that needs no questions. */
-    if ((a->password || a->passwordeval) && secret_get(a, &secret, &e) < 0)
+    if (a->user && (a->password || a->passwordeval) && secret_get(a, &secret, &e) < 0)
         return failed(a->name, &e);
     rc = serverinfo_run(a, secret, print_line, NULL, &e);
     secret_free(secret);
@@ -125,6 +127,7 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
         }
     } else {
         if (!o->config && paths_default_config(path, len, e) < 0) return -1;
+        if (!o->config && access(path, F_OK) < 0 && errno == ENOENT) return paths_no_config(e);
         if (conf_load(o->config ? o->config : path, cfg, e) < 0) return -1;
     }
     if (cli_delivery(cfg, o, e) < 0) {

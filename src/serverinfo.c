@@ -151,6 +151,10 @@ static int log_in(struct report *r, struct connection *cn, const char *secret, s
  * certificate was not trusted (the error says why; exit status 2). */
 static int login_step(struct report *r, struct connection *cn, const char *secret, struct err *e)
 {
+    if (!r->a->user) {
+        say(r, "login:          skipped (no user given)");
+        return 0;
+    }
     if (!secret) {
         say(r, "login:          skipped (no password or passwordeval for this account)");
         return 0;

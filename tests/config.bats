@@ -119,3 +119,31 @@ teardown() { pf_teardown; }
   [ "$status" -eq 11 ]
   [[ $output == *"cannot resolve"* ]]
 }
+
+@test "a new user's mistakes: a key typo gets a suggestion, an unknown account lists the accounts, a missing config names both places" {
+  printf 'account work\nhost h\nuser u\ntls_trustfile /x\ndelivery maildir %s\n' "$MD" >"$RC"
+  chmod 600 "$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"popfetchrc:4: unknown key \`tls_trustfile\`; did you mean \`tls_trust_file\`?"* ]]
+  printf 'account work\nhost h\nuser u\ndelivery maildir %s\naccount home : work\nmax-size 1M\n' "$MD" >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"unknown key \`max-size\`; did you mean \`max_size\`?"* ]]
+  printf 'account work\nhost h\nuser u\ndelivery maildir %s\naccount home : work\nfrobnicate 1\n' "$MD" >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"unknown key \`frobnicate\`"* ]]
+  [[ $output != *"did you mean"* ]]
+  # an account name that is not there
+  printf 'account work\nhost h\nuser u\ndelivery maildir %s\naccount home : work\n' "$MD" >"$RC"
+  pf_run wrok
+  [ "$status" -eq 5 ]
+  [[ $output == *"no account named \`wrok\` in $RC"*"the accounts there: work, home"* ]]
+  # no config at all
+  mkdir -p "$W/newhome"
+  HOME=$W/newhome XDG_CONFIG_HOME= run "$POPFETCH"
+  [ "$status" -eq 5 ]
+  [[ $output == *"no config file: neither $W/newhome/.config/popfetch/config nor $W/newhome/.popfetchrc exists"* ]]
+  [[ $output == *"-f FILE"* ]]
+}
