@@ -6,6 +6,7 @@
  * daemon. Exit codes come from exitcode.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,13 @@ static void process_init(void)
      * would only add time to every run. */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A closed stdin, stdout or stderr becomes /dev/null: else the next
+     * file or socket opened would take its number, and a warning meant for
+     * stderr would land in it. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+            open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
+            _exit(EXIT_INTERNAL);
 }
 
 int main(int argc, char **argv)

@@ -309,15 +309,18 @@ static void policy_of(const struct account *a, struct plan_policy *p)
 }
 
 /* Tell the user once about each message too big to fetch, and remember
- * that we told them (it is not "seen": raising max_size fetches it). */
+ * that we told them (it is not "seen": raising max_size fetches it). Not
+ * silenced by -q; told only when the line reached someone (not a closed
+ * stderr, not /dev/null): else the next run tells again. */
 static int report_too_big(struct session *s)
 {
     for (unsigned long i = 0; i < s->ls.count; i++) {
         if (s->ls.plan[i].action != PLAN_TOO_BIG || s->ls.plan[i].reported_big) continue;
-        log_warn(s->a->name,
-                 "message %lu is %llu bytes, more than max_size; it stays on the "
-                 "server",
-                 i + 1, (unsigned long long)s->ls.plan[i].size);
+        if (!log_notice(s->a->name,
+                        "message %lu is %llu bytes, more than max_size; it stays on the "
+                        "server",
+                        i + 1, (unsigned long long)s->ls.plan[i].size))
+            continue;
         if (!s->o->check && s->ls.msgs[i].uidl_len &&
             state_add(s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
                       time(NULL), NULL, s->e) < 0)

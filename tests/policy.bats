@@ -275,3 +275,25 @@ first_run_then() {
   [ "$(mailcheck count "$MD")" -eq 4 ]
   [ -e "$SD/tunnel-b.state" ] || [ -e "$SD/tunnel-b.journal" ] || { ls "$SD"; false; }
 }
+
+@test "max_size under -q: the message left behind is still reported once, where someone can read it" {
+  dovecot_start
+  put_n 1
+  "$DC_PYTHON" -c 'print("Subject: big\n\n" + "z" * 20000)' >"$W/orig/big"
+  dovecot_put alice "$W/orig/big"
+  pf_rc_dovecot implicit "max_size 10k" "keep on"
+  # output that goes nowhere (cron's >/dev/null, a closed stderr): not
+  # reported, so it is said again next time
+  run bash -c '"$0" -f "$1" --state-dir "$2" -q 2>/dev/null' "$POPFETCH" "$RC" "$SD"
+  [ "$status" -eq 0 ]
+  run bash -c '"$0" -f "$1" --state-dir "$2" -q 2>&-' "$POPFETCH" "$RC" "$SD"
+  [ "$status" -eq 1 ]
+  pf_run -q
+  [ "$status" -eq 1 ]
+  [[ $output == *"t: warning: message 2 is 20"*"bytes, more than max_size; it stays on the server"* ]]
+  # once seen, once only
+  pf_run -q
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [ "$(mailcheck count "$MD")" -eq 1 ]
+}
