@@ -429,6 +429,7 @@ static void quit(struct session *s)
                  "no answer to QUIT (%s); deletions may not have been committed, "
                  "the next run will retry them",
                  e.msg);
+        s->res->quit_unanswered = 1;
         return;
     }
     FAULT_POINT("after-quit", 0);

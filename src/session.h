@@ -27,6 +27,7 @@ struct session_result {
     unsigned long listed;       /* messages on the server */
     unsigned long fetched;      /* delivered this run */
     unsigned long deleted;      /* DELE accepted */
+    int quit_unanswered;        /* no answer to QUIT: the deletions may not be committed */
     unsigned long failed;       /* could not be delivered (left on the server) */
     unsigned long waiting;      /* left for a later run by max_messages */
     unsigned long new_messages; /* not seen before (what --check counts) */

@@ -432,6 +432,25 @@ listing_refused() {
   mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
 }
 
+@test "QUIT never answered: -v's summary says marked for deletion, not deleted" {
+  fake_start "$T/h-quit-drop.txt" --implicit-tls
+  pf_rc_fake implicit "timeout 5" "pipelining off"
+  pf_run -v
+  [ "$status" -eq 0 ]
+  [[ $output == *"t: 2 messages ("*" bytes) retrieved, 2 marked for deletion (QUIT unanswered: the next run deletes them), 0 failed, in "* ]]
+  [[ $output != *" 2 deleted"* ]]
+}
+
+@test "after a failure, -v's summary says what failed, not a clean-looking 0 of everything" {
+  dovecot_start
+  pf_rc_dovecot implicit
+  sed -i 's/^password secret$/password wrong/' "$RC"
+  pf_run -v
+  [ "$status" -eq 3 ]
+  [[ $output == *"t: the run failed ("*"); before that: 0 messages (0 bytes) retrieved, 0 deleted, 0 failed, in "* ]] ||
+    { echo "$output"; false; }
+}
+
 @test "RETR: -ERR for one message: it stays, the other is delivered, exit 10" {
   fake_start "$T/h-retr-err.txt" --implicit-tls
   pf_rc_fake implicit "timeout 5" "pipelining off"

@@ -82,3 +82,17 @@ one_third_to_two() {
   [ "$status" -eq 0 ]
   [ -z "$output" ]
 }
+
+@test "no new mail: one line on a terminal, nothing off it" {
+  put_generated 2 300 seen
+  pf_rc_dovecot implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  on_terminal false
+  [[ $SCREEN == *"EXIT=1"* ]]
+  [ "$(echo "$SCREEN" | grep -cx 't: no new mail')" -eq 1 ] || { echo "$SCREEN"; false; }
+  [ "$(echo "$SCREEN" | grep -cv '^$')" -eq 2 ] # that line and EXIT=1
+  pf_run
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+}
