@@ -379,11 +379,11 @@ listing_refused() {
   mailcheck same "$MD" "$T/messages/one.eml"
 }
 
-@test "RETR: connection dropped mid-line: exit 4, nothing half-written" {
+@test "RETR: connection dropped mid-line: exit 2, nothing half-written" {
   fake_start "$T/h-retr-drop-mid-line.txt" --implicit-tls
   pf_rc_fake implicit "timeout 5" "pipelining off"
   timed_run
-  [ "$status" -eq 4 ]
+  [ "$status" -eq 2 ]
   [ "$ELAPSED" -le 5 ]
   [[ $output == *"closed the connection in the middle of a message"* ]]
   fake_stop
@@ -391,11 +391,11 @@ listing_refused() {
   not_sent QUIT
 }
 
-@test "RETR: connection dropped right after the terminator: delivered, exit 4" {
+@test "RETR: connection dropped right after the terminator: delivered, exit 2" {
   fake_start "$T/h-retr-drop-after-end.txt" --implicit-tls
   pf_rc_fake implicit "timeout 5" "pipelining off"
   timed_run
-  [ "$status" -eq 4 ]
+  [ "$status" -eq 2 ]
   [ "$ELAPSED" -le 5 ]
   [[ $output == *"closed the connection"* ]]
   fake_stop
@@ -405,11 +405,11 @@ listing_refused() {
   mailcheck same "$MD" "$T/messages/one.eml"
 }
 
-@test "DELE: connection dropped after DELE: both delivered, exit 4" {
+@test "DELE: connection dropped after DELE: both delivered, exit 2" {
   fake_start "$T/h-dele-drop.txt" --implicit-tls
   pf_rc_fake implicit "timeout 5" "pipelining off"
   timed_run
-  [ "$status" -eq 4 ]
+  [ "$status" -eq 2 ]
   [ "$ELAPSED" -le 5 ]
   [[ $output == *"closed the connection"* ]]
   fake_stop
