@@ -569,14 +569,30 @@ static int open_journal(struct state *s, struct err *e)
     return 0;
 }
 
+/* The records could not be written: cut the journal back to `off`, where
+ * they began, so that none of them counts. 0 when that is durable. */
+static int unwrite(struct state *s, off_t off)
+{
+    int saved = errno,
+        rc = off >= 0 && ftruncate(s->journal_fd, off) == 0 && fsync(s->journal_fd) == 0 ? 0 : -1;
+
+    errno = saved;
+    return rc;
+}
+
+/* 0, -1, or STATE_NOT_RECORDED (see state_commit). */
 static int write_journal(struct state *s)
 {
+    off_t off;
+
     if (s->jhead_due) {
         if (fdio_write_full(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0)
-            return -1;
+            return unwrite(s, 0) == 0 ? STATE_NOT_RECORDED : -1;
         s->jhead_due = 0;
     }
-    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
+    off = lseek(s->journal_fd, 0, SEEK_END);
+    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0)
+        return unwrite(s, off) == 0 ? STATE_NOT_RECORDED : -1;
     if (s->jdir_due) {
         if (fsync_dir(s->dir) < 0) return -1;
         s->jdir_due = 0;
@@ -588,12 +604,18 @@ static int write_journal(struct state *s)
  * made durable by one fsync of the file and one of the directory. */
 int state_commit(struct state *s, struct err *e)
 {
+    int rc;
+
     if (s->jlen == 0) return 0;
-    if (open_journal(s, e) < 0) return -1;
-    if (write_journal(s) < 0) {
+    if (open_journal(s, e) < 0) {
+        s->jlen = 0;
+        return STATE_NOT_RECORDED;
+    }
+    if ((rc = write_journal(s)) < 0) {
         err_set(e, ERR_LOCAL, "cannot write journal %s: %s", s->jpath, strerror(errno));
         /* A partial record is torn and will be dropped on load. */
-        return -1;
+        if (rc == STATE_NOT_RECORDED) s->jlen = 0;
+        return rc;
     }
     s->jlen = 0;
     return 0;

@@ -111,7 +111,12 @@ void state_mark_listed(struct state *s, const struct state_entry *ent);
 int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
               const char *name, struct err *e);
 
-/* Write and fsync every buffered record. */
+/* Write and fsync every buffered record. On failure (ERR_LOCAL: the disk
+ * full, an I/O error) returns STATE_NOT_RECORDED when none of the records
+ * is in the journal (a partial write was cut back off, and the buffered
+ * records are dropped): what they describe may be undone. Any other
+ * failure is -1: some may have been recorded. */
+#define STATE_NOT_RECORDED (-2)
 int state_commit(struct state *s, struct err *e);
 
 /* Rewrite the main file from memory and empty the journal. With

@@ -351,3 +351,27 @@ EOF
   pf_run
   [ "$status" -eq 0 ]
 }
+
+@test "a journal that cannot be written (disk full): said once, the messages failed, nothing left in tmp/, the next run fetches them once" {
+  SMALLFS=$W/small
+  mkdir -p "$SMALLFS"
+  mount -t tmpfs -o size=64k tmpfs "$SMALLFS" 2>/dev/null || skip "cannot mount a small tmpfs here"
+  put_samples 3
+  rc_delivery maildir "$MD"
+  mkdir -m 700 "$SMALLFS/state"
+  touch "$SMALLFS/state/alice@127.0.0.1.lock"
+  dd if=/dev/zero of="$SMALLFS/fill" bs=4k 2>/dev/null || true # the disk is full
+  run "$POPFETCH" -f "$RC" --state-dir "$SMALLFS/state" -v
+  [ "$status" -eq 10 ]
+  [ "$(grep -c '^popfetch: t: cannot write journal' <<<"$output")" -eq 1 ] || { echo "$output"; false; }
+  [[ $output == *"0 messages (0 bytes) retrieved, 0 deleted, 3 failed, in "* ]] || { echo "$output"; false; }
+  [ -z "$(ls -A "$MD/tmp")" ] || { ls -l "$MD/tmp"; false; }
+  [ -z "$(ls -A "$MD/new")" ]
+  [ "$(dovecot_count alice)" -eq 3 ]
+  # room again: the next run fetches each message once
+  rm "$SMALLFS/fill"
+  run "$POPFETCH" -f "$RC" --state-dir "$SMALLFS/state"
+  [ "$status" -eq 0 ]
+  mailcheck same "$MD" "$W"/orig/*
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
