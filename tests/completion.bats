@@ -325,3 +325,13 @@ EOF
   [[ $screen == *$'\n<--auth=cram-md5>'* || $screen == *$'\n<--auth><cram-md5>'* ]]
   [[ $screen == *$'\n<--import-seen><fetchmail:'"$HOME/.fetchids>"* ]]
 }
+
+@test "make install puts the program, both man pages and the completion under DESTDIR and PREFIX" {
+  run make -s -C "$PF_TOP" install DESTDIR="$W/root" PREFIX=/opt/pf
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ -x "$W/root/opt/pf/bin/popfetch" ]
+  [ -f "$W/root/opt/pf/share/man/man1/popfetch.1" ]
+  [ -f "$W/root/opt/pf/share/man/man5/popfetchrc.5" ]
+  cmp "$PF_TOP/contrib/bash-completion/popfetch" "$W/root/opt/pf/share/bash-completion/completions/popfetch"
+  [ -z "$(find "$W/root" -path "$W/root/opt" -prune -o -print | grep -vx "$W/root")" ] # nothing elsewhere
+}
