@@ -72,14 +72,22 @@ void session_state_key(const struct account *a, char *buf, size_t len)
     state_key(buf, len, id);
 }
 
+/* The key an older popfetch used: user@host:port. */
+static void old_state_key(const struct account *a, char *buf, size_t len)
+{
+    char id[1024];
+
+    snprintf(id, sizeof id, "%s@%s:%u", a->user, a->host, conf_port(a));
+    state_key(buf, len, id);
+}
+
 int session_state_lock(const struct account *a, const char *dir, struct state **st, struct err *e)
 {
-    char key[1024], id[1024], old[1024];
+    char key[1024], old[1024];
     int moved;
 
     session_state_key(a, key, sizeof key);
-    snprintf(id, sizeof id, "%s@%s:%u", a->user, a->host, conf_port(a));
-    state_key(old, sizeof old, id);
+    old_state_key(a, old, sizeof old);
     if (state_lock(st, dir, key, e) < 0) return -1;
     if ((moved = state_adopt(*st, old, e)) < 0) {
         state_close(*st);
@@ -97,10 +105,16 @@ static int lock_local(struct session *s)
     char key[1024], tag[16];
 
     session_state_key(s->a, key, sizeof key);
+    if (s->o->check) { /* --check touches nothing local: reads, creates nothing */
+        char old[1024];
+        old_state_key(s->a, old, sizeof old);
+        if (state_peek(&s->st, s->o->state_dir, key, old, s->e) < 0) return -1;
+        s->ls.st = s->st;
+        return 0;
+    }
     if (session_state_lock(s->a, s->o->state_dir, &s->st, s->e) < 0) return -1;
     s->ls.st = s->st; /* each UIDL is looked up in it as the listing arrives */
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
-    if (s->o->check) return 0; /* --check touches nothing local */
     struct deliver_ctx c = {
         .tag = tag, .mda_stderr = mda_said, .mda_stderr_ctx = (void *)s->a->name};
     if (deliver_open(&s->sink, s->a, &c, s->e) < 0) return -1;

@@ -389,13 +389,19 @@ static int load_file(struct state *s, const char *path, const char *magic, int j
     return 0;
 }
 
-static int lock_paths(struct state *s, const char *dir, const char *key, struct err *e)
+static int lock_names(struct state *s, const char *dir, const char *key, struct err *e)
 {
     if ((size_t)snprintf(s->dir, sizeof s->dir, "%s", dir) >= sizeof s->dir ||
         (size_t)snprintf(s->path, sizeof s->path, "%s/%s.state", dir, key) >= sizeof s->path ||
         (size_t)snprintf(s->jpath, sizeof s->jpath, "%s/%s.journal", dir, key) >= sizeof s->jpath ||
         (size_t)snprintf(s->lpath, sizeof s->lpath, "%s/%s.lock", dir, key) >= sizeof s->lpath)
         return err_set(e, ERR_LOCAL, "state path too long");
+    return 0;
+}
+
+static int lock_paths(struct state *s, const char *dir, const char *key, struct err *e)
+{
+    if (lock_names(s, dir, key, e) < 0) return -1;
     if (mkdirs(dir, e) < 0 || check_dir(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
     s->have_main = access(s->path, F_OK) == 0;
     return 0;
@@ -483,6 +489,51 @@ int state_adopt(struct state *s, const char *old_key, struct err *e)
     if (rc > 0) unlink(o.lpath); /* nothing is left under that name */
     close(old.lock_fd);
     return rc;
+}
+
+/* --check's view: the paths of key, or of old_key when only that one has
+ * files; the lock taken only if its file exists. Creates nothing. */
+static int peek_paths(struct state *s, const char *dir, const char *key, const char *old_key,
+                      struct err *e)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    struct stat st;
+
+    if (lock_names(s, dir, key, e) < 0) return -1;
+    if (old_key && access(s->path, F_OK) != 0 && access(s->jpath, F_OK) != 0) {
+        struct old_names o;
+        if (old_names(s, old_key, &o, e) < 0) return -1;
+        if (access(o.path, F_OK) == 0 || access(o.jpath, F_OK) == 0) {
+            memcpy(s->path, o.path, sizeof s->path);
+            memcpy(s->jpath, o.jpath, sizeof s->jpath);
+            memcpy(s->lpath, o.lpath, sizeof s->lpath);
+        }
+    }
+    if (stat(dir, &st) != 0) return errno == ENOENT ? 0 : check_dir(dir, e);
+    if (check_dir(dir, e) < 0) return -1;
+    s->have_main = access(s->path, F_OK) == 0;
+    s->lock_fd = open(s->lpath, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (s->lock_fd < 0) return errno == ENOENT ? 0 : open_fail(e, "lock file", s->lpath);
+    if (fcntl(s->lock_fd, F_SETLK, &fl) == 0) return 0;
+    close(s->lock_fd);
+    s->lock_fd = -1;
+    return take_lock(s, key, e); /* names the holder */
+}
+
+int state_peek(struct state **out, const char *dir, const char *key, const char *old_key,
+               struct err *e)
+{
+    struct state *s = calloc(1, sizeof *s);
+
+    *out = NULL;
+    if (!s) return err_set(e, ERR_INTERNAL, "out of memory");
+    s->lock_fd = s->journal_fd = -1;
+    if (peek_paths(s, dir, key, old_key, e) < 0) {
+        state_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
 }
 
 int state_load(struct state *s, struct err *e)

@@ -73,6 +73,14 @@ int state_open(struct state **out, const char *dir, const char *key, struct err 
 int state_lock(struct state **out, const char *dir, const char *key, struct err *e);
 int state_load(struct state *s, struct err *e);
 
+/* --check's read-only state_lock(): creates nothing (no directory, no lock
+ * file); state_load() follows. A missing directory or file is an empty
+ * state; the lock is taken when its file exists (ERR_LOCKED as above); when
+ * key has no files but old_key (or NULL) has, those are read, not moved (see
+ * state_adopt). Nothing may be committed to it. */
+int state_peek(struct state **out, const char *dir, const char *key, const char *old_key,
+               struct err *e);
+
 /* Between state_lock() and state_load(): when this key has no main file
  * yet, take over the files of old_key in the same directory (an older
  * naming of the same mailbox): under old_key's lock too (ERR_LOCKED when

@@ -19,7 +19,7 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   done
 }
 
-@test "--check counts new mail, fetches nothing, writes no state" {
+@test "--check counts new mail, fetches nothing, changes nothing on disk (no state dir, no lock file)" {
   dovecot_start
   put_n 3
   pf_rc_dovecot implicit "keep on"
@@ -27,13 +27,24 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   [ "$status" -eq 0 ]
   [[ $output == *"t: 3 new messages (3 on the server)"* ]]
   [ ! -e "$MD" ]
-  [ -z "$(ls "$SD" | grep -v '\.lock$')" ]
+  [ ! -e "$SD" ] || { ls -la "$SD"; false; }
   [ "$(dovecot_retr_del_counts)" = "0 0" ]
   pf_run
   [ "$status" -eq 0 ]
+  rm -f "$SD"/*.lock
+  find "$SD" -printf '%p %s %T@\n' | sort >"$W/before"
   pf_run --check
   [ "$status" -eq 1 ]
   [[ $output == *"t: 0 new messages (3 on the server)"* ]]
+  find "$SD" -printf '%p %s %T@\n' | sort >"$W/after"
+  diff "$W/before" "$W/after" # not even a lock file
+  # a state an older popfetch kept under user@host:port is read, not moved
+  local f old=$SD/alice@127.0.0.1:$DC_POP3S_PORT
+  for f in "$SD"/alice@127.0.0.1.*; do mv "$f" "$old.${f##*.}"; done
+  pf_run --check
+  [ "$status" -eq 1 ]
+  [[ $output == *"t: 0 new messages (3 on the server)"* ]]
+  [ ! -e "$SD/alice@127.0.0.1.state" ]
 }
 
 @test "-a fetches messages seen before again" {

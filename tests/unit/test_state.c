@@ -120,6 +120,28 @@ TEST(state_adopt_moves_the_old_files)
     CHECK(exists(dir, "old.state"));
 }
 
+/* --check's view creates nothing: no directory, no lock file; it reads
+ * an older naming's files where they are. */
+TEST(state_peek_creates_nothing)
+{
+    const char *dir = unit_tmpdir();
+    char sub[512];
+    struct state *s = NULL;
+    struct err e;
+
+    snprintf(sub, sizeof sub, "%s/none", dir);
+    CHECK(state_peek(&s, sub, "k", "old", &e) == 0);
+    CHECK(state_load(s, &e) == 0 && state_count(s) == 0);
+    state_close(s);
+    CHECK(access(sub, F_OK) != 0);
+    write_file(dir, "old.state", "popfetch-state 1\nD 1000 uid-1\n");
+    CHECK(state_peek(&s, dir, "k", "old", &e) == 0);
+    CHECK(state_load(s, &e) == 0);
+    CHECK(state_lookup(s, "uid-1", 5) != NULL);
+    state_close(s);
+    CHECK(!exists(dir, "k.lock") && !exists(dir, "old.lock") && exists(dir, "old.state"));
+}
+
 /* A crash after the journal moved, before the main file did: the next
  * call moves the main file. */
 TEST(state_adopt_finishes_a_move_a_crash_cut_short)
