@@ -42,6 +42,10 @@ static void usage(FILE *f)
           "      --mbox FILE        append to the mbox FILE\n"
           "      --state-dir DIR    where seen-state lives\n"
           "                         (default $XDG_STATE_HOME/popfetch)\n"
+          "      --dump-config [account...]\n"
+          "                         print each account's settings after defaults and\n"
+          "                         inheritance, and where each came from; connects\n"
+          "                         to nothing\n"
           "      --serverinfo [account]\n"
           "                         show what the server offers: TLS, certificate,\n"
           "                         CAPA, SASL; logs in when a password is configured\n"
@@ -83,6 +87,7 @@ enum {
     OPT_SYSLOG,
     OPT_LOGFILE,
     OPT_SERVERINFO,
+    OPT_DUMP_CONFIG,
     OPT_IMPORT_FETCHMAILRC,
 };
 
@@ -107,6 +112,7 @@ static const struct option longopts[] = {
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
+    {"dump-config", no_argument, NULL, OPT_DUMP_CONFIG},
     {"import-fetchmailrc", required_argument, NULL, OPT_IMPORT_FETCHMAILRC},
     {"import-seen", required_argument, NULL, 'I'},
     {"state-dir", required_argument, NULL, 'S'},
@@ -228,6 +234,9 @@ static int flag_opt(struct cli_options *o, int c)
     case OPT_SERVERINFO:
         o->serverinfo = 1;
         return 0;
+    case OPT_DUMP_CONFIG:
+        o->dump_config = 1;
+        return 0;
     case OPT_IMPORT_FETCHMAILRC:
         o->import_fetchmailrc = optarg;
         return 0;
@@ -301,17 +310,41 @@ int cli_wants(const struct cli_options *o, const struct account *a)
     return 0;
 }
 
+/* A setting the command line overrode: so --dump-config says. */
+static void from_cli(struct account *a, const char *key)
+{
+    int i = conf_key_index(key);
+
+    if (i >= 0) a->origin[i] = CONF_FROM_CLI;
+}
+
 void cli_apply(const struct cli_options *o, struct account *a)
 {
-    if (o->delivery_kind) a->delivery = o->cli_delivery;
-    if (o->timeout) a->timeout = (unsigned long)o->timeout;
+    if (o->delivery_kind) {
+        a->delivery = o->cli_delivery;
+        from_cli(a, "delivery");
+    }
+    if (o->timeout) {
+        a->timeout = (unsigned long)o->timeout;
+        from_cli(a, "timeout");
+    }
     if (o->keep >= 0) {
         a->keep.mode = o->keep ? KEEP_ON : KEEP_OFF;
         a->keep.seconds = 0;
+        from_cli(a, "keep");
     }
-    if (o->fetch_all) a->fetch_all = 1;
-    if (o->max_size) a->max_size = o->max_size;
-    if (o->max_messages) a->max_messages = o->max_messages;
+    if (o->fetch_all) {
+        a->fetch_all = 1;
+        from_cli(a, "fetch");
+    }
+    if (o->max_size) {
+        a->max_size = o->max_size;
+        from_cli(a, "max_size");
+    }
+    if (o->max_messages) {
+        a->max_messages = o->max_messages;
+        from_cli(a, "max_messages");
+    }
 }
 
 int cli_account(struct config *cfg, const struct cli_options *o, struct err *e)

@@ -35,6 +35,7 @@ struct cli_options {
     int syslog;                               /* --syslog */
     const char *logfile;                      /* --logfile */
     int serverinfo;                           /* --serverinfo */
+    int dump_config;                          /* --dump-config */
     const char *import_fetchmailrc;           /* --import-fetchmailrc FILE */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */

@@ -211,6 +211,7 @@ static const struct keydef keys[] = {
     {"state_key", V_STR, OFF(state_key), NULL},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= CONF_NKEYS, "struct account's origin[] must have a slot per key");
 
 void conf_account_defaults(struct account *a)
 {
@@ -324,8 +325,8 @@ static size_t distance(const char *a, const char *b)
 }
 
 /* The key a typo most likely meant: the closest within a third of its
- * length (at least 1, at most 3 edits), or one it starts or ends like
- * when '-' and '_' are confused; NULL when none is close. */
+ * length (at least 1, at most 3 edits; '-' for '_' costs nothing); NULL
+ * when none is close. */
 static const char *likely_key(const char *name)
 {
     static const char *const words[] = {"account", "defaults", "jobs"};
@@ -579,8 +580,10 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
 static void inherit(struct account *dst, const struct account *parent)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (parent->set & (1ULL << i))
+        if (parent->set & (1ULL << i)) {
             memcpy((char *)dst + keys[i].off, (const char *)parent + keys[i].off, keys[i].size);
+            dst->origin[i] = parent->origin[i];
+        }
     dst->set |= parent->set;
 }
 
@@ -710,6 +713,7 @@ static int handle_line(struct parser *ps, char *s)
     if (set_value(ps, k, tok + 1, ntok - 1) < 0) return -1;
     if (!strcmp(k->name, "password")) ps->saw_password = 1;
     ps->cur->set |= 1ULL << (k - keys);
+    ps->cur->origin[k - keys] = ps->line;
     return 0;
 }
 
@@ -758,7 +762,101 @@ int conf_set_key(struct config *cfg, struct account *a, const char *key, const c
     rc = set_value(&ps, k, args, 1);
     free(args[0]);
     if (rc == 0) a->set |= 1ULL << (k - keys);
+    if (rc == 0) a->origin[k - keys] = CONF_FROM_CLI;
     return rc;
+}
+
+int conf_key_index(const char *name)
+{
+    const struct keydef *k = find_key(name);
+
+    return k ? (int)(k - keys) : -1;
+}
+
+static void describe_keep(const struct keep_setting *k, char *val, size_t len)
+{
+    if (k->mode != KEEP_FOR)
+        snprintf(val, len, "%s", k->mode == KEEP_ON ? "on" : "off");
+    else if (k->seconds % 86400 == 0)
+        snprintf(val, len, "%lud", k->seconds / 86400);
+    else
+        snprintf(val, len, "%lus", k->seconds);
+}
+
+/* A string value as the config writes it: quoted when it holds a space. */
+static void describe_str(const char *v, char *val, size_t len)
+{
+    if (!v)
+        snprintf(val, len, "(none)");
+    else
+        snprintf(val, len, strpbrk(v, " \t\"#") ? "\"%s\"" : "%s", v);
+}
+
+int conf_describe(const struct account *a, size_t i, const char **name, char *val, size_t len,
+                  int *origin)
+{
+    const struct keydef *k = &keys[i];
+    const void *slot = (const char *)a + (i < NKEYS ? k->off : 0);
+    int b;
+
+    if (i >= NKEYS) return -1;
+    *name = k->name;
+    *origin = a->origin[i];
+    switch (k->type) {
+    case V_STR:
+    case V_PATH:
+    case V_FINGERPRINT:
+        if (!strcmp(k->name, "password") && *(const char *const *)slot)
+            snprintf(val, len, "****");
+        else
+            describe_str(*(const char *const *)slot, val, len);
+        break;
+    case V_BOOL:
+        snprintf(val, len, "%s", *(const int *)slot ? "on" : "off");
+        break;
+    case V_ENUM:
+        snprintf(val, len, "%s", k->names[*(const int *)slot]);
+        break;
+    case V_PORT:
+        snprintf(val, len, "%u", conf_port(a));
+        break;
+    case V_SECONDS:
+    case V_COUNT:
+        if (!*(const unsigned long *)slot)
+            snprintf(val, len, "(none)");
+        else
+            snprintf(val, len, "%lu", *(const unsigned long *)slot);
+        break;
+    case V_SIZE:
+        if (!*(const uint64_t *)slot)
+            snprintf(val, len, "(none)");
+        else
+            snprintf(val, len, "%llu", (unsigned long long)*(const uint64_t *)slot);
+        break;
+    case V_KEEP:
+        describe_keep(slot, val, len);
+        break;
+    case V_LOCKING:
+        b = *(const int *)slot;
+        snprintf(val, len, "%s",
+                 b == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL) ? "dotlock,fcntl"
+                 : b == MBOX_LOCK_DOTLOCK                   ? "dotlock"
+                 : b == MBOX_LOCK_FCNTL                     ? "fcntl"
+                                                            : "none");
+        break;
+    case V_TLSVER:
+        snprintf(val, len, "%s", *(const int *)slot == 13 ? "1.3" : "1.2");
+        break;
+    case V_DELIVERY: {
+        const struct delivery_setting *d = slot;
+        char arg[CONF_LINE_MAX];
+        describe_str(d->arg, arg, sizeof arg);
+        snprintf(val, len, "%s %s", d->kind ? delivery_names[d->kind & 3] : "(none)",
+                 d->arg ? arg : "");
+        break;
+    }
+    }
+    return 0;
 }
 
 int conf_check_account(const struct account *a, struct err *e)

@@ -116,6 +116,34 @@ static int run_serverinfo(struct config *cfg, const struct cli_options *o)
     return EXIT_MAIL;
 }
 
+/* --dump-config: each named account (or every one), its effective
+ * settings and where each came from. Connects to nothing. */
+static int run_dump(struct config *cfg, const struct cli_options *o)
+{
+    for (size_t n = 0; n < cfg->naccounts; n++) {
+        struct account *a = &cfg->accounts[n];
+        const char *name;
+        char val[1200], from[600];
+        int origin;
+
+        if (!cli_wants(o, a)) continue;
+        cli_apply(o, a);
+        if (a->line > 0)
+            printf("account %s  # %s:%d\n", a->name, cfg->path, a->line);
+        else
+            printf("account %s  # %s\n", a->name, cfg->path);
+        for (size_t i = 0; conf_describe(a, i, &name, val, sizeof val, &origin) == 0; i++) {
+            if (origin > 0)
+                snprintf(from, sizeof from, "%s:%d", cfg->path, origin);
+            else
+                snprintf(from, sizeof from, "%s", origin ? "command line" : "default");
+            printf("  %-22s %-34s # %s\n", name, val, from);
+        }
+        printf("\n");
+    }
+    return fflush(stdout) == 0 ? EXIT_MAIL : EXIT_INTERNAL;
+}
+
 /* The config file, or the account the command line describes. */
 static int load_config(struct cli_options *o, struct config *cfg, char *path, size_t len,
                        struct err *e)
@@ -145,6 +173,7 @@ static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
 
     if (o->import_seen) return run_import(cfg, o);
     if (cli_check_names(cfg, o, &e) < 0) return failed(NULL, &e);
+    if (o->dump_config) return run_dump(cfg, o);
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);

@@ -147,3 +147,26 @@ teardown() { pf_teardown; }
   [[ $output == *"no config file: neither $W/newhome/.config/popfetch/config nor $W/newhome/.popfetchrc exists"* ]]
   [[ $output == *"-f FILE"* ]]
 }
+
+@test "--dump-config: effective settings after defaults and inheritance, secrets masked, where each came from; connects to nothing" {
+  printf 'defaults\nkeep 14d\n\naccount a\nhost pop.invalid\nuser u\npassword "s3cret pw"\ndelivery mda "/usr/bin/procmail -d %%T"\n\naccount b : a\nhost other.invalid\nport 110\ntls starttls\n' >"$RC"
+  chmod 600 "$RC"
+  pf_run --dump-config -l 5M b
+  [ "$status" -eq 0 ]
+  [[ $output == *"account b  # $RC:10"* ]]
+  grep -Eq "^  host +other.invalid +# $RC:11\$" <<<"$output"
+  grep -Eq "^  user +u +# $RC:6\$" <<<"$output"                            # inherited from a
+  grep -Eq "^  keep +14d +# $RC:2\$" <<<"$output"                           # the defaults section
+  grep -Eq "^  tls +starttls +# $RC:13\$" <<<"$output"
+  grep -Eq "^  timeout +60 +# default\$" <<<"$output"
+  grep -Eq "^  max_size +5242880 +# command line\$" <<<"$output"
+  grep -Eq "^  password +\*\*\*\* +# $RC:7\$" <<<"$output"
+  grep -Fq 'delivery               mda "/usr/bin/procmail -d %T"' <<<"$output"
+  [[ $output != *"s3cret"* ]]
+  [[ $output != *"account a "* ]] # only the account named
+  [ ! -e "$SD" ]                  # nothing local either
+  # every account when none is named
+  pf_run --dump-config
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^account ' <<<"$output")" -eq 2 ]
+}
