@@ -156,7 +156,10 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
         }
     } else {
         if (!o->config && paths_default_config(path, len, e) < 0) return -1;
-        if (!o->config && access(path, F_OK) < 0 && errno == ENOENT) return paths_no_config(e);
+        if (!o->config && access(path, F_OK) < 0 && errno == ENOENT) {
+            (void)paths_no_config(e);
+            return -1;
+        }
         if (conf_load(o->config ? o->config : path, cfg, e) < 0) return -1;
     }
     if (cli_delivery(cfg, o, e) < 0) {

@@ -71,8 +71,7 @@ static void add(char *line, size_t *len, size_t max, const char *piece)
     size_t n = strlen(piece);
 
     if (*len + 2 + n > max) return;
-    memcpy(line + *len, "  ", 2);
-    memcpy(line + *len + 2, piece, n + 1);
+    snprintf(line + *len, n + 3, "  %s", piece);
     *len += 2 + n;
 }
 
@@ -100,8 +99,9 @@ static size_t compose(char *line, size_t cap, size_t max, unsigned long done_msg
     /* a rate over less than half a second says nothing ("0 B/s"): none yet */
     rate[0] = '\0';
     if (secs >= 0.5 && done_bytes) {
-        human(rate, sizeof rate - 2, (double)done_bytes / secs);
-        strcat(rate, "/s");
+        char r[32];
+        human(r, sizeof r, (double)done_bytes / secs);
+        snprintf(rate, sizeof rate, "%s/s", r);
     }
     add(line, &len, max, size);
     if (rate[0]) add(line, &len, max, rate);

@@ -473,7 +473,7 @@ static int adopt_files(struct state *s, const struct old_names *o, struct err *e
 
 int state_adopt(struct state *s, const char *old_key, struct err *e)
 {
-    struct old_names o;
+    struct old_names o = {.path = ""};
     struct state old = {.lock_fd = -1};
     int rc;
 
@@ -501,7 +501,7 @@ static int peek_paths(struct state *s, const char *dir, const char *key, const c
 
     if (lock_names(s, dir, key, e) < 0) return -1;
     if (old_key && access(s->path, F_OK) != 0 && access(s->jpath, F_OK) != 0) {
-        struct old_names o;
+        struct old_names o = {.path = ""};
         if (old_names(s, old_key, &o, e) < 0) return -1;
         if (access(o.path, F_OK) == 0 || access(o.jpath, F_OK) == 0) {
             memcpy(s->path, o.path, sizeof s->path);
