@@ -161,7 +161,7 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   [ "$status" -eq 0 ]
   fake_stop
   mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
-  # the same port: the state belongs to user@host:port
+  # the same port again (the state is the mailbox's, whatever the port)
   fake_start "$T/guess-wrong.txt" --implicit-tls --port "$FAKE_PORT"
   pf_run
   [ "$status" -eq 0 ]
