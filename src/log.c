@@ -21,6 +21,17 @@
 static int level = LOG_NORMAL;
 static int use_syslog;
 static int file_fd = -1;
+static int info_fd = STDOUT_FILENO;
+
+/* The `fd` of an informational line (-v, -vv): info_fd, LOG_INFO in syslog;
+ * of a notice: stderr, LOG_NOTICE. */
+#define INFO_LINE   (-2)
+#define NOTICE_LINE (-3)
+
+void log_spare_stdout(void)
+{
+    info_fd = STDERR_FILENO;
+}
 
 void log_use_syslog(void)
 {
@@ -70,8 +81,9 @@ static int goes_nowhere(int fd)
 static int deliver(int fd, const char *tag, char *buf, size_t n)
 {
     if (use_syslog) {
-        int prio =
-            fd == STDERR_FILENO ? (strcmp(tag, "warning: ") ? LOG_ERR : LOG_WARNING) : LOG_INFO;
+        int prio = fd == NOTICE_LINE     ? LOG_NOTICE
+                   : fd == STDERR_FILENO ? (strcmp(tag, "warning: ") ? LOG_ERR : LOG_WARNING)
+                                         : LOG_INFO;
         buf[n - 1] = '\0';
         syslog(prio, "%s", buf + 10); /* syslog names the program itself */
         return 1;
@@ -87,7 +99,10 @@ static int deliver(int fd, const char *tag, char *buf, size_t n)
         return emit(file_fd, line, m < sizeof line ? m : sizeof line - 1);
     }
     progress_clear();
-    return emit(fd, buf, n) && !goes_nowhere(fd);
+    {
+        int to = fd == INFO_LINE ? info_fd : fd == NOTICE_LINE ? STDERR_FILENO : fd;
+        return emit(to, buf, n) && !goes_nowhere(to);
+    }
 }
 
 static int vline(int fd, const char *account, const char *tag, const char *fmt, va_list ap)
@@ -138,7 +153,7 @@ void log_warn(const char *account, const char *fmt, ...)
     va_end(ap);
 }
 
-int log_notice(const char *account, const char *fmt, ...)
+int log_warn_seen(const char *account, const char *fmt, ...)
 {
     va_list ap;
     int seen;
@@ -149,13 +164,23 @@ int log_notice(const char *account, const char *fmt, ...)
     return seen;
 }
 
+void log_notice(const char *account, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < LOG_NORMAL) return;
+    va_start(ap, fmt);
+    vline(NOTICE_LINE, account, "", fmt, ap);
+    va_end(ap);
+}
+
 void log_info(const char *account, const char *fmt, ...)
 {
     va_list ap;
 
     if (level < LOG_VERBOSE) return;
     va_start(ap, fmt);
-    vline(STDOUT_FILENO, account, "", fmt, ap);
+    vline(INFO_LINE, account, "", fmt, ap);
     va_end(ap);
 }
 
@@ -182,7 +207,7 @@ void log_trace(void *ctx, char dir, const char *text, size_t len)
 
     if (level < LOG_TRACE) return;
     escape(shown, sizeof shown, text, len);
-    line(STDOUT_FILENO, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
+    line(INFO_LINE, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
 }
 
 void log_relay(const char *account, const char *tag, const char *text, size_t len)
