@@ -7,7 +7,7 @@
 #   make lint       cppcheck and clang-tidy; tests/lib/lint-bats (bats lines
 #                   that cannot fail) and its self-test
 #   make fuzz       libFuzzer targets (fuzz/fuzz.mk); make fuzz-smoke runs them
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (program, man pages, bash completion)
 #   make format     clang-format the tree
 
 CC         ?= cc
@@ -15,6 +15,7 @@ PKG_CONFIG ?= pkg-config
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
@@ -118,6 +119,8 @@ install: popfetch
 	install -m 755 popfetch $(DESTDIR)$(BINDIR)/popfetch
 	install -m 644 man/popfetch.1 $(DESTDIR)$(MANDIR)/man1/popfetch.1
 	install -m 644 man/popfetchrc.5 $(DESTDIR)$(MANDIR)/man5/popfetchrc.5
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 contrib/bash-completion/popfetch $(DESTDIR)$(BASHCOMPDIR)/popfetch
 
 # Static analysis: cppcheck and a chosen set of clang-tidy checks, no findings;
 # and no bats line that can never fail its test (tests/lib/lint-bats, which

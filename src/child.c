@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +135,43 @@ fail:
     saved = errno;
     if (write(status_fd, &saved, sizeof saved) < 0) _exit(127);
     _exit(127);
+}
+
+/* ---- finding a program, as execvp would ---------------------------------------------- */
+
+/* 0 when path is a regular file we may execute, else why not. */
+static int runnable(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0) return errno;
+    if (!S_ISREG(st.st_mode)) return EACCES;
+    return access(path, X_OK) == 0 ? 0 : errno;
+}
+
+int child_find_program(const char *name)
+{
+    const char *path = getenv("PATH"), *p;
+    char cand[4096];
+    int why = ENOENT;
+
+    if (!*name) return ENOENT;
+    if (strchr(name, '/')) return runnable(name);
+    if (!path) path = "/bin:/usr/bin"; /* glibc's execvp default */
+    for (p = path;; p++) {
+        size_t n = strcspn(p, ":");
+        int r;
+
+        if ((size_t)snprintf(cand, sizeof cand, "%.*s%s%s", (int)n, p, n ? "/" : "", name) <
+                sizeof cand &&
+            (r = runnable(cand)) != ENOENT && r != ENOTDIR) {
+            if (r == 0) return 0;
+            why = r; /* execvp goes on searching after EACCES, and so do we */
+        }
+        p += n;
+        if (!*p) break;
+    }
+    return why;
 }
 
 /* ---- in the parent: starting ------------------------------------------------------- */

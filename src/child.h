@@ -104,4 +104,11 @@ void child_terminate(struct child *c);
  * release what the supervisor holds. Safe after child_spawn failed. */
 void child_close(struct child *c);
 
+/* Would child_spawn() find argv[0] = name? It looks where execvp does (the
+ * name itself when it holds a '/', else each directory of PATH, or
+ * /bin:/usr/bin without one) for a regular file it may execute. Returns 0
+ * when there is one, else an errno: ENOENT (nowhere), EACCES (found, not
+ * executable). Lets a caller refuse a command before the first use. */
+int child_find_program(const char *name);
+
 #endif

@@ -52,6 +52,10 @@ static void usage(FILE *f)
           "      --mbox FILE        append to the mbox FILE\n"
           "      --state-dir DIR    where seen-state lives\n"
           "                         (default $XDG_STATE_HOME/popfetch)\n"
+          "      --dump-config [account...]\n"
+          "                         print each account's settings after defaults and\n"
+          "                         inheritance, and where each came from; connects\n"
+          "                         to nothing\n"
           "      --serverinfo [account]\n"
           "                         show what the server offers: TLS, certificate,\n"
           "                         CAPA, SASL; logs in when a password is configured\n"
@@ -98,6 +102,7 @@ enum {
     OPT_SYSLOG,
     OPT_LOGFILE,
     OPT_SERVERINFO,
+    OPT_DUMP_CONFIG,
     OPT_IMPORT_FETCHMAILRC,
     OPT_AUTHORIZE,
     OPT_DEVICE,
@@ -130,6 +135,7 @@ static const struct option longopts[] = {
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
+    {"dump-config", no_argument, NULL, OPT_DUMP_CONFIG},
     {"authorize", no_argument, NULL, OPT_AUTHORIZE},
     {"device", no_argument, NULL, OPT_DEVICE},
     {"import-fetchmailrc", required_argument, NULL, OPT_IMPORT_FETCHMAILRC},
@@ -262,6 +268,9 @@ static int flag_opt(struct cli_options *o, int c)
     case OPT_SERVERINFO:
         o->serverinfo = 1;
         return 0;
+    case OPT_DUMP_CONFIG:
+        o->dump_config = 1;
+        return 0;
     case OPT_AUTHORIZE:
         o->authorize = 1;
         return 0;
@@ -358,17 +367,41 @@ int cli_wants(const struct cli_options *o, const struct account *a)
     return 0;
 }
 
+/* A setting the command line overrode: so --dump-config says. */
+static void from_cli(struct account *a, const char *key)
+{
+    int i = conf_key_index(key);
+
+    if (i >= 0) a->origin[i] = CONF_FROM_CLI;
+}
+
 void cli_apply(const struct cli_options *o, struct account *a)
 {
-    if (o->delivery_kind) a->delivery = o->cli_delivery;
-    if (o->timeout) a->timeout = (unsigned long)o->timeout;
+    if (o->delivery_kind) {
+        a->delivery = o->cli_delivery;
+        from_cli(a, "delivery");
+    }
+    if (o->timeout) {
+        a->timeout = (unsigned long)o->timeout;
+        from_cli(a, "timeout");
+    }
     if (o->keep >= 0) {
         a->keep.mode = o->keep ? KEEP_ON : KEEP_OFF;
         a->keep.seconds = 0;
+        from_cli(a, "keep");
     }
-    if (o->fetch_all) a->fetch_all = 1;
-    if (o->max_size) a->max_size = o->max_size;
-    if (o->max_messages) a->max_messages = o->max_messages;
+    if (o->fetch_all) {
+        a->fetch_all = 1;
+        from_cli(a, "fetch");
+    }
+    if (o->max_size) {
+        a->max_size = o->max_size;
+        from_cli(a, "max_size");
+    }
+    if (o->max_messages) {
+        a->max_messages = o->max_messages;
+        from_cli(a, "max_messages");
+    }
 }
 
 int cli_account(struct config *cfg, const struct cli_options *o, struct err *e)
@@ -387,13 +420,16 @@ int cli_account(struct config *cfg, const struct cli_options *o, struct err *e)
         if (!strcmp(o->cli[i].key, "host")) host = o->cli[i].value;
     }
     if (!host) return err_set(e, ERR_USAGE, "an account on the command line needs --host");
-    if (!o->delivery_kind)
+    /* --serverinfo needs only what a connection needs: host (port, tls) */
+    if (!o->delivery_kind && !o->serverinfo)
         return err_set(e, ERR_USAGE,
                        "an account on the command line needs --maildir, --mbox or --mda");
     a.name = conf_strdup(cfg, host);
     a.delivery.kind = DELIVERY_MAILDIR; /* replaced by cli_delivery */
     if (!a.name || !(cfg->path = conf_strdup(cfg, "the command line")))
         return err_set(e, ERR_INTERNAL, "out of memory");
+    if (o->serverinfo)
+        return conf_add_account(cfg, &a) ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
     if (!a.user) return err_set(e, ERR_USAGE, "an account on the command line needs --user");
     if (conf_check_account(&a, e) < 0) return -1;
     return conf_add_account(cfg, &a) ? 0 : err_set(e, ERR_INTERNAL, "out of memory");
@@ -412,11 +448,31 @@ int cli_delivery(struct config *cfg, struct cli_options *o, struct err *e)
     return 0;
 }
 
+/* "its accounts: a, b, c" (as many as fit). */
+static void account_list_hint(const struct config *cfg, struct err *e)
+{
+    char list[ERR_MSG_MAX / 2];
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->naccounts && n < sizeof list; i++) {
+        int w = snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", cfg->accounts[i].name);
+        if (w < 0 || (size_t)w >= sizeof list - n) {
+            snprintf(list + n, sizeof list - n, ", ...");
+            break;
+        }
+        n += (size_t)w;
+    }
+    err_hint(e, "the accounts there: %s", list);
+}
+
 int cli_check_names(const struct config *cfg, const struct cli_options *o, struct err *e)
 {
     for (size_t i = 0; i < o->nnames; i++)
-        if (!conf_find((struct config *)cfg, o->names[i]))
-            return err_set(e, ERR_USAGE, "no account named `%s` in %s", o->names[i], cfg->path);
+        if (!conf_find((struct config *)cfg, o->names[i])) {
+            err_set(e, ERR_USAGE, "no account named `%s` in %s", o->names[i], cfg->path);
+            if (cfg->naccounts) account_list_hint(cfg, e);
+            return -1;
+        }
     if (cfg->naccounts == 0) return err_set(e, ERR_USAGE, "%s defines no accounts", cfg->path);
     return 0;
 }

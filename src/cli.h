@@ -35,6 +35,7 @@ struct cli_options {
     int syslog;                               /* --syslog */
     const char *logfile;                      /* --logfile */
     int serverinfo;                           /* --serverinfo */
+    int dump_config;                          /* --dump-config */
     int authorize;                            /* --authorize: OAuth2 sign-in for an account */
     int device;                               /* --device: with --authorize, the device flow */
     int json;                                 /* --json: results on stdout, JSON Lines */

@@ -218,6 +218,7 @@ static const struct keydef keys[] = {
     {"max_messages", V_COUNT, OFF(max_messages), NULL},
     {"timeout", V_SECONDS, OFF(timeout), NULL},
     {"state_dir", V_PATH, OFF(state_dir), NULL},
+    {"state_key", V_STR, OFF(state_key), NULL},
     {"oauth2", V_ENUM, OFF(oauth2), oauth2_names},
     {"oauth2_flow", V_ENUM, OFF(oauth2_flow), oauth2_flow_names},
     {"oauth2_client_id", V_WORD, OFF(oauth2_client_id), NULL},
@@ -236,6 +237,7 @@ static const struct keydef keys[] = {
 /* one bit per key in struct account's `set` */
 _Static_assert(sizeof keys / sizeof keys[0] <= 64, "too many keys for account.set");
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= CONF_NKEYS, "struct account's origin[] must have a slot per key");
 
 void conf_account_defaults(struct account *a)
 {
@@ -324,6 +326,62 @@ static const struct keydef *find_key(const char *name)
     for (size_t i = 0; i < NKEYS; i++)
         if (strcmp(keys[i].name, name) == 0) return &keys[i];
     return NULL;
+}
+
+/* Edit distance (insert, delete, replace, swap two neighbours), capped:
+ * anything above 3 is 4. */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), d[40][40];
+
+    if (la >= 40 || lb >= 40) return 4;
+    for (size_t i = 0; i <= la; i++) d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb] > 3 ? 4 : d[la][lb];
+}
+
+/* The key a typo most likely meant: the closest within a third of its
+ * length (at least 1, at most 3 edits; '-' for '_' costs nothing); NULL
+ * when none is close. */
+static const char *likely_key(const char *name)
+{
+    static const char *const words[] = {"account", "defaults", "jobs"};
+    const char *best = NULL;
+    size_t bestd = 4, allow = strlen(name) / 3;
+    char fixed[40];
+
+    snprintf(fixed, sizeof fixed, "%s", name);
+    for (char *p = fixed; *p; p++)
+        if (*p == '-') *p = '_';
+    if (allow < 1) allow = 1;
+    if (allow > 3) allow = 3;
+    for (size_t i = 0; i < NKEYS + 3; i++) {
+        const char *k = i < NKEYS ? keys[i].name : words[i - NKEYS];
+        size_t d = strcmp(fixed, k) == 0 ? 0 : distance(name, k);
+        if (d < bestd) {
+            bestd = d;
+            best = k;
+        }
+    }
+    return bestd <= allow ? best : NULL;
+}
+
+static int unknown_key(struct parser *ps, const char *name)
+{
+    const char *k = likely_key(name);
+
+    if (k) return perr(ps, "unknown key `%s`; did you mean `%s`?", name, k);
+    return perr(ps, "unknown key `%s`", name, 0);
 }
 
 /* Plain decimal, at most 9 digits. */
@@ -567,8 +625,10 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
 static void inherit(struct account *dst, const struct account *parent)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (parent->set & (1ULL << i))
+        if (parent->set & (1ULL << i)) {
             memcpy((char *)dst + keys[i].off, (const char *)parent + keys[i].off, keys[i].size);
+            dst->origin[i] = parent->origin[i];
+        }
     dst->set |= parent->set;
 }
 
@@ -773,7 +833,7 @@ static int handle_line(struct parser *ps, char *s)
     }
     if (!strcmp(tok[0], "account")) return start_account(ps, tok, ntok);
     if (!strcmp(tok[0], "jobs")) return set_jobs(ps, tok, ntok);
-    if (!(k = find_key(tok[0]))) return perr(ps, "unknown key `%s`", tok[0], 0);
+    if (!(k = find_key(tok[0]))) return unknown_key(ps, tok[0]);
     if (!ps->in_section)
         return perr(ps, "`%s` outside any section: start with `defaults` or `account NAME`", tok[0],
                     0);
@@ -782,6 +842,7 @@ static int handle_line(struct parser *ps, char *s)
     if (!strcmp(k->name, "password") || !strcmp(k->name, "oauth2_client_secret"))
         ps->saw_password = 1;
     ps->cur->set |= 1ULL << (k - keys);
+    ps->cur->origin[k - keys] = ps->line;
     return 0;
 }
 
@@ -853,7 +914,110 @@ int conf_set_key(struct config *cfg, struct account *a, const char *key, const c
     rc = set_value(&ps, k, args, 1);
     free(args[0]);
     if (rc == 0) a->set |= 1ULL << (k - keys);
+    if (rc == 0) a->origin[k - keys] = CONF_FROM_CLI;
     return rc;
+}
+
+int conf_key_index(const char *name)
+{
+    const struct keydef *k = find_key(name);
+
+    return k ? (int)(k - keys) : -1;
+}
+
+static void describe_keep(const struct keep_setting *k, char *val, size_t len)
+{
+    if (k->mode != KEEP_FOR)
+        snprintf(val, len, "%s", k->mode == KEEP_ON ? "on" : "off");
+    else if (k->seconds % 86400 == 0)
+        snprintf(val, len, "%lud", k->seconds / 86400);
+    else
+        snprintf(val, len, "%lus", k->seconds);
+}
+
+/* A string value as the config writes it: quoted when it holds a space. */
+static void describe_str(const char *v, char *val, size_t len)
+{
+    if (!v)
+        snprintf(val, len, "(none)");
+    else
+        snprintf(val, len, strpbrk(v, " \t\"#") ? "\"%s\"" : "%s", v);
+}
+
+int conf_describe(const struct account *a, size_t i, const char **name, char *val, size_t len,
+                  int *origin)
+{
+    const struct keydef *k = &keys[i];
+    const void *slot = (const char *)a + (i < NKEYS ? k->off : 0);
+    int b;
+
+    if (i >= NKEYS) return -1;
+    *name = k->name;
+    *origin = a->origin[i];
+    switch (k->type) {
+    case V_STR:
+    case V_PATH:
+    case V_FINGERPRINT:
+    case V_WORD:
+    case V_TEXT:
+    case V_URL:
+        if ((!strcmp(k->name, "password") || !strcmp(k->name, "oauth2_client_secret")) &&
+            *(const char *const *)slot)
+            snprintf(val, len, "****");
+        else
+            describe_str(*(const char *const *)slot, val, len);
+        break;
+    case V_BOOL:
+        snprintf(val, len, "%s", *(const int *)slot ? "on" : "off");
+        break;
+    case V_ENUM:
+        snprintf(val, len, "%s", k->names[*(const int *)slot]);
+        break;
+    case V_PORT:
+        if (!strcmp(k->name, "port"))
+            snprintf(val, len, "%u", conf_port(a));
+        else if (!*(const unsigned long *)slot)
+            snprintf(val, len, "(none)");
+        else
+            snprintf(val, len, "%lu", *(const unsigned long *)slot);
+        break;
+    case V_SECONDS:
+    case V_COUNT:
+        if (!*(const unsigned long *)slot)
+            snprintf(val, len, "(none)");
+        else
+            snprintf(val, len, "%lu", *(const unsigned long *)slot);
+        break;
+    case V_SIZE:
+        if (!*(const uint64_t *)slot)
+            snprintf(val, len, "(none)");
+        else
+            snprintf(val, len, "%llu", (unsigned long long)*(const uint64_t *)slot);
+        break;
+    case V_KEEP:
+        describe_keep(slot, val, len);
+        break;
+    case V_LOCKING:
+        b = *(const int *)slot;
+        snprintf(val, len, "%s",
+                 b == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL) ? "dotlock,fcntl"
+                 : b == MBOX_LOCK_DOTLOCK                   ? "dotlock"
+                 : b == MBOX_LOCK_FCNTL                     ? "fcntl"
+                                                            : "none");
+        break;
+    case V_TLSVER:
+        snprintf(val, len, "%s", *(const int *)slot == 13 ? "1.3" : "1.2");
+        break;
+    case V_DELIVERY: {
+        const struct delivery_setting *d = slot;
+        char arg[CONF_LINE_MAX];
+        describe_str(d->arg, arg, sizeof arg);
+        snprintf(val, len, "%s %s", d->kind ? delivery_names[d->kind & 3] : "(none)",
+                 d->arg ? arg : "");
+        break;
+    }
+    }
+    return 0;
 }
 
 int conf_check_account(const struct account *a, struct err *e)
@@ -1064,6 +1228,8 @@ static int load_default(struct parser *ps)
     if (!(ps->cfg->path =
               conf_strdup(ps->cfg, have_dir && access(main_path, F_OK) < 0 ? dir : main_path)))
         return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    /* neither file nor drop-ins: name both places a new user may have meant */
+    if (!have_dir && access(main_path, F_OK) < 0 && errno == ENOENT) return paths_no_config(ps->e);
     if ((!have_dir || access(main_path, F_OK) == 0) && load_file(ps, main_path) < 0) return -1;
     return have_dir ? load_dir(ps, dir) : 0;
 }

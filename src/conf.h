@@ -44,6 +44,8 @@ enum keep_mode { KEEP_OFF, KEEP_ON, KEEP_FOR };
 /* Order matches the names accepted by `pipelining` (conf.c). */
 enum pipelining_mode { PIPELINING_AUTO, PIPELINING_ON, PIPELINING_OFF };
 
+#define CONF_NKEYS 64 /* at least the keys of conf.c's table (one bit each in `set`) */
+
 struct keep_setting {
     int mode;              /* enum keep_mode */
     unsigned long seconds; /* for KEEP_FOR */
@@ -86,6 +88,7 @@ struct account {
     const char *state_dir;       /* NULL = the default */
     const char *status_dir;      /* NULL = the state directory */
     unsigned long poll_interval; /* daemon: seconds between polls, 0 = -d's */
+    const char *state_key;       /* what names the state; NULL = user@host */
 
     /* OAuth2 (oauth2.h): popfetch gets and refreshes the token itself */
     int oauth2;      /* enum oauth2_provider */
@@ -105,9 +108,14 @@ struct account {
     const char *file;
     int line;
     uint64_t set; /* keys given by this account or its parents (bit per key) */
+    /* where each key's value came from (index as conf_describe): a line of
+     * `file` (its own, a parent's or a defaults section), 0 the built-in
+     * default, CONF_FROM_CLI the command line */
+    int origin[CONF_NKEYS];
 };
 
 #define CONF_MAX_JOBS 64
+#define CONF_FROM_CLI (-1)
 
 /* `max_message_bytes`' default: 1 GiB. */
 #define CONF_MAX_MESSAGE_BYTES ((uint64_t)1 << 30)
@@ -158,6 +166,16 @@ int conf_parse_size(const char *s, uint64_t *out);
  * where it came from (e.g. "--mda") for messages. */
 int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, const char *value,
                       const char *src, struct err *e);
+
+/* The effective value of key number i (0, 1, ... until it returns -1) of
+ * account a, as a config line would write it: *name its key, val the value
+ * (`password` masked as ****; "(none)" when unset), *origin where it came
+ * from (struct account's origin). Returns 0, or -1 past the last key. */
+int conf_describe(const struct account *a, size_t i, const char **name, char *val, size_t len,
+                  int *origin);
+
+/* The index of key `name` for origin[], or -1. */
+int conf_key_index(const char *name);
 
 /* Set one key of an account as a config line would (the command line's
  * account); `src` names the option in messages. */

@@ -2,6 +2,7 @@
  * connect — the connect sequence and the "may a secret be sent" rule. See
  * connect.h.
  */
+#include <poll.h>
 #include <string.h>
 
 #include "connect.h"
@@ -80,19 +81,55 @@ static int stls(struct run *r, struct err *e)
     return capa(r, "after STLS", e);
 }
 
+static void note(const struct run *r, const char *msg)
+{
+    if (r->ob && r->ob->note) r->ob->note(r->ob->ctx, msg);
+}
+
+#define WAITS_FOR_TLS                                                                              \
+    "the server may be waiting for TLS (a POP3S port, such as 995): use `tls implicit` there, "    \
+    "or port 110 with `tls starttls`"
+
+/* On a clear connection: a greeting, or after a few seconds of silence the
+ * likely reason; then the greeting, within `timeout`. */
+static int greeting(struct run *r, struct err *e)
+{
+    struct net_conn *net = r->cn->net;
+
+    if (r->a->tls != TLS_IMPLICIT && net_buffered(net) == 0 &&
+        net->timeout_ms > CONNECT_GREETING_NOTE_MS) {
+        struct err quiet;
+        int silent;
+
+        net_set_deadline(net, CONNECT_GREETING_NOTE_MS);
+        silent = net_wait(net, POLLIN, &quiet) < 0 && quiet.kind == ERR_TIMEOUT;
+        net_clear_deadline(net);
+        if (silent) note(r, "no greeting yet: " WAITS_FOR_TLS);
+    }
+    if (pop3_greeting(r->cn->pop, e) == 0) return 0;
+    if (e->kind == ERR_TIMEOUT && r->a->tls != TLS_IMPLICIT) err_hint(e, WAITS_FOR_TLS);
+    return -1;
+}
+
 static int sequence(struct run *r, struct err *e)
 {
     struct connection *cn = r->cn;
     const struct account *a = r->a;
     unsigned port = conf_port(a);
 
+    if (a->tls != TLS_IMPLICIT && port == 995)
+        note(r, a->tls == TLS_STARTTLS
+                    ? "`tls starttls` with port 995: port 995 is POP3S, where the server "
+                      "waits for TLS first; use `tls implicit` (or port 110)"
+                    : "`tls off` with port 995: port 995 is POP3S, where the server waits "
+                      "for TLS first; use `tls implicit`");
     if (net_connect(cn->net, a->host, port, (int)a->timeout * 1000, e) < 0) return -1;
     if (r->ob && r->ob->connected) r->ob->connected(r->ob->ctx, cn->net, port);
     pop3_init(cn->pop, cn->net);
     cn->pop->trace = r->cp->trace;
     cn->pop->trace_ctx = r->cp->trace_ctx;
     if (a->tls == TLS_IMPLICIT && start_tls(r, e) < 0) return -1;
-    if (pop3_greeting(cn->pop, e) < 0) return -1;
+    if (greeting(r, e) < 0) return -1;
     if (r->ob && r->ob->greeting) r->ob->greeting(r->ob->ctx, cn->pop);
     if (capa(r, a->tls == TLS_STARTTLS ? "before STLS" : "before login", e) < 0) return -1;
     return a->tls == TLS_STARTTLS ? stls(r, e) : 0;

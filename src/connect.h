@@ -13,6 +13,10 @@
  * (--serverinfo) the handshake completes so the certificate can be shown,
  * and connect_secret_ok() then answers no.
  *
+ * A clear connection (tls starttls or off) to a server that says nothing is
+ * most often a POP3S port: the observer hears so after a few seconds, and
+ * the timeout's error says so in its hint.
+ *
  * It prints nothing: whoever wants to show the steps passes an observer,
  * whose callbacks see each one as it happens. Server and certificate text
  * handed to them is escaped, except CAPA lines, which are passed raw with
@@ -45,7 +49,16 @@ struct connect_observer {
     /* STLS about to be sent (r NULL), then accepted (r its +OK); listed:
      * CAPA had announced it */
     void (*stls)(void *ctx, int listed, const struct pop3_reply *r);
+    /* A likely mistake, said at once: `tls starttls` (or off) with port
+     * 995, before connecting; no greeting after CONNECT_GREETING_NOTE_MS on
+     * a clear connection (a POP3S server waits for the client's TLS). */
+    void (*note)(void *ctx, const char *msg);
 };
+
+/* How long a clear connection waits for the greeting before the observer
+ * hears that the server may be waiting for TLS (the wait goes on up to
+ * `timeout`). */
+#define CONNECT_GREETING_NOTE_MS 4000
 
 /* One connection; its net_conn and pop3 are the caller's. */
 struct connection {

@@ -237,12 +237,29 @@ static int dele_reply(struct fetcher *f, unsigned long i)
 
 /* ---- durability ---------------------------------------------------------- */
 
+/* The group could not be made durable or recorded (the disk full): its
+ * messages failed and stay on the server; their files go when nothing of
+ * them was recorded (the next run fetches them again), else the next
+ * run's recovery settles them. Said once: the group is gone. */
+static int group_lost(struct fetcher *f, int recorded)
+{
+    struct sink *k = f->j.sink;
+
+    f->res->failed += f->ng;
+    for (size_t j = 0; j < f->ng && !recorded && k->ops->discard; j++)
+        if (f->names[j][0]) k->ops->discard(k, f->names[j]);
+    f->ng = 0;
+    f->gbytes = 0;
+    return -1;
+}
+
 /* Make the group durable in the sink, record it, publish it, then queue
  * the DELEs its policy asks for (unless `dele` is 0: the session is ending). */
 static int commit_group(struct fetcher *f, int dele)
 {
     struct sink *k = f->j.sink;
     struct listing *ls = f->j.ls;
+    int rc;
 
     if (f->ng == 0) return 0;
     if (f->dpos) { /* keep what is still to be queued at the front */
@@ -252,7 +269,7 @@ static int commit_group(struct fetcher *f, int dele)
     }
     if (f->nd + f->ng > sizeof f->deletable / sizeof f->deletable[0])
         return err_set(f->e, ERR_INTERNAL, "too many deletions waiting");
-    if (k->ops->sync(k, f->e) < 0) return -1;
+    if (k->ops->sync(k, f->e) < 0) return group_lost(f, 0);
     for (size_t j = 0; j < f->ng && !f->final_end; j++) { /* final: recorded at end() */
         unsigned long i = f->group[j];
         const char *uidl = listing_uidl_of(ls, i);
@@ -260,7 +277,7 @@ static int commit_group(struct fetcher *f, int dele)
                               f->names[j][0] ? f->names[j] : NULL, f->e) < 0)
             return -1;
     }
-    if (state_commit(f->j.st, f->e) < 0) return -1;
+    if ((rc = state_commit(f->j.st, f->e)) < 0) return group_lost(f, rc != STATE_NOT_RECORDED);
     for (size_t j = 0; j < f->ng; j++) FAULT_POINT("after-journal", f->group[j] + 1);
     for (size_t j = 0; j < f->ng; j++)
         if (k->ops->publish(k, f->names[j], f->e) < 0) return -1;

@@ -53,7 +53,7 @@ static int answer_to(struct listing *l, const char *cmd, int sent, struct pop3_r
 /* Say which listing a read failure (line too long, timeout) hit. */
 static int listing_failed(struct err *e, const char *what)
 {
-    if (e->kind == ERR_PROTOCOL || e->kind == ERR_TIMEOUT)
+    if (e->kind == ERR_PROTOCOL || e->kind == ERR_TIMEOUT || e->kind == ERR_CONNECT)
         err_prefix(e, "reading the %s listing", what);
     return -1;
 }

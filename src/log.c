@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,15 +60,25 @@ int log_get_level(void)
 }
 
 /* A line that cannot be written (stderr closed, the disk full) is dropped:
- * there is nowhere left to say so. */
-static void emit(int fd, const char *buf, size_t len)
+ * there is nowhere left to say so. 1 when written, else 0. */
+static int emit(int fd, const char *buf, size_t len)
 {
-    (void)fdio_write_full(fd, buf, len);
+    return fdio_write_full(fd, buf, len) == 0;
+}
+
+/* Is fd /dev/null (cron's >/dev/null 2>&1): written, but seen by no one? */
+static int goes_nowhere(int fd)
+{
+    struct stat a, b;
+
+    return fstat(fd, &a) == 0 && S_ISCHR(a.st_mode) && stat("/dev/null", &b) == 0 &&
+           a.st_rdev == b.st_rdev;
 }
 
 /* Where a finished line goes: syslog, the log file or fd. buf[n-1] is the
- * newline; "popfetch: " starts it. */
-static void deliver(int fd, const char *tag, char *buf, size_t n)
+ * newline; "popfetch: " starts it. 1 when it reached a place someone can
+ * read (syslog, the log file, an fd that is not /dev/null), else 0. */
+static int deliver(int fd, const char *tag, char *buf, size_t n)
 {
     if (use_syslog) {
         int prio = fd == NOTICE_LINE     ? LOG_NOTICE
@@ -75,7 +86,7 @@ static void deliver(int fd, const char *tag, char *buf, size_t n)
                                          : LOG_INFO;
         buf[n - 1] = '\0';
         syslog(prio, "%s", buf + 10); /* syslog names the program itself */
-        return;
+        return 1;
     }
     if (file_fd >= 0) {
         char stamp[40], line[LOG_LINE_MAX + 48];
@@ -85,27 +96,29 @@ static void deliver(int fd, const char *tag, char *buf, size_t n)
         if (!localtime_r(&t, &tm) || !strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S%z", &tm))
             snprintf(stamp, sizeof stamp, "-");
         m = (size_t)snprintf(line, sizeof line, "%s %.*s", stamp, (int)n, buf);
-        emit(file_fd, line, m < sizeof line ? m : sizeof line - 1);
-        return;
+        return emit(file_fd, line, m < sizeof line ? m : sizeof line - 1);
     }
     progress_clear();
-    emit(fd == INFO_LINE ? info_fd : fd == NOTICE_LINE ? STDERR_FILENO : fd, buf, n);
+    {
+        int to = fd == INFO_LINE ? info_fd : fd == NOTICE_LINE ? STDERR_FILENO : fd;
+        return emit(to, buf, n) && !goes_nowhere(to);
+    }
 }
 
-static void vline(int fd, const char *account, const char *tag, const char *fmt, va_list ap)
+static int vline(int fd, const char *account, const char *tag, const char *fmt, va_list ap)
 {
     char buf[LOG_LINE_MAX];
     int n = snprintf(buf, sizeof buf - 1, "popfetch: %s%s%s", account ? account : "",
                      account ? ": " : "", tag);
 
-    if (n < 0) return;
+    if (n < 0) return 0;
     if ((size_t)n < sizeof buf - 1) {
         int m = vsnprintf(buf + n, sizeof buf - 1 - (size_t)n, fmt, ap);
         if (m > 0) n += m;
     }
     if ((size_t)n > sizeof buf - 2) n = (int)sizeof buf - 2;
     buf[n++] = '\n';
-    deliver(fd, tag, buf, (size_t)n);
+    return deliver(fd, tag, buf, (size_t)n);
 }
 
 static void line(int fd, const char *account, const char *tag, const char *fmt, ...)
@@ -138,6 +151,17 @@ void log_warn(const char *account, const char *fmt, ...)
     va_start(ap, fmt);
     vline(STDERR_FILENO, account, "warning: ", fmt, ap);
     va_end(ap);
+}
+
+int log_warn_seen(const char *account, const char *fmt, ...)
+{
+    va_list ap;
+    int seen;
+
+    va_start(ap, fmt);
+    seen = vline(STDERR_FILENO, account, "warning: ", fmt, ap);
+    va_end(ap);
+    return seen;
 }
 
 void log_notice(const char *account, const char *fmt, ...)

@@ -37,6 +37,11 @@ int log_get_level(void);
 /* An error with its hint, e.g. "popfetch: work: cannot connect ...". */
 void log_error(const char *account, const struct err *e);
 void log_warn(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A warning that -q does not silence: something left undone that only the
+ * user can fix (a message left on the server for good). Returns 1 when the
+ * line reached a place someone can read (syslog, the log file, a stderr
+ * that is open and not /dev/null), 0 otherwise: "reported" only then. */
+int log_warn_seen(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Something the person running popfetch should know though nothing is
  * wrong (a daemon re-read its config, an account recovered): stderr,
  * hidden by -q; LOG_NOTICE in syslog. */

@@ -6,9 +6,12 @@
  * OAuth2 token (--authorize), run the accounts once or as a daemon. Exit
  * codes come from exitcode.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -111,12 +114,40 @@ static int run_serverinfo(struct config *cfg, const struct cli_options *o)
         return failed(NULL, &e);
     }
     /* Log in only with a secret that needs no questions. */
-    if ((a->password || a->passwordeval) && secret_get(a, &secret, &e) < 0)
+    if (a->user && (a->password || a->passwordeval) && secret_get(a, &secret, &e) < 0)
         return failed(a->name, &e);
     rc = serverinfo_run(a, secret, print_line, NULL, &e);
     secret_free(secret);
     if (rc < 0) return failed(a->name, &e);
     return EXIT_MAIL;
+}
+
+/* --dump-config: each named account (or every one), its effective
+ * settings and where each came from. Connects to nothing. */
+static int run_dump(struct config *cfg, const struct cli_options *o)
+{
+    for (size_t n = 0; n < cfg->naccounts; n++) {
+        struct account *a = &cfg->accounts[n];
+        const char *name;
+        char val[1200], from[600];
+        int origin;
+
+        if (!cli_wants(o, a)) continue;
+        cli_apply(o, a);
+        if (a->line > 0)
+            printf("account %s  # %s:%d\n", a->name, cfg->path, a->line);
+        else
+            printf("account %s  # %s\n", a->name, cfg->path);
+        for (size_t i = 0; conf_describe(a, i, &name, val, sizeof val, &origin) == 0; i++) {
+            if (origin > 0)
+                snprintf(from, sizeof from, "%s:%d", cfg->path, origin);
+            else
+                snprintf(from, sizeof from, "%s", origin ? "command line" : "default");
+            printf("  %-22s %-34s # %s\n", name, val, from);
+        }
+        printf("\n");
+    }
+    return fflush(stdout) == 0 ? EXIT_MAIL : EXIT_INTERNAL;
 }
 
 /* --authorize [--device]: the OAuth2 sign-in of one account. */
@@ -179,6 +210,7 @@ static int run_mode(struct config *cfg, struct cli_options *o)
 
     if (o->import_seen) return run_import(cfg, o);
     if (cli_check_names(cfg, o, &e) < 0) return failed(NULL, &e);
+    if (o->dump_config) return run_dump(cfg, o);
     if (o->status) return showstatus_run(cfg, o);
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
@@ -202,6 +234,13 @@ static void process_init(void)
      * others go on), instead of killing the run without a word. Children
      * get the default back (child.c). */
     signal(SIGXFSZ, SIG_IGN);
+    /* A closed stdin, stdout or stderr becomes /dev/null: else the next
+     * file or socket opened would take its number, and a warning meant for
+     * stderr would land in it. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+            open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
+            _exit(EXIT_INTERNAL);
 }
 
 int main(int argc, char **argv)

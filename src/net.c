@@ -323,7 +323,8 @@ int net_getline(struct net_conn *c, const char **line, size_t *len, size_t max, 
         r = net_fill(c, e);
         if (r < 0) return -1;
         if (r == 0) {
-            err_set(e, ERR_PROTOCOL, "%s closed the connection%s", c->host,
+            /* a connection lost is a connection fault, over TLS or not */
+            err_set(e, ERR_CONNECT, "%s closed the connection%s", c->host,
                     avail ? " in the middle of a line" : "");
             return -1;
         }

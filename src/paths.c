@@ -98,6 +98,23 @@ int paths_default_config(char *buf, size_t len, struct err *e)
     return 0;
 }
 
+int paths_no_config(struct err *e)
+{
+    char xdg[PATHS_MAX], rc[PATHS_MAX];
+    struct err why;
+    int x = from_xdg("XDG_CONFIG_HOME", "/popfetch/config", xdg, sizeof xdg, e);
+
+    if (x < 0) return -1;
+    if (!x && under_home("/.config/popfetch/config", xdg, sizeof xdg, "", &why) < 0)
+        snprintf(xdg, sizeof xdg, "~/.config/popfetch/config");
+    if (under_home("/.popfetchrc", rc, sizeof rc, "", &why) < 0)
+        snprintf(rc, sizeof rc, "~/.popfetchrc");
+    err_set(e, ERR_USAGE, "no config file: neither %s nor %s exists", xdg, rc);
+    err_hint(e, "create one (see `man popfetchrc`; --import-fetchmailrc converts a fetchmail "
+                "rc file), or name one with -f FILE");
+    return -1;
+}
+
 int paths_default_state(char *buf, size_t len, struct err *e)
 {
     int xdg = from_xdg("XDG_STATE_HOME", "/popfetch", buf, len, e);

@@ -41,6 +41,10 @@ int paths_expand_home(const char *path, char *buf, size_t len, struct err *e);
  * ~/.popfetchrc. Without a home only the first can be had. */
 int paths_default_config(char *buf, size_t len, struct err *e);
 
+/* The error when neither default config file exists (ERR_USAGE, naming
+ * both places a new user may have meant). Returns -1. */
+int paths_no_config(struct err *e);
+
 /* The state directory when neither --state-dir nor `state_dir` names one:
  * $XDG_STATE_HOME/popfetch, else ~/.local/state/popfetch. */
 int paths_default_state(char *buf, size_t len, struct err *e);

@@ -492,7 +492,8 @@ int pop3_capa_watched(struct pop3 *p, pop3_capa_fn fn, void *ctx, struct err *e)
         if (fn) fn(ctx, &r, line, len);
     }
     if (rc < 0) {
-        if (e->kind == ERR_PROTOCOL || e->kind == ERR_TIMEOUT) err_prefix(e, "reading CAPA");
+        if (e->kind == ERR_PROTOCOL || e->kind == ERR_TIMEOUT || e->kind == ERR_CONNECT)
+            err_prefix(e, "reading CAPA");
         return -1;
     }
     p->capa.known = 1;
@@ -531,7 +532,7 @@ static int body_stream(struct pop3 *p, struct dotstream *d, pop3_write_fn w, voi
         r = net_fill(p->net, e);
         if (r < 0) return -1;
         if (r == 0)
-            return err_set(e, ERR_PROTOCOL, "%s closed the connection in the middle of a message",
+            return err_set(e, ERR_CONNECT, "%s closed the connection in the middle of a message",
                            p->net->host);
     }
     return (w == NULL || writing) ? 0 : 1;

@@ -6,6 +6,10 @@
  * Only when stderr is a terminal, the level is normal (not -q, not -v/-vv
  * whose lines would collide with it) and accounts run one at a time;
  * otherwise every call does nothing. Redraws are limited to ten a second.
+ * The line never wraps (a wrapped line leaves a row of debris at each
+ * redraw): it fits the terminal's width, asked at each redraw (so a resize
+ * is followed), leaving out the bar, then the rate, then the size. No rate
+ * is shown before half a second has passed.
  */
 #ifndef POPFETCH_PROGRESS_H
 #define POPFETCH_PROGRESS_H

@@ -22,6 +22,15 @@
 #include "status.h"
 #include "stop.h"
 
+/* What happened to the DELEs: committed by the server's answer to QUIT,
+ * or only marked (to be deleted again by the next run). */
+static const char *deleted_word(const struct session_result *r)
+{
+    return r->quit_unanswered && r->deleted ? "marked for deletion (QUIT unanswered: the next run "
+                                              "deletes them)"
+                                            : "deleted";
+}
+
 /* On a terminal: the progress line becomes the run's summary (or goes
  * away before an error is shown). */
 static void progress_summary(const struct session_result *r)
@@ -32,17 +41,32 @@ static void progress_summary(const struct session_result *r)
         progress_end(NULL);
         return;
     }
-    snprintf(text, sizeof text, "%lu message%s (%llu bytes) retrieved, %lu deleted%s in %.1f s",
+    snprintf(text, sizeof text, "%lu message%s (%llu bytes) retrieved, %lu %s%s in %.1f s",
              r->fetched, r->fetched == 1 ? "" : "s", (unsigned long long)r->bytes, r->deleted,
-             r->failed ? ", some failed" : "", (double)r->ms / 1000.0);
+             deleted_word(r), r->failed ? ", some failed" : "", (double)r->ms / 1000.0);
     progress_end(text);
 }
 
+/* -v's line; after a failure it says what failed first, then what was
+ * done before it. */
 static void summary(const struct account *a, const struct session_result *r)
 {
-    log_info(a->name, "%lu message%s (%llu bytes) retrieved, %lu deleted, %lu failed, in %.2f s",
+    int bad = r->err.kind != ERR_NONE;
+
+    log_info(a->name, "%s%s%s%lu message%s (%llu bytes) retrieved, %lu %s, %lu failed, in %.2f s",
+             bad ? "the run failed (" : "", bad ? r->err.msg : "", bad ? "); before that: " : "",
              r->fetched, r->fetched == 1 ? "" : "s", (unsigned long long)r->bytes, r->deleted,
-             r->failed, (double)r->ms / 1000.0);
+             deleted_word(r), r->failed, (double)r->ms / 1000.0);
+}
+
+/* An interactive run (stdout a terminal) with nothing new says so once. */
+static void no_new_mail(const struct account *a, const struct session_result *r)
+{
+    if (r->err.kind != ERR_NONE || r->new_messages || r->fetched || r->failed ||
+        log_get_level() < LOG_NORMAL || !isatty(STDOUT_FILENO))
+        return;
+    printf("%s: no new mail\n", a->name);
+    fflush(stdout);
 }
 
 /* --check's line: on stdout, or stderr when stdout carries --json. */
@@ -134,6 +158,7 @@ int run_report(const struct account *a, const struct cli_options *o, const struc
         if (out->r.err.kind == ERR_NONE) check_line(a, &out->r, o->json);
     } else {
         summary(a, &out->r);
+        if (!o->json && !o->daemon) no_new_mail(a, &out->r);
     }
     if (o->json)
         print_json(a, out,

@@ -64,6 +64,11 @@ static void seen_connected(void *ctx, const struct net_conn *c, unsigned port)
                                  : "no TLS");
 }
 
+static void seen_note(void *ctx, const char *msg)
+{
+    say(ctx, "note:           %s", msg);
+}
+
 static void seen_greeting(void *ctx, const struct pop3 *p)
 {
     struct report *r = ctx;
@@ -146,6 +151,10 @@ static int log_in(struct report *r, struct connection *cn, const char *secret, s
  * certificate was not trusted (the error says why; exit status 2). */
 static int login_step(struct report *r, struct connection *cn, const char *secret, struct err *e)
 {
+    if (!r->a->user) {
+        say(r, "login:          skipped (no user given)");
+        return 0;
+    }
     if (!secret) {
         say(r, "login:          skipped (no password or passwordeval for this account)");
         return 0;
@@ -167,7 +176,8 @@ int serverinfo_run(const struct account *a, const char *secret, serverinfo_out_f
                                   .tls = seen_tls,
                                   .greeting = seen_greeting,
                                   .capa = seen_capa,
-                                  .stls = seen_stls};
+                                  .stls = seen_stls,
+                                  .note = seen_note};
     struct connect_params cp = {.use = CONNECT_REPORT, .ob = &ob};
     struct connection cn;
     struct net_conn c;

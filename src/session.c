@@ -72,7 +72,39 @@ static void sink_warn(void *ctx, const char *msg)
 
 void session_state_key(const struct account *a, char *buf, size_t len)
 {
-    state_key(buf, len, a->user, a->host, conf_port(a));
+    char id[1024];
+
+    if (a->state_key)
+        snprintf(id, sizeof id, "%s", a->state_key);
+    else
+        snprintf(id, sizeof id, "%s@%s", a->user, a->host);
+    state_key(buf, len, id);
+}
+
+/* The key an older popfetch used: user@host:port. */
+static void old_state_key(const struct account *a, char *buf, size_t len)
+{
+    char id[1024];
+
+    snprintf(id, sizeof id, "%s@%s:%u", a->user, a->host, conf_port(a));
+    state_key(buf, len, id);
+}
+
+int session_state_lock(const struct account *a, const char *dir, struct state **st, struct err *e)
+{
+    char key[1024], old[1024];
+    int moved;
+
+    session_state_key(a, key, sizeof key);
+    old_state_key(a, old, sizeof old);
+    if (state_lock(st, dir, key, e) < 0) return -1;
+    if ((moved = state_adopt(*st, old, e)) < 0) {
+        state_close(*st);
+        *st = NULL;
+        return -1;
+    }
+    if (moved) log_info(a->name, "state %s/%s.* moved to %s", dir, old, state_path(*st));
+    return 0;
 }
 
 /* Before connecting: one run per account at a time, and a sink that can
@@ -82,10 +114,16 @@ static int lock_local(struct session *s)
     char key[1024], tag[16];
 
     session_state_key(s->a, key, sizeof key);
-    if (state_lock(&s->st, s->o->state_dir, key, s->e) < 0) return -1;
+    if (s->o->check) { /* --check touches nothing local: reads, creates nothing */
+        char old[1024];
+        old_state_key(s->a, old, sizeof old);
+        if (state_peek(&s->st, s->o->state_dir, key, old, s->e) < 0) return -1;
+        s->ls.st = s->st;
+        return 0;
+    }
+    if (session_state_lock(s->a, s->o->state_dir, &s->st, s->e) < 0) return -1;
     s->ls.st = s->st; /* each UIDL is looked up in it as the listing arrives */
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
-    if (s->o->check) return 0; /* --check touches nothing local */
     struct deliver_ctx c = {.tag = tag,
                             .mda_stderr = mda_said,
                             .mda_stderr_ctx = (void *)s->a->name,
@@ -178,10 +216,18 @@ static void seen_tls(void *ctx, const struct net_conn *c, const struct tls_peer_
     if (log_get_level() >= LOG_TRACE) seen_certificate(a, pi);
 }
 
+static void seen_note(void *ctx, const char *msg)
+{
+    const struct account *a = ctx;
+
+    log_warn(a->name, "%s", msg);
+}
+
 static int connect_server(struct session *s)
 {
     const struct account *a = s->a;
-    struct connect_observer ob = {.ctx = (void *)a, .connected = seen_connected, .tls = seen_tls};
+    struct connect_observer ob = {
+        .ctx = (void *)a, .connected = seen_connected, .tls = seen_tls, .note = seen_note};
     struct connect_params cp = {.use = CONNECT_STRICT, .ob = &ob};
     const char *v;
     int rc;
@@ -363,15 +409,18 @@ static void policy_of(const struct account *a, struct plan_policy *p)
 }
 
 /* Tell the user once about each message too big to fetch, and remember
- * that we told them (it is not "seen": raising max_size fetches it). */
+ * that we told them (it is not "seen": raising max_size fetches it). Not
+ * silenced by -q; told only when the line reached someone (not a closed
+ * stderr, not /dev/null): else the next run tells again. */
 static int report_too_big(struct session *s)
 {
     for (unsigned long i = 0; i < s->ls.count; i++) {
         if (s->ls.plan[i].action != PLAN_TOO_BIG || s->ls.plan[i].reported_big) continue;
-        log_warn(s->a->name,
-                 "message %lu is %llu bytes, more than max_size; it stays on the "
-                 "server",
-                 i + 1, (unsigned long long)s->ls.plan[i].size);
+        if (!log_warn_seen(s->a->name,
+                           "message %lu is %llu bytes, more than max_size; it stays on the "
+                           "server",
+                           i + 1, (unsigned long long)s->ls.plan[i].size))
+            continue;
         if (!s->o->check && s->ls.msgs[i].uidl_len &&
             state_add(s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
                       time(NULL), NULL, s->e) < 0)
@@ -483,6 +532,7 @@ static void quit(struct session *s)
                  "no answer to QUIT (%s); deletions may not have been committed, "
                  "the next run will retry them",
                  e.msg);
+        s->res->quit_unanswered = 1;
         return;
     }
     FAULT_POINT("after-quit", 0);

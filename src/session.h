@@ -33,6 +33,7 @@ struct session_result {
     unsigned long fetched;             /* delivered this run */
     unsigned long deleted;             /* DELE accepted */
     int quit_ok;                       /* QUIT answered +OK: the deletions are committed */
+    int quit_unanswered;               /* no answer to QUIT: the deletions may not be committed */
     unsigned long kept;                /* delivered this run and left on the server (keep) */
     unsigned long failed;              /* could not be delivered (left on the server) */
     unsigned long too_big;             /* left on the server by max_size */
@@ -46,8 +47,17 @@ struct session_result {
     struct err err;                    /* the failure that ended the run, or ERR_NONE */
 };
 
-/* The name of the account's seen-state in the state directory. */
+/* The name of the account's seen-state in the state directory: what
+ * identifies its mailbox, user@host (not the port: the same mailbox is
+ * reached over 995 and 110), or the account's `state_key`. Computed here
+ * alone. */
 void session_state_key(const struct account *a, char *buf, size_t len);
+
+struct state;
+
+/* Lock the account's state in dir (state_lock), first taking over the
+ * state an older popfetch kept under user@host:port (state_adopt). */
+int session_state_lock(const struct account *a, const char *dir, struct state **st, struct err *e);
 
 int session_run(const struct account *a, const struct session_opts *o, struct session_result *r);
 

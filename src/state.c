@@ -49,20 +49,19 @@ struct state {
     size_t nnames;
     struct state_intent *intents; /* the journal's intent records, as loaded */
     size_t nintents;
-    int unsynced;     /* records written to the journal since its last fsync */
-    size_t jrecords;  /* records in the journal file */
-    size_t nlisted;   /* entries marked listed */
-    int have_main;    /* the main file exists (known once locked) */
-    unsigned dropped; /* invalid lines skipped while loading */
+    int unsynced;       /* records written to the journal since its last fsync */
+    off_t unsynced_off; /* where they begin */
+    size_t jrecords;    /* records in the journal file */
+    size_t nlisted;     /* entries marked listed */
+    int have_main;      /* the main file exists (known once locked) */
+    unsigned dropped;   /* invalid lines skipped while loading */
 };
 
-void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port)
+void state_key(char *buf, size_t len, const char *id)
 {
-    char raw[1024];
     size_t o = 0;
 
-    snprintf(raw, sizeof raw, "%s@%s:%u", user, host, port);
-    for (const char *p = raw; *p && o + 4 < len; p++) {
+    for (const char *p = id; *p && o + 4 < len; p++) {
         unsigned char c = (unsigned char)*p;
         if (isalnum(c) || c == '.' || c == '_' || c == '-' || c == '@' || c == ':' || c == '+')
             buf[o++] = (char)c;
@@ -391,13 +390,19 @@ static int load_file(struct state *s, const char *path, const char *magic, int j
     return 0;
 }
 
-static int lock_paths(struct state *s, const char *dir, const char *key, struct err *e)
+static int lock_names(struct state *s, const char *dir, const char *key, struct err *e)
 {
     if ((size_t)snprintf(s->dir, sizeof s->dir, "%s", dir) >= sizeof s->dir ||
         (size_t)snprintf(s->path, sizeof s->path, "%s/%s.state", dir, key) >= sizeof s->path ||
         (size_t)snprintf(s->jpath, sizeof s->jpath, "%s/%s.journal", dir, key) >= sizeof s->jpath ||
         (size_t)snprintf(s->lpath, sizeof s->lpath, "%s/%s.lock", dir, key) >= sizeof s->lpath)
         return err_set(e, ERR_LOCAL, "state path too long");
+    return 0;
+}
+
+static int lock_paths(struct state *s, const char *dir, const char *key, struct err *e)
+{
+    if (lock_names(s, dir, key, e) < 0) return -1;
     if (make_dir(dir, e) < 0 || check_dir(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
     s->have_main = access(s->path, F_OK) == 0;
     return 0;
@@ -414,6 +419,117 @@ int state_lock(struct state **out, const char *dir, const char *key, struct err 
     }
     s->lock_fd = s->journal_fd = -1;
     if (lock_paths(s, dir, key, e) < 0) {
+        state_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* The old key's three names, beside this state's. */
+struct old_names {
+    char path[4096], jpath[4096], lpath[4096];
+};
+
+static int old_names(const struct state *s, const char *key, struct old_names *o, struct err *e)
+{
+    if ((size_t)snprintf(o->path, sizeof o->path, "%s/%s.state", s->dir, key) >= sizeof o->path ||
+        (size_t)snprintf(o->jpath, sizeof o->jpath, "%s/%s.journal", s->dir, key) >=
+            sizeof o->jpath ||
+        (size_t)snprintf(o->lpath, sizeof o->lpath, "%s/%s.lock", s->dir, key) >= sizeof o->lpath)
+        return err_set(e, ERR_LOCAL, "state path too long");
+    return 0;
+}
+
+/* Rename from → to when from exists; 1 moved, 0 nothing there. */
+static int move_file(const char *from, const char *to, struct err *e)
+{
+    if (rename(from, to) == 0) return 1;
+    if (errno == ENOENT) return 0;
+    return err_set(e, ERR_LOCAL, "cannot move %s to %s: %s", from, to, strerror(errno));
+}
+
+/* The old files, moved under both locks. The journal goes first: a crash
+ * between the two renames leaves this key without a main file, so the
+ * next run moves the main file then. */
+static int adopt_files(struct state *s, const struct old_names *o, struct err *e)
+{
+    int moved, jmoved = 0;
+
+    if (access(o->jpath, F_OK) == 0) {
+        if (access(s->jpath, F_OK) == 0) {
+            err_set(e, ERR_LOCAL, "both %s and %s exist; popfetch will not merge them", o->jpath,
+                    s->jpath);
+            err_hint(e, "move the one you do not want out of the state directory");
+            return -1;
+        }
+        if ((jmoved = move_file(o->jpath, s->jpath, e)) < 0) return -1;
+    }
+    if ((moved = move_file(o->path, s->path, e)) < 0) return -1;
+    if ((moved || jmoved) && dirs_fsync(s->dir) < 0)
+        return err_set(e, ERR_LOCAL, "cannot sync state directory %s: %s", s->dir, strerror(errno));
+    s->have_main = moved || s->have_main;
+    return moved || jmoved;
+}
+
+int state_adopt(struct state *s, const char *old_key, struct err *e)
+{
+    struct old_names o = {.path = ""};
+    struct state old = {.lock_fd = -1};
+    int rc;
+
+    if (s->have_main) return 0;
+    if (old_names(s, old_key, &o, e) < 0) return -1;
+    if (access(o.path, F_OK) != 0 && access(o.jpath, F_OK) != 0) return 0;
+    memcpy(old.lpath, o.lpath, sizeof old.lpath);
+    if (take_lock(&old, old_key, e) < 0) {
+        if (old.lock_fd >= 0) close(old.lock_fd);
+        return -1;
+    }
+    rc = adopt_files(s, &o, e);
+    if (rc > 0) unlink(o.lpath); /* nothing is left under that name */
+    close(old.lock_fd);
+    return rc;
+}
+
+/* --check's view: the paths of key, or of old_key when only that one has
+ * files; the lock taken only if its file exists. Creates nothing. */
+static int peek_paths(struct state *s, const char *dir, const char *key, const char *old_key,
+                      struct err *e)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    struct stat st;
+
+    if (lock_names(s, dir, key, e) < 0) return -1;
+    if (old_key && access(s->path, F_OK) != 0 && access(s->jpath, F_OK) != 0) {
+        struct old_names o = {.path = ""};
+        if (old_names(s, old_key, &o, e) < 0) return -1;
+        if (access(o.path, F_OK) == 0 || access(o.jpath, F_OK) == 0) {
+            memcpy(s->path, o.path, sizeof s->path);
+            memcpy(s->jpath, o.jpath, sizeof s->jpath);
+            memcpy(s->lpath, o.lpath, sizeof s->lpath);
+        }
+    }
+    if (stat(dir, &st) != 0) return errno == ENOENT ? 0 : check_dir(dir, e);
+    if (check_dir(dir, e) < 0) return -1;
+    s->have_main = access(s->path, F_OK) == 0;
+    s->lock_fd = open(s->lpath, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (s->lock_fd < 0) return errno == ENOENT ? 0 : open_fail(e, "lock file", s->lpath);
+    if (fcntl(s->lock_fd, F_SETLK, &fl) == 0) return 0;
+    close(s->lock_fd);
+    s->lock_fd = -1;
+    return take_lock(s, key, e); /* names the holder */
+}
+
+int state_peek(struct state **out, const char *dir, const char *key, const char *old_key,
+               struct err *e)
+{
+    struct state *s = calloc(1, sizeof *s);
+
+    *out = NULL;
+    if (!s) return err_set(e, ERR_INTERNAL, "out of memory");
+    s->lock_fd = s->journal_fd = -1;
+    if (peek_paths(s, dir, key, old_key, e) < 0) {
         state_close(s);
         return -1;
     }
@@ -534,23 +650,41 @@ static int open_journal(struct state *s, struct err *e)
     return 0;
 }
 
-/* The buffered records (and a new journal's header) into the file. */
+/* The records could not be written or made durable: cut the journal back
+ * to `off`, where the records since the last fsync began, so that none of
+ * them counts. 0 when that is durable. */
+static int unwrite(struct state *s, off_t off)
+{
+    int saved = errno,
+        rc = off >= 0 && ftruncate(s->journal_fd, off) == 0 && fsync(s->journal_fd) == 0 ? 0 : -1;
+
+    errno = saved;
+    s->unsynced = 0;
+    return rc;
+}
+
+/* The buffered records (and a new journal's header) into the file: 0, -1,
+ * or STATE_NOT_RECORDED (see state_commit). */
 static int write_records(struct state *s)
 {
     if (s->jhead_due) {
         if (fdio_write_full(s->journal_fd, JOURNAL_HEADER "\n", sizeof JOURNAL_HEADER) < 0)
-            return -1;
+            return unwrite(s, 0) == 0 ? STATE_NOT_RECORDED : -1;
         s->jhead_due = 0;
     }
-    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0) return -1;
+    if (!s->unsynced) s->unsynced_off = lseek(s->journal_fd, 0, SEEK_END);
+    if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0)
+        return unwrite(s, s->unsynced_off) == 0 ? STATE_NOT_RECORDED : -1;
     s->jlen = 0;
     s->unsynced = 1;
     return 0;
 }
 
+/* fsync the journal (and a new one's directory entry): 0, -1, or
+ * STATE_NOT_RECORDED. */
 static int sync_journal(struct state *s)
 {
-    if (fsync(s->journal_fd) < 0) return -1;
+    if (fsync(s->journal_fd) < 0) return unwrite(s, s->unsynced_off) == 0 ? STATE_NOT_RECORDED : -1;
     s->unsynced = 0;
     if (s->jdir_due) {
         if (dirs_fsync(s->dir) < 0) return -1;
@@ -567,18 +701,33 @@ static int journal_fail(struct state *s, struct err *e)
 
 int state_write(struct state *s, struct err *e)
 {
+    int rc;
+
     if (s->jlen == 0) return 0;
     if (open_journal(s, e) < 0) return -1;
-    return write_records(s) < 0 ? journal_fail(s, e) : 0;
+    if ((rc = write_records(s)) < 0) {
+        journal_fail(s, e);
+        if (rc == STATE_NOT_RECORDED) s->jlen = 0;
+    }
+    return rc;
 }
 
 /* A new journal gets its header, the records and its directory entry
  * made durable by one fsync of the file and one of the directory. */
 int state_commit(struct state *s, struct err *e)
 {
+    int rc;
+
     if (s->jlen == 0 && !s->unsynced && !s->jdir_due) return 0;
-    if (open_journal(s, e) < 0) return -1;
-    if ((s->jlen && write_records(s) < 0) || sync_journal(s) < 0) return journal_fail(s, e);
+    if (open_journal(s, e) < 0) {
+        s->jlen = 0;
+        return STATE_NOT_RECORDED;
+    }
+    if ((s->jlen && (rc = write_records(s)) < 0) || (rc = sync_journal(s)) < 0) {
+        journal_fail(s, e);
+        if (rc == STATE_NOT_RECORDED) s->jlen = 0;
+        return rc;
+    }
     return 0;
 }
 

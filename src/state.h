@@ -76,8 +76,9 @@ struct state_entry {
  * allocation per run costs nothing beside the state's fsyncs. */
 struct state;
 
-/* The file-name stem for an account: user@host:port with unsafe bytes escaped. */
-void state_key(char *buf, size_t len, const char *user, const char *host, unsigned port);
+/* The file-name stem for an account: what identifies its mailbox (e.g.
+ * user@host, see session_state_key()) with unsafe bytes escaped. */
+void state_key(char *buf, size_t len, const char *id);
 
 /* Open (creating the directory), lock, and load into a new *out.
  * ERR_LOCKED if another process holds the account; the message names its
@@ -92,6 +93,24 @@ int state_open(struct state **out, const char *dir, const char *key, struct err 
  * that failed to load is still locked: state_close() it. */
 int state_lock(struct state **out, const char *dir, const char *key, struct err *e);
 int state_load(struct state *s, struct err *e);
+
+/* --check's read-only state_lock(): creates nothing (no directory, no lock
+ * file); state_load() follows. A missing directory or file is an empty
+ * state; the lock is taken when its file exists (ERR_LOCKED as above); when
+ * key has no files but old_key (or NULL) has, those are read, not moved (see
+ * state_adopt). Nothing may be committed to it. */
+int state_peek(struct state **out, const char *dir, const char *key, const char *old_key,
+               struct err *e);
+
+/* Between state_lock() and state_load(): when this key has no main file
+ * yet, take over the files of old_key in the same directory (an older
+ * naming of the same mailbox): under old_key's lock too (ERR_LOCKED when
+ * another run holds it), its journal then its main file are renamed to
+ * this key's names and the directory is synced; a crash between the two
+ * renames is finished by the next call. Both journals present is an
+ * ERR_LOCAL error (nothing is merged or lost). Returns 1 when files moved,
+ * 0 when there was nothing to take over. */
+int state_adopt(struct state *s, const char *old_key, struct err *e);
 
 /* What a caller may know of a loaded state:
  *  - state_count(): the UIDLs it knows; state_entry_at(s, i) for i below
@@ -127,7 +146,7 @@ int state_add(struct state *s, const char *uidl, size_t len, char status, int64_
 
 /* Write the buffered records into the journal now, without an fsync: they
  * survive a kill -9 of this process. state_commit() still makes them
- * durable. */
+ * durable. Fails as state_commit does. */
 int state_write(struct state *s, struct err *e);
 
 /* Record an intent (see above) and write it at once (state_write). */
@@ -135,7 +154,13 @@ int state_intend(struct state *s, const char *uidl, size_t len, int64_t when, co
                  struct err *e);
 
 /* Write every buffered record and fsync the journal (also when records
- * were only written by state_write since the last fsync). */
+ * were only written by state_write since the last fsync). On failure
+ * (ERR_LOCAL: the disk full, an I/O error) returns STATE_NOT_RECORDED when
+ * none of the records since the last fsync is in the journal (a partial
+ * write was cut back off, and the buffered records are dropped): what they
+ * describe may be undone. Any other failure is -1: some may have been
+ * recorded. */
+#define STATE_NOT_RECORDED (-2)
 int state_commit(struct state *s, struct err *e);
 
 /* Rewrite the main file from memory and empty the journal. With

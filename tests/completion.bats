@@ -177,7 +177,7 @@ RC
   comp "popfetch --auth" popfetch --auth
   [ "$reply" = "$(words --auth --authorize)" ]
   comp "popfetch --authorize --d" popfetch --authorize --d
-  [ "$reply" = "$(words --device --daemon)" ]
+  [ "$reply" = "$(words --device --daemon --dump-config)" ]
   comp "popfetch -f $W/rc --authorize w" popfetch -f "$W/rc" --authorize w
   [ "$reply" = "work" ]
   comp "popfetch -f $W/rc --authorize --device i" popfetch -f "$W/rc" --authorize --device i
@@ -356,4 +356,14 @@ EOF
   [[ $screen == *$'\n<alice@example.org>'* ]]
   [[ $screen == *$'\n<--auth=cram-md5>'* || $screen == *$'\n<--auth><cram-md5>'* ]]
   [[ $screen == *$'\n<--import-seen><fetchmail:'"$HOME/.fetchids>"* ]]
+}
+
+@test "make install puts the program, both man pages and the completion under DESTDIR and PREFIX" {
+  run make -s -C "$PF_TOP" install DESTDIR="$W/root" PREFIX=/opt/pf
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ -x "$W/root/opt/pf/bin/popfetch" ]
+  [ -f "$W/root/opt/pf/share/man/man1/popfetch.1" ]
+  [ -f "$W/root/opt/pf/share/man/man5/popfetchrc.5" ]
+  cmp "$PF_TOP/contrib/bash-completion/popfetch" "$W/root/opt/pf/share/bash-completion/completions/popfetch"
+  [ -z "$(find "$W/root" -path "$W/root/opt" -prune -o -print | grep -vx "$W/root")" ] # nothing elsewhere
 }

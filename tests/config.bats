@@ -119,3 +119,54 @@ teardown() { pf_teardown; }
   [ "$status" -eq 11 ]
   [[ $output == *"cannot resolve"* ]]
 }
+
+@test "a new user's mistakes: a key typo gets a suggestion, an unknown account lists the accounts, a missing config names both places" {
+  printf 'account work\nhost h\nuser u\ntls_trustfile /x\ndelivery maildir %s\n' "$MD" >"$RC"
+  chmod 600 "$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"popfetchrc:4: unknown key \`tls_trustfile\`; did you mean \`tls_trust_file\`?"* ]]
+  printf 'account work\nhost h\nuser u\ndelivery maildir %s\naccount home : work\nmax-size 1M\n' "$MD" >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"unknown key \`max-size\`; did you mean \`max_size\`?"* ]]
+  printf 'account work\nhost h\nuser u\ndelivery maildir %s\naccount home : work\nfrobnicate 1\n' "$MD" >"$RC"
+  pf_run
+  [ "$status" -eq 5 ]
+  [[ $output == *"unknown key \`frobnicate\`"* ]]
+  [[ $output != *"did you mean"* ]]
+  # an account name that is not there
+  printf 'account work\nhost h\nuser u\ndelivery maildir %s\naccount home : work\n' "$MD" >"$RC"
+  pf_run wrok
+  [ "$status" -eq 5 ]
+  [[ $output == *"no account named \`wrok\` in $RC"*"the accounts there: work, home"* ]]
+  # no config at all
+  mkdir -p "$W/newhome"
+  HOME=$W/newhome XDG_CONFIG_HOME= run "$POPFETCH"
+  [ "$status" -eq 5 ]
+  [[ $output == *"no config file: neither $W/newhome/.config/popfetch/config nor $W/newhome/.popfetchrc exists"* ]]
+  [[ $output == *"-f FILE"* ]]
+}
+
+@test "--dump-config: effective settings after defaults and inheritance, secrets masked, where each came from; connects to nothing" {
+  printf 'defaults\nkeep 14d\n\naccount a\nhost pop.invalid\nuser u\npassword "s3cret pw"\ndelivery mda "/usr/bin/procmail -d %%T"\n\naccount b : a\nhost other.invalid\nport 110\ntls starttls\n' >"$RC"
+  chmod 600 "$RC"
+  pf_run --dump-config -l 5M b
+  [ "$status" -eq 0 ]
+  [[ $output == *"account b  # $RC:10"* ]]
+  grep -Eq "^  host +other.invalid +# $RC:11\$" <<<"$output"
+  grep -Eq "^  user +u +# $RC:6\$" <<<"$output"                            # inherited from a
+  grep -Eq "^  keep +14d +# $RC:2\$" <<<"$output"                           # the defaults section
+  grep -Eq "^  tls +starttls +# $RC:13\$" <<<"$output"
+  grep -Eq "^  timeout +60 +# default\$" <<<"$output"
+  grep -Eq "^  max_size +5242880 +# command line\$" <<<"$output"
+  grep -Eq "^  password +\*\*\*\* +# $RC:7\$" <<<"$output"
+  grep -Fq 'delivery               mda "/usr/bin/procmail -d %T"' <<<"$output"
+  [[ $output != *"s3cret"* ]]
+  [[ $output != *"account a "* ]] # only the account named
+  [ ! -e "$SD" ]                  # nothing local either
+  # every account when none is named
+  pf_run --dump-config
+  [ "$status" -eq 0 ]
+  [ "$(grep -c '^account ' <<<"$output")" -eq 2 ]
+}

@@ -387,5 +387,50 @@ gen_msg() {
   [[ $output == *"removed the lock file $W/mbox.lock left by process $dead, which no longer runs"* ]]
   mailcheck mbox-same "$W/mbox" "$W"/orig/*
   [ ! -e "$W/mbox.lock" ]
+}
+
+@test "MDA: a program that does not exist or cannot run stops the account before any RETR: one error, exit 10" {
+  put_samples 3
+  printf '#!/bin/sh\ncat >/dev/null\n' >"$W/not-exec"
+  chmod 644 "$W/not-exec"
+  local cmd
+  for cmd in "$W/no-such-mda -d %T" "no-such-mda-anywhere -d %T" "$W/not-exec" "$W"; do
+    rc_delivery mda "$cmd"
+    pf_run
+    [ "$status" -eq 10 ] || { echo "$cmd: exit $status: $output"; false; }
+    # one error (its hint on the next line), nothing fetched
+    [ "$(grep -c 'popfetch: t: ' <<<"$output")" -eq 1 ] || { echo "$cmd: $output"; false; }
+    [[ $output == *"before fetching anything: cannot run the MDA "* ]] || { echo "$output"; false; }
+    [ "$(dovecot_retr_del_counts)" = "0 0" ]
+    [ "$(dovecot_count alice)" -eq 3 ]
+  done
+  [[ $output == *"Permission denied"* ]]
+  # found on PATH: runs (the usual case, a bare name)
+  rc_delivery mda "cat"
+  pf_run
+  [ "$status" -eq 0 ]
+}
+
+@test "a journal that cannot be written (disk full): said once, the messages failed, nothing left in tmp/, the next run fetches them once" {
+  SMALLFS=$W/small
+  mkdir -p "$SMALLFS"
+  mount -t tmpfs -o size=64k tmpfs "$SMALLFS" 2>/dev/null || skip "cannot mount a small tmpfs here"
+  put_samples 3
+  rc_delivery maildir "$MD"
+  mkdir -m 700 "$SMALLFS/state"
+  touch "$SMALLFS/state/alice@127.0.0.1.lock"
+  dd if=/dev/zero of="$SMALLFS/fill" bs=4k 2>/dev/null || true # the disk is full
+  run "$POPFETCH" -f "$RC" --state-dir "$SMALLFS/state" -v
+  [ "$status" -eq 10 ]
+  [ "$(grep -c '^popfetch: t: cannot write journal' <<<"$output")" -eq 1 ] || { echo "$output"; false; }
+  [[ $output == *"0 messages (0 bytes) retrieved, 0 deleted, 3 failed, in "* ]] || { echo "$output"; false; }
+  [ -z "$(ls -A "$MD/tmp")" ] || { ls -l "$MD/tmp"; false; }
+  [ -z "$(ls -A "$MD/new")" ]
+  [ "$(dovecot_count alice)" -eq 3 ]
+  # room again: the next run fetches each message once
+  rm "$SMALLFS/fill"
+  run "$POPFETCH" -f "$RC" --state-dir "$SMALLFS/state"
+  [ "$status" -eq 0 ]
+  mailcheck same "$MD" "$W"/orig/*
   [ "$(dovecot_count alice)" -eq 0 ]
 }

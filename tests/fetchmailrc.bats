@@ -142,3 +142,21 @@ RC
   fetch_with stls
   grep -qx 'tls starttls' "$W/out.conf"
 }
+
+@test "service 995 without ssl: tls starttls is written only under a warning that names tls implicit" {
+  local rc
+  for svc in 995 pop3s; do
+    rc=$W/fm-$svc.rc
+    printf 'poll pop.example.org proto pop3 service %s\n  user alice password secret\n' "$svc" >"$rc"
+    chmod 600 "$rc"
+    convert "$rc" "$W/out-$svc.conf"
+    [ "$status" -eq 0 ]
+    loads "$W/out-$svc.conf"
+    # the comment right above `tls starttls` is the warning
+    awk '/^# WARNING: port 995 is POP3S/ { w = 1 } w && !/^#/ { print; exit }' \
+      "$W/out-$svc.conf" >"$W/after-warning"
+    [ "$(cat "$W/after-warning")" = "tls starttls" ] || { cat "$W/out-$svc.conf"; false; }
+    grep -A4 '^# WARNING: port 995' "$W/out-$svc.conf" | tr '\n#' '  ' | tr -s ' ' | grep -q 'write tls implicit' ||
+      { cat "$W/out-$svc.conf"; false; }
+  done
+}

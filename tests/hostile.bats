@@ -57,13 +57,29 @@ client_sent() { grep -a '^C> ' "$FAKE_LOG" || true; }
   fake_start "$T/retr-drop-mid-message.txt" --implicit-tls
   pf_rc_fake implicit
   pf_run
-  [ "$status" -eq 4 ] # the server closed the connection in the middle of a message
+  [ "$status" -eq 2 ] # the connection was lost in the middle of a message
   [[ $output == *"closed the connection in the middle of a message"* ]]
   fake_stop
   # message 1 is safely delivered; message 2 is nowhere, not even in tmp/
   mailcheck same "$MD" "$T/messages/one.eml"
   mailcheck clean "$MD"
   if client_sent | grep -q 'QUIT'; then false; fi
+}
+
+@test "one fault, one exit code: a connection lost mid-message exits 2 over TLS and over plain text" {
+  fake_start "$T/retr-drop-mid-message.txt" --implicit-tls
+  pf_rc_fake implicit
+  pf_run
+  [ "$status" -eq 2 ]
+  fake_stop
+  rm -rf "$SD" "$MD" # the same first run again, over plain text
+  fake_start "$T/retr-drop-mid-message.txt"
+  pf_rc_fake off "allow_plaintext on"
+  pf_run
+  [ "$status" -eq 2 ]
+  [[ $output == *"closed the connection in the middle of a message"* ]]
+  fake_stop
+  mailcheck same "$MD" "$T/messages/one.eml" # message 2 never arrived
 }
 
 @test "tls off without allow_plaintext: the password is never sent (exit 3)" {

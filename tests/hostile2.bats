@@ -379,11 +379,11 @@ listing_refused() {
   mailcheck same "$MD" "$T/messages/one.eml"
 }
 
-@test "RETR: connection dropped mid-line: exit 4, nothing half-written" {
+@test "RETR: connection dropped mid-line: exit 2, nothing half-written" {
   fake_start "$T/h-retr-drop-mid-line.txt" --implicit-tls
   pf_rc_fake implicit "timeout 5" "pipelining off"
   timed_run
-  [ "$status" -eq 4 ]
+  [ "$status" -eq 2 ]
   [ "$ELAPSED" -le 5 ]
   [[ $output == *"closed the connection in the middle of a message"* ]]
   fake_stop
@@ -391,11 +391,11 @@ listing_refused() {
   not_sent QUIT
 }
 
-@test "RETR: connection dropped right after the terminator: delivered, exit 4" {
+@test "RETR: connection dropped right after the terminator: delivered, exit 2" {
   fake_start "$T/h-retr-drop-after-end.txt" --implicit-tls
   pf_rc_fake implicit "timeout 5" "pipelining off"
   timed_run
-  [ "$status" -eq 4 ]
+  [ "$status" -eq 2 ]
   [ "$ELAPSED" -le 5 ]
   [[ $output == *"closed the connection"* ]]
   fake_stop
@@ -405,11 +405,11 @@ listing_refused() {
   mailcheck same "$MD" "$T/messages/one.eml"
 }
 
-@test "DELE: connection dropped after DELE: both delivered, exit 4" {
+@test "DELE: connection dropped after DELE: both delivered, exit 2" {
   fake_start "$T/h-dele-drop.txt" --implicit-tls
   pf_rc_fake implicit "timeout 5" "pipelining off"
   timed_run
-  [ "$status" -eq 4 ]
+  [ "$status" -eq 2 ]
   [ "$ELAPSED" -le 5 ]
   [[ $output == *"closed the connection"* ]]
   fake_stop
@@ -430,6 +430,25 @@ listing_refused() {
   [ "$(deleted)" = "1 2" ]
   stored 2
   mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
+}
+
+@test "QUIT never answered: -v's summary says marked for deletion, not deleted" {
+  fake_start "$T/h-quit-drop.txt" --implicit-tls
+  pf_rc_fake implicit "timeout 5" "pipelining off"
+  pf_run -v
+  [ "$status" -eq 0 ]
+  [[ $output == *"t: 2 messages ("*" bytes) retrieved, 2 marked for deletion (QUIT unanswered: the next run deletes them), 0 failed, in "* ]]
+  [[ $output != *" 2 deleted"* ]]
+}
+
+@test "after a failure, -v's summary says what failed, not a clean-looking 0 of everything" {
+  dovecot_start
+  pf_rc_dovecot implicit
+  sed -i 's/^password secret$/password wrong/' "$RC"
+  pf_run -v
+  [ "$status" -eq 3 ]
+  [[ $output == *"t: the run failed ("*"); before that: 0 messages (0 bytes) retrieved, 0 deleted, 0 failed, in "* ]] ||
+    { echo "$output"; false; }
 }
 
 @test "RETR: -ERR for one message: it stays, the other is delivered, exit 10" {

@@ -14,9 +14,11 @@ teardown() {
   pf_teardown
 }
 
-# account NAME PORT USER PASSWORD TLSFILE MAILDIR
+# account NAME PORT USER PASSWORD TLSFILE MAILDIR: different servers behind
+# one host name (127.0.0.1), so each gets its own state_key
 account() {
-  printf 'account %s\nhost 127.0.0.1\nport %s\nuser %s\npassword %s\ntls_trust_file %s\ndelivery maildir %s\n\n' "$@" >>"$RC"
+  printf 'account %s\nhost 127.0.0.1\nport %s\nuser %s\npassword %s\ntls_trust_file %s\ndelivery maildir %s\nstate_key %s\n\n' \
+    "$@" "$1" >>"$RC"
 }
 
 four_accounts() {

@@ -230,7 +230,7 @@ started_between() {
   pf_rc_dovecot implicit
   mkdir -p "$SD"
   chmod 700 "$SD"
-  "$DC_PYTHON" - "$SD/alice@127.0.0.1:$DC_POP3S_PORT.lock" "$W/held" <<'PY' &
+  "$DC_PYTHON" - "$SD/alice@127.0.0.1.lock" "$W/held" <<'PY' &
 import fcntl, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
 fcntl.lockf(fd, fcntl.LOCK_EX)
@@ -255,10 +255,10 @@ PY
     printf 'defaults\ntls_trust_file %s\npassword secret\nhost 127.0.0.1\nport %s\n\n' "$DC_CA" "$DC_POP3S_PORT"
     printf 'account a\nuser alice\ndelivery maildir %s\n\n' "$W/a"
     printf 'account b\nuser bob\npassword hunter2\ndelivery maildir %s\n\n' "$W/b"
-    # another state than a's (a different port), so no lock is shared
-    printf 'account bad\nport %s\ntls starttls\nuser alice\npassword nope\ndelivery maildir %s\n\n' \
+    # another state than a's (its own state_key), so no lock is shared
+    printf 'account bad\nport %s\ntls starttls\nuser alice\npassword nope\nstate_key bad\ndelivery maildir %s\n\n' \
       "$DC_POP3_PORT" "$W/c"
-    printf 'account gone\nport 1\nuser alice\ndelivery maildir %s\n' "$W/d"
+    printf 'account gone\nport 1\nuser alice\nstate_key gone\ndelivery maildir %s\n' "$W/d"
   } >"$RC"
   chmod 600 "$RC"
   pf_json -j 4 -v

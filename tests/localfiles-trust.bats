@@ -171,7 +171,7 @@ victim_intact() { cmp "$W/victim" "$W/victim.orig"; }
 # plant SUFFIX: a link at the account's state file name + SUFFIX
 plant() {
   mkdir -p -m 700 "$SD"
-  ln -s "$W/victim" "$SD/alice@127.0.0.1:$DC_POP3S_PORT$1"
+  ln -s "$W/victim" "$SD/alice@127.0.0.1$1"
 }
 
 links_setup() {
@@ -187,7 +187,7 @@ links_setup() {
   pf_run
   victim_intact
   [ "$status" -eq 6 ]
-  [[ $output == *"lock file $SD/alice@127.0.0.1:$DC_POP3S_PORT.lock is a symbolic link"* ]]
+  [[ $output == *"lock file $SD/alice@127.0.0.1.lock is a symbolic link"* ]]
   [ "$(dovecot_count alice)" -eq 1 ]
   [ "$(mailcheck count "$MD" 2>/dev/null || echo 0)" -eq 0 ]
 }
@@ -201,9 +201,9 @@ linked_run() {
   pf_run
   victim_intact
   [ "$status" -eq 6 ]
-  [[ $output == *"$SD/alice@127.0.0.1:$DC_POP3S_PORT$1 is a symbolic link"* ]]
+  [[ $output == *"$SD/alice@127.0.0.1$1 is a symbolic link"* ]]
   [ "$(dovecot_count alice)" -eq 1 ]
-  rm "$SD/alice@127.0.0.1:$DC_POP3S_PORT$1"
+  rm "$SD/alice@127.0.0.1$1"
   pf_run
   [ "$status" -eq 0 ]
   victim_intact
@@ -224,7 +224,7 @@ linked_run() {
   pf_run
   victim_intact
   [ "$status" -eq 0 ]
-  local st=$SD/alice@127.0.0.1:$DC_POP3S_PORT.state
+  local st=$SD/alice@127.0.0.1.state
   [ -f "$st" ] && [ ! -L "$st" ] || false
   [ "$(head -n 1 "$st")" = "popfetch-state 1" ]
   [ "$(wc -l <"$st")" -eq 2 ]

@@ -83,7 +83,7 @@ authorize() {
   [ "$status" -eq 0 ]
   [[ $output == *"t: authorized; popfetch refreshes the token by itself from now on"* ]]
   # the store: private, in the state directory, beside the seen-state
-  [ "$(stat -c %a "$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2")" = 600 ]
+  [ "$(stat -c %a "$SD/alice@127.0.0.1.oauth2")" = 600 ]
   pf_run -v
   [ "$status" -eq 0 ]
   [[ $output == *"logged in as alice (OAUTHBEARER)"* ]]
@@ -125,11 +125,11 @@ authorize() {
   grep -q 'method=XOAUTH2' "$DC_LOG"
   # the same token at a server that offers PLAIN, LOGIN, SCRAM... but no
   # OAuth2 mechanism: popfetch says so and sends it under none of them
-  local store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2
+  local store=$SD/alice@127.0.0.1.oauth2
   cp -p "$store" "$W/store"
   dovecot_stop
   dovecot_start
-  cp -p "$W/store" "$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2"
+  cp -p "$W/store" "$SD/alice@127.0.0.1.oauth2"
   pf_rc_oauth2
   pf_run -vv
   [ "$status" -eq 3 ]
@@ -145,7 +145,7 @@ authorize() {
   pf_rc_oauth2
   authorize
   # the saved access token is replaced by one the provider never issued
-  local store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2
+  local store=$SD/alice@127.0.0.1.oauth2
   sed -i -E 's/"access_token": "[^"]*"/"access_token": "AT.forged"/' "$store"
   grep -q '"AT.forged"' "$store"
   pf_run -v
@@ -186,7 +186,7 @@ authorize() {
   [ "$status" -eq 1 ]
   [[ $output == *"> grant_type=refresh_token&refresh_token=****&client_id=pf"* ]]
   # no token or code the provider issued shows anywhere
-  local store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2 tok
+  local store=$SD/alice@127.0.0.1.oauth2 tok
   for tok in $(grep -oE '(AT\.|RT/|C\.)[A-Za-z0-9_-]+' "$IDP_LOG" "$store" | sed 's/^[^:]*://' | sort -u); do
     if [[ $auth_out$output == *"$tok"* ]]; then
       echo "leaked: $tok"
@@ -281,7 +281,7 @@ PY
   # -vv: the device code (the poller's secret) and the tokens as ****
   [[ $output == *'"device_code":"****"'* ]]
   [[ $output == *"> grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code&device_code=****"* ]]
-  local tok store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2
+  local tok store=$SD/alice@127.0.0.1.oauth2
   grep -qE 'device_code=D\.[A-Za-z0-9_-]+' "$IDP_LOG" # what must not show
   for tok in $(grep -hoE '(D\.|AT\.|RT/)[A-Za-z0-9_-]+' "$IDP_LOG" "$store" | sort -u); do
     if [[ $output == *"$tok"* ]]; then
@@ -324,7 +324,7 @@ PY
   pf_rc_oauth2
   idp_ctl '{"access_lifetime": 60}' # within popfetch's 5-minute margin
   authorize
-  local store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2
+  local store=$SD/alice@127.0.0.1.oauth2
   local rt
   rt=$(grep -oE '"refresh_token": "[^"]*"' "$store")
   idp_ctl '{"access_lifetime": 3600}'
@@ -348,7 +348,7 @@ PY
   pf_rc_oauth2
   idp_ctl '{"access_lifetime": 60, "rotate": true}'
   authorize
-  local store=$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2 rt1 rt2
+  local store=$SD/alice@127.0.0.1.oauth2 rt1 rt2
   rt1=$(grep -oE '"refresh_token": "[^"]*"' "$store")
   pf_run
   [ "$status" -eq 1 ]
@@ -399,7 +399,7 @@ PY
 }
 
 # store_rt: the refresh token on record
-store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2"; }
+store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1.oauth2"; }
 
 @test "kill -9 while the rotated refresh token is stored: the next run has a working token (fault build)" {
   [ -x "$FAULTS" ] || { echo "build $FAULTS first (make check does)"; false; }
@@ -457,7 +457,7 @@ store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_
   idp_ctl '{"access_lifetime": 60}'
   sed -i '/^account t2/,$d' "$RC"
   # make the token on record due again
-  sed -i -E 's/"expires_at": [0-9]+/"expires_at": 1/' "$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2"
+  sed -i -E 's/"expires_at": [0-9]+/"expires_at": 1/' "$SD/alice@127.0.0.1.oauth2"
   "$POPFETCH" -f "$RC" --state-dir "$SD" >"$W/r1.out" 2>&1 3>&- &
   local p1=$!
   "$POPFETCH" -f "$RC" --state-dir "$SD" >"$W/r2.out" 2>&1 3>&- &
@@ -600,7 +600,7 @@ store_rt() { grep -oE '"refresh_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_
   # the access token a fetchmail 7 user's helper script keeps in a file
   pf_rc_oauth2
   authorize
-  grep -oE '"access_token": "[^"]*"' "$SD/alice@127.0.0.1:$DC_POP3S_PORT.oauth2" |
+  grep -oE '"access_token": "[^"]*"' "$SD/alice@127.0.0.1.oauth2" |
     cut -d'"' -f4 >"$W/token"
   chmod 600 "$W/token"
   [ -s "$W/token" ]

@@ -19,7 +19,7 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   done
 }
 
-@test "--check counts new mail, fetches nothing, writes no state" {
+@test "--check counts new mail, fetches nothing, changes nothing on disk (no state dir, no lock file)" {
   dovecot_start
   put_n 3
   pf_rc_dovecot implicit "keep on"
@@ -27,13 +27,24 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   [ "$status" -eq 0 ]
   [[ $output == *"t: 3 new messages (3 on the server)"* ]]
   [ ! -e "$MD" ]
-  [ -z "$(ls "$SD" | grep -v '\.lock$')" ]
+  [ ! -e "$SD" ] || { ls -la "$SD"; false; }
   [ "$(dovecot_retr_del_counts)" = "0 0" ]
   pf_run
   [ "$status" -eq 0 ]
+  rm -f "$SD"/*.lock
+  find "$SD" -printf '%p %s %T@\n' | sort >"$W/before"
   pf_run --check
   [ "$status" -eq 1 ]
   [[ $output == *"t: 0 new messages (3 on the server)"* ]]
+  find "$SD" -printf '%p %s %T@\n' | sort >"$W/after"
+  diff "$W/before" "$W/after" # not even a lock file
+  # a state an older popfetch kept under user@host:port is read, not moved
+  local f old=$SD/alice@127.0.0.1:$DC_POP3S_PORT
+  for f in "$SD"/alice@127.0.0.1.*; do mv "$f" "$old.${f##*.}"; done
+  pf_run --check
+  [ "$status" -eq 1 ]
+  [[ $output == *"t: 0 new messages (3 on the server)"* ]]
+  [ ! -e "$SD/alice@127.0.0.1.state" ]
 }
 
 @test "-a fetches messages seen before again" {
@@ -150,7 +161,7 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   [ "$status" -eq 0 ]
   fake_stop
   mailcheck same "$MD" "$T/messages/one.eml" "$T/messages/two.eml"
-  # the same port: the state belongs to user@host:port
+  # the same port again (the state is the mailbox's, whatever the port)
   fake_start "$T/guess-wrong.txt" --implicit-tls --port "$FAKE_PORT"
   pf_run
   [ "$status" -eq 0 ]
@@ -224,4 +235,76 @@ first_run_then() {
   for f in "$SD"/*; do
     [ "$(stat -c %a "$f")" = 600 ] || { echo "$f is $(stat -c %a "$f")"; false; }
   done
+}
+
+@test "the state is the mailbox's (user@host): switching between 995 and 110 fetches nothing twice" {
+  dovecot_start
+  put_n 3
+  pf_rc_dovecot implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 3 ]
+  [ -f "$SD/alice@127.0.0.1.state" ] || [ -f "$SD/alice@127.0.0.1.journal" ] || { ls "$SD"; false; }
+  pf_rc_dovecot starttls "keep on"
+  pf_run
+  [ "$status" -eq 1 ]
+  [ "$(mailcheck count "$MD")" -eq 3 ]
+}
+
+@test "a state kept under user@host:port is moved to user@host on first use, nothing fetched again" {
+  dovecot_start
+  put_n 2
+  pf_rc_dovecot implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  # make the state look like one an older popfetch left: user@host:port
+  local f old=$SD/alice@127.0.0.1:$DC_POP3S_PORT
+  for f in "$SD"/alice@127.0.0.1.*; do mv "$f" "$old.${f##*.}"; done
+  put_n 1 # a third message, new
+  pf_run -v
+  [ "$status" -eq 0 ]
+  [[ $output == *"t: state $old.* moved to $SD/alice@127.0.0.1.state"* ]] || { echo "$output"; false; }
+  [ "$(mailcheck count "$MD")" -eq 3 ] # only the new one was fetched
+  [ ! -e "$old.state" ]
+  [ ! -e "$old.journal" ]
+  [ ! -e "$old.lock" ]
+  pf_run
+  [ "$status" -eq 1 ]
+}
+
+@test "state_key keeps two servers behind one host name apart" {
+  dovecot_start
+  put_n 2
+  pf_rc_dovecot implicit "keep on" "state_key tunnel-a"
+  pf_run
+  [ "$status" -eq 0 ]
+  [ -e "$SD/tunnel-a.state" ] || [ -e "$SD/tunnel-a.journal" ] || { ls "$SD"; false; }
+  # the same user@host under another key is another mailbox: fetched again
+  pf_rc_dovecot starttls "keep on" "state_key tunnel-b"
+  pf_run
+  [ "$status" -eq 0 ]
+  [ "$(mailcheck count "$MD")" -eq 4 ]
+  [ -e "$SD/tunnel-b.state" ] || [ -e "$SD/tunnel-b.journal" ] || { ls "$SD"; false; }
+}
+
+@test "max_size under -q: the message left behind is still reported once, where someone can read it" {
+  dovecot_start
+  put_n 1
+  "$DC_PYTHON" -c 'print("Subject: big\n\n" + "z" * 20000)' >"$W/orig/big"
+  dovecot_put alice "$W/orig/big"
+  pf_rc_dovecot implicit "max_size 10k" "keep on"
+  # output that goes nowhere (cron's >/dev/null, a closed stderr): not
+  # reported, so it is said again next time
+  run bash -c '"$0" -f "$1" --state-dir "$2" -q 2>/dev/null' "$POPFETCH" "$RC" "$SD"
+  [ "$status" -eq 0 ]
+  run bash -c '"$0" -f "$1" --state-dir "$2" -q 2>&-' "$POPFETCH" "$RC" "$SD"
+  [ "$status" -eq 1 ]
+  pf_run -q
+  [ "$status" -eq 1 ]
+  [[ $output == *"t: warning: message 2 is 20"*"bytes, more than max_size; it stays on the server"* ]]
+  # once seen, once only
+  pf_run -q
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+  [ "$(mailcheck count "$MD")" -eq 1 ]
 }

@@ -22,7 +22,7 @@ teardown() {
 # function IS_MID (given the screen) succeeds.
 on_terminal() {
   local i
-  tmux -L "$TM" new-session -d -x 120 -y 20 \
+  tmux -L "$TM" new-session -d -x "${COLS:-120}" -y 20 \
     "$POPFETCH -f $RC --state-dir $SD; echo EXIT=\$?; sleep 30"
   MID=""
   for ((i = 0; i < 100; i++)); do
@@ -43,6 +43,7 @@ slow_rc() {
 }
 
 has_bar() { [[ $1 == *"messages "*"/s  ["*"#"*"]"* ]]; }
+has_count() { [[ $1 =~ t:\ [0-9]+/30\ messages ]]; }
 
 @test "progress on a terminal: n/N, bytes, rate and a bar, then one summary line" {
   put_generated 30 300 progress
@@ -65,7 +66,7 @@ one_third_to_two() {
 
 @test "a run with a state (no LIST of every size): the bar counts messages" {
   printf 'Subject: first\n\nbody\n' | dovecot_put alice
-  slow_rc "keep on" # through the proxy from the start: the state belongs to host:port
+  slow_rc "keep on" # through the proxy from the start
   pf_run
   [ "$status" -eq 0 ]
   put_generated 30 300 progress
@@ -81,4 +82,30 @@ one_third_to_two() {
   pf_run
   [ "$status" -eq 0 ]
   [ -z "$output" ]
+}
+
+@test "no new mail: one line on a terminal, nothing off it" {
+  put_generated 2 300 seen
+  pf_rc_dovecot implicit "keep on"
+  pf_run
+  [ "$status" -eq 0 ]
+  on_terminal false
+  [[ $SCREEN == *"EXIT=1"* ]]
+  [ "$(echo "$SCREEN" | grep -cx 't: no new mail')" -eq 1 ] || { echo "$SCREEN"; false; }
+  [ "$(echo "$SCREEN" | grep -cv '^$')" -eq 2 ] # that line and EXIT=1
+  pf_run
+  [ "$status" -eq 1 ]
+  [ -z "$output" ]
+}
+
+@test "a 40-column terminal: the progress line fits, no wrapped debris; no \"0 B/s\" rate" {
+  put_generated 30 300 progress
+  slow_rc
+  COLS=40 on_terminal has_count
+  [[ $SCREEN == *"EXIT=0"* ]]
+  # every redraw stayed on one row: the only row naming messages is the summary's
+  [ "$(echo "$SCREEN" | grep -c 'messages')" -eq 1 ] || { echo "$SCREEN"; false; }
+  [[ $MID =~ t:\ [0-9]+/30\ messages ]]
+  [ "$(echo "$MID" | grep -cv '^$')" -eq 1 ] || { echo "$MID"; false; } # one row: it did not wrap
+  [[ $MID != *" 0 B/s"* ]]
 }

@@ -73,3 +73,19 @@ teardown() { pf_teardown; }
   [[ $output == *$'verification:   trusted (chain and name verified)\nCAPA after STLS:'* ]]
   [[ $output == *$'CAPA after STLS:\n  USER\n  STLS\n'* ]]
 }
+
+@test "--serverinfo --host needs only what a connection needs: no --user, no --maildir" {
+  dovecot_start
+  run "$POPFETCH" --serverinfo --host 127.0.0.1 --port "$DC_POP3_PORT" --tls starttls \
+    --tls-trust-file "$DC_CA"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"verification:   trusted"* ]]
+  [[ $output == *"login:          skipped (no user given)"* ]]
+  run "$POPFETCH" --serverinfo --host 127.0.0.1 --port "$DC_POP3S_PORT"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"NOT trusted"* ]]
+  # a fetch still needs them
+  run "$POPFETCH" --host 127.0.0.1 --port "$DC_POP3S_PORT" --state-dir "$SD"
+  [ "$status" -eq 5 ]
+  [[ $output == *"needs --maildir, --mbox or --mda"* ]]
+}

@@ -157,7 +157,7 @@ row() { grep -E "^$1 " <<<"$output" | tr -s ' '; }
   [ "$status" -eq 0 ]
   [[ $(row t) == "t "*" no-mail "* ]]
   # another process holds the account: exit 8, the status is the holder's to write
-  "$DC_PYTHON" - "$SD/alice@127.0.0.1:$DC_POP3S_PORT.lock" "$W/held" <<'PY' &
+  "$DC_PYTHON" - "$SD/alice@127.0.0.1.lock" "$W/held" <<'PY' &
 import fcntl, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
 fcntl.lockf(fd, fcntl.LOCK_EX)

@@ -234,3 +234,24 @@ ss_stop() {
   [[ $output == *"certificate: trusted (chain and name verified)"* ]]
   [ "$(grep -c 'certificate: subject' <<<"$output")" -eq 1 ]
 }
+
+@test "tls starttls with port 995: a warning before connecting, not after the timeout" {
+  printf 'account t\nhost 127.0.0.1\nport 995\nuser alice\npassword secret\ntls starttls\ntimeout 2\ndelivery maildir %s\n' \
+    "$MD" >"$RC"
+  chmod 600 "$RC"
+  pf_run
+  [ "$status" -eq 2 ] # nothing listens on 127.0.0.1:995 here: refused
+  [[ $output == *"t: warning: \`tls starttls\` with port 995: port 995 is POP3S"*"use \`tls implicit\`"* ]]
+  # the warning comes before whatever the connection attempt says
+  [[ ${lines[0]} == *"tls starttls"*"port 995"* ]] || { echo "$output"; false; }
+}
+
+@test "a POP3S server waiting for TLS, spoken to with tls starttls: a note after a few seconds, the hint names tls implicit" {
+  fake_start "$T/tls-impostor.txt" --implicit-tls
+  pf_rc_fake starttls "timeout 6"
+  pf_run
+  [ "$status" -eq 7 ]
+  [[ $output == *"t: warning: no greeting yet: the server may be waiting for TLS (a POP3S port, such as 995): use \`tls implicit\`"* ]]
+  [[ $output == *"did not answer within 6 seconds"* ]]
+  [[ $output == *"within 6 seconds"*"(the server may be waiting for TLS"*"use \`tls implicit\`"* ]]
+}

@@ -63,6 +63,9 @@ struct sink_ops {
     int (*publish_sync)(struct sink *s, struct err *e);
     int (*recover)(struct sink *s, char *const *names, size_t n, struct err *e);
     int (*recover_intent)(struct sink *s, const char *uidl, const char *note, struct err *e);
+    /* Drop an ended message that will not be published (it could not be
+     * recorded: the next run fetches it again). NULL: nothing to drop. */
+    void (*discard)(struct sink *s, const char *name);
     void (*close)(struct sink *s);
 };
 

@@ -235,6 +235,13 @@ static int mdir_publish_sync(struct sink *s, struct err *e)
     return fsync(md->new_fd) < 0 ? io_fail(e, md, "fsync new/") : 0;
 }
 
+static void mdir_discard(struct sink *s, const char *name)
+{
+    struct maildir *md = s->impl;
+
+    unlinkat(md->tmp_fd, name, 0);
+}
+
 static int is_named(const char *name, char *const *names, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -307,6 +314,7 @@ static const struct sink_ops maildir_ops = {
     .publish = mdir_publish,
     .publish_sync = mdir_publish_sync,
     .recover = mdir_recover,
+    .discard = mdir_discard,
     .close = mdir_close,
 };
 

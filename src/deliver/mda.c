@@ -83,7 +83,7 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-static int exec_failed(const struct mda *md, char **argv, int errnum, struct err *e)
+static int exec_failed(const char *command, char **argv, int errnum, struct err *e)
 {
     char shown[128];
 
@@ -93,7 +93,7 @@ static int exec_failed(const struct mda *md, char **argv, int errnum, struct err
         err_hint(e,
                  "check the command in delivery mda (%s) and PATH; the message stays on the "
                  "server",
-                 md->command);
+                 command);
     else
         err_hint(e, "check that %s is an executable program; the message stays on the server",
                  shown);
@@ -121,7 +121,7 @@ static int spawn(struct mda *md, struct run *r, char **argv, char **envp, struct
     r->in_w = in[1], r->in_r = in[0], r->err_r = errp[0];
     if (child_spawn(&r->c, &cs, e) < 0) {
         close_fd(&errp[1]);
-        return r->c.exec_errno ? exec_failed(md, argv, r->c.exec_errno, e) : -1;
+        return r->c.exec_errno ? exec_failed(md->command, argv, r->c.exec_errno, e) : -1;
     }
     close_fd(&errp[1]);
     return 0;
@@ -550,6 +550,7 @@ int mda_open(struct sink *s, const struct mda_opts *o, struct err *e)
     static const struct cmdsplit_vars probe = {"sender", "user", "user", "host"};
     struct mda *md = calloc(1, sizeof *md);
     char **argv;
+    int why;
 
     s->ops = &mda_ops;
     s->impl = md;
@@ -557,6 +558,13 @@ int mda_open(struct sink *s, const struct mda_opts *o, struct err *e)
     if (!md) return err_set(e, ERR_INTERNAL, "out of memory");
     md->sp.fd = -1;
     if (cmdsplit_argv(o->command, &probe, &argv, e) < 0) {
+        md_close(s);
+        return -1;
+    }
+    if ((why = child_find_program(argv[0])) != 0) {
+        exec_failed(o->command, argv, why, e);
+        err_prefix(e, "before fetching anything");
+        cmdsplit_free(argv);
         md_close(s);
         return -1;
     }

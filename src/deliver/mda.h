@@ -46,7 +46,10 @@ struct mda_opts {
 };
 
 /* Check the command (ERR_USAGE for an empty command, unbalanced quotes, an
- * unknown %x or an unquoted shell operator) and open the sink. */
+ * unknown %x or an unquoted shell operator; ERR_DELIVERY when its program
+ * is nowhere execvp would look or is not executable: a configuration
+ * mistake that would fail every message alike, found before the first
+ * one) and open the sink. */
 int mda_open(struct sink *s, const struct mda_opts *o, struct err *e);
 
 /* POPFETCH_UIDL's value: the UIDL with every byte outside A-Z a-z 0-9

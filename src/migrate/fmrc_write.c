@@ -407,6 +407,24 @@ static void put_tls_version(struct fm_out *o, const char *proto)
     }
 }
 
+/* `service 995` (or pop3s) without `ssl`: a POP3S port spoken to in clear. */
+static int pop3s_port(const struct acct *a)
+{
+    const char *s = a->s.service;
+
+    return s && (!strcmp(s, "995") || !strcasecmp(s, "pop3s"));
+}
+
+static void put_starttls(struct fm_out *o, const struct acct *a)
+{
+    if (pop3s_port(a))
+        comment(o, "WARNING: port 995 is POP3S, where the server waits for TLS first: with tls "
+                   "starttls popfetch waits in vain for a greeting. fetchmail would have failed "
+                   "the same way without `ssl`; if this server speaks POP3S, write tls implicit "
+                   "here.");
+    put_kv(o, "tls", "starttls");
+}
+
 static void put_tls_mode(struct fm_out *o, const struct acct *a)
 {
     const char *proto = a->u.sslproto;
@@ -423,12 +441,12 @@ static void put_tls_mode(struct fm_out *o, const struct acct *a)
     } else if (proto) {
         comment(o, "fetchmail's `sslproto` without `ssl` made STLS mandatory: so does tls "
                    "starttls.");
-        put_kv(o, "tls", "starttls");
+        put_starttls(o, a);
     } else {
         comment(o, "No `ssl`: fetchmail 6.4+ uses STLS when the server offers it, else goes on in "
                    "clear. popfetch's tls starttls insists on STLS rather than send a password "
                    "in clear; if the server speaks POP3S, tls implicit (port 995) is better.");
-        put_kv(o, "tls", "starttls");
+        put_starttls(o, a);
     }
     if (!(proto && !*proto)) put_tls_version(o, proto);
 }

@@ -210,11 +210,13 @@ int import_record(const struct import_list *l, const struct account *a, const ch
     const char *host = by_host(l, a) ? a->host : NULL;
     int64_t now = time(NULL);
     struct state *st;
-    char key[1024];
     int rc = 0;
 
-    session_state_key(a, key, sizeof key);
-    if (state_open(&st, dir, key, e) < 0) return -1;
+    if (session_state_lock(a, dir, &st, e) < 0) return -1;
+    if (state_load(st, e) < 0) {
+        state_close(st);
+        return -1;
+    }
     *count = 0;
     for (size_t i = 0; i < l->n && rc == 0; i++) {
         if (!import_matches(&l->v[i], a->user, host)) continue;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "conf.h"
+#include "session.h"
 #include "unit.h"
 
 static int load(const char *text, struct config *cfg, struct err *e)
@@ -145,6 +146,28 @@ TEST(conf_later_defaults_apply_to_later_accounts_only)
     CHECK(conf_find(&cfg, "a")->timeout == 10);
     CHECK(conf_find(&cfg, "b")->timeout == 20);
     CHECK_STR(conf_find(&cfg, "b")->host, "h");
+    conf_free(&cfg);
+}
+
+/* The state is the mailbox's: user@host, whatever the port; state_key
+ * overrides it (inherited like any key). */
+TEST(conf_state_key_names_the_state)
+{
+    static const char text[] = "account a\nhost h.example\nuser u\nport 110\ntls starttls\n"
+                               "delivery maildir /m\n"
+                               "account b : a\nport 995\ntls implicit\n"
+                               "account c : a\nstate_key \"tunnel/1\"\n";
+    struct config cfg;
+    struct err e;
+    char k[256], k2[256];
+
+    CHECK(load(text, &cfg, &e) == 0);
+    session_state_key(conf_find(&cfg, "a"), k, sizeof k);
+    CHECK_STR(k, "u@h.example");
+    session_state_key(conf_find(&cfg, "b"), k2, sizeof k2);
+    CHECK_STR(k2, k);
+    session_state_key(conf_find(&cfg, "c"), k, sizeof k);
+    CHECK_STR(k, "tunnel%2F1");
     conf_free(&cfg);
 }
 

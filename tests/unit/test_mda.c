@@ -365,17 +365,30 @@ TEST(mda_hostile_sender_is_one_safe_word)
     free(got);
 }
 
+/* A program that is not there is refused when the sink opens, before any
+ * message; one that goes away later fails at its exec. */
 TEST(mda_command_not_found)
 {
     const char *dir = unit_tmpdir();
+    char prog[512];
+    struct mda_opts o;
+    struct sink s;
     struct err e;
 
     CHECK(run_one("/nonexistent/procmail -d %T", dir, 0, small_msg, sizeof small_msg - 1, NULL,
-                  &e) == -1);
+                  &e) == -3);
     CHECK(e.kind == ERR_DELIVERY && strstr(e.msg, "cannot run the MDA") &&
           strstr(e.msg, "No such file"));
-    CHECK(run_one("no-such-mda-anywhere", dir, 0, small_msg, sizeof small_msg - 1, NULL, &e) == -1);
+    CHECK(run_one("no-such-mda-anywhere", dir, 0, small_msg, sizeof small_msg - 1, NULL, &e) == -3);
     CHECK(e.kind == ERR_DELIVERY && strstr(e.msg, "cannot run the MDA"));
+    script(dir, "gone-mda", "cat >/dev/null", prog, sizeof prog);
+    CHECK(run_one(prog, dir, 0, small_msg, sizeof small_msg - 1, NULL, &e) == 0);
+    opts_for(&o, prog, dir, NULL);
+    CHECK(mda_open(&s, &o, &e) == 0);
+    CHECK(unlink(prog) == 0);
+    CHECK(deliver(&s, small_msg, sizeof small_msg - 1, &e) == -1);
+    CHECK(e.kind == ERR_DELIVERY && strstr(e.msg, "cannot run the MDA"));
+    s.ops->close(&s);
 }
 
 TEST(mda_exit_127_from_a_script_is_named)

@@ -88,8 +88,125 @@ TEST(state_key_escapes_unsafe_bytes)
 {
     char k[256];
 
-    state_key(k, sizeof k, "al/ice", "pop.example.org", 995);
-    CHECK_STR(k, "al%2Fice@pop.example.org:995");
+    state_key(k, sizeof k, "al/ice@pop.example.org");
+    CHECK_STR(k, "al%2Fice@pop.example.org");
+}
+
+/* An older naming's files are taken over: journal and main file, the
+ * old lock removed, the records there once loaded. */
+TEST(state_adopt_moves_the_old_files)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+
+    write_file(dir, "old.state", "popfetch-state 1\nD 1000 uid-1\n");
+    write_file(dir, "old.journal", "popfetch-journal 1\nD 1001 uid-2 -\n");
+    write_file(dir, "old.lock", "");
+    CHECK(state_lock(&s, dir, "new", &e) == 0);
+    CHECK(state_adopt(s, "old", &e) == 1);
+    CHECK(state_has_file(s));
+    CHECK(state_load(s, &e) == 0);
+    CHECK(state_lookup(s, "uid-1", 5) != NULL);
+    CHECK(state_lookup(s, "uid-2", 5) != NULL);
+    state_close(s);
+    CHECK(exists(dir, "new.state") && exists(dir, "new.journal"));
+    CHECK(!exists(dir, "old.state") && !exists(dir, "old.journal") && !exists(dir, "old.lock"));
+    /* a second call finds this key's main file: nothing to do */
+    write_file(dir, "old.state", "popfetch-state 1\nD 1000 uid-9\n");
+    CHECK(state_lock(&s, dir, "new", &e) == 0);
+    CHECK(state_adopt(s, "old", &e) == 0);
+    state_close(s);
+    CHECK(exists(dir, "old.state"));
+}
+
+/* --check's view creates nothing: no directory, no lock file; it reads
+ * an older naming's files where they are. */
+TEST(state_peek_creates_nothing)
+{
+    const char *dir = unit_tmpdir();
+    char sub[512];
+    struct state *s = NULL;
+    struct err e;
+
+    snprintf(sub, sizeof sub, "%s/none", dir);
+    CHECK(state_peek(&s, sub, "k", "old", &e) == 0);
+    CHECK(state_load(s, &e) == 0 && state_count(s) == 0);
+    state_close(s);
+    CHECK(access(sub, F_OK) != 0);
+    write_file(dir, "old.state", "popfetch-state 1\nD 1000 uid-1\n");
+    CHECK(state_peek(&s, dir, "k", "old", &e) == 0);
+    CHECK(state_load(s, &e) == 0);
+    CHECK(state_lookup(s, "uid-1", 5) != NULL);
+    state_close(s);
+    CHECK(!exists(dir, "k.lock") && !exists(dir, "old.lock") && exists(dir, "old.state"));
+}
+
+/* A crash after the journal moved, before the main file did: the next
+ * call moves the main file. */
+TEST(state_adopt_finishes_a_move_a_crash_cut_short)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+
+    write_file(dir, "old.state", "popfetch-state 1\nD 1000 uid-1\n");
+    write_file(dir, "new.journal", "popfetch-journal 1\nD 1001 uid-2 -\n");
+    CHECK(state_lock(&s, dir, "new", &e) == 0);
+    CHECK(state_adopt(s, "old", &e) == 1);
+    CHECK(state_load(s, &e) == 0);
+    CHECK(state_lookup(s, "uid-1", 5) != NULL);
+    CHECK(state_lookup(s, "uid-2", 5) != NULL);
+    state_close(s);
+}
+
+/* Two journals: neither is dropped, nothing moves, the error says why. */
+TEST(state_adopt_refuses_two_journals)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+
+    write_file(dir, "old.journal", "popfetch-journal 1\nD 1001 uid-2 -\n");
+    write_file(dir, "new.journal", "popfetch-journal 1\nD 1001 uid-3 -\n");
+    CHECK(state_lock(&s, dir, "new", &e) == 0);
+    CHECK(state_adopt(s, "old", &e) < 0);
+    CHECK(e.kind == ERR_LOCAL);
+    CHECK(strstr(e.msg, "old.journal") != NULL);
+    state_close(s);
+    CHECK(exists(dir, "old.journal") && exists(dir, "new.journal"));
+}
+
+/* An older popfetch still running under the old name holds its lock. */
+TEST(state_adopt_waits_for_the_old_lock)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+    int pfd[2];
+    pid_t pid;
+    char c;
+
+    write_file(dir, "old.state", "popfetch-state 1\nD 1000 uid-1\n");
+    CHECK(pipe(pfd) == 0);
+    pid = fork();
+    if (pid == 0) {
+        struct state *held;
+        if (state_lock(&held, dir, "old", &e) < 0) _exit(1);
+        if (write(pfd[1], "x", 1) != 1) _exit(1);
+        pause();
+        _exit(0);
+    }
+    CHECK(read(pfd[0], &c, 1) == 1);
+    CHECK(state_lock(&s, dir, "new", &e) == 0);
+    CHECK(state_adopt(s, "old", &e) < 0);
+    CHECK(e.kind == ERR_LOCKED);
+    state_close(s);
+    CHECK(exists(dir, "old.state") && !exists(dir, "new.state"));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(pfd[0]);
+    close(pfd[1]);
 }
 
 TEST(state_journal_survives_reopen_then_compacts)
