@@ -136,7 +136,11 @@ void log_error(const char *account, const struct err *e)
 {
     char buf[ERR_MSG_MAX + ERR_HINT_MAX + 16];
 
-    if (e->hint[0])
+    /* on a terminal the hint gets a line of its own; a log file and syslog
+     * keep one entry per line (each stamped) */
+    if (e->hint[0] && (use_syslog || file_fd >= 0))
+        snprintf(buf, sizeof buf, "%s (%s)", e->msg, e->hint);
+    else if (e->hint[0])
         snprintf(buf, sizeof buf, "%s\n  (%s)", e->msg, e->hint);
     else
         snprintf(buf, sizeof buf, "%s", e->msg);

@@ -83,6 +83,18 @@ count_is() { [ "$(mailcheck count "$1")" -eq "$2" ]; }
   [ "$(grep -c 'not polled: the server asks for' "$W/log")" -ge 2 ]
 }
 
+@test "--logfile: an error with a hint is one stamped line, the hint on it" {
+  # port 1 on the loopback: nothing listens there, the connect is refused
+  printf 'account t\nhost 127.0.0.1\nport 1\nuser alice\npassword x\ntls off\ndelivery maildir %s\n' \
+    "$MD" >"$RC"
+  chmod 600 "$RC"
+  pf_run --logfile "$W/log"
+  [ "$status" -eq 2 ] || { echo "status $status: $output"; false; }
+  [ "$(wc -l <"$W/log")" -eq 1 ] || { cat "$W/log"; false; }
+  run grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[+-][0-9]{4} popfetch: t: cannot connect to 127.0.0.1 port 1: .* \(check `host`' "$W/log"
+  [ "$output" = 1 ] || { cat "$W/log"; false; }
+}
+
 @test "--syslog: lines go to syslog, facility mail, tagged popfetch" {
   if [[ -e /dev/log ]]; then skip "a syslog daemon owns /dev/log here"; fi
   [[ -w /dev ]] || skip "cannot create /dev/log"
