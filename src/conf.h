@@ -32,7 +32,14 @@ enum auth_choice {
     AUTH_OAUTHBEARER,
     AUTH_EXTERNAL,
 };
-enum delivery_kind { DELIVERY_NONE, DELIVERY_MAILDIR, DELIVERY_MBOX, DELIVERY_MDA };
+enum delivery_kind {
+    DELIVERY_NONE,
+    DELIVERY_MAILDIR,
+    DELIVERY_MBOX,
+    DELIVERY_MDA,
+    DELIVERY_LMTP,
+    DELIVERY_SMTP,
+};
 /* Bits of `mbox_locking`. */
 enum { MBOX_LOCK_DOTLOCK = 1, MBOX_LOCK_FCNTL = 2 };
 enum keep_mode { KEEP_OFF, KEEP_ON, KEEP_FOR };
@@ -46,7 +53,7 @@ struct keep_setting {
 
 struct delivery_setting {
     int kind;        /* enum delivery_kind */
-    const char *arg; /* directory, file or command */
+    const char *arg; /* directory, file, command, or LMTP/SMTP target */
 };
 
 struct account {
@@ -71,6 +78,9 @@ struct account {
     int mbox_locking;          /* MBOX_LOCK_* bits; 0 = none */
     unsigned long mda_timeout; /* seconds */
     int received_header;       /* prepend a Received: line */
+    const char *recipients;    /* LMTP/SMTP: space-separated addresses; NULL = the local user */
+    const char *smtp_helo;     /* LMTP/SMTP: LHLO/EHLO name; NULL = this host's name */
+    const char *smtp_sender;   /* LMTP/SMTP: envelope sender; NULL = from the message */
     int pipelining;            /* enum pipelining_mode */
     struct keep_setting keep;
     int fetch_all;              /* fetch new|all */

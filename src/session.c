@@ -61,6 +61,12 @@ static void mda_said(void *ctx, const char *line, size_t len)
     log_relay((const char *)ctx, "MDA: ", line, len);
 }
 
+/* A sink's warning (a recipient the LMTP/SMTP server refused). */
+static void sink_warned(void *ctx, const char *msg)
+{
+    log_warn((const char *)ctx, "%s", msg);
+}
+
 void session_state_key(const struct account *a, char *buf, size_t len)
 {
     state_key(buf, len, a->user, a->host, conf_port(a));
@@ -78,7 +84,12 @@ static int lock_local(struct session *s)
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
     if (s->o->check) return 0; /* --check touches nothing local */
     struct deliver_ctx c = {
-        .tag = tag, .mda_stderr = mda_said, .mda_stderr_ctx = (void *)s->a->name};
+        .tag = tag,
+        .mda_stderr = mda_said,
+        .mda_stderr_ctx = (void *)s->a->name,
+        .warn = sink_warned,
+        .warn_ctx = (void *)s->a->name,
+    };
     if (deliver_open(&s->sink, s->a, &c, s->e) < 0) return -1;
     s->have_sink = 1;
     return 0;

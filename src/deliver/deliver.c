@@ -4,6 +4,7 @@
  */
 #include "deliver.h"
 #include "conf.h"
+#include "forward.h"
 #include "maildir.h"
 #include "mbox.h"
 #include "mda.h"
@@ -34,6 +35,25 @@ static int open_mda(struct sink *s, const struct account *a, const struct delive
     return mda_open(s, &o, e);
 }
 
+static int open_forward(struct sink *s, const struct account *a, const struct deliver_ctx *c,
+                        struct err *e)
+{
+    struct forward_opts o = {
+        .lmtp = a->delivery.kind == DELIVERY_LMTP,
+        .target = a->delivery.arg,
+        .helo = a->smtp_helo,
+        .sender = a->smtp_sender,
+        .recipients = a->recipients,
+        .server = a->host,
+        .remote_user = a->user,
+        .timeout_s = (int)a->timeout,
+        .warn = c->warn,
+        .warn_ctx = c->warn_ctx,
+    };
+
+    return forward_open(s, &o, e);
+}
+
 int deliver_final_sync(struct sink *s, struct err *e)
 {
     (void)s, (void)e;
@@ -60,6 +80,9 @@ int deliver_open(struct sink *s, const struct account *a, const struct deliver_c
         return open_mbox(s, a, e);
     case DELIVERY_MDA:
         return open_mda(s, a, c, e);
+    case DELIVERY_LMTP:
+    case DELIVERY_SMTP:
+        return open_forward(s, a, c, e);
     case DELIVERY_MAILDIR:
         return maildir_open(s, a->delivery.arg, c->tag, e);
     default:
