@@ -249,20 +249,29 @@ static int refused(struct esmtp *s, const char *what, const struct esmtp_reply *
 
 int esmtp_open(struct esmtp *s, struct err *e)
 {
-    struct esmtp_reply r;
     int rc;
 
-    s->up = s->used = 0;
-    s->ext = 0;
-    s->size_max = 0;
-    s->wlen = 0;
-    if (!s->wbuf && !(s->wbuf = malloc(ESMTP_WBUF)))
-        return err_set(e, ERR_INTERNAL, "out of memory");
+    s->up = 0;
     if (s->is_unix)
         rc = connect_unix(s, e);
     else
         rc = net_connect(&s->c, s->target, s->port, s->timeout_ms, e);
     if (rc < 0) return -1;
+    return esmtp_start(s, e);
+}
+
+int esmtp_start(struct esmtp *s, struct err *e)
+{
+    struct esmtp_reply r;
+
+    s->up = s->used = 0;
+    s->ext = 0;
+    s->size_max = 0;
+    s->wlen = 0;
+    if (!s->wbuf && !(s->wbuf = malloc(ESMTP_WBUF))) {
+        net_close(&s->c);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
     s->c.timeout_ms = s->timeout_ms;
     if (read_reply(s, &r, NULL, e) < 0) goto fail;
     if (r.code != 220) {

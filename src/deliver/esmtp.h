@@ -97,8 +97,13 @@ typedef ssize_t (*esmtp_read_fn)(void *ctx, void *buf, size_t len, struct err *e
 int esmtp_init(struct esmtp *s, int lmtp, const char *target, const char *helo, int timeout_ms,
                struct err *e);
 
-/* Connect, read the greeting, say LHLO/EHLO, read the extensions. */
+/* Connect, then esmtp_start. */
 int esmtp_open(struct esmtp *s, struct err *e);
+
+/* On a connected s->c: read the greeting, say LHLO/EHLO, read the
+ * extensions (the connection is closed on failure). For esmtp_open and
+ * the fuzz target. */
+int esmtp_start(struct esmtp *s, struct err *e);
 
 /* One mail transaction. 0: the server answered (res holds its word for
  * MAIL and for each recipient; a recipient refused at RCPT keeps that
