@@ -89,6 +89,8 @@ static int lock_local(struct session *s)
         .mda_stderr_ctx = (void *)s->a->name,
         .warn = sink_warned,
         .warn_ctx = (void *)s->a->name,
+        .trace = log_get_level() >= LOG_TRACE ? log_trace : NULL,
+        .trace_ctx = (void *)s->a->name,
     };
     if (deliver_open(&s->sink, s->a, &c, s->e) < 0) return -1;
     s->have_sink = 1;

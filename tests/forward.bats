@@ -117,12 +117,15 @@ fw_fake() {
   sed -i "s|^delivery .*|delivery $kind 127.0.0.1:$SMTP_PORT|" "$RC"
 }
 
-@test "fake lmtp: PIPELINING sends MAIL, RCPT and DATA in one write, then RSET before the next message" {
+@test "fake lmtp: PIPELINING sends MAIL, RCPT and DATA in one write, then RSET before the next message; -vv shows it" {
   dovecot_start
   put_generated 2 3 pipe
   fw_fake lmtp "ext PIPELINING" "ext 8BITMIME"
-  pf_run
+  pf_run -vv
   [ "$status" -eq 0 ] || { echo "$output"; cat "$SMTP_DIR/log"; false; }
+  # -vv shows the conversation, the message as a byte count
+  [[ $output == *"popfetch: t: > LMTP MAIL FROM:<alice@[127.0.0.1]>"*"popfetch: t: < LMTP 354 go ahead"*"popfetch: t: > LMTP ("*" bytes of message data)"*"popfetch: t: < LMTP 250 2.0.0 ok"* ]] || {
+    echo "$output"; false; }
   grep -q -- '-- batch MAIL,RCPT,DATA$' "$SMTP_DIR/log"
   grep -q -- '-- batch RSET,MAIL,RCPT,DATA$' "$SMTP_DIR/log"
   [ "$(grep -c -- '-- connect' "$SMTP_DIR/log")" -eq 1 ]

@@ -49,6 +49,8 @@ static int open_forward(struct sink *s, const struct account *a, const struct de
         .timeout_s = (int)a->timeout,
         .warn = c->warn,
         .warn_ctx = c->warn_ctx,
+        .trace = c->trace,
+        .trace_ctx = c->trace_ctx,
     };
 
     return forward_open(s, &o, e);

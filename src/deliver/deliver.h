@@ -75,6 +75,8 @@ struct deliver_ctx {
     void *mda_stderr_ctx;
     void (*warn)(void *ctx, const char *msg); /* a sink's warning (LMTP/SMTP) */
     void *warn_ctx;
+    void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv: LMTP/SMTP lines */
+    void *trace_ctx;
 };
 
 /* Open the sink the account's `delivery` names (maildir, mbox, mda, lmtp

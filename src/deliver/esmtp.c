@@ -138,6 +138,18 @@ int esmtp_parse_line(const char *line, size_t len, int *more, const char **text)
     return code;
 }
 
+static void trace(struct esmtp *s, char dir, const char *line, size_t len)
+{
+    char buf[ESMTP_LINE_MAX + 8];
+
+    if (!s->trace) return;
+    if (len > ESMTP_LINE_MAX) len = ESMTP_LINE_MAX;
+    memcpy(buf, proto(s), 4);
+    buf[4] = ' ';
+    memcpy(buf + 5, line, len);
+    s->trace(s->trace_ctx, dir, buf, len + 5);
+}
+
 typedef void (*line_fn)(struct esmtp *s, const char *text, size_t len);
 
 /* One reply, every line handed to `each` (if given). */
@@ -160,6 +172,7 @@ static int read_reply(struct esmtp *s, struct esmtp_reply *r, line_fn each, stru
             err_prefix(e, "%s server %s", proto(s), s->c.host);
             return -1;
         }
+        trace(s, 'S', line, len);
         code = esmtp_parse_line(line, len, &more, &text);
         if (code < 0 || (r->code && code != r->code)) {
             char shown[96];
@@ -208,6 +221,7 @@ static int cmd(struct esmtp *s, struct err *e, const char *fmt, ...)
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof line - 2)
         return err_set(e, ERR_INTERNAL, "an %s command line is too long", proto(s));
+    trace(s, 'C', line, (size_t)n);
     line[n] = '\r';
     line[n + 1] = '\n';
     return wr(s, line, (size_t)n + 2, e);
@@ -311,6 +325,7 @@ static int mail_cmd(struct esmtp *s, const struct esmtp_envelope *env, struct er
 static int send_body(struct esmtp *s, esmtp_read_fn rd, void *rctx, struct err *e)
 {
     unsigned char in[16384];
+    uint64_t out0 = s->c.bytes_out + s->wlen;
     int bol = 1;
     ssize_t n;
 
@@ -333,6 +348,12 @@ static int send_body(struct esmtp *s, esmtp_read_fn rd, void *rctx, struct err *
     }
     if (n < 0) return -2;
     if (!bol && wr(s, "\r\n", 2, e) < 0) return -1;
+    if (s->trace) {
+        char note[64];
+        int k = snprintf(note, sizeof note, "(%llu bytes of message data)",
+                         (unsigned long long)s->c.bytes_out + s->wlen - out0);
+        trace(s, 'C', note, (size_t)k);
+    }
     return wr(s, ".\r\n", 3, e) < 0 || flush(s, e) < 0 ? -1 : 0;
 }
 

@@ -66,6 +66,10 @@ struct esmtp {
     uint64_t size_max;   /* SIZE's value; 0 = none announced */
     unsigned char *wbuf; /* the message on its way out */
     size_t wlen;
+    /* -vv: each command and reply line, prefixed "LMTP " or "SMTP " (the
+     * message itself as one "(N bytes of message data)" line); NULL = off */
+    void (*trace)(void *ctx, char dir, const char *line, size_t len);
+    void *trace_ctx;
 };
 
 /* The envelope of one message. */

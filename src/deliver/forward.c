@@ -339,6 +339,7 @@ int forward_open(struct sink *k, const struct forward_opts *o, struct err *e)
         fw_close(k);
         return -1;
     }
+    f->s.trace = o->trace, f->s.trace_ctx = o->trace_ctx;
     if (copy_opts(f, o) < 0) {
         fw_close(k);
         return err_set(e, ERR_INTERNAL, "out of memory");

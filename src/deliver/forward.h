@@ -54,6 +54,8 @@ struct forward_opts {
     const char *spool_dir; /* NULL = $TMPDIR or /tmp */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
+    void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv; NULL = off */
+    void *trace_ctx;
 };
 
 int forward_open(struct sink *s, const struct forward_opts *o, struct err *e);
