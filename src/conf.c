@@ -173,6 +173,7 @@ static const char *const auth_names[] = {"auto",    "user",        "apop",      
                                          "xoauth2", "oauthbearer", "external",    NULL};
 static const char *const fetch_names[] = {"new", "all", NULL};
 static const char *const pipelining_names[] = {"auto", "on", "off", NULL};
+static const char *const smtp_tls_names[] = {"off", "starttls", "implicit", NULL};
 
 struct keydef {
     const char *name;
@@ -206,6 +207,8 @@ static const struct keydef keys[] = {
     {"recipient", V_RECIPIENTS, OFF(recipients), NULL},
     {"smtp_helo", V_ADDRESS, OFF(smtp_helo), NULL},
     {"smtp_sender", V_ADDRESS, OFF(smtp_sender), NULL},
+    {"smtp_tls", V_ENUM, OFF(smtp_tls), smtp_tls_names},
+    {"smtp_tls_trust_file", V_PATH, OFF(smtp_tls_trust_file), NULL},
     {"pipelining", V_ENUM, OFF(pipelining), pipelining_names},
     {"keep", V_KEEP, OFF(keep), NULL},
     {"fetch", V_ENUM, OFF(fetch_all), fetch_names},

@@ -81,7 +81,9 @@ struct account {
     const char *recipients;    /* LMTP/SMTP: space-separated addresses; NULL = the local user */
     const char *smtp_helo;     /* LMTP/SMTP: LHLO/EHLO name; NULL = this host's name */
     const char *smtp_sender;   /* LMTP/SMTP: envelope sender; NULL = from the message */
-    int pipelining;            /* enum pipelining_mode */
+    int smtp_tls;              /* LMTP/SMTP: enum esmtp_tls (off, starttls, implicit) */
+    const char *smtp_tls_trust_file; /* LMTP/SMTP: CAs (PEM); NULL = the system's */
+    int pipelining;                  /* enum pipelining_mode */
     struct keep_setting keep;
     int fetch_all;              /* fetch new|all */
     uint64_t max_size;          /* 0 = no limit */

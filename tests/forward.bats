@@ -342,3 +342,16 @@ PY
   [[ $output == *"malformed reply"* ]] || { echo "$output"; false; }
   [ "$(dovecot_count alice)" -eq 1 ]
 }
+
+@test "fake smtp: smtp_tls starttls with a server that does not offer STARTTLS sends nothing in the clear" {
+  dovecot_start
+  put_generated 1 2 clear
+  fw_fake smtp "ext PIPELINING"
+  echo "smtp_tls starttls" >>"$RC"
+  pf_run
+  [ "$status" -eq 10 ]
+  [[ $output == *"does not offer STARTTLS"* ]] || { echo "$output"; false; }
+  run grep -c '^C: MAIL\|^C: STARTTLS' "$SMTP_DIR/log"
+  [ "$output" -eq 0 ]
+  [ "$(dovecot_count alice)" -eq 1 ]
+}

@@ -50,3 +50,39 @@ teardown() {
   [ "$status" -eq 10 ]
   [ "$(dovecot_count alice)" -eq 1 ]
 }
+
+@test "smtp: smtp_tls starttls: the certificate is checked, the mail goes over TLS; an untrusted one sends nothing" {
+  printf 'Return-Path: <tls@example.org>\nSubject: over TLS\n\nt\n' >"$W/m"
+  dovecot_put alice "$W/m"
+  printf 'smtp_tls starttls\nsmtp_tls_trust_file %s\n' "$PX_CA" >>"$RC"
+  pf_run -vv
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"> SMTP STARTTLS"*"< SMTP 220 "*"> SMTP EHLO"*"> SMTP MAIL FROM:<tls@example.org>"* ]] || {
+    echo "$output"; false; }
+  postfix_wait_count bob 1
+  mailcheck forwarded "$(postfix_maildir bob)" "$W/m"
+  grep -q 'disconnect from .* ehlo=2 xforward=1 starttls=1 mail=1 rcpt=1 data=1 quit=1' "$PX_DIR/maillog"
+
+  # the POP3 server's CA does not vouch for Postfix's certificate
+  dovecot_put alice "$W/m"
+  sed -i "s|^smtp_tls_trust_file .*|smtp_tls_trust_file $DC_CA|" "$RC"
+  pf_run
+  [ "$status" -eq 10 ]
+  [[ $output == *"SMTP server 127.0.0.1"*"certificate"* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 1 ]
+  # Postfix saw the second connection give up in the handshake, before any MAIL
+  [ "$(grep -c 'orig_client=' "$PX_DIR/maillog")" -eq 1 ]
+  [ "$(grep -c 'disconnect from .* mail=' "$PX_DIR/maillog")" -eq 1 ]
+}
+
+@test "smtp: smtp_tls implicit (port 465 style) delivers over TLS from the first byte" {
+  printf 'Return-Path: <tls@example.org>\nSubject: implicit\n\nt\n' >"$W/m"
+  dovecot_put alice "$W/m"
+  sed -i "s|^delivery .*|delivery smtp 127.0.0.1:$PX_SMTPS_PORT|" "$RC"
+  printf 'smtp_tls implicit\nsmtp_tls_trust_file %s\n' "$PX_CA" >>"$RC"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  postfix_wait_count bob 1
+  mailcheck forwarded "$(postfix_maildir bob)" "$W/m"
+  grep -q 'disconnect from .* ehlo=1 xforward=1 mail=1 rcpt=1 data=1 quit=1' "$PX_DIR/maillog"
+}

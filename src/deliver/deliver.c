@@ -47,6 +47,8 @@ static int open_forward(struct sink *s, const struct account *a, const struct de
         .server = a->host,
         .remote_user = a->user,
         .timeout_s = (int)a->timeout,
+        .tls = a->smtp_tls,
+        .trust_file = a->smtp_tls_trust_file,
         .warn = c->warn,
         .warn_ctx = c->warn_ctx,
         .trace = c->trace,

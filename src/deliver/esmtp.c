@@ -114,7 +114,7 @@ static int connect_unix(struct esmtp *s, struct err *e)
     net_init(&s->c);
     s->c.fd = fd;
     s->c.timeout_ms = s->timeout_ms;
-    snprintf(s->c.host, sizeof s->c.host, "%s", s->target);
+    snprintf(s->c.host, sizeof s->c.host, "%.255s", s->target);
     snprintf(s->c.peer, sizeof s->c.peer, "unix");
     if (!(s->c.rbuf = malloc(NET_RBUF_SIZE))) {
         net_close(&s->c);
@@ -261,6 +261,43 @@ static int refused(struct esmtp *s, const char *what, const struct esmtp_reply *
     return -1;
 }
 
+static int start_tls(struct esmtp *s, struct err *e)
+{
+    struct tls_peer_info pi;
+
+    snprintf(s->c.host, sizeof s->c.host, "%.255s", s->target);
+    if (tls_start(&s->c, &s->tls, &pi, e) < 0) {
+        err_prefix(e, "%s server %s", proto(s), s->target);
+        net_close(&s->c);
+        return -1;
+    }
+    return 0;
+}
+
+/* STARTTLS, then the hello again over TLS (its extensions replace the
+ * clear ones). */
+static int starttls(struct esmtp *s, struct err *e)
+{
+    struct esmtp_reply r;
+
+    if (!(s->ext & ESMTP_STARTTLS)) {
+        err_set(e, ERR_TLS, "the %s server %s does not offer STARTTLS (smtp_tls starttls)",
+                proto(s), s->target);
+        err_hint(e, "nothing was sent in the clear; use smtp_tls implicit or off if that is "
+                    "what the server needs");
+        return -1;
+    }
+    if (cmd(s, e, "STARTTLS") < 0 || flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0) return -1;
+    if (r.code != 220) return refused(s, "STARTTLS", &r, e);
+    if (start_tls(s, e) < 0) return -1;
+    s->ext = 0;
+    s->size_max = 0;
+    if (cmd(s, e, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->helo) < 0 || flush(s, e) < 0 ||
+        read_reply(s, &r, extension, e) < 0)
+        return -1;
+    return r.code == 250 ? 0 : refused(s, s->lmtp ? "LHLO" : "EHLO", &r, e);
+}
+
 int esmtp_open(struct esmtp *s, struct err *e)
 {
     int rc;
@@ -271,6 +308,7 @@ int esmtp_open(struct esmtp *s, struct err *e)
     else
         rc = net_connect(&s->c, s->target, s->port, s->timeout_ms, e);
     if (rc < 0) return -1;
+    if (s->tls_mode == ESMTP_TLS_IMPLICIT && start_tls(s, e) < 0) return -1;
     return esmtp_start(s, e);
 }
 
@@ -299,6 +337,7 @@ int esmtp_start(struct esmtp *s, struct err *e)
         refused(s, s->lmtp ? "LHLO" : "EHLO", &r, e);
         goto fail;
     }
+    if (s->tls_mode == ESMTP_TLS_STARTTLS && !s->c.ssl && starttls(s, e) < 0) goto fail;
     s->up = 1;
     return 0;
 fail:

@@ -30,6 +30,7 @@
 
 #include "err.h"
 #include "net.h"
+#include "tls.h"
 
 #define ESMTP_LINE_MAX    2048 /* one reply line (RFC 5321 says 512: be lenient) */
 #define ESMTP_REPLY_LINES 100  /* lines of one reply */
@@ -47,6 +48,9 @@ enum {
     ESMTP_XFORWARD = 32,
 };
 
+/* TLS to the server (`smtp_tls`; order matches conf.c's names). */
+enum esmtp_tls { ESMTP_TLS_OFF, ESMTP_TLS_STARTTLS, ESMTP_TLS_IMPLICIT };
+
 struct esmtp_reply {
     int code;                  /* 200..599 */
     char text[ESMTP_TEXT_MAX]; /* the last line's text, quoted */
@@ -60,6 +64,8 @@ struct esmtp {
     unsigned port;       /* TCP port */
     char helo[256];      /* the name given with LHLO/EHLO */
     int timeout_ms;      /* each wait for the server */
+    int tls_mode;        /* enum esmtp_tls */
+    struct tls_opts tls; /* how the server's certificate is checked */
     int up;              /* connected, greeted, hello done */
     int used;            /* a transaction ran on this connection: RSET first */
     unsigned ext;        /* ESMTP_* bits */

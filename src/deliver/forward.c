@@ -340,6 +340,8 @@ int forward_open(struct sink *k, const struct forward_opts *o, struct err *e)
         return -1;
     }
     f->s.trace = o->trace, f->s.trace_ctx = o->trace_ctx;
+    f->s.tls_mode = o->tls;
+    f->s.tls = (struct tls_opts){.verify = 1, .trust_file = o->trust_file, .min_version = 12};
     if (copy_opts(f, o) < 0) {
         fw_close(k);
         return err_set(e, ERR_INTERNAL, "out of memory");

@@ -51,7 +51,9 @@ struct forward_opts {
     const char *server;     /* the POP3 server (completes local-only senders) */
     const char *remote_user;
     int timeout_s;
-    const char *spool_dir; /* NULL = $TMPDIR or /tmp */
+    int tls;                /* enum esmtp_tls */
+    const char *trust_file; /* for the server's certificate; NULL = the system's */
+    const char *spool_dir;  /* NULL = $TMPDIR or /tmp */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
     void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv; NULL = off */

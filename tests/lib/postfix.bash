@@ -10,8 +10,9 @@
 # Never touches the system instance and never binds
 # port 25.
 #
-#   postfix_start            sets PX_DIR PX_PORT PX_CA (needs root: Postfix's
-#                            master and its queue permissions)
+#   postfix_start            sets PX_DIR PX_PORT PX_SMTPS_PORT (implicit TLS)
+#                            PX_CA (needs root: Postfix's master and its
+#                            queue permissions)
 #   postfix_stop             `postfix -c DIR stop`, then the master by pid
 #   postfix_maildir USER     USER@test.example's Maildir
 #   postfix_wait_count USER N [SECS]  wait until USER's Maildir holds N
@@ -33,7 +34,7 @@ postfix_start() {
   [[ -e /etc/postfix/main.cf ]] || echo "compatibility_level = 3.6" >/etc/postfix/main.cf
   PX_DIR=$(TMPDIR=/tmp mktemp -d -t pfpx.XXXXXX) || return 1
   chmod 755 "$PX_DIR"
-  PX_PORT=$(_dc_free_ports 127.0.0.1 | cut -d' ' -f1)
+  read -r PX_PORT PX_SMTPS_PORT _ < <(_dc_free_ports 127.0.0.1)
   mkdir -p "$PX_DIR/certs" "$PX_DIR/vmail/bob/Maildir"/{cur,new,tmp} "$PX_DIR/queue" "$PX_DIR/data"
   chown postfix "$PX_DIR/data"
   dovecot_make_certs "$PX_DIR/certs" || return 1
@@ -75,6 +76,8 @@ EOF2
     /^#/ || /^[ \t]/ || NF < 8 { print; next }
     $1 == "smtp" && $2 == "inet" { $1 = "127.0.0.1:" port }
     { $5 = "n"; print }' /etc/postfix/master.cf >"$PX_DIR/master.cf"
+  printf '127.0.0.1:%s inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n' \
+    "$PX_SMTPS_PORT" >>"$PX_DIR/master.cf"
   {
     postfix -c "$PX_DIR" post-install create-missing &&
       postfix -c "$PX_DIR" set-permissions &&
@@ -90,7 +93,7 @@ EOF2
       "$PX_PORT" 2>/dev/null && break
     sleep 0.02
   done
-  export PX_DIR PX_PORT PX_CA
+  export PX_DIR PX_PORT PX_SMTPS_PORT PX_CA
 }
 
 postfix_stop() {

@@ -90,6 +90,15 @@ TEST(conf_forwarding_keys)
 
     CHECK(load("account t\nhost h\nuser u\ndelivery smtp mail.example:2525\n", &cfg, &e) == 0);
     CHECK(cfg.accounts[0].delivery.kind == DELIVERY_SMTP && !cfg.accounts[0].recipients);
+    CHECK(cfg.accounts[0].smtp_tls == ESMTP_TLS_OFF);
+    conf_free(&cfg);
+    CHECK(load("account t\nhost h\nuser u\ndelivery smtp m:587\nsmtp_tls starttls\n", &cfg, &e) ==
+          0);
+    CHECK(cfg.accounts[0].smtp_tls == ESMTP_TLS_STARTTLS);
+    conf_free(&cfg);
+    CHECK(load("account t\nhost h\nuser u\ndelivery smtp m:465\nsmtp_tls implicit\n", &cfg, &e) ==
+          0);
+    CHECK(cfg.accounts[0].smtp_tls == ESMTP_TLS_IMPLICIT);
     conf_free(&cfg);
 
     CHECK(load("account t\nhost h\nuser u\ndelivery lmtp relative/sock\n", &cfg, &e) == -1);
