@@ -217,6 +217,9 @@ struct fm_user {
     int wildcard, mapped;
     const char *password, *mda;
     const char *forward;                /* how fetchmail forwarded (smtphost, lmtp, bsmtp...) */
+    const char *smtphost;               /* the first smtphost value (host, host/port, /socket) */
+    const char *smtpaddress, *smtpname; /* what fetchmail put in RCPT TO */
+    int lmtp;                           /* smtphost speaks LMTP */
     int ssl, sslcertck, keep, fetchall; /* -1 not given */
     const char *sslproto, *sslcertfile, *sslcert, *sslkey, *sslfingerprint;
     struct fm_num limit, fetchlimit;
