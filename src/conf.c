@@ -165,6 +165,7 @@ enum vtype {
     V_COUNT,
     V_RECIPIENTS,
     V_ADDRESS,
+    V_REJECTED,
 };
 
 static const char *const tls_names[] = {"implicit", "starttls", "off", NULL};
@@ -209,6 +210,7 @@ static const struct keydef keys[] = {
     {"smtp_sender", V_ADDRESS, OFF(smtp_sender), NULL},
     {"smtp_tls", V_ENUM, OFF(smtp_tls), smtp_tls_names},
     {"smtp_tls_trust_file", V_PATH, OFF(smtp_tls_trust_file), NULL},
+    {"smtp_rejected", V_REJECTED, OFF(smtp_rejected), NULL},
     {"pipelining", V_ENUM, OFF(pipelining), pipelining_names},
     {"keep", V_KEEP, OFF(keep), NULL},
     {"fetch", V_ENUM, OFF(fetch_all), fetch_names},
@@ -447,6 +449,26 @@ static int set_recipients(struct parser *ps, char **args, int nargs)
     return set_string(ps, &ps->cur->recipients, buf, 0);
 }
 
+/* `smtp_rejected keep | delete | quarantine DIR`. */
+static int set_rejected(struct parser *ps, char **args, int nargs)
+{
+    struct rejected_setting *r = &ps->cur->smtp_rejected;
+
+    if (nargs == 1 && !strcmp(args[0], "keep")) {
+        *r = (struct rejected_setting){REJECTED_KEEP, NULL};
+        return 0;
+    }
+    if (nargs == 1 && !strcmp(args[0], "delete")) {
+        *r = (struct rejected_setting){REJECTED_DELETE, NULL};
+        return 0;
+    }
+    if (nargs == 2 && !strcmp(args[0], "quarantine") && args[1][0]) {
+        r->mode = REJECTED_QUARANTINE;
+        return set_string(ps, &r->dir, args[1], 1);
+    }
+    return perr(ps, "`smtp_rejected` takes keep, delete or quarantine DIR", 0, 0);
+}
+
 /* "dotlock,fcntl", "fcntl", "dotlock" or "none". */
 static int set_locking(struct parser *ps, const char *v, int *out)
 {
@@ -502,6 +524,7 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
 
     if (k->type == V_DELIVERY) return set_delivery(ps, args, nargs);
     if (k->type == V_RECIPIENTS) return set_recipients(ps, args, nargs);
+    if (k->type == V_REJECTED) return set_rejected(ps, args, nargs);
     if (nargs != 1)
         return perr(ps, "`%s` takes one value (put values with spaces in double quotes)", k->name,
                     0);
@@ -573,6 +596,7 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
         return set_string(ps, (const char **)slot, v, 0);
     case V_DELIVERY:
     case V_RECIPIENTS:
+    case V_REJECTED:
         break;
     }
     return 0;

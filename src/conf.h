@@ -51,6 +51,14 @@ struct keep_setting {
     unsigned long seconds; /* for KEEP_FOR */
 };
 
+/* `smtp_rejected`: what becomes of a message an LMTP/SMTP server refused
+ * permanently. */
+enum rejected_mode { REJECTED_KEEP, REJECTED_QUARANTINE, REJECTED_DELETE };
+struct rejected_setting {
+    int mode;        /* enum rejected_mode */
+    const char *dir; /* the quarantine Maildir */
+};
+
 struct delivery_setting {
     int kind;        /* enum delivery_kind */
     const char *arg; /* directory, file, command, or LMTP/SMTP target */
@@ -82,8 +90,9 @@ struct account {
     const char *smtp_helo;     /* LMTP/SMTP: LHLO/EHLO name; NULL = this host's name */
     const char *smtp_sender;   /* LMTP/SMTP: envelope sender; NULL = from the message */
     int smtp_tls;              /* LMTP/SMTP: enum esmtp_tls (off, starttls, implicit) */
-    const char *smtp_tls_trust_file; /* LMTP/SMTP: CAs (PEM); NULL = the system's */
-    int pipelining;                  /* enum pipelining_mode */
+    const char *smtp_tls_trust_file;       /* LMTP/SMTP: CAs (PEM); NULL = the system's */
+    struct rejected_setting smtp_rejected; /* LMTP/SMTP: keep, quarantine DIR, delete */
+    int pipelining;                        /* enum pipelining_mode */
     struct keep_setting keep;
     int fetch_all;              /* fetch new|all */
     uint64_t max_size;          /* 0 = no limit */

@@ -355,3 +355,39 @@ PY
   [ "$output" -eq 0 ]
   [ "$(dovecot_count alice)" -eq 1 ]
 }
+
+@test "fake lmtp: smtp_rejected quarantine files a refused message into a local Maildir, then it leaves the server" {
+  dovecot_start
+  mkdir -p "$W/orig"
+  printf 'Return-Path: <a@example.org>\nSubject: fine\n\nf\n' >"$W/orig/1"
+  printf 'Return-Path: <spam@example.org>\nSubject: refused\n\nr\n' >"$W/orig/2"
+  dovecot_put_dir alice "$W/orig"
+  fw_fake lmtp "ext PIPELINING" "mail#2 550 5.7.1 no thanks"
+  echo "smtp_rejected quarantine $W/quarantine" >>"$RC"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"warning"*"refused it permanently"*"550 5.7.1 no thanks; filed into the quarantine Maildir $W/quarantine"* ]] || {
+    echo "$output"; false; }
+  mailcheck same "$W/quarantine" "$W/orig/2"
+  mailcheck clean "$W/quarantine"
+  [ "$(dovecot_count alice)" -eq 0 ]
+  [ -e "$SMTP_DIR/msg.1" ] && [ ! -e "$SMTP_DIR/msg.2" ] || false
+}
+
+@test "fake smtp: smtp_rejected quarantine that cannot write keeps the message; delete drops it with a warning" {
+  dovecot_start
+  put_generated 1 2 rej
+  fw_fake smtp "mail 554 5.7.1 rejected"
+  : >"$W/not-a-dir"
+  echo "smtp_rejected quarantine $W/not-a-dir/q" >>"$RC"
+  pf_run
+  [ "$status" -eq 10 ]
+  [[ $output == *"554 5.7.1 rejected; and it could not be quarantined"* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 1 ]
+
+  sed -i 's/^smtp_rejected .*/smtp_rejected delete/' "$RC"
+  pf_run
+  [ "$status" -eq 0 ]
+  [[ $output == *"warning"*"554 5.7.1 rejected; dropped (smtp_rejected delete)"* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

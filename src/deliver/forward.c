@@ -11,7 +11,9 @@
 
 #include "forward.h"
 #include "esmtp.h"
+#include "conf.h"
 #include "header.h"
+#include "maildir.h"
 #include "spool.h"
 
 #define FWD_ADDR_MAX 320
@@ -32,6 +34,11 @@ struct fwd {
     struct err last_temp;
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
+    int rejected;     /* enum rejected_mode */
+    char *quarantine; /* its Maildir */
+    char *tag;
+    struct sink q; /* the quarantine Maildir, opened when first needed */
+    int q_open;
 };
 
 /* ---- the envelope ------------------------------------------------------------------------ */
@@ -130,7 +137,7 @@ static int hand_over(struct fwd *f, const struct esmtp_envelope *env, struct esm
                     "SMTPUTF8: it stays on the server");
             return -2;
         }
-        if (spool_rewind(&f->sp, e) < 0) return -2;
+        if (spool_rewind(&f->sp, e) < 0) return -3;
         if (esmtp_send(&f->s, env, read_spool, &f->sp, res, e) == 0) return 0;
         if (res->data_sent || !reused || attempt > 0) return -1;
     }
@@ -187,8 +194,8 @@ static int deliver(struct fwd *f, struct err *e)
     int rc;
 
     memset(&res, 0, sizeof res);
-    if (spool_flush(&f->sp, e) < 0) return -2;
-    if (envelope_sender(f, sender, sizeof sender, e) < 0) return -2;
+    if (spool_flush(&f->sp, e) < 0) return -3;
+    if (envelope_sender(f, sender, sizeof sender, e) < 0) return -3;
     xforward_attrs(f, xf, sizeof xf);
     env.sender = sender;
     env.size = spool_size(&f->sp) + f->lines + (f->last_lf ? 0 : 2);
@@ -234,6 +241,57 @@ static void fw_abort(struct sink *k)
     spool_reset(&f->sp, &ignored);
 }
 
+/* The whole spooled message into the quarantine Maildir, durably. */
+static int quarantine(struct fwd *f, struct err *e)
+{
+    unsigned char buf[16384];
+    char name[DELIVER_NAME_MAX];
+    struct sink *q = &f->q;
+    struct deliver_msg m = {0};
+    ssize_t n;
+
+    if (!f->q_open) {
+        if (maildir_open(q, f->quarantine, f->tag, e) < 0) return -1;
+        f->q_open = 1;
+    }
+    if (spool_rewind(&f->sp, e) < 0 || q->ops->begin(q, &m, e) < 0) return -1;
+    while ((n = spool_read(&f->sp, buf, sizeof buf, e)) > 0)
+        if (q->ops->write(q, buf, (size_t)n, e) < 0) break;
+    if (n != 0) {
+        q->ops->abort(q);
+        return -1;
+    }
+    if (q->ops->end(q, name, e) < 0 || q->ops->sync(q, e) < 0 || q->ops->publish(q, name, e) < 0 ||
+        q->ops->publish_sync(q, e) < 0)
+        return -1;
+    return 0;
+}
+
+/* A permanent refusal (in e) by smtp_rejected: 0 if the message is done
+ * with (quarantined or deleted), -1 if it stays on the server. */
+static int rejected(struct fwd *f, struct err *e)
+{
+    char msg[ERR_MSG_MAX + 128];
+    struct err qe;
+
+    if (f->rejected == REJECTED_KEEP) return -1;
+    if (f->rejected == REJECTED_QUARANTINE && quarantine(f, &qe) < 0) {
+        size_t n = strlen(e->msg);
+        snprintf(e->msg + n, sizeof e->msg - n, "; and it could not be quarantined: %s", qe.msg);
+        err_hint(e, "the message stays on the server");
+        return -1;
+    }
+    snprintf(msg, sizeof msg, "%s; %s", e->msg,
+             f->rejected == REJECTED_DELETE ? "dropped (smtp_rejected delete)"
+                                            : "filed into the quarantine Maildir");
+    if (f->rejected == REJECTED_QUARANTINE) {
+        size_t n = strlen(msg);
+        snprintf(msg + n, sizeof msg - n, " %s", f->quarantine);
+    }
+    if (f->warn) f->warn(f->warn_ctx, msg);
+    return 0;
+}
+
 static int fw_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct fwd *f = k->impl;
@@ -247,6 +305,7 @@ static int fw_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
         return -1;
     }
     rc = deliver(f, e);
+    if (rc == -2) rc = rejected(f, e) == 0 ? 0 : -2;
     fw_abort(k);
     if (rc == -1) {
         f->temp_in_row++;
@@ -264,6 +323,8 @@ static void fw_close(struct sink *k)
     if (!f) return;
     esmtp_close(&f->s);
     esmtp_free(&f->s);
+    if (f->q_open) f->q.ops->close(&f->q);
+    free(f->quarantine), free(f->tag);
     spool_close(&f->sp);
     free(f->rcpt_buf), free(f->sender), free(f->server), free(f->remote_user);
     free(f);
@@ -318,7 +379,11 @@ static int copy_opts(struct fwd *f, const struct forward_opts *o)
     f->remote_user = strdup(o->remote_user ? o->remote_user : "");
     if (o->sender) f->sender = strdup(strcmp(o->sender, "<>") ? o->sender : "");
     f->warn = o->warn, f->warn_ctx = o->warn_ctx;
-    return f->server && f->remote_user && (f->sender || !o->sender) ? 0 : -1;
+    f->rejected = o->rejected;
+    f->quarantine = strdup(o->quarantine ? o->quarantine : "");
+    f->tag = strdup(o->tag ? o->tag : "0");
+    return f->server && f->remote_user && (f->sender || !o->sender) && f->quarantine && f->tag ? 0
+                                                                                               : -1;
 }
 
 int forward_open(struct sink *k, const struct forward_opts *o, struct err *e)

@@ -25,8 +25,12 @@
  *    After FORWARD_TEMP_MAX such failures in a row the server is not asked
  *    again during this run: each later message fails at once the same way
  *    (do not hammer a busy or rate-limiting server).
- *  - every recipient refused permanently (5xx), or too big for SIZE: not
- *    delivered, it stays on the server (`smtp_rejected keep`).
+ *  - every recipient refused permanently (5xx), or too big for SIZE, or a
+ *    non-ASCII recipient without SMTPUTF8: by `smtp_rejected`: keep (not
+ *    delivered, it stays on the server), quarantine (filed into a local
+ *    Maildir, fsynced, then counted as delivered, with a warning; if that
+ *    fails it stays on the server), delete (counted as delivered, with a
+ *    warning). A local failure (the spool) always keeps it.
  * A connection that dropped while idle (between messages) is opened again,
  * once per message; one that dropped after the message's end line was sent
  * is not retried: the server may have it, and the next run delivers it
@@ -54,6 +58,9 @@ struct forward_opts {
     int tls;                /* enum esmtp_tls */
     const char *trust_file; /* for the server's certificate; NULL = the system's */
     const char *spool_dir;  /* NULL = $TMPDIR or /tmp */
+    int rejected;           /* enum rejected_mode (conf.h): keep, quarantine, delete */
+    const char *quarantine; /* the Maildir for REJECTED_QUARANTINE */
+    const char *tag;        /* the account's tag (Maildir file names) */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
     void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv; NULL = off */

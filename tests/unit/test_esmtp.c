@@ -99,6 +99,20 @@ TEST(conf_forwarding_keys)
     CHECK(load("account t\nhost h\nuser u\ndelivery smtp m:465\nsmtp_tls implicit\n", &cfg, &e) ==
           0);
     CHECK(cfg.accounts[0].smtp_tls == ESMTP_TLS_IMPLICIT);
+    CHECK(cfg.accounts[0].smtp_rejected.mode == REJECTED_KEEP);
+    conf_free(&cfg);
+    CHECK(load("account t\nhost h\nuser u\ndelivery smtp m\nsmtp_rejected quarantine /q\n", &cfg,
+               &e) == 0);
+    CHECK(cfg.accounts[0].smtp_rejected.mode == REJECTED_QUARANTINE);
+    CHECK(!strcmp(cfg.accounts[0].smtp_rejected.dir, "/q"));
+    conf_free(&cfg);
+    CHECK(load("account t\nhost h\nuser u\ndelivery smtp m\nsmtp_rejected delete\n", &cfg, &e) ==
+          0);
+    CHECK(cfg.accounts[0].smtp_rejected.mode == REJECTED_DELETE);
+    conf_free(&cfg);
+    CHECK(load("account t\nhost h\nuser u\ndelivery smtp m\nsmtp_rejected quarantine\n", &cfg,
+               &e) == -1);
+    CHECK(strstr(e.msg, "keep, delete or quarantine DIR"));
     conf_free(&cfg);
 
     CHECK(load("account t\nhost h\nuser u\ndelivery lmtp relative/sock\n", &cfg, &e) == -1);
