@@ -391,3 +391,21 @@ PY
   [[ $output == *"warning"*"554 5.7.1 rejected; dropped (smtp_rejected delete)"* ]] || { echo "$output"; false; }
   [ "$(dovecot_count alice)" -eq 0 ]
 }
+
+# ---- kill -9 (the fault-injection build) -------------------------------------
+
+@test "lmtp: kill -9 between the server's acceptance and the journal write: nothing lost, that one message twice (the documented bound)" {
+  local faults=$PF_TOP/${FAULTS_BIN:-build/popfetch-faults}
+  [ -x "$faults" ] || { echo "$faults is not built: make build/popfetch-faults"; false; }
+  DC_LMTP=1 dovecot_start
+  put_generated 4 3 crash
+  fw_rc_lmtp "$DC_LMTP_SOCKET" "recipient bob"
+  POPFETCH_CRASH_AT=after-forward:2 run "$faults" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 137 ]
+  [ "$(dovecot_count bob)" -eq 2 ]
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run mailcheck subjects "$(dovecot_maildir bob)"
+  [ "$output" = "$(printf 'crash %s\n' 1 2 2 3 4)" ] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

@@ -35,6 +35,12 @@
  * once per message; one that dropped after the message's end line was sent
  * is not retried: the server may have it, and the next run delivers it
  * again (a duplicate rather than a loss).
+ *
+ * Durability: end() returns once the server accepted the message; the
+ * fetch engine then records it in the journal (one_at_a_time). A kill -9
+ * or power cut between the two makes the next run deliver that message
+ * again: at most one duplicate per interruption, never a loss (fault point
+ * "after-forward", tested in tests/forward.bats).
  */
 #ifndef POPFETCH_FORWARD_H
 #define POPFETCH_FORWARD_H
