@@ -409,3 +409,16 @@ PY
   [ "$output" = "$(printf 'crash %s\n' 1 2 2 3 4)" ] || { echo "$output"; false; }
   [ "$(dovecot_count alice)" -eq 0 ]
 }
+
+@test "a POP3 connection dropped in the middle of a message: the LMTP server never sees it (spooled first)" {
+  fw_fake lmtp "ext PIPELINING"
+  fake_start "$PF_TOP/tests/transcripts/h-retr-drop-mid-line.txt" --implicit-tls
+  pf_rc_fake implicit "timeout 5" "pipelining off" "recipient bob"
+  sed -i "s|^delivery .*|delivery lmtp 127.0.0.1:$SMTP_PORT|" "$RC"
+  pf_run
+  [ "$status" -eq 4 ]
+  [[ $output == *"closed the connection in the middle of a message"* ]] || { echo "$output"; false; }
+  fake_stop
+  run grep -c '^C: MAIL\|^C: DATA' "$SMTP_DIR/log"
+  [ "$output" -eq 0 ]
+}
