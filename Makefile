@@ -44,7 +44,7 @@ endif
 # src/ and the folders in it that show the architecture (one level deep). Every
 # folder is on the include path, so `#include "foo.h"` works from anywhere;
 # objects mirror the tree: src/migrate/import.c -> $(BUILD)/migrate/import.o.
-SRC_DIRS = src src/deliver src/migrate
+SRC_DIRS = src src/deliver src/migrate src/oauth2
 SRC_INCLUDES = $(SRC_DIRS:%=-I%)
 SRC_UNLISTED = $(filter-out $(SRC_DIRS),$(sort $(patsubst %/,%,$(dir $(wildcard src/*/*.[ch])))))
 ifneq ($(SRC_UNLISTED),)

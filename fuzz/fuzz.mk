@@ -30,7 +30,7 @@ FUZZ_SAVED_GOAL := $(.DEFAULT_GOAL)
 # Defaults when the top Makefile does not set these (it does).
 PKG_CONFIG     ?= pkg-config
 BUILD          ?= build
-SRC_DIRS       ?= src src/deliver src/migrate
+SRC_DIRS       ?= src src/deliver src/migrate src/oauth2
 SRC_INCLUDES   ?= $(SRC_DIRS:%=-I%)
 SRCS           ?= $(sort $(wildcard $(SRC_DIRS:%=%/*.c)))
 LIB_SRCS       ?= $(filter-out src/main.c,$(SRCS))

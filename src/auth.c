@@ -82,11 +82,28 @@ static int lists_known_sasl(const struct pop3 *p)
     return 0;
 }
 
+/* With `oauth2` the secret is an access token: OAUTHBEARER (RFC 7628) or
+ * XOAUTH2, whichever is offered, and nothing else. */
+static int choose_oauth(const struct pop3 *p, const struct account *a, int *choice, struct err *e)
+{
+    if (offered(p, AUTH_OAUTHBEARER) || offered(p, AUTH_XOAUTH2)) {
+        *choice = offered(p, AUTH_OAUTHBEARER) ? AUTH_OAUTHBEARER : AUTH_XOAUTH2;
+        return 0;
+    }
+    err_set(e, ERR_AUTH,
+            "%s offers neither OAUTHBEARER nor XOAUTH2, so the OAuth2 token cannot "
+            "be used (SASL: %s)",
+            a->host, p->capa.known ? p->capa.sasl : "no CAPA");
+    err_hint(e, "check `host`: the server must accept OAuth2 logins for POP3");
+    return -1;
+}
+
 static int choose(const struct pop3 *p, const struct account *a, int *choice, struct err *e)
 {
     static const int strongest_first[] = {AUTH_SCRAM_SHA_256, AUTH_SCRAM_SHA_1, AUTH_PLAIN,
                                           AUTH_USER, AUTH_LOGIN};
 
+    if (a->auth == AUTH_AUTO && a->oauth2) return choose_oauth(p, a, choice, e);
     if (a->auth != AUTH_AUTO) {
         *choice = a->auth;
         if (offered(p, a->auth) || (!p->capa.known && a->auth != AUTH_APOP)) return 0;
@@ -143,10 +160,16 @@ static int login_failed(struct pop3 *p, const struct pop3_reply *r, const struct
     char what[64];
 
     snprintf(what, sizeof what, "login (%s)", choice_name(a->auth));
+    if (a->oauth2 && a->auth == AUTH_AUTO) snprintf(what, sizeof what, "login (OAuth2)");
     pop3_fail(p, r, what, e);
     if (e->kind == ERR_SERVER && !r->code[0] && !p->capa.auth_resp_code) e->kind = ERR_AUTH;
     if (detail) err_prefix(e, "%s", detail);
-    if (e->kind == ERR_AUTH)
+    if (e->kind == ERR_AUTH && a->oauth2)
+        err_hint(e,
+                 "the server refused the OAuth2 token for `user` %s: check that it is the "
+                 "mailbox's address and that the app may read it by POP (oauth2_scope)",
+                 a->user);
+    else if (e->kind == ERR_AUTH)
         err_hint(e, "check `user` (%s) and the password%s", a->user,
                  a->auth == AUTH_XOAUTH2 || a->auth == AUTH_OAUTHBEARER ? " or token" : "");
     return -1;

@@ -5,7 +5,9 @@
  *
  * Rules it keeps: `auth auto` takes the strongest mechanism offered
  * (SCRAM-SHA-256 > SCRAM-SHA-1 > PLAIN > USER > LOGIN); APOP and CRAM-MD5
- * only when named; OAuth and EXTERNAL only when configured. A named
+ * only when named; OAuth and EXTERNAL only when configured: with `oauth2`
+ * set, `auth auto` takes OAUTHBEARER or XOAUTH2 as offered, and nothing
+ * else. A named
  * mechanism the server does not offer is an error, never a fallback, and a
  * failed login is never retried with a weaker one. A reusable secret
  * (USER/PASS, PLAIN, LOGIN, the OAuth tokens) never crosses an unencrypted

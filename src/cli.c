@@ -46,6 +46,11 @@ static void usage(FILE *f)
           "                         show what the server offers: TLS, certificate,\n"
           "                         CAPA, SASL; logs in when a password is configured\n"
           "                         and the certificate is trusted\n"
+          "      --authorize [--device] ACCOUNT\n"
+          "                         sign in once for an account with `oauth2` set: open\n"
+          "                         the printed address in a browser (--device: enter a\n"
+          "                         code on another device); popfetch refreshes the token\n"
+          "                         by itself afterwards\n"
           "      --import-fetchmailrc FILE\n"
           "                         print the popfetch config equivalent to a\n"
           "                         fetchmailrc (what cannot be carried is a comment)\n"
@@ -84,6 +89,8 @@ enum {
     OPT_LOGFILE,
     OPT_SERVERINFO,
     OPT_IMPORT_FETCHMAILRC,
+    OPT_AUTHORIZE,
+    OPT_DEVICE,
 };
 
 /* Config keys set by --host, --port, ... in the order of their codes. */
@@ -107,6 +114,8 @@ static const struct option longopts[] = {
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
+    {"authorize", no_argument, NULL, OPT_AUTHORIZE},
+    {"device", no_argument, NULL, OPT_DEVICE},
     {"import-fetchmailrc", required_argument, NULL, OPT_IMPORT_FETCHMAILRC},
     {"import-seen", required_argument, NULL, 'I'},
     {"state-dir", required_argument, NULL, 'S'},
@@ -228,6 +237,12 @@ static int flag_opt(struct cli_options *o, int c)
     case OPT_SERVERINFO:
         o->serverinfo = 1;
         return 0;
+    case OPT_AUTHORIZE:
+        o->authorize = 1;
+        return 0;
+    case OPT_DEVICE:
+        o->device = 1;
+        return 0;
     case OPT_IMPORT_FETCHMAILRC:
         o->import_fetchmailrc = optarg;
         return 0;
@@ -281,6 +296,8 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct err *e)
         if ((rc = one_opt(o, c, argv, e)) != 0) return rc;
     o->names = argv + optind;
     o->nnames = (size_t)(argc - optind);
+    if (o->device && !o->authorize)
+        return err_set(e, ERR_USAGE, "--device goes with --authorize (the device flow)");
     /* none without a home: cli_check_state_dirs says so if it is needed */
     if (paths_default_state(o->default_state, sizeof o->default_state, &o->default_state_err) < 0)
         o->default_state[0] = '\0';

@@ -32,9 +32,13 @@ struct cli_options {
     long timeout;
     unsigned long jobs;                       /* -j: accounts at once, 0 = as configured */
     unsigned long daemon;                     /* -d: seconds between polls, 0 = once */
+    int quiet_repeats;                        /* daemon after its first poll: a failure an
+                                                 earlier run recorded is not said again */
     int syslog;                               /* --syslog */
     const char *logfile;                      /* --logfile */
     int serverinfo;                           /* --serverinfo */
+    int authorize;                            /* --authorize: OAuth2 sign-in for an account */
+    int device;                               /* --device: with --authorize, the device flow */
     const char *import_fetchmailrc;           /* --import-fetchmailrc FILE */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "cmdsplit.h"
 #include "fileperm.h"
+#include "httpmsg.h"
 #include "paths.h"
 #include "tls.h"
 #include "esmtp.h"
@@ -163,6 +164,9 @@ enum vtype {
     V_LOCKING,
     V_SIZE,
     V_COUNT,
+    V_WORD, /* printable, no space (client id, tenant) */
+    V_TEXT, /* printable, spaces allowed (scope) */
+    V_URL,  /* https://... */
     V_RECIPIENTS,
     V_ADDRESS,
     V_REJECTED,
@@ -174,6 +178,9 @@ static const char *const auth_names[] = {"auto",    "user",        "apop",      
                                          "xoauth2", "oauthbearer", "external",    NULL};
 static const char *const fetch_names[] = {"new", "all", NULL};
 static const char *const pipelining_names[] = {"auto", "on", "off", NULL};
+static const char *const oauth2_names[] = {"none", "microsoft", "google", "custom", NULL};
+static const char *const oauth2_flow_names[] = {"authorization_code", "device",
+                                                "client_credentials", NULL};
 static const char *const smtp_tls_names[] = {"off", "starttls", "implicit", NULL};
 
 struct keydef {
@@ -219,7 +226,21 @@ static const struct keydef keys[] = {
     {"max_messages", V_COUNT, OFF(max_messages), NULL},
     {"timeout", V_SECONDS, OFF(timeout), NULL},
     {"state_dir", V_PATH, OFF(state_dir), NULL},
+    {"oauth2", V_ENUM, OFF(oauth2), oauth2_names},
+    {"oauth2_flow", V_ENUM, OFF(oauth2_flow), oauth2_flow_names},
+    {"oauth2_client_id", V_WORD, OFF(oauth2_client_id), NULL},
+    {"oauth2_client_secret", V_WORD, OFF(oauth2_client_secret), NULL},
+    {"oauth2_client_secret_eval", V_STR, OFF(oauth2_client_secret_eval), NULL},
+    {"oauth2_tenant", V_WORD, OFF(oauth2_tenant), NULL},
+    {"oauth2_scope", V_TEXT, OFF(oauth2_scope), NULL},
+    {"oauth2_authorize_url", V_URL, OFF(oauth2_authorize_url), NULL},
+    {"oauth2_token_url", V_URL, OFF(oauth2_token_url), NULL},
+    {"oauth2_device_url", V_URL, OFF(oauth2_device_url), NULL},
+    {"oauth2_trust_file", V_PATH, OFF(oauth2_trust_file), NULL},
+    {"oauth2_redirect_port", V_PORT, OFF(oauth2_redirect_port), NULL},
 };
+/* one bit per key in struct account's `set` */
+_Static_assert(sizeof keys / sizeof keys[0] <= 64, "too many keys for account.set");
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 void conf_account_defaults(struct account *a)
@@ -587,6 +608,25 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
                         0, 0);
         return set_string(ps, (const char **)slot, norm, 0);
     }
+    case V_WORD:
+    case V_TEXT:
+        for (const char *c = v; *c; c++)
+            if ((unsigned char)*c < (k->type == V_WORD ? 0x21 : 0x20) || (unsigned char)*c >= 0x7f)
+                return perr(ps,
+                            k->type == V_WORD ? "`%s` must be printable ASCII without spaces"
+                                              : "`%s` must be printable ASCII",
+                            k->name, 0);
+        if (!v[0]) return perr(ps, "`%s` may not be empty", k->name, 0);
+        return set_string(ps, (const char **)slot, v, 0);
+    case V_URL: {
+        struct httpmsg_url u;
+        if (httpmsg_url_parse(v, k->name, &u, ps->e) < 0) {
+            char msg[ERR_MSG_MAX];
+            snprintf(msg, sizeof msg, "%s", ps->e->msg);
+            return perr(ps, "%s (write it as https://HOST[:PORT]/PATH)", msg, 0);
+        }
+        return set_string(ps, (const char **)slot, v, 0);
+    }
     case V_ADDRESS:
         if (!address_ok(v, !strcmp(k->name, "smtp_sender")))
             return perr(ps,
@@ -636,11 +676,40 @@ static int valid_name(const char *s)
     return 1;
 }
 
+/* What is wrong with the account's OAuth2 settings, or NULL. */
+static const char *oauth2_problem(const struct account *a)
+{
+    if (a->oauth2 == OAUTH2_NONE) {
+        if (a->oauth2_client_id || a->oauth2_token_url)
+            return "has oauth2_ settings but no `oauth2` (microsoft, google or custom)";
+        return NULL;
+    }
+    if (!a->oauth2_client_id)
+        return "has `oauth2` but no `oauth2_client_id` (the application's id at the provider)";
+    if (a->oauth2 == OAUTH2_CUSTOM && !a->oauth2_token_url)
+        return "has `oauth2 custom` but no `oauth2_token_url`";
+    if (a->oauth2_tenant && a->oauth2 != OAUTH2_MICROSOFT)
+        return "has `oauth2_tenant`, which only `oauth2 microsoft` uses";
+    if (a->auth != AUTH_AUTO && a->auth != AUTH_XOAUTH2 && a->auth != AUTH_OAUTHBEARER)
+        return "has `oauth2` and an `auth` that sends no token: use auth auto, xoauth2 or "
+               "oauthbearer";
+    if (a->password || a->passwordeval)
+        return "has both `oauth2` (popfetch gets the token) and `password`/`passwordeval`: "
+               "keep one";
+    if (a->oauth2_client_secret && a->oauth2_client_secret_eval)
+        return "has both `oauth2_client_secret` and `oauth2_client_secret_eval`: keep one";
+    if (a->oauth2_flow == OAUTH2_FLOW_CLIENT_CREDENTIALS && !a->oauth2_client_secret &&
+        !a->oauth2_client_secret_eval)
+        return "has `oauth2_flow client_credentials` but no `oauth2_client_secret` (or "
+               "`oauth2_client_secret_eval`)";
+    return NULL;
+}
+
 /* Check the account just finished: required keys present. */
 static int finish_account(struct parser *ps)
 {
     struct account *a = ps->cur;
-    const char *missing = NULL;
+    const char *missing = NULL, *problem;
 
     if (!ps->in_section || a == &ps->defaults) return 0;
     if (!a->host)
@@ -650,6 +719,9 @@ static int finish_account(struct parser *ps)
     else if (a->delivery.kind == DELIVERY_NONE)
         missing = "delivery";
     if (!missing && a->auth == AUTH_EXTERNAL && !a->tls_cert_file) missing = "tls_cert_file";
+    if (!missing && (problem = oauth2_problem(a)))
+        return err_set(ps->e, ERR_USAGE, "%s:%d: account %s %s", a->file, a->line, a->name,
+                       problem);
     if (!missing) return 0;
     return err_set(ps->e, ERR_USAGE, "%s:%d: account %s has no `%s`", a->file, a->line, a->name,
                    missing);
@@ -735,7 +807,8 @@ static int handle_line(struct parser *ps, char *s)
                     0);
     if (ntok < 2) return perr(ps, "`%s` needs a value", tok[0], 0);
     if (set_value(ps, k, tok + 1, ntok - 1) < 0) return -1;
-    if (!strcmp(k->name, "password")) ps->saw_password = 1;
+    if (!strcmp(k->name, "password") || !strcmp(k->name, "oauth2_client_secret"))
+        ps->saw_password = 1;
     ps->cur->set |= 1ULL << (k - keys);
     return 0;
 }
@@ -790,12 +863,16 @@ int conf_set_key(struct config *cfg, struct account *a, const char *key, const c
 
 int conf_check_account(const struct account *a, struct err *e)
 {
+    const char *problem;
+
     if (!a->host) return err_set(e, ERR_USAGE, "account %s has no `host`", a->name);
     if (!a->user) return err_set(e, ERR_USAGE, "account %s has no `user`", a->name);
     if (a->delivery.kind == DELIVERY_NONE)
         return err_set(e, ERR_USAGE, "account %s has no `delivery`", a->name);
     if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file)
         return err_set(e, ERR_USAGE, "account %s has no `tls_cert_file`", a->name);
+    if ((problem = oauth2_problem(a)))
+        return err_set(e, ERR_USAGE, "account %s %s", a->name, problem);
     return 0;
 }
 

@@ -32,6 +32,9 @@ enum auth_choice {
     AUTH_OAUTHBEARER,
     AUTH_EXTERNAL,
 };
+/* Order matches the names accepted by `oauth2` and `oauth2_flow` (conf.c). */
+enum oauth2_provider { OAUTH2_NONE, OAUTH2_MICROSOFT, OAUTH2_GOOGLE, OAUTH2_CUSTOM };
+enum oauth2_flow { OAUTH2_FLOW_CODE, OAUTH2_FLOW_DEVICE, OAUTH2_FLOW_CLIENT_CREDENTIALS };
 enum delivery_kind {
     DELIVERY_NONE,
     DELIVERY_MAILDIR,
@@ -100,6 +103,20 @@ struct account {
     unsigned long max_messages; /* 0 = no limit */
     unsigned long timeout;      /* seconds */
     const char *state_dir;      /* NULL = the default */
+
+    /* OAuth2 (oauth2.h): popfetch gets and refreshes the token itself */
+    int oauth2;      /* enum oauth2_provider */
+    int oauth2_flow; /* enum oauth2_flow */
+    const char *oauth2_client_id;
+    const char *oauth2_client_secret;      /* or: */
+    const char *oauth2_client_secret_eval; /* a command that prints it */
+    const char *oauth2_tenant;             /* microsoft; NULL = common */
+    const char *oauth2_scope;              /* NULL = the provider's */
+    const char *oauth2_authorize_url;      /* custom, or to override a preset's */
+    const char *oauth2_token_url;
+    const char *oauth2_device_url;
+    const char *oauth2_trust_file;      /* CAs for the provider's HTTPS; NULL = system */
+    unsigned long oauth2_redirect_port; /* the loopback listener's port; 0 = any */
 
     /* where the account was defined, for messages */
     const char *file;

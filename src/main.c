@@ -2,8 +2,9 @@
  * main — what this invocation of popfetch is for: set up the process and the
  * log, read the config (or the command line's account), then hand over to
  * the mode the options chose: convert a fetchmailrc, import another tool's
- * seen-state, report a server (--serverinfo), run the accounts once or as a
- * daemon. Exit codes come from exitcode.c.
+ * seen-state, report a server (--serverinfo), sign in for an account's
+ * OAuth2 token (--authorize), run the accounts once or as a daemon. Exit
+ * codes come from exitcode.c.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -16,11 +17,14 @@
 #include "exitcode.h"
 #include "fetchmailrc.h"
 #include "import.h"
+#include "jsonmem.h"
 #include "log.h"
+#include "oauth2.h"
 #include "paths.h"
 #include "run.h"
 #include "secret.h"
 #include "serverinfo.h"
+#include "session.h"
 #include "stop.h"
 
 /* Show an error (of an account, or NULL) and return its exit code. */
@@ -113,6 +117,40 @@ static int run_serverinfo(struct config *cfg, const struct cli_options *o)
     return EXIT_MAIL;
 }
 
+/* --authorize [--device]: the OAuth2 sign-in of one account. */
+static int run_authorize(struct config *cfg, const struct cli_options *o)
+{
+    struct account *a = cli_one_account(cfg, o);
+    char key[1024];
+    struct oauth2_ctx c = {.key = key};
+    struct oauth2_ui ui = {.say = print_line};
+    struct err e;
+
+    if (!a) {
+        err_set(&e, ERR_USAGE, "--authorize needs one account name");
+        return failed(NULL, &e);
+    }
+    if (!a->oauth2) {
+        err_set(&e, ERR_USAGE,
+                "account %s has no `oauth2` setting, so there is nothing to "
+                "authorize",
+                a->name);
+        err_hint(&e, "set `oauth2` (microsoft, google or custom) and `oauth2_client_id`; see "
+                     "popfetchrc(5), OAUTH2");
+        return failed(a->name, &e);
+    }
+    cli_apply(o, a);
+    c.a = a;
+    c.state_dir = cli_state_dir(o, a);
+    session_state_key(a, key, sizeof key);
+    if (log_get_level() >= LOG_TRACE) {
+        c.trace = log_trace;
+        c.trace_ctx = (void *)a->name;
+    }
+    if (oauth2_authorize(&c, o->device, &ui, &e) < 0) return failed(a->name, &e);
+    return EXIT_MAIL;
+}
+
 /* The config file, or the account the command line describes. */
 static int load_config(struct cli_options *o, struct config *cfg, char *path, size_t len,
                        struct err *e)
@@ -145,6 +183,7 @@ static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);
     if (cli_check_state_dirs(cfg, o, &e) < 0) return failed(NULL, &e);
+    if (o->authorize) return run_authorize(cfg, o);
     if (o->daemon) return run_daemon(cfg, o, path);
     return run_accounts(cfg, o);
 }
@@ -155,6 +194,7 @@ static void process_init(void)
     /* The kernel frees everything at exit; OpenSSL's own atexit cleanup
      * would only add time to every run. */
     OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+    jsonmem_install(); /* before any JSON: what jansson frees is wiped */
     signal(SIGPIPE, SIG_IGN);
 }
 

@@ -99,7 +99,12 @@ static int run_account(struct account *a, const struct cli_options *o)
     session_run(a, &so, &r);
     note_login_delay(a, &r);
     progress_summary(&r);
-    if (r.err.kind != ERR_NONE) log_error(a->name, &r.err);
+    /* a daemon says a failure recorded by an earlier run once: at its first
+     * poll, or at the poll that found it */
+    if (r.err.kind != ERR_NONE && o->quiet_repeats && r.err_repeated)
+        log_info(a->name, "still: %s", r.err.msg);
+    else if (r.err.kind != ERR_NONE)
+        log_error(a->name, &r.err);
     if (o->check) return check_status(a, &r);
     summary(a, &r);
     return exitcode_for_result(&r);
@@ -269,6 +274,7 @@ int run_daemon(struct config *cfg, struct cli_options *o, const char *path)
     log_info(NULL, "polling every %lu s (pid %ld)", o->daemon, (long)getpid());
     while (!stop_requested()) {
         run_accounts(cfg, o);
+        o->quiet_repeats = 1;
         daemon_wait(o->daemon, cfg, o, path);
     }
     log_info(NULL, "stopped by signal %d", stop_requested());

@@ -39,7 +39,7 @@ static char *copy_secret(const char *src, size_t n)
     return s;
 }
 
-/* ---- passwordeval ------------------------------------------------------- */
+/* ---- a command that prints the secret (passwordeval) -------------------- */
 
 /* What passwordeval printed: the first line is the secret; what follows is
  * read (so that the command is not stopped by a full pipe) and wiped. */
@@ -109,58 +109,59 @@ static size_t pe_secret_len(const struct pe_out *o)
     return len > 0 && o->buf[len - 1] == '\r' ? len - 1 : len;
 }
 
-/* Why passwordeval gave no secret (-1), or 0 if it did. */
-static int pe_failed(const struct account *a, const struct child *c, const struct pe_out *o,
+/* Why the command gave no secret (-1), or 0 if it did. */
+static int pe_failed(const struct secret_cmd *sc, const struct child *c, const struct pe_out *o,
                      struct err *e)
 {
+    const char *w = sc->what;
+
     if (c->stop_sig)
-        return err_set(e, ERR_INTERRUPTED, "stopped by SIG%s while passwordeval ran",
-                       sigabbrev_np(c->stop_sig));
+        return err_set(e, ERR_INTERRUPTED, "stopped by SIG%s while %s ran",
+                       sigabbrev_np(c->stop_sig), w);
     if (c->timed_out) {
-        err_set(e, ERR_AUTH, "passwordeval did not finish within %lu s and was %s",
-                a->passwordeval_timeout, c->killed ? "killed" : "stopped");
-        err_hint(e, "run the command by hand to see where it waits, or raise "
-                    "`passwordeval_timeout`");
+        err_set(e, ERR_AUTH, "%s did not finish within %lu s and was %s", w, sc->timeout_s,
+                c->killed ? "killed" : "stopped");
+        err_hint(e, "run the command by hand to see where it waits, or raise `%s`",
+                 sc->timeout_key);
     } else if (o->too_long)
-        err_set(e, ERR_AUTH, "passwordeval printed more than %d bytes without a line end",
-                SECRET_MAX);
+        err_set(e, ERR_AUTH, "%s printed more than %d bytes without a line end", w, SECRET_MAX);
     else if (o->too_much)
-        err_set(e, ERR_AUTH, "passwordeval printed more than %d bytes after its first line",
-                PE_REST_MAX);
+        err_set(e, ERR_AUTH, "%s printed more than %d bytes after its first line", w, PE_REST_MAX);
     else if (c->lost)
-        err_set(e, ERR_INTERNAL, "lost track of passwordeval: its exit status is unknown");
+        err_set(e, ERR_INTERNAL, "lost track of %s: its exit status is unknown", w);
     else if (WIFSIGNALED(c->status))
-        err_set(e, ERR_AUTH, "passwordeval command was killed by signal %d", WTERMSIG(c->status));
+        err_set(e, ERR_AUTH, "%s command was killed by signal %d", w, WTERMSIG(c->status));
     else if (!WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0)
-        err_set(e, ERR_AUTH, "passwordeval command failed with exit status %d",
-                WEXITSTATUS(c->status));
+        err_set(e, ERR_AUTH, "%s command failed with exit status %d", w, WEXITSTATUS(c->status));
     else if (o->n == 0)
-        err_set(e, ERR_AUTH, "passwordeval command printed nothing");
+        err_set(e, ERR_AUTH, "%s command printed nothing", w);
     else if (pe_secret_len(o) == 0)
-        err_set(e, ERR_AUTH, "passwordeval command printed an empty first line");
+        err_set(e, ERR_AUTH, "%s command printed an empty first line", w);
     else
         return 0;
     if (!e->hint[0])
-        err_hint(e, "run the `passwordeval` command by hand to see what goes wrong; its first "
-                    "line of output is the secret");
+        err_hint(e,
+                 "run the `%s` command by hand to see what goes wrong; its first line of "
+                 "output is the secret",
+                 w);
     return -1;
 }
 
 /* The command with /bin/sh -c in a process group of its own, stdout a pipe,
- * stdin and stderr ours, within passwordeval_timeout. */
-static int pe_run(const struct account *a, struct child *c, struct pe_out *o, struct err *e)
+ * stdin and stderr ours, within its timeout. */
+static int pe_run(const struct secret_cmd *sc, struct child *c, struct pe_out *o, struct err *e)
 {
     char sh[] = "/bin/sh", dash_c[] = "-c";
-    char *argv[] = {sh, dash_c, (char *)a->passwordeval, NULL};
-    struct child_spec cs = {.what = "passwordeval",
+    char *argv[] = {sh, dash_c, (char *)sc->cmd, NULL};
+    struct child_spec cs = {.what = sc->what,
                             .argv = argv,
                             .fd = {CHILD_KEEP, -1, CHILD_KEEP},
-                            .timeout_ms = (int)a->passwordeval_timeout * 1000,
+                            .timeout_ms = (int)sc->timeout_s * 1000,
                             .lend_terminal = 1};
     int p[2], rc;
 
     if (child_pipe(p) < 0 || child_nonblock(p[0]) < 0) {
-        err_set(e, ERR_INTERNAL, "cannot run passwordeval: %s", strerror(errno));
+        err_set(e, ERR_INTERNAL, "cannot run %s: %s", sc->what, strerror(errno));
         if (p[0] >= 0) close(p[0]), close(p[1]);
         return -1;
     }
@@ -171,22 +172,27 @@ static int pe_run(const struct account *a, struct child *c, struct pe_out *o, st
     close(p[0]);
     if (rc < 0 && !c->exec_errno) e->kind = ERR_INTERNAL; /* no process: not an auth problem */
     if (rc < 0 && c->exec_errno) {
-        err_set(e, ERR_AUTH, "cannot run passwordeval: %s: %s", sh, strerror(c->exec_errno));
+        err_set(e, ERR_AUTH, "cannot run %s: %s: %s", sc->what, sh, strerror(c->exec_errno));
         err_hint(e, "popfetch runs the command with %s -c", sh);
     }
     return rc;
 }
 
-static int run_passwordeval(const struct account *a, char **out, struct err *e)
+int secret_eval(const struct secret_cmd *sc, char **out, struct err *e)
 {
     struct pe_out o = {0};
     struct child c = {.pid = -1, .pidfd = -1};
+    char home[4096];
+    struct err no_home; /* then `~/` words name no file we know */
+    int have = paths_home(home, sizeof home, &no_home) == 0;
     int rc;
 
+    *out = NULL;
+    if (fileperm_check_command(sc->cmd, have ? home : NULL, e) < 0) return -1;
     if (!(o.buf = malloc(SECRET_MAX))) return err_set(e, ERR_INTERNAL, "out of memory");
-    rc = pe_run(a, &c, &o, e);
+    rc = pe_run(sc, &c, &o, e);
     child_close(&c);
-    if (rc == 0) rc = pe_failed(a, &c, &o, e);
+    if (rc == 0) rc = pe_failed(sc, &c, &o, e);
     if (rc == 0 && !(*out = copy_secret(o.buf, pe_secret_len(&o))))
         rc = err_set(e, ERR_INTERNAL, "out of memory");
     OPENSSL_cleanse(o.buf, SECRET_MAX);
@@ -339,11 +345,11 @@ int secret_get(const struct account *a, char **out, struct err *e)
         return 0;
     }
     if (a->passwordeval) {
-        char home[4096];
-        struct err no_home; /* then `~/` words name no file we know */
-        int have = paths_home(home, sizeof home, &no_home) == 0;
-        if (fileperm_check_command(a->passwordeval, have ? home : NULL, e) < 0) return -1;
-        return run_passwordeval(a, out, e);
+        struct secret_cmd sc = {.what = "passwordeval",
+                                .cmd = a->passwordeval,
+                                .timeout_s = a->passwordeval_timeout,
+                                .timeout_key = "passwordeval_timeout"};
+        return secret_eval(&sc, out, e);
     }
     if ((rc = from_netrc(a, out, e)) != 0) return rc < 0 ? -1 : 0;
     if ((rc = from_terminal(a, out, e)) != 0) return rc < 0 ? -1 : 0;

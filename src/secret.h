@@ -10,11 +10,14 @@
  * The secret lives in memory we own, is
  * never put in argv or an error message, and is wiped by secret_free().
  *
- * passwordeval runs under the child supervisor (child.h): in a process
- * group of its own, killed with it after passwordeval_timeout (ERR_AUTH) or
- * at once on a stop signal (ERR_INTERRUPTED). Its output after the first
- * line is read (at most 1 MiB, else ERR_AUTH) and wiped, like every buffer
- * that held its output.
+ * passwordeval — and every other `..._eval` key that names a command
+ * printing a secret (oauth2_client_secret_eval) — runs through
+ * secret_eval(): the files its words name must pass fileperm.h's rule
+ * first; it runs under the child supervisor (child.h): in a process group
+ * of its own, killed with it after its timeout (ERR_AUTH) or at once on a
+ * stop signal (ERR_INTERRUPTED). Its output after the first line is read
+ * (at most 1 MiB, else ERR_AUTH) and wiped, like every buffer that held its
+ * output. Messages name the key (`what`), never the output.
  */
 #ifndef POPFETCH_SECRET_H
 #define POPFETCH_SECRET_H
@@ -26,6 +29,17 @@
 
 /* Obtain the account's secret into a fresh buffer (NUL-terminated). */
 int secret_get(const struct account *a, char **out, struct err *e);
+
+/* A command whose first line of output is a secret. */
+struct secret_cmd {
+    const char *what;        /* the config key, for messages: "passwordeval" */
+    const char *cmd;         /* run with /bin/sh -c */
+    unsigned long timeout_s; /* then it is killed */
+    const char *timeout_key; /* the key that sets the timeout, for the hint */
+};
+
+/* Run it as above; *out gets a fresh NUL-terminated secret (secret_free). */
+int secret_eval(const struct secret_cmd *sc, char **out, struct err *e);
 
 /* Wipe and free a secret from secret_get() (NULL is fine). */
 void secret_free(char *s);

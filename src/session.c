@@ -17,6 +17,7 @@
 #include "log.h"
 #include "monotime.h"
 #include "net.h"
+#include "oauth2.h"
 #include "plan.h"
 #include "pop3.h"
 #include "progress.h"
@@ -36,6 +37,8 @@ struct session {
     struct sink sink;
     int have_sink;
     char *secret;
+    int token_fresh;          /* the OAuth2 token was obtained for this run (not reused) */
+    int secret_sent;          /* the login got as far as sending it */
     struct listing ls;        /* the server's STAT, LIST and UIDL */
     int pipelining;           /* pipeline RETR/DELE (account setting and CAPA) */
     int quit_sent;            /* QUIT went out behind the last DELEs (or RETR) */
@@ -206,6 +209,29 @@ static const char *const *pipelined_listing(int sizes_each)
     return sizes_each ? listing_no_list : listing_cmds;
 }
 
+/* The password, or with `oauth2` an access token (refreshed when due, under
+ * the account's lock, which this run holds). force: the server refused the
+ * one we had. */
+static int get_secret(struct session *s, int force)
+{
+    char key[1024];
+    struct oauth2_ctx c = {.a = s->a, .state_dir = s->o->state_dir, .key = key};
+    struct oauth2_info info;
+    int rc;
+
+    if (!s->a->oauth2) return secret_get(s->a, &s->secret, s->e);
+    session_state_key(s->a, key, sizeof key);
+    if (log_get_level() >= LOG_TRACE) {
+        c.trace = log_trace;
+        c.trace_ctx = (void *)s->a->name;
+    }
+    rc = oauth2_login_token(&c, force, &s->secret, &info, s->e);
+    s->token_fresh = info.fresh;
+    s->res->err_repeated = info.repeated;
+    if (rc == 0 && info.fresh) log_info(s->a->name, "OAuth2: got a new access token");
+    return rc;
+}
+
 /* The listing rides behind USER/PASS when nothing after login could
  * change the decision to pipeline it. */
 static int login(struct session *s)
@@ -218,12 +244,29 @@ static int login(struct session *s)
 
     if (ai.pipeline && !capa_again(&s->pop.capa)) ai.then = pipelined_listing(sizes_per_message(s));
     rc = auth_login(&s->pop, s->a, s->secret, &ai, s->e);
+    /* the secret went to the server (a refusal is the server's verdict on it) */
+    s->secret_sent = ai.mechanism && (ai.encrypted || s->a->allow_plaintext);
     s->listing_sent = ai.then_sent;
     secret_free(s->secret);
     s->secret = NULL;
     if (rc < 0) return -1;
     log_info(s->a->name, "logged in as %s (%s)", s->a->user, ai.mechanism);
     return capa_after_login(s);
+}
+
+/* Connect and log in. A saved OAuth2 token the server refuses (revoked,
+ * or expired early) is refreshed once and tried on a new connection. */
+static int connect_and_login(struct session *s)
+{
+    if (connect_server(s) < 0) return -1;
+    if (login(s) == 0) return 0;
+    if (!s->a->oauth2 || s->token_fresh || !s->secret_sent || s->e->kind != ERR_AUTH) return -1;
+    log_info(s->a->name, "the server refused the saved OAuth2 token (%s); refreshing it",
+             s->e->msg);
+    net_close(&s->net);
+    err_clear(s->e);
+    if (get_secret(s, 1) < 0 || connect_server(s) < 0) return -1;
+    return login(s);
 }
 
 /* ---- the listing (listing.c reads it; here: what is asked for, when) -- */
@@ -419,8 +462,8 @@ static void quit(struct session *s)
 static int run(struct session *s)
 {
     if (lock_local(s) < 0) return -1;
-    if (auth_needs_secret(s->a) && secret_get(s->a, &s->secret, s->e) < 0) return -1;
-    if (connect_server(s) < 0 || login(s) < 0) return -1;
+    if (auth_needs_secret(s->a) && get_secret(s, 0) < 0) return -1;
+    if (connect_and_login(s) < 0) return -1;
     s->pipelining = will_pipeline(s);
     s->sizes_each = s->pipelining && sizes_per_message(s);
     s->res->login_delay = s->pop.capa.login_delay;

@@ -34,6 +34,9 @@ struct session_result {
     long login_delay;           /* CAPA LOGIN-DELAY seconds, -1 if not announced */
     int64_t ms;                 /* wall time */
     struct err err;             /* the failure that ended the run, or ERR_NONE */
+    int err_repeated;           /* the same failure as the last run's, recorded then (an
+                                   OAuth2 refresh token the provider refused): a daemon
+                                   reports it once */
 };
 
 /* The name of the account's seen-state in the state directory. */

@@ -172,6 +172,18 @@ RC
   [ "$reply" = "$(words isp indented)" ]
 }
 
+@test "--authorize and --device: flags, followed by the account to authorize" {
+  rc_accounts "$W/rc"
+  comp "popfetch --auth" popfetch --auth
+  [ "$reply" = "$(words --auth --authorize)" ]
+  comp "popfetch --authorize --d" popfetch --authorize --d
+  [ "$reply" = "$(words --device --daemon)" ]
+  comp "popfetch -f $W/rc --authorize w" popfetch -f "$W/rc" --authorize w
+  [ "$reply" = "work" ]
+  comp "popfetch -f $W/rc --authorize --device i" popfetch -f "$W/rc" --authorize --device i
+  [ "$reply" = "$(words isp indented)" ]
+}
+
 @test "account names from the default config: XDG_CONFIG_HOME, ~/.config, ~/.popfetchrc" {
   printf 'account fromrc\n' >"$HOME/.popfetchrc"
   comp "popfetch " popfetch ""
@@ -302,13 +314,14 @@ EOF
   tmux -L "$TM" new-session -d -x 200 -y 50 \
     "env -u XDG_CONFIG_HOME HOME='$HOME' bash --noprofile --rcfile '$W/bashrc' -i"
   local keys
-  for keys in 'popfetch --tls=st' 'popfetch wo' 'popfetch alice@ex' 'popfetch --au' \
+  # (`--au` alone is --auth or --authorize: the value of --auth is typed after a space)
+  for keys in 'popfetch --tls=st' 'popfetch wo' 'popfetch alice@ex' 'popfetch --auth ' \
     'popfetch --import-seen fet'; do
     tmux -L "$TM" send-keys -l "$keys"
     tmux -L "$TM" send-keys Tab
     sleep 0.3
     if [[ $keys == *fet ]]; then tmux -L "$TM" send-keys -l '~/.fetchi'; tmux -L "$TM" send-keys Tab; sleep 0.3; fi
-    if [[ $keys == *--au ]]; then tmux -L "$TM" send-keys -l 'cram'; tmux -L "$TM" send-keys Tab; sleep 0.3; fi
+    if [[ $keys == *'--auth ' ]]; then tmux -L "$TM" send-keys -l 'cram'; tmux -L "$TM" send-keys Tab; sleep 0.3; fi
     tmux -L "$TM" send-keys Enter
     sleep 0.2
   done

@@ -102,6 +102,8 @@ enum fm_kw {
     /* user descriptions and options */
     K_USER,
     K_PASSWORD,
+    K_PASSWORDFILE,
+    K_PASSWORDFD,
     K_IS,
     K_TO,
     K_HERE,
@@ -176,6 +178,8 @@ enum fm_authtype {
     A_CRAM_MD5,
     A_MSN,
     A_NTLM,
+    A_OAUTHBEARER, /* fetchmail 7 */
+    A_XOAUTH2,
 };
 
 enum fm_tok_kind { T_EOF, T_STRING, T_NUMBER, T_MAP, T_KW };
@@ -216,6 +220,7 @@ struct fm_user {
     const char *first_id; /* its server-side name (NAME of NAME=LOCAL): the default remote */
     int wildcard, mapped;
     const char *password, *mda;
+    const char *passwordfile;           /* fetchmail 7: the password (or OAuth2 token) in a file */
     const char *forward;                /* how fetchmail forwarded (smtphost, lmtp, bsmtp...) */
     const char *smtphost;               /* the first smtphost value (host, host/port, /socket) */
     const char *smtpaddress, *smtpname; /* what fetchmail put in RCPT TO */

@@ -74,6 +74,8 @@ static const struct word words[] = {
     {"cram-md5", K_AUTHTYPE, A_CRAM_MD5},
     {"msn", K_AUTHTYPE, A_MSN},
     {"ntlm", K_AUTHTYPE, A_NTLM},
+    {"oauthbearer", K_AUTHTYPE, A_OAUTHBEARER}, /* fetchmail 7 */
+    {"xoauth2", K_AUTHTYPE, A_XOAUTH2},
     {"timeout", K_TIMEOUT, 0},
     {"idletimeout", K_IDLETIMEOUT, 0},
     {"envelope", K_ENVELOPE, 0},
@@ -88,6 +90,8 @@ static const struct word words[] = {
     {"username", K_USER, 0},
     {"pass", K_PASSWORD, 0},
     {"password", K_PASSWORD, 0},
+    {"passwordfile", K_PASSWORDFILE, 0}, /* fetchmail 7 */
+    {"passwordfd", K_PASSWORDFD, 0},
     {"folder", K_FOLDER, 0},
     {"folders", K_FOLDER, 0},
     {"smtp", K_SMTPHOST, 0},
@@ -343,7 +347,8 @@ static void keyword(struct fm *ps, struct fm_tok *t, int i)
     t->kw = words[i].kw;
     t->val = words[i].val;
     t->text = words[i].text;
-    if (t->kw == K_USER || t->kw == K_PASSWORD || t->kw == K_IS || t->kw == K_TO)
+    if (t->kw == K_USER || t->kw == K_PASSWORD || t->kw == K_PASSWORDFILE || t->kw == K_IS ||
+        t->kw == K_TO)
         ps->state = LX_NAME;
     else if (t->kw == K_AUTH)
         ps->state = LX_AUTH;

@@ -124,6 +124,11 @@ static const struct optdef opts[] = {
     {K_IDLETIMEOUT, OC_SERVER, ARG_NUM, 0, 0, WHY_IMAP, NULL, NULL},
     /* user options */
     {K_PASSWORD, OC_USER, ARG_STR, 0, 1, NULL, NULL, NULL},
+    {K_PASSWORDFILE, OC_USER, ARG_STR, 0, 0, NULL, NULL, NULL},
+    {K_PASSWORDFD, OC_USER, ARG_NUM, 0, 0,
+     "popfetch reads no password from a file descriptor; use passwordeval with a command that "
+     "prints it",
+     NULL, NULL},
     {K_MDA, OC_USER, ARG_STR, 0, 0, NULL, NULL, NULL},
     {K_KEEP, OC_USER, ARG_NONE, 1, 0, NULL, NULL, NULL},
     {K_FETCHALL, OC_USER, ARG_NONE, 1, 0, NULL, NULL, NULL},
@@ -434,6 +439,9 @@ static void apply_user(struct fm_user *u, const struct fm_tok *opt, int no, cons
     switch (opt->kw) {
     case K_PASSWORD:
         u->password = s;
+        break;
+    case K_PASSWORDFILE:
+        u->passwordfile = s;
         break;
     case K_MDA:
         u->mda = s;

@@ -179,6 +179,7 @@ static void merge_user(struct fm_user *m, const struct fm_user *d)
 {
     MERGE_S(remote);
     MERGE_S(password);
+    MERGE_S(passwordfile);
     MERGE_S(mda);
     MERGE_S(forward);
     MERGE_S(smtphost);
@@ -334,10 +335,39 @@ static void put_user(struct fm *ps, struct fm_out *o, const struct acct *a)
     }
 }
 
+/* fetchmail 7's `passwordfile FILE`: the same file, read by a command
+ * (the path quoted for /bin/sh -c). */
+static void put_passwordfile(struct fm_out *o, const struct acct *a)
+{
+    const char *f = a->u.passwordfile;
+    char cmd[FM_VALUE_MAX * 4 + 16], q[FM_SHOW_MAX];
+    size_t n = 0;
+
+    fmrc_show(q, sizeof q, f);
+    if (a->u.password) {
+        commentf(o, "`passwordfile %s`: not carried: the `password` given too is used.", q);
+        return;
+    }
+    if (!value_ok(f, FM_VALUE_MAX) || f[0] != '/') {
+        commentf(o,
+                 "`passwordfile %s`: not carried: name the file by its full path in a "
+                 "passwordeval such as \"cat /path/to/file\".",
+                 q);
+        return;
+    }
+    n += (size_t)snprintf(cmd, sizeof cmd, "cat '");
+    for (; *f; f++) /* ' becomes '\'' */
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n, *f == '\'' ? "'\\''" : "%c", *f);
+    snprintf(cmd + n, sizeof cmd - n, "'");
+    comment(o, "fetchmail read the secret from `passwordfile`; so does this:");
+    put_kv(o, "passwordeval", cmd);
+}
+
 static void put_password(struct fm_out *o, const struct acct *a)
 {
     const char *pw = a->u.password;
 
+    if (a->u.passwordfile) put_passwordfile(o, a);
     if (!pw) return;
     if (!*pw) {
         comment(o, "An empty `password` is not carried: popfetch looks in ~/.netrc, then asks "
@@ -494,6 +524,37 @@ static void put_tls(struct fm_out *o, const struct acct *a, const char *host)
     put_path(o, "tls_key_file", "sslkey", a->u.sslkey);
 }
 
+/* The provider a host belongs to, for the OAuth2 comment. */
+static const char *oauth_provider(const char *host)
+{
+    static const char *const ms[] = {"office365.com", "outlook.com", "hotmail.com", NULL};
+    static const char *const google[] = {"gmail.com", "googlemail.com", "google.com", NULL};
+    size_t n = strlen(host);
+
+    for (int i = 0; ms[i]; i++)
+        if (n >= strlen(ms[i]) && !strcasecmp(host + n - strlen(ms[i]), ms[i])) return "microsoft";
+    for (int i = 0; google[i]; i++)
+        if (n >= strlen(google[i]) && !strcasecmp(host + n - strlen(google[i]), google[i]))
+            return "google";
+    return NULL;
+}
+
+/* fetchmail 7's `auth oauthbearer` / `auth xoauth2`: the access token that
+ * a helper keeps in the password (file) is carried as it is, and the
+ * comment says how popfetch can get and refresh it by itself. */
+static void put_oauth(struct fm_out *o, const struct acct *a, const char *mech)
+{
+    const char *host = a->s.via ? a->s.via : a->en->name, *prov = oauth_provider(host);
+
+    put_kv(o, "auth", mech);
+    commentf(o,
+             "fetchmail logged in with an OAuth2 access token that something else had to "
+             "refresh. popfetch can get and refresh it by itself: replace the password "
+             "lines with `oauth2 %s` and `oauth2_client_id` (your app registration's id), "
+             "then run `popfetch --authorize %s` once (man popfetchrc, OAUTH2 RECIPES).",
+             prov ? prov : "microsoft|google|custom", a->name);
+}
+
 static void put_auth(struct fm_out *o, const struct acct *a)
 {
     int auth = a->s.auth;
@@ -512,6 +573,10 @@ static void put_auth(struct fm_out *o, const struct acct *a)
         return; /* auth auto: the strongest password mechanism the server offers */
     case A_CRAM_MD5:
         put_kv(o, "auth", "cram-md5");
+        return;
+    case A_OAUTHBEARER:
+    case A_XOAUTH2:
+        put_oauth(o, a, auth == A_OAUTHBEARER ? "oauthbearer" : "xoauth2");
         return;
     case A_EXTERNAL:
         if (value_ok(a->u.sslcert, FM_VALUE_MAX)) {

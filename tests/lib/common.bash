@@ -12,6 +12,7 @@
 # $SD (state dir). pf_run runs ./popfetch with them (bats `run`).
 
 load lib/dovecot
+load lib/idp
 
 declare -g PF_TOP
 PF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -28,6 +29,7 @@ pf_setup() {
 }
 
 pf_teardown() {
+  idp_stop
   proxy_stop
   fake_stop >/dev/null 2>&1 || true
   dovecot_stop

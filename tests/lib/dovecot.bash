@@ -38,6 +38,15 @@
 # Users: alice/secret and bob/hunter2 (stored as PLAIN, so USER/PASS, APOP,
 # CRAM-MD5, SCRAM-SHA-1 and SCRAM-SHA-256 all work).
 #
+# OAuth2 logins (XOAUTH2, OAUTHBEARER): with DC_OAUTH2_INTROSPECT set to an
+# RFC 7662 introspection URL (https://127.0.0.1:PORT/introspect, e.g. the
+# test identity provider tests/lib/idp.py) and DC_OAUTH2_CA to the PEM file
+# of the CA that signed its certificate, dovecot_start adds Dovecot's oauth2
+# passdb: a login succeeds only with a token that endpoint calls active for
+# that user ({"active": true, "username": USER}); nothing is cached.
+# DC_OAUTH2_MECHS (default "xoauth2 oauthbearer") names the OAuth2
+# mechanisms it offers: "xoauth2" alone is what Microsoft's servers offer.
+#
 # Facts this relies on are in /work/shared/dovecot-notes.md.  In short: the
 # whole server runs as one unprivileged account (nobody via setpriv when we
 # are root, else the current user), never chroots, and keeps every path,
@@ -171,12 +180,13 @@ ssl_cert_username_field = commonName
 # this refuses USER/PASS before STLS.
 disable_plaintext_auth = yes
 
-auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop external
+auth_mechanisms = plain login cram-md5 scram-sha-1 scram-sha-256 apop external${DC_OAUTH2_INTROSPECT:+ ${DC_OAUTH2_MECHS:-xoauth2 oauthbearer}}
 auth_verbose = yes
 # Failed logins cost ~0.5 s instead of 2 s plus a growing per-IP penalty
 # (see also the anvil-auth-penalty listener below).
 auth_failure_delay = 0
 
+$(_dc_oauth2_passdb)
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $DC_DIR/users
@@ -238,6 +248,25 @@ service lmtp {
 }
 EOF
   fi
+}
+
+# _dc_oauth2_passdb: the oauth2 passdb block (and its args file) when
+# DC_OAUTH2_INTROSPECT is set; nothing otherwise.
+_dc_oauth2_passdb() {
+  [[ -n ${DC_OAUTH2_INTROSPECT:-} ]] || return 0
+  cp -- "${DC_OAUTH2_CA:?DC_OAUTH2_CA: the CA of the introspection endpoint}" \
+    "$DC_DIR/oauth2-ca.pem"
+  cat >"$DC_DIR/oauth2.conf" <<EOF2
+introspection_mode = post
+introspection_url = $DC_OAUTH2_INTROSPECT
+username_attribute = username
+active_attribute = active
+active_value = true
+tls_ca_cert_file = $DC_DIR/oauth2-ca.pem
+EOF2
+  [[ $EUID -eq 0 ]] && chown nobody:nogroup "$DC_DIR/oauth2-ca.pem" "$DC_DIR/oauth2.conf"
+  printf 'passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s\n}\n' \
+    "$DC_DIR/oauth2.conf"
 }
 
 # _dc_launch: start the master on the current ports and wait until it is

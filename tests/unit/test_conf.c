@@ -267,6 +267,82 @@ TEST(conf_size_never_wraps)
     CHECK(conf_parse_size("10M", &v) == 0 && v == 10ULL << 20);
 }
 
+#define OA_BASE "account m\nhost outlook.office365.com\nuser a@example.com\ndelivery maildir /m\n"
+
+TEST(conf_oauth2_keys)
+{
+    static const char text[] = "defaults\noauth2 microsoft\noauth2_client_id 0a1b-2c\n" OA_BASE
+                               "oauth2_tenant example.onmicrosoft.com\n"
+                               "oauth2_scope \"https://outlook.office.com/POP.AccessAsUser.All "
+                               "offline_access\"\noauth2_flow device\n"
+                               "account c : m\noauth2 custom\noauth2_token_url https://t/\n";
+    static const char custom[] =
+        OA_BASE "oauth2 custom\noauth2_client_id id\noauth2_token_url https://127.0.0.1:8443/t\n"
+                "oauth2_authorize_url https://idp.example/auth?x=1\noauth2_client_secret s3\n"
+                "oauth2_flow client_credentials\noauth2_redirect_port 8765\n";
+    struct config cfg;
+    struct err e;
+    struct account *m;
+    int ok;
+
+    CHECK(load(text, &cfg, &e) == -1); /* c: a tenant with custom */
+    conf_free(&cfg);
+    CHECK(strstr(e.msg, "only `oauth2 microsoft`") != NULL);
+    CHECK(load(custom, &cfg, &e) == 0);
+    m = conf_find(&cfg, "m");
+    CHECK(m->oauth2 == OAUTH2_CUSTOM && m->oauth2_flow == OAUTH2_FLOW_CLIENT_CREDENTIALS);
+    CHECK_STR(m->oauth2_token_url, "https://127.0.0.1:8443/t");
+    CHECK_STR(m->oauth2_client_secret, "s3");
+    CHECK(m->oauth2_redirect_port == 8765);
+    conf_free(&cfg);
+    /* a client secret in the file: like a password, the file must be private */
+    memset(&cfg, 0, sizeof cfg);
+    CHECK(conf_parse("pub.rc", custom, strlen(custom), 0, &cfg, &e) < 0);
+    CHECK(e.kind == ERR_CONFIG_PERM);
+    expect_error(OA_BASE "oauth2 yahoo\n", "test.rc:5:", "microsoft | google | custom", &ok);
+    CHECK(ok);
+    expect_error(OA_BASE "oauth2_token_url http://idp/t\n", "test.rc:5:", "https://", &ok);
+    CHECK(ok);
+    expect_error(OA_BASE "oauth2_client_id \"a b\"\n", "test.rc:5:", "without spaces", &ok);
+    CHECK(ok);
+    expect_error(OA_BASE "oauth2_flow implicit\n", "test.rc:5:", "client_credentials", &ok);
+    CHECK(ok);
+}
+
+TEST(conf_oauth2_account_checks)
+{
+    static const struct {
+        const char *extra, *why;
+    } bad[] = {
+        {"oauth2 google\n", "no `oauth2_client_id`"},
+        {"oauth2 custom\noauth2_client_id x\n", "no `oauth2_token_url`"},
+        {"oauth2_client_id x\n", "no `oauth2`"},
+        {"oauth2 google\noauth2_client_id x\nauth plain\n", "auth auto, xoauth2"},
+        {"oauth2 google\noauth2_client_id x\npasswordeval \"cat t\"\n", "keep one"},
+        {"oauth2 google\noauth2_client_id x\noauth2_client_secret a\n"
+         "oauth2_client_secret_eval \"cat s\"\n",
+         "keep one"},
+        {"oauth2 microsoft\noauth2_client_id x\noauth2_flow client_credentials\n",
+         "no `oauth2_client_secret`"},
+    };
+    char text[512];
+    int ok;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%s", OA_BASE, bad[i].extra);
+        expect_error(text, "test.rc:1:", bad[i].why, &ok);
+        CHECK(ok);
+    }
+    snprintf(text, sizeof text, "%s%s", OA_BASE,
+             "oauth2 google\noauth2_client_id x\nauth xoauth2\n");
+    {
+        struct config cfg;
+        struct err e;
+        CHECK(load(text, &cfg, &e) == 0);
+        conf_free(&cfg);
+    }
+}
+
 /* max_message_bytes: 1 GiB unless set, inherited like any key, never 0. */
 TEST(conf_max_message_bytes)
 {

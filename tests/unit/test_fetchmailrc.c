@@ -1107,3 +1107,35 @@ TEST(fmrc_file_missing)
     CHECK(e.kind == ERR_USAGE && strstr(e.msg, "cannot read") && out == NULL);
     CHECK(fetchmailrc_convert_file(RC_DIR, &out, &e) < 0 && e.kind == ERR_USAGE);
 }
+
+TEST(fmrc_fetchmail7_oauth2)
+{
+    struct config cfg;
+    char *out = conv_load("poll outlook.office365.com proto pop3 auth xoauth2 user a@example.com "
+                          "passwordfile \"/home/a b/.tok'en\" ssl\n"
+                          "poll pop.gmail.com proto pop3 auth oauthbearer user b "
+                          "passwordfile /t/b ssl\n"
+                          "poll h proto pop3 auth oauthbearer user c password tok "
+                          "passwordfile /t/c passwordfd 3\n"
+                          "poll h2 proto pop3 user d passwordfile relative\n",
+                          &cfg);
+
+    CHECK(out && cfg.naccounts == 4);
+    CHECK(cfg.accounts[0].auth == AUTH_XOAUTH2);
+    CHECK_STR(cfg.accounts[0].passwordeval, "cat '/home/a b/.tok'\\''en'");
+    CHECK(has_comment(out, "replace the password lines with `oauth2 microsoft`"));
+    CHECK(has_comment(out, "`popfetch --authorize outlook.office365.com` once"));
+    CHECK(cfg.accounts[1].auth == AUTH_OAUTHBEARER);
+    CHECK_STR(cfg.accounts[1].passwordeval, "cat '/t/b'");
+    CHECK(has_comment(out, "`oauth2 google`"));
+    CHECK(cfg.accounts[2].auth == AUTH_OAUTHBEARER);
+    CHECK_STR(cfg.accounts[2].password, "tok");
+    CHECK(cfg.accounts[2].passwordeval == NULL);
+    CHECK(has_comment(out, "`passwordfile /t/c`: not carried: the `password` given too is used"));
+    CHECK(has_comment(out, "`passwordfd 3`: not carried"));
+    CHECK(has_comment(out, "`oauth2 microsoft|google|custom`"));
+    CHECK(cfg.accounts[3].auth == AUTH_AUTO && cfg.accounts[3].passwordeval == NULL);
+    CHECK(has_comment(out, "`passwordfile relative`: not carried: name the file by its full path"));
+    fetchmailrc_free(out);
+    conf_free(&cfg);
+}
