@@ -20,8 +20,10 @@ static void usage(FILE *f)
           "Fetch mail from POP3 servers into Maildir, mbox or an MDA; with no account,\n"
           "every account.\n"
           "\n"
-          "  -f, --config FILE      config file (default $XDG_CONFIG_HOME/popfetch/config\n"
-          "                         or ~/.popfetchrc)\n"
+          "  -f, --config FILE|DIR|-\n"
+          "                         config file, directory of *.conf files, or - for\n"
+          "                         stdin (default $XDG_CONFIG_HOME/popfetch/config or\n"
+          "                         ~/.popfetchrc, then config.d/*.conf beside the first)\n"
           "  -v, --verbose          a summary line per account; twice: protocol trace\n"
           "  -q, -s, --quiet        errors only\n"
           "  -k, --keep             leave messages on the server\n"
@@ -35,6 +37,14 @@ static void usage(FILE *f)
           "  -j, --jobs N           fetch up to N accounts at once (default 1)\n"
           "  -d, --daemon SECONDS   poll every SECONDS in the foreground (SIGUSR1: now,\n"
           "                         SIGHUP: re-read the config, SIGTERM: stop)\n"
+          "      --json             one JSON object per account and run on stdout (JSON\n"
+          "                         Lines); everything else goes to stderr\n"
+          "      --metrics FILE     after the runs, write every account's metrics to FILE\n"
+          "                         (Prometheus text format, for node_exporter's textfile\n"
+          "                         collector)\n"
+          "      --status [account...]\n"
+          "                         each account's last run, last success, failures in a\n"
+          "                         row and next poll; exit 0 if every last run succeeded\n"
           "      --syslog           log to syslog (facility mail) instead of the terminal\n"
           "      --logfile FILE     log to FILE, with timestamps\n"
           "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
@@ -91,6 +101,9 @@ enum {
     OPT_IMPORT_FETCHMAILRC,
     OPT_AUTHORIZE,
     OPT_DEVICE,
+    OPT_JSON,
+    OPT_STATUS,
+    OPT_METRICS,
 };
 
 /* Config keys set by --host, --port, ... in the order of their codes. */
@@ -111,6 +124,9 @@ static const struct option longopts[] = {
     {"timeout", required_argument, NULL, 't'},
     {"jobs", required_argument, NULL, 'j'},
     {"daemon", required_argument, NULL, 'd'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"status", no_argument, NULL, OPT_STATUS},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"syslog", no_argument, NULL, OPT_SYSLOG},
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
@@ -228,6 +244,15 @@ static int flag_opt(struct cli_options *o, int c)
     case 'I':
         o->import_seen = optarg;
         return 0;
+    case OPT_JSON:
+        o->json = 1;
+        return 0;
+    case OPT_STATUS:
+        o->status = 1;
+        return 0;
+    case OPT_METRICS:
+        o->metrics = optarg;
+        return 0;
     case OPT_SYSLOG:
         o->syslog = 1;
         return 0;
@@ -298,6 +323,16 @@ int cli_parse(int argc, char **argv, struct cli_options *o, struct err *e)
     o->nnames = (size_t)(argc - optind);
     if (o->device && !o->authorize)
         return err_set(e, ERR_USAGE, "--device goes with --authorize (the device flow)");
+    if (o->status &&
+        (o->serverinfo || o->import_fetchmailrc || o->import_seen || o->check || o->daemon))
+        return err_set(e, ERR_USAGE, "--status only reads the status files: use it alone");
+    if (o->metrics && (o->serverinfo || o->import_fetchmailrc || o->import_seen))
+        return err_set(e, ERR_USAGE, "--metrics goes with fetching");
+    if (o->json && (o->serverinfo || o->import_fetchmailrc || o->import_seen))
+        return err_set(e, ERR_USAGE, "--json goes with fetching, --check or --status, not with %s",
+                       o->serverinfo           ? "--serverinfo"
+                       : o->import_fetchmailrc ? "--import-fetchmailrc"
+                                               : "--import-seen");
     /* none without a home: cli_check_state_dirs says so if it is needed */
     if (paths_default_state(o->default_state, sizeof o->default_state, &o->default_state_err) < 0)
         o->default_state[0] = '\0';
@@ -308,6 +343,11 @@ const char *cli_state_dir(const struct cli_options *o, const struct account *a)
 {
     if (o->state_dir) return o->state_dir;
     return a->state_dir ? a->state_dir : o->default_state;
+}
+
+const char *cli_status_dir(const struct cli_options *o, const struct account *a)
+{
+    return a->status_dir ? a->status_dir : cli_state_dir(o, a);
 }
 
 int cli_wants(const struct cli_options *o, const struct account *a)

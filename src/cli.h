@@ -32,13 +32,14 @@ struct cli_options {
     long timeout;
     unsigned long jobs;                       /* -j: accounts at once, 0 = as configured */
     unsigned long daemon;                     /* -d: seconds between polls, 0 = once */
-    int quiet_repeats;                        /* daemon after its first poll: a failure an
-                                                 earlier run recorded is not said again */
     int syslog;                               /* --syslog */
     const char *logfile;                      /* --logfile */
     int serverinfo;                           /* --serverinfo */
     int authorize;                            /* --authorize: OAuth2 sign-in for an account */
     int device;                               /* --device: with --authorize, the device flow */
+    int json;                                 /* --json: results on stdout, JSON Lines */
+    int status;                               /* --status: the accounts' last runs */
+    const char *metrics;                      /* --metrics FILE: Prometheus text */
     const char *import_fetchmailrc;           /* --import-fetchmailrc FILE */
     const char *import_seen;                  /* --import-seen FORMAT:FILE */
     const char *delivery_kind, *delivery_arg; /* -m/--mda, --maildir, --mbox */
@@ -72,6 +73,9 @@ void cli_apply(const struct cli_options *o, struct account *a);
 /* Where the account's seen-state lives (once cli_check_state_dirs passed). */
 const char *cli_state_dir(const struct cli_options *o, const struct account *a);
 
+/* Where the account's status file lives: its `status_dir`, else where its
+ * seen-state lives. */
+const char *cli_status_dir(const struct cli_options *o, const struct account *a);
 /* Every account the run wants has a state directory: --state-dir, its
  * `state_dir`, or the default (paths_default_state), which cannot be had
  * without a home directory. ERR_USAGE naming the account otherwise. */

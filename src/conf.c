@@ -2,6 +2,7 @@
  * conf — config file lexing, inheritance and checking. See conf.h.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
 #include <openssl/crypto.h>
 
 #include "textfile.h"
@@ -21,9 +23,10 @@
 #include "tls.h"
 #include "esmtp.h"
 
-#define CONF_MAX_BYTES  (4 * 1024 * 1024)
-#define CONF_LINE_MAX   8192
-#define CONF_MAX_TOKENS 16
+#define CONF_MAX_BYTES   (4 * 1024 * 1024)
+#define CONF_LINE_MAX    8192
+#define CONF_MAX_TOKENS  16
+#define CONF_MAX_DROPINS 10000
 
 struct arena_block {
     struct arena_block *next;
@@ -238,6 +241,8 @@ static const struct keydef keys[] = {
     {"oauth2_device_url", V_URL, OFF(oauth2_device_url), NULL},
     {"oauth2_trust_file", V_PATH, OFF(oauth2_trust_file), NULL},
     {"oauth2_redirect_port", V_PORT, OFF(oauth2_redirect_port), NULL},
+    {"status_dir", V_PATH, OFF(status_dir), NULL},
+    {"poll_interval", V_SECONDS, OFF(poll_interval), NULL},
 };
 /* one bit per key in struct account's `set` */
 _Static_assert(sizeof keys / sizeof keys[0] <= 64, "too many keys for account.set");
@@ -651,6 +656,52 @@ static void inherit(struct account *dst, const struct account *parent)
     dst->set |= parent->set;
 }
 
+/* One value into the digest: strings by content (NULL apart from ""). */
+static void digest_value(EVP_MD_CTX *md, const struct account *a, const struct keydef *k)
+{
+    const char *slot = (const char *)a + k->off;
+    static const unsigned char none = 0xff;
+
+    if (k->type == V_STR || k->type == V_PATH || k->type == V_FINGERPRINT) {
+        const char *v = *(const char *const *)(const void *)slot;
+        if (v)
+            EVP_DigestUpdate(md, v, strlen(v) + 1);
+        else
+            EVP_DigestUpdate(md, &none, 1);
+    } else if (k->type == V_DELIVERY) {
+        const struct delivery_setting *d = (const void *)slot;
+        EVP_DigestUpdate(md, &d->kind, sizeof d->kind);
+        if (d->arg)
+            EVP_DigestUpdate(md, d->arg, strlen(d->arg) + 1);
+        else
+            EVP_DigestUpdate(md, &none, 1);
+    } else if (k->type == V_KEEP) {
+        const struct keep_setting *kp = (const void *)slot;
+        EVP_DigestUpdate(md, &kp->mode, sizeof kp->mode);
+        EVP_DigestUpdate(md, &kp->seconds, sizeof kp->seconds);
+    } else {
+        EVP_DigestUpdate(md, slot, k->size); /* numbers: no padding inside */
+    }
+}
+
+void conf_account_digest(const struct account *a, unsigned char out[CONF_DIGEST_LEN])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+
+    memset(out, 0, CONF_DIGEST_LEN);
+    if (!md) return;
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+        EVP_DigestUpdate(md, a->name, strlen(a->name) + 1);
+        for (size_t i = 0; i < NKEYS; i++) {
+            EVP_DigestUpdate(md, keys[i].name, strlen(keys[i].name) + 1);
+            digest_value(md, a, &keys[i]);
+        }
+        EVP_DigestFinal_ex(md, out, &n);
+    }
+    EVP_MD_CTX_free(md);
+}
+
 struct account *conf_find(struct config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->naccounts; i++)
@@ -746,7 +797,12 @@ static int start_account(struct parser *ps, char **tok, int ntok)
                     "`account` needs one name of letters, digits and ._@+- "
                     "(then optionally `: PARENT`)",
                     0, 0);
-    if (conf_find(ps->cfg, name)) return perr(ps, "account %s is defined twice", name, 0);
+    const struct account *twice = conf_find(ps->cfg, name);
+    if (twice) {
+        char first[CONF_LINE_MAX];
+        snprintf(first, sizeof first, "%s:%d", twice->file, twice->line);
+        return perr(ps, "account %s is defined twice (first at %s)", name, first);
+    }
     a = ps->defaults;
     a.set = 0;
     if (colon) {
@@ -813,36 +869,59 @@ static int handle_line(struct parser *ps, char *s)
     return 0;
 }
 
-static int parse_text(const char *name, const char *text, size_t len, int private_file,
-                      struct config *cfg, struct err *e)
+/* One file (or stdin) of the config into the parser, which keeps the
+ * `defaults` and the accounts of the files before it. Each file starts
+ * outside any section and ends its last account. */
+static int parse_file(struct parser *ps, const char *name, const char *text, size_t len,
+                      int private_file)
 {
-    struct parser ps = {.cfg = cfg, .e = e};
     char line[CONF_LINE_MAX + 1];
     size_t pos = 0;
 
-    conf_account_defaults(&ps.defaults);
-    ps.cur = &ps.defaults;
-    if (!(ps.file = cfg->path = conf_strdup(cfg, name)))
-        return err_set(e, ERR_INTERNAL, "out of memory");
+    if (!(ps->file = conf_strdup(ps->cfg, name)))
+        return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    ps->line = 0;
+    ps->cur = &ps->defaults;
+    ps->in_section = 0;
+    ps->saw_password = 0;
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
 
-        ps.line++;
-        if (n > CONF_LINE_MAX) return perr(&ps, "line too long", 0, 0);
-        if (memchr(text + pos, '\0', n)) return perr(&ps, "NUL byte in the config file", 0, 0);
+        ps->line++;
+        if (n > CONF_LINE_MAX) return perr(ps, "line too long", 0, 0);
+        if (memchr(text + pos, '\0', n)) return perr(ps, "NUL byte in the config file", 0, 0);
         memcpy(line, text + pos, n);
         line[n] = '\0';
         pos += n + 1;
-        if (handle_line(&ps, line) < 0) return -1;
+        if (handle_line(ps, line) < 0) return -1;
     }
-    if (finish_account(&ps) < 0) return -1;
-    if (ps.saw_password && !private_file) {
-        err_set(e, ERR_CONFIG_PERM, "%s holds a password but others can read it", name);
-        err_hint(e, "run `chmod 600 %s`, or use `passwordeval` instead of `password`", name);
+    if (finish_account(ps) < 0) return -1;
+    if (ps->saw_password && !private_file) {
+        err_set(ps->e, ERR_CONFIG_PERM, "%s holds a password but others can read it", name);
+        err_hint(ps->e, "run `chmod 600 %s`, or use `passwordeval` instead of `password`", name);
         return -1;
     }
     return 0;
+}
+
+static void parser_init(struct parser *ps, struct config *cfg, struct err *e)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->cfg = cfg;
+    ps->e = e;
+    conf_account_defaults(&ps->defaults);
+    ps->cur = &ps->defaults;
+}
+
+static int parse_text(const char *name, const char *text, size_t len, int private_file,
+                      struct config *cfg, struct err *e)
+{
+    struct parser ps;
+
+    parser_init(&ps, cfg, e);
+    if (!(cfg->path = conf_strdup(cfg, name))) return err_set(e, ERR_INTERNAL, "out of memory");
+    return parse_file(&ps, name, text, len, private_file);
 }
 
 int conf_set_key(struct config *cfg, struct account *a, const char *key, const char *value,
@@ -879,30 +958,219 @@ int conf_check_account(const struct account *a, struct err *e)
 int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
                struct err *e)
 {
+    memset(cfg, 0, sizeof *cfg); /* as conf_load: whatever cfg held is not ours */
     if (parse_text(name, text, len, private_file, cfg, e) == 0) return 0;
     conf_free(cfg); /* a failed load leaves nothing behind */
     return -1;
 }
 
-int conf_load(const char *path, struct config *cfg, struct err *e)
+/* Read a config file that must keep fileperm.h's rule: its text and
+ * whether it is private (for the password rule). */
+static int read_file(const char *path, char **text, size_t *len, int *private_file, struct err *e)
 {
-    char *text;
-    size_t len;
     struct stat st;
-    int rc;
 
-    memset(cfg, 0, sizeof *cfg);
-    if (textfile_read(path, CONF_MAX_BYTES, "config", &text, &len, &st, e) < 0) {
+    if (textfile_read(path, CONF_MAX_BYTES, "config", text, len, &st, e) < 0) {
         if (errno == ENOENT && e->kind == ERR_USAGE)
             err_hint(e, "create it (see `man popfetchrc`) or name one with -f FILE");
         return -1;
     }
     /* Its passwordeval runs as us: only we (or root) may be able to write it. */
     if (fileperm_check_stat(&st, "config file", path, e) < 0) {
-        textfile_free(text, len);
+        textfile_free(*text, *len);
         return -1;
     }
-    rc = conf_parse(path, text, len, (st.st_mode & 0044) == 0, cfg, e);
+    *private_file = (st.st_mode & 0044) == 0;
+    return 0;
+}
+
+static int load_file(struct parser *ps, const char *path)
+{
+    char *text;
+    size_t len;
+    int private_file, rc;
+
+    if (read_file(path, &text, &len, &private_file, ps->e) < 0) return -1;
+    rc = parse_file(ps, path, text, len, private_file);
     textfile_free(text, len);
+    return rc;
+}
+
+/* -f -: the config from standard input, which no other user can have
+ * written (the file rules do not apply). */
+static int load_stdin(struct parser *ps)
+{
+    size_t cap = 65536, len = 0;
+    char *text = malloc(cap);
+    int rc;
+
+    if (!text) return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    for (;;) {
+        ssize_t r;
+        if (len == cap) {
+            char *n = cap >= CONF_MAX_BYTES ? NULL : realloc(text, cap * 2);
+            if (!n) {
+                textfile_free(text, len);
+                return err_set(ps->e, ERR_USAGE,
+                               "the config on standard input is larger than %d bytes",
+                               CONF_MAX_BYTES);
+            }
+            text = n;
+            cap *= 2;
+        }
+        r = read(STDIN_FILENO, text + len, cap - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int saved = errno;
+            textfile_free(text, len);
+            return err_set(ps->e, ERR_USAGE, "cannot read the config from standard input: %s",
+                           strerror(saved));
+        }
+        if (r == 0) break;
+        len += (size_t)r;
+    }
+    rc = parse_file(ps, "stdin", text, len, 1);
+    textfile_free(text, len);
+    return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names of the *.conf files in dir (not hidden), sorted as bytes;
+ * the directory must keep fileperm.h's rule (a drop-in can run commands). */
+static int conf_dir_names(const char *dir, char ***names, size_t *n, struct err *e)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d;
+    struct dirent *de;
+    size_t cap = 0;
+
+    *names = NULL;
+    *n = 0;
+    if (fd < 0)
+        return err_set(e, ERR_USAGE, "cannot read the config directory %s: %s", dir,
+                       strerror(errno));
+    if (fileperm_check_fd(fd, "config directory", dir, e) < 0) {
+        close(fd);
+        return -1;
+    }
+    if (!(d = fdopendir(fd))) {
+        err_set(e, ERR_USAGE, "cannot read the config directory %s: %s", dir, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".conf") != 0) continue;
+        if (*n == CONF_MAX_DROPINS) {
+            closedir(d);
+            return err_set(e, ERR_USAGE, "%s holds more than %d *.conf files", dir,
+                           CONF_MAX_DROPINS);
+        }
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char **nn = realloc(*names, ncap * sizeof *nn);
+            if (!nn) {
+                closedir(d);
+                return err_set(e, ERR_INTERNAL, "out of memory");
+            }
+            *names = nn;
+            cap = ncap;
+        }
+        if (!((*names)[*n] = strdup(de->d_name))) {
+            closedir(d);
+            return err_set(e, ERR_INTERNAL, "out of memory");
+        }
+        (*n)++;
+    }
+    closedir(d);
+    if (*n) qsort(*names, *n, sizeof **names, by_name);
+    return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* Every *.conf in dir, in name order. */
+static int load_dir(struct parser *ps, const char *dir)
+{
+    char **names, path[4096];
+    size_t n;
+    int rc = 0;
+
+    if (conf_dir_names(dir, &names, &n, ps->e) < 0) {
+        free_names(names, n);
+        return -1;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
+            rc = err_set(ps->e, ERR_USAGE, "the path %s/%s is too long", dir, names[i]);
+        else
+            rc = load_file(ps, path);
+    }
+    free_names(names, n);
+    return rc;
+}
+
+int conf_dropin_dir(char *buf, size_t len, struct err *e)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    char home[4096];
+
+    if (xdg && *xdg) {
+        if ((size_t)snprintf(buf, len, "%s/popfetch/config.d", xdg) < len) return 0;
+        return err_set(e, ERR_USAGE, "$XDG_CONFIG_HOME is too long");
+    }
+    if (paths_home(home, sizeof home, e) < 0) return -1;
+    if ((size_t)snprintf(buf, len, "%s/.config/popfetch/config.d", home) < len) return 0;
+    return err_set(e, ERR_USAGE, "the home directory's path is too long");
+}
+
+/* No -f: the config file (if there is one) and then the drop-ins (if
+ * their directory exists); at least one of them. Without a home directory
+ * there are no drop-ins, and a config file only under $XDG_CONFIG_HOME. */
+static int load_default(struct parser *ps)
+{
+    char main_path[4096], dir[4096];
+    struct stat st;
+    struct err ignored;
+    int have_dir;
+
+    if (paths_default_config(main_path, sizeof main_path, ps->e) < 0) return -1;
+    have_dir = conf_dropin_dir(dir, sizeof dir, &ignored) == 0;
+    have_dir = have_dir && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+    if (!(ps->cfg->path =
+              conf_strdup(ps->cfg, have_dir && access(main_path, F_OK) < 0 ? dir : main_path)))
+        return err_set(ps->e, ERR_INTERNAL, "out of memory");
+    if ((!have_dir || access(main_path, F_OK) == 0) && load_file(ps, main_path) < 0) return -1;
+    return have_dir ? load_dir(ps, dir) : 0;
+}
+
+int conf_load(const char *path, struct config *cfg, struct err *e)
+{
+    struct parser ps;
+    struct stat st;
+    int rc;
+
+    memset(cfg, 0, sizeof *cfg);
+    parser_init(&ps, cfg, e);
+    if (!path) {
+        rc = load_default(&ps);
+    } else if (!(cfg->path = conf_strdup(cfg, strcmp(path, "-") ? path : "stdin"))) {
+        rc = err_set(e, ERR_INTERNAL, "out of memory");
+    } else if (!strcmp(path, "-")) {
+        rc = load_stdin(&ps);
+    } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = load_dir(&ps, path);
+    } else {
+        rc = load_file(&ps, path);
+    }
+    if (rc < 0) conf_free(cfg); /* a failed load leaves nothing behind */
     return rc;
 }

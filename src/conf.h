@@ -1,9 +1,11 @@
 /*
  * conf — the configuration file: lexing (one `key value` per line, `#`
  * comments, double quotes with \" and \\ escapes, `~` for the home
- * directory in paths, as paths.h finds it), `defaults` sections,
- * `account NAME [: PARENT...]` with inheritance, value checking, and the
- * rules that the file must be ours and writable by us
+ * directory in paths, as paths.h finds it), read from one file, a
+ * directory of *.conf files, the default file and its config.d drop-ins,
+ * or standard input,
+ * `defaults` sections, `account NAME [: PARENT...]` with inheritance, value
+ * checking, and the rules that the file must be ours and writable by us
  * alone (fileperm.h) and that a file holding a password must be private.
  *
  * Every problem is an error that names file:line and the key. The loaded
@@ -97,12 +99,14 @@ struct account {
     struct rejected_setting smtp_rejected; /* LMTP/SMTP: keep, quarantine DIR, delete */
     int pipelining;                        /* enum pipelining_mode */
     struct keep_setting keep;
-    int fetch_all;              /* fetch new|all */
-    uint64_t max_size;          /* 0 = no limit */
-    uint64_t max_message_bytes; /* the most one message may be, whatever LIST says */
-    unsigned long max_messages; /* 0 = no limit */
-    unsigned long timeout;      /* seconds */
-    const char *state_dir;      /* NULL = the default */
+    int fetch_all;               /* fetch new|all */
+    uint64_t max_size;           /* 0 = no limit */
+    uint64_t max_message_bytes;  /* the most one message may be, whatever LIST says */
+    unsigned long max_messages;  /* 0 = no limit */
+    unsigned long timeout;       /* seconds */
+    const char *state_dir;       /* NULL = the default */
+    const char *status_dir;      /* NULL = the state directory */
+    unsigned long poll_interval; /* daemon: seconds between polls, 0 = -d's */
 
     /* OAuth2 (oauth2.h): popfetch gets and refreshes the token itself */
     int oauth2;      /* enum oauth2_provider */
@@ -137,14 +141,26 @@ struct config {
     struct arena_block *arena;
 };
 
-/* Load and check a config file. ERR_CONFIG_PERM (fileperm.h) if it is
- * writable by group or others or belongs to another user than us or root,
- * or holds a password and group or others can read it. */
+/* The drop-in directory: $XDG_CONFIG_HOME/popfetch/config.d, else
+ * ~/.config/popfetch/config.d (the home as paths.h finds it). Written into
+ * buf; -1 (ERR_USAGE) without a home directory. */
+int conf_dropin_dir(char *buf, size_t len, struct err *e);
+
+/* Load and check the config. path NULL: the default file
+ * (paths_default_config), if it exists, and then every *.conf of the drop-in
+ * directory (conf_dropin_dir), if that exists, in name order; "-": standard
+ * input; a directory: every *.conf in it, in name order; else that file.
+ * The files are read as one config: `defaults` and accounts carry over
+ * from one file to the next, and an account defined twice is an error
+ * naming both places. ERR_CONFIG_PERM (fileperm.h) if a file or directory
+ * read is writable by group or others or belongs to another user than us
+ * or root, or a file holds a password and group or others can read it
+ * (standard input is exempt: nobody else wrote it). */
 int conf_load(const char *path, struct config *cfg, struct err *e);
 
-/* Parse config text (for tests and fuzzing); `name` is used in messages.
- * On failure everything is freed (conf_free may still be called).
- * `private_file` says whether the file is readable by its owner alone. */
+/* Parse config text (for tests and fuzzing) into cfg, which it fills from
+ * scratch; `name` is used in messages. On failure everything is freed (conf_free may still be
+ * called). `private_file` says whether the file is readable by its owner alone. */
 int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
                struct err *e);
 
@@ -182,6 +198,11 @@ const char *conf_strdup(struct config *cfg, const char *s);
 
 /* A fresh account carrying the built-in defaults (for the command line). */
 void conf_account_defaults(struct account *a);
+
+/* A SHA-256 digest of every setting of the account (and its name): equal
+ * digests mean the same account, as a daemon's reload needs to know. */
+#define CONF_DIGEST_LEN 32
+void conf_account_digest(const struct account *a, unsigned char out[CONF_DIGEST_LEN]);
 
 /* Append an account (copied); returns it or NULL on out of memory. */
 struct account *conf_add_account(struct config *cfg, const struct account *a);

@@ -259,6 +259,7 @@ static int commit_group(struct fetcher *f, int dele)
         FAULT_POINT("after-publish", i + 1);
         f->res->fetched++;
         f->res->bytes += ls->plan[i].size; /* what was received (receive()) */
+        if (!plan_deletes(ls->plan[i].action)) f->res->kept++;
         if (dele && plan_deletes(ls->plan[i].action)) f->deletable[f->nd++] = i;
     }
     f->ng = 0;

@@ -103,6 +103,7 @@ struct fetch_job {
 
 struct fetch_result {
     unsigned long fetched; /* durable, recorded and published */
+    unsigned long kept;    /* of those, the ones left on the server (keep) */
     unsigned long deleted; /* DELE accepted */
     unsigned long failed;  /* not delivered (left on the server) */
     uint64_t bytes;        /* bytes of the fetched messages */

@@ -20,6 +20,17 @@
 static int level = LOG_NORMAL;
 static int use_syslog;
 static int file_fd = -1;
+static int info_fd = STDOUT_FILENO;
+
+/* The `fd` of an informational line (-v, -vv): info_fd, LOG_INFO in syslog;
+ * of a notice: stderr, LOG_NOTICE. */
+#define INFO_LINE   (-2)
+#define NOTICE_LINE (-3)
+
+void log_spare_stdout(void)
+{
+    info_fd = STDERR_FILENO;
+}
 
 void log_use_syslog(void)
 {
@@ -59,8 +70,9 @@ static void emit(int fd, const char *buf, size_t len)
 static void deliver(int fd, const char *tag, char *buf, size_t n)
 {
     if (use_syslog) {
-        int prio =
-            fd == STDERR_FILENO ? (strcmp(tag, "warning: ") ? LOG_ERR : LOG_WARNING) : LOG_INFO;
+        int prio = fd == NOTICE_LINE     ? LOG_NOTICE
+                   : fd == STDERR_FILENO ? (strcmp(tag, "warning: ") ? LOG_ERR : LOG_WARNING)
+                                         : LOG_INFO;
         buf[n - 1] = '\0';
         syslog(prio, "%s", buf + 10); /* syslog names the program itself */
         return;
@@ -77,7 +89,7 @@ static void deliver(int fd, const char *tag, char *buf, size_t n)
         return;
     }
     progress_clear();
-    emit(fd, buf, n);
+    emit(fd == INFO_LINE ? info_fd : fd == NOTICE_LINE ? STDERR_FILENO : fd, buf, n);
 }
 
 static void vline(int fd, const char *account, const char *tag, const char *fmt, va_list ap)
@@ -128,13 +140,23 @@ void log_warn(const char *account, const char *fmt, ...)
     va_end(ap);
 }
 
+void log_notice(const char *account, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level < LOG_NORMAL) return;
+    va_start(ap, fmt);
+    vline(NOTICE_LINE, account, "", fmt, ap);
+    va_end(ap);
+}
+
 void log_info(const char *account, const char *fmt, ...)
 {
     va_list ap;
 
     if (level < LOG_VERBOSE) return;
     va_start(ap, fmt);
-    vline(STDOUT_FILENO, account, "", fmt, ap);
+    vline(INFO_LINE, account, "", fmt, ap);
     va_end(ap);
 }
 
@@ -161,7 +183,7 @@ void log_trace(void *ctx, char dir, const char *text, size_t len)
 
     if (level < LOG_TRACE) return;
     escape(shown, sizeof shown, text, len);
-    line(STDOUT_FILENO, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
+    line(INFO_LINE, (const char *)ctx, dir == 'C' ? "> " : "< ", "%s", shown);
 }
 
 void log_relay(const char *account, const char *tag, const char *text, size_t len)

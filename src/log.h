@@ -1,6 +1,7 @@
 /*
  * log — everything popfetch tells the user: errors and warnings (stderr),
- * per-account summaries (-v) and the protocol trace (-vv) (stdout).
+ * per-account summaries (-v) and the protocol trace (-vv) (stdout, or
+ * stderr when stdout carries --json's results).
  *
  * Each line is built whole and written at once (fdio_write_full: one
  * write(2), repeated after a signal until the line is out, never dropped
@@ -20,6 +21,9 @@ enum log_level { LOG_QUIET = -1, LOG_NORMAL = 0, LOG_VERBOSE = 1, LOG_TRACE = 2 
 
 void log_set_level(int level);
 
+/* Standard output carries data (--json): every line goes to stderr. */
+void log_spare_stdout(void);
+
 /* Send every line to syslog (facility mail; errors LOG_ERR, warnings
  * LOG_WARNING, the rest LOG_INFO) instead of stdout/stderr. */
 void log_use_syslog(void);
@@ -33,6 +37,10 @@ int log_get_level(void);
 /* An error with its hint, e.g. "popfetch: work: cannot connect ...". */
 void log_error(const char *account, const struct err *e);
 void log_warn(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Something the person running popfetch should know though nothing is
+ * wrong (a daemon re-read its config, an account recovered): stderr,
+ * hidden by -q; LOG_NOTICE in syslog. */
+void log_notice(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Shown with -v. */
 void log_info(const char *account, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "daemon.h"
 #include "exitcode.h"
 #include "fetchmailrc.h"
 #include "import.h"
@@ -25,6 +26,7 @@
 #include "secret.h"
 #include "serverinfo.h"
 #include "session.h"
+#include "showstatus.h"
 #include "stop.h"
 
 /* Show an error (of an account, or NULL) and return its exit code. */
@@ -152,8 +154,7 @@ static int run_authorize(struct config *cfg, const struct cli_options *o)
 }
 
 /* The config file, or the account the command line describes. */
-static int load_config(struct cli_options *o, struct config *cfg, char *path, size_t len,
-                       struct err *e)
+static int load_config(struct cli_options *o, struct config *cfg, struct err *e)
 {
     if (o->ncli) {
         if (cli_account(cfg, o, e) < 0) {
@@ -162,8 +163,7 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
             return -1;
         }
     } else {
-        if (!o->config && paths_default_config(path, len, e) < 0) return -1;
-        if (conf_load(o->config ? o->config : path, cfg, e) < 0) return -1;
+        if (conf_load(o->config, cfg, e) < 0) return -1;
     }
     if (cli_delivery(cfg, o, e) < 0) {
         conf_free(cfg);
@@ -173,18 +173,19 @@ static int load_config(struct cli_options *o, struct config *cfg, char *path, si
 }
 
 /* The mode the options chose, with the config loaded. */
-static int run_mode(struct config *cfg, struct cli_options *o, const char *path)
+static int run_mode(struct config *cfg, struct cli_options *o)
 {
     struct err e;
 
     if (o->import_seen) return run_import(cfg, o);
     if (cli_check_names(cfg, o, &e) < 0) return failed(NULL, &e);
+    if (o->status) return showstatus_run(cfg, o);
     /* from here a stop signal ends what runs (passwordeval, a session) politely */
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);
     if (cli_check_state_dirs(cfg, o, &e) < 0) return failed(NULL, &e);
     if (o->authorize) return run_authorize(cfg, o);
-    if (o->daemon) return run_daemon(cfg, o, path);
+    if (o->daemon) return daemon_run(cfg, o);
     return run_accounts(cfg, o);
 }
 
@@ -203,18 +204,18 @@ int main(int argc, char **argv)
     struct cli_options o;
     struct config cfg;
     struct err e;
-    char path[CLI_PATH_MAX];
     int status;
 
     process_init();
     if ((status = cli_parse(argc, argv, &o, &e)) != CLI_RUN)
         return status == CLI_DONE ? EXIT_MAIL : failed(NULL, &e);
     log_set_level(o.quiet ? LOG_QUIET : o.verbose >= 2 ? LOG_TRACE : o.verbose);
+    if (o.json) log_spare_stdout();
     if (o.syslog) log_use_syslog();
     if (o.logfile && log_use_file(o.logfile, &e) < 0) return failed(NULL, &e);
     if (o.import_fetchmailrc) return import_fetchmailrc(o.import_fetchmailrc);
-    if (load_config(&o, &cfg, path, sizeof path, &e) < 0) return failed(NULL, &e);
-    status = run_mode(&cfg, &o, o.config ? o.config : path);
+    if (load_config(&o, &cfg, &e) < 0) return failed(NULL, &e);
+    status = run_mode(&cfg, &o);
     conf_free(&cfg);
     return status;
 }

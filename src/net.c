@@ -203,8 +203,10 @@ int net_connect(struct net_conn *c, const char *host, unsigned port, int timeout
             freeaddrinfo(res);
             return 0;
         }
+        if (stop_requested()) break;
     }
     freeaddrinfo(res);
+    if (stop_requested()) return net_interrupted(e); /* not a connect failure */
     if (last_errno == ETIMEDOUT)
         err_set(e, ERR_CONNECT, "cannot connect to %s port %u: timed out after %d seconds", host,
                 port, (timeout_ms + 999) / 1000);

@@ -239,6 +239,22 @@ static void trace(struct pop3 *p, char dir, const char *line, size_t len)
     if (p->trace) p->trace(p->trace_ctx, dir, line, len);
 }
 
+/* Keep a -ERR line for reports (pop3.h): escaped, bounded. */
+static void note_err(struct pop3 *p, const char *line, size_t len)
+{
+    size_t o = 0, i;
+
+    for (i = 0; i < len && o + 8 < sizeof p->last_err; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\')
+            p->last_err[o++] = (char)c;
+        else
+            o += (size_t)snprintf(p->last_err + o, sizeof p->last_err - o, "\\x%02x", c);
+    }
+    if (i < len) o += (size_t)snprintf(p->last_err + o, sizeof p->last_err - o, "...");
+    p->last_err[o] = '\0';
+}
+
 /* The end of a multi-line reply: the pace rule stops. */
 static void end_multi(struct pop3 *p)
 {
@@ -296,7 +312,10 @@ int pop3_greeting(struct pop3 *p, struct err *e)
         err_hint(e, "check `host`, `port` and `tls`");
         return -1;
     }
-    if (r.status == POP3_ERR) return pop3_fail(p, &r, "the greeting", e);
+    if (r.status == POP3_ERR) {
+        note_err(p, line, len);
+        return pop3_fail(p, &r, "the greeting", e);
+    }
     take_apop_timestamp(p, line, len);
     return 0;
 }
@@ -355,6 +374,7 @@ int pop3_auth_reply(struct pop3 *p, struct pop3_reply *r, const char **chal, siz
         err_quote(shown, sizeof shown, line, len);
         return err_set(e, ERR_PROTOCOL, "%s sent a malformed reply: \"%s\"", p->net->host, shown);
     }
+    if (r->status == POP3_ERR) note_err(p, line, len);
     if (r->status == POP3_CONT) {
         *chal = len > 1 ? line + 2 : line + len;
         *clen = len > 1 ? len - 2 : 0;
@@ -381,7 +401,10 @@ int pop3_reply(struct pop3 *p, struct pop3_reply *r, struct err *e)
     char shown[120];
 
     if (read_line(p, &line, &len, POP3_LINE_MAX, e) < 0) return -1;
-    if (pop3_parse_reply(line, len, r) == 0) return 0;
+    if (pop3_parse_reply(line, len, r) == 0) {
+        if (r->status == POP3_ERR) note_err(p, line, len);
+        return 0;
+    }
     err_quote(shown, sizeof shown, line, len);
     return err_set(e, ERR_PROTOCOL, "%s sent a malformed reply: \"%s\"", p->net->host, shown);
 }
@@ -451,10 +474,16 @@ int pop3_capa_watched(struct pop3 *p, pop3_capa_fn fn, void *ctx, struct err *e)
     unsigned lines = 0;
     int rc;
 
+    char kept[sizeof p->last_err];
+
+    memcpy(kept, p->last_err, sizeof kept);
     pop3_capa_reset(&p->capa);
     if (pop3_send(p, "CAPA", NULL, e) < 0 || pop3_reply(p, &r, e) < 0) return -1;
     if (fn) fn(ctx, &r, NULL, 0);
-    if (r.status != POP3_OK) return 0;
+    if (r.status != POP3_OK) {
+        memcpy(p->last_err, kept, sizeof kept); /* no CAPA is no error */
+        return 0;
+    }
     while ((rc = pop3_list_line(p, &line, &len, e)) == 1) {
         if (++lines > POP3_CAPA_MAX_LINES)
             return err_set(e, ERR_PROTOCOL, "%s sent more than %d CAPA lines", p->net->host,

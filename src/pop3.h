@@ -13,6 +13,11 @@
  * that trickles is cut off with ERR_TIMEOUT either way.
  * The optional trace hook sees each line sent and received; secrets are
  * replaced by "****" before the hook sees them. Nothing here prints.
+ *
+ * The last -ERR line the server sent (greeting, command, AUTH; not a CAPA
+ * refusal, which only says CAPA is not offered) is kept in `last_err` for
+ * reports, printable ASCII: control bytes, 8-bit bytes and backslash are
+ * written \xNN, and a line cut short ends in "...".
  */
 #ifndef POPFETCH_POP3_H
 #define POPFETCH_POP3_H
@@ -28,6 +33,7 @@
 #define POP3_CAPA_MAX_LINES 1000
 #define POP3_CMD_MAX        512
 #define POP3_AUTH_LINE_MAX  (96 * 1024) /* a "+ " challenge: 64 KiB decoded */
+#define POP3_ERR_SHOWN      600         /* room for the last -ERR line, escaped */
 
 enum pop3_status { POP3_OK, POP3_ERR, POP3_CONT };
 
@@ -58,7 +64,8 @@ struct pop3 {
     char apop_ts[256]; /* <timestamp> from the greeting, "" if none */
     char greeting[512];
     struct pop3_capa capa;
-    char wbuf[8192]; /* queued commands not yet written */
+    char last_err[POP3_ERR_SHOWN]; /* the last -ERR line as sent, escaped (below); "" if none */
+    char wbuf[8192];               /* queued commands not yet written */
     size_t wlen;
     int multi;           /* inside a multi-line listing (its pace rule is on) */
     uint64_t body_bytes; /* what the last pop3_body() decoded, whole or not */

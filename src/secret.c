@@ -18,6 +18,7 @@
 #include "netrc.h"
 #include "paths.h"
 #include "secret.h"
+#include "textfile.h"
 #include "stop.h"
 
 #define PE_REST_MAX (1024 * 1024) /* passwordeval output after the first line */
@@ -204,23 +205,6 @@ int secret_eval(const struct secret_cmd *sc, char **out, struct err *e)
 
 #define NETRC_FILE_MAX (1024 * 1024)
 
-/* The whole of a small regular file at fd into a fresh buffer (wipe it). */
-static char *read_netrc(int fd, const struct stat *st, size_t *len)
-{
-    char *text = malloc((size_t)st->st_size + 1);
-    ssize_t r = 0;
-
-    *len = 0;
-    if (!text) return NULL;
-    while (*len < (size_t)st->st_size &&
-           (r = read(fd, text + *len, (size_t)st->st_size - *len)) != 0) {
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) break;
-        *len += (size_t)r;
-    }
-    return text;
-}
-
 /* 1 with *out set, 0 when ~/.netrc has no password for the account (or
  * cannot be read), -1 on an error (a file we must not trust, a password
  * others can read or that cannot be used). */
@@ -228,26 +212,22 @@ static int from_netrc(const struct account *a, char **out, struct err *e)
 {
     char path[4096], *text, pw[NETRC_TOKEN_MAX + 1];
     struct stat st;
-    struct err no_home;
+    struct err no_home, unread;
     size_t len;
-    int fd, found;
+    int fd, found, rc;
 
     if (paths_expand_home("~/.netrc", path, sizeof path, &no_home) < 0) return 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) return 0;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > NETRC_FILE_MAX) {
-        close(fd);
-        return 0;
-    }
+    rc = textfile_read_fd(fd, path, NETRC_FILE_MAX, "netrc file", ERR_USAGE, &text, &len, &st,
+                          &unread);
+    close(fd);
+    if (rc < 0) return unread.kind == ERR_INTERNAL ? err_set(e, ERR_INTERNAL, "out of memory") : 0;
     if (fileperm_check_stat(&st, "netrc file", path, e) < 0) {
-        close(fd);
+        textfile_free(text, len);
         return -1;
     }
-    text = read_netrc(fd, &st, &len);
-    close(fd);
-    if (!text) return err_set(e, ERR_INTERNAL, "out of memory");
     found = netrc_lookup(text, len, a->host, a->user, pw, sizeof pw);
-    OPENSSL_cleanse(text, len);
-    free(text);
+    textfile_free(text, len);
     if (found == 0) return 0;
     if (st.st_mode & 0044) {
         OPENSSL_cleanse(pw, sizeof pw);

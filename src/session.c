@@ -24,6 +24,7 @@
 #include "secret.h"
 #include "session.h"
 #include "state.h"
+#include "tls.h"
 
 struct session {
     const struct account *a;
@@ -158,12 +159,17 @@ static int connect_server(struct session *s)
     const struct account *a = s->a;
     struct connect_observer ob = {.ctx = (void *)a, .connected = seen_connected, .tls = seen_tls};
     struct connect_params cp = {.use = CONNECT_STRICT, .ob = &ob};
+    const char *v;
+    int rc;
 
     if (log_get_level() >= LOG_TRACE) {
         cp.trace = log_trace;
         cp.trace_ctx = (void *)a->name;
     }
-    return connect_open(&s->conn, &s->net, &s->pop, a, &cp, s->e);
+    rc = connect_open(&s->conn, &s->net, &s->pop, a, &cp, s->e);
+    v = tls_version_name(&s->net); /* for --json, also when the login fails */
+    if (rc == 0 && v) snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", v);
+    return rc;
 }
 
 /* Some servers reveal capabilities (UIDL, PIPELINING, EXPIRE for this
@@ -227,7 +233,6 @@ static int get_secret(struct session *s, int force)
     }
     rc = oauth2_login_token(&c, force, &s->secret, &info, s->e);
     s->token_fresh = info.fresh;
-    s->res->err_repeated = info.repeated;
     if (rc == 0 && info.fresh) log_info(s->a->name, "OAuth2: got a new access token");
     return rc;
 }
@@ -297,6 +302,7 @@ static int read_listing(struct session *s)
     if (open_local(s) < 0) return -1;
     if (listing_stat(&s->ls, ahead, s->e) < 0) return -1;
     s->res->listed = s->ls.count;
+    s->res->have_listing = 1;
     if (ahead && guess_new(s) < 0) return -1;
     if (s->ls.count == 0 && !ahead) {
         s->ls.have_uidl = 1;
@@ -378,6 +384,8 @@ static int make_plan(struct session *s)
     plan_make(&p, s->ls.plan, s->ls.count, &sum);
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;
+    for (unsigned long i = 0; i < s->ls.count; i++)
+        if (s->ls.plan[i].action == PLAN_TOO_BIG) s->res->too_big++;
     log_info(s->a->name, "%lu message%s on the server, %lu to fetch", s->ls.count,
              s->ls.count == 1 ? "" : "s", sum.fetch);
     if (sum.fetch && !s->o->check) {
@@ -432,6 +440,7 @@ static int fetch(struct session *s)
     int rc = fetch_messages(&job, &r, s->e);
 
     s->res->fetched += r.fetched;
+    s->res->kept += r.kept;
     s->res->deleted += r.deleted;
     s->res->failed += r.failed;
     s->res->bytes += r.bytes;
@@ -455,6 +464,8 @@ static void quit(struct session *s)
     FAULT_POINT("after-quit", 0);
     if (r.status != POP3_OK)
         log_warn(s->a->name, "%s could not commit all deletions: %s", s->a->host, r.text);
+    else
+        s->res->quit_ok = 1;
 }
 
 /* ---- the run ------------------------------------------------------------ */
@@ -507,6 +518,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     res->login_delay = -1;
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
+    memcpy(res->server_reply, s.pop.last_err, sizeof res->server_reply);
     if (rc < 0 && s.e->kind == ERR_INTERRUPTED)
         err_hint(s.e, "what was delivered whole is recorded; nothing else was deleted, and the "
                       "next run goes on from there");

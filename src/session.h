@@ -17,26 +17,33 @@
 
 #include "conf.h"
 #include "err.h"
+#include "pop3.h"
 
 struct session_opts {
     int check;             /* --check: count new messages, change nothing */
     const char *state_dir; /* where seen-state lives */
 };
 
+/* What a run did. Plain data (no pointers): a run in a child process hands
+ * it to its parent as bytes. The counts before have_listing is set are 0
+ * and mean "not known". */
 struct session_result {
-    unsigned long listed;       /* messages on the server */
-    unsigned long fetched;      /* delivered this run */
-    unsigned long deleted;      /* DELE accepted */
-    unsigned long failed;       /* could not be delivered (left on the server) */
-    unsigned long waiting;      /* left for a later run by max_messages */
-    unsigned long new_messages; /* not seen before (what --check counts) */
-    uint64_t bytes;             /* bytes delivered */
-    long login_delay;           /* CAPA LOGIN-DELAY seconds, -1 if not announced */
-    int64_t ms;                 /* wall time */
-    struct err err;             /* the failure that ended the run, or ERR_NONE */
-    int err_repeated;           /* the same failure as the last run's, recorded then (an
-                                   OAuth2 refresh token the provider refused): a daemon
-                                   reports it once */
+    int have_listing;                  /* STAT was answered: listed and new_messages are known */
+    unsigned long listed;              /* messages on the server */
+    unsigned long fetched;             /* delivered this run */
+    unsigned long deleted;             /* DELE accepted */
+    int quit_ok;                       /* QUIT answered +OK: the deletions are committed */
+    unsigned long kept;                /* delivered this run and left on the server (keep) */
+    unsigned long failed;              /* could not be delivered (left on the server) */
+    unsigned long too_big;             /* left on the server by max_size */
+    unsigned long waiting;             /* left for a later run by max_messages */
+    unsigned long new_messages;        /* not seen before (what --check counts) */
+    uint64_t bytes;                    /* bytes delivered */
+    long login_delay;                  /* CAPA LOGIN-DELAY seconds, -1 if not announced */
+    int64_t ms;                        /* wall time */
+    char tls_version[32];              /* "TLSv1.3"; "" without TLS or before it */
+    char server_reply[POP3_ERR_SHOWN]; /* the server's last -ERR line (pop3.h), or "" */
+    struct err err;                    /* the failure that ended the run, or ERR_NONE */
 };
 
 /* The name of the account's seen-state in the state directory. */

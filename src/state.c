@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirs.h"
+#include "textfile.h"
 #include "fault.h"
 #include "fdio.h"
 #include "fileperm.h"
@@ -176,34 +178,11 @@ static int remember(struct state *s, const char *uidl, size_t len, char status, 
 
 /* ---- files ---------------------------------------------------------- */
 
-static int mkdirs(const char *dir, struct err *e)
+static int make_dir(const char *dir, struct err *e)
 {
-    char buf[4096];
-    size_t n = strlen(dir);
-
-    if (n >= sizeof buf) return err_set(e, ERR_LOCAL, "state directory path too long");
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0700) < 0 && errno != EEXIST) {
-            err_set(e, ERR_LOCAL, "cannot create state directory %s: %s", buf, strerror(errno));
-            err_hint(e, "set `state_dir` to a writable place");
-            return -1;
-        }
-        buf[i] = i == n ? '\0' : '/';
-    }
-    return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-    if (fd < 0) return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
+    if (dirs_make(dir, "state directory", e) == 0) return 0;
+    err_hint(e, "set `state_dir` to a writable place");
+    return -1;
 }
 
 /* The directory must be ours (or root's) and writable by us alone:
@@ -249,9 +228,7 @@ static int take_lock(struct state *s, const char *what, struct err *e)
 /* Read a whole file; *text = NULL with 0 if it does not exist. */
 static int slurp(const char *path, const char *what, char **text, size_t *len, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    struct stat st;
-    ssize_t r = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc;
 
     *text = NULL;
     *len = 0;
@@ -259,24 +236,9 @@ static int slurp(const char *path, const char *what, char **text, size_t *len, s
         if (errno == ENOENT) return 0;
         return open_fail(e, what, path);
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > STATE_FILE_MAX) {
-        close(fd);
-        return err_set(e, ERR_LOCAL, "%s is not a readable regular file of at most %zu bytes", path,
-                       STATE_FILE_MAX);
-    }
-    if (!(*text = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    }
-    while (*len < (size_t)st.st_size && (r = read(fd, *text + *len, (size_t)st.st_size - *len)) > 0)
-        *len += (size_t)r;
+    rc = textfile_read_fd(fd, path, STATE_FILE_MAX, what, ERR_LOCAL, text, len, NULL, e);
     close(fd);
-    if (r < 0) {
-        free(*text);
-        *text = NULL;
-        return err_set(e, ERR_LOCAL, "cannot read %s: %s", path, strerror(errno));
-    }
-    return 0;
+    return rc;
 }
 
 struct record {
@@ -398,7 +360,7 @@ static int lock_paths(struct state *s, const char *dir, const char *key, struct 
         (size_t)snprintf(s->jpath, sizeof s->jpath, "%s/%s.journal", dir, key) >= sizeof s->jpath ||
         (size_t)snprintf(s->lpath, sizeof s->lpath, "%s/%s.lock", dir, key) >= sizeof s->lpath)
         return err_set(e, ERR_LOCAL, "state path too long");
-    if (mkdirs(dir, e) < 0 || check_dir(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
+    if (make_dir(dir, e) < 0 || check_dir(dir, e) < 0 || take_lock(s, key, e) < 0) return -1;
     s->have_main = access(s->path, F_OK) == 0;
     return 0;
 }
@@ -514,7 +476,7 @@ static int write_journal(struct state *s)
     }
     if (fdio_write_full(s->journal_fd, s->jbuf, s->jlen) < 0 || fsync(s->journal_fd) < 0) return -1;
     if (s->jdir_due) {
-        if (fsync_dir(s->dir) < 0) return -1;
+        if (dirs_fsync(s->dir) < 0) return -1;
         s->jdir_due = 0;
     }
     return 0;
@@ -588,7 +550,7 @@ int state_compact(struct state *s, int prune, struct err *e)
     if (!prune && !s->jrecords && !s->dropped) return 0;
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     if (write_main(s, tmp, prune, e) < 0) return -1;
-    if (rename(tmp, s->path) < 0 || fsync_dir(s->dir) < 0) {
+    if (rename(tmp, s->path) < 0 || dirs_fsync(s->dir) < 0) {
         err_set(e, ERR_LOCAL, "cannot replace %s: %s", s->path, strerror(errno));
         unlink(tmp);
         return -1;
@@ -596,7 +558,7 @@ int state_compact(struct state *s, int prune, struct err *e)
     FAULT_POINT("after-compact", 0);
     if (s->journal_fd >= 0) close(s->journal_fd);
     s->journal_fd = -1;
-    if ((unlink(s->jpath) < 0 && errno != ENOENT) || fsync_dir(s->dir) < 0)
+    if ((unlink(s->jpath) < 0 && errno != ENOENT) || dirs_fsync(s->dir) < 0)
         return err_set(e, ERR_LOCAL, "cannot remove journal %s: %s", s->jpath, strerror(errno));
     s->jrecords = 0;
     s->have_main = 1;

@@ -3,7 +3,9 @@
  * seen-UIDL file) into memory, bounded and checked: it must be a regular
  * file of at most `max` bytes. The buffer is NUL-terminated (the text may
  * hold NULs of its own: use the length) and may hold secrets, so
- * textfile_free() wipes it.
+ * textfile_free() wipes it. Every "read a whole small file" in popfetch
+ * (config, state and journal, status files, the OAuth2 token store,
+ * ~/.netrc) goes through textfile_read_fd.
  */
 #ifndef POPFETCH_TEXTFILE_H
 #define POPFETCH_TEXTFILE_H
@@ -20,6 +22,12 @@
  * no rename can race). */
 int textfile_read(const char *path, size_t max, const char *what, char **text, size_t *len,
                   struct stat *st, struct err *e);
+
+/* The same for a file the caller opened (with O_NOFOLLOW, at a directory,
+ * or wherever its own rules say): read from fd to its end, retrying after
+ * EINTR; the error is of `kind`, naming `what` and path. fd stays open. */
+int textfile_read_fd(int fd, const char *path, size_t max, const char *what, enum err_kind kind,
+                     char **text, size_t *len, struct stat *st, struct err *e);
 
 void textfile_free(char *text, size_t len);
 

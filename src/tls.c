@@ -499,3 +499,8 @@ void tls_describe(const struct net_conn *c, char *buf, size_t len)
     }
     snprintf(buf, len, "%s %s", SSL_get_version(c->ssl), SSL_get_cipher_name(c->ssl));
 }
+
+const char *tls_version_name(const struct net_conn *c)
+{
+    return c->ssl ? SSL_get_version(c->ssl) : NULL;
+}

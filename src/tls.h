@@ -63,6 +63,9 @@ int tls_start(struct net_conn *c, const struct tls_opts *o, struct tls_peer_info
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" for -v lines. */
 void tls_describe(const struct net_conn *c, char *buf, size_t len);
 
+/* "TLSv1.3" (the protocol version in use), or NULL without TLS. */
+const char *tls_version_name(const struct net_conn *c);
+
 /* Normalise a user-given fingerprint (colons optional, any case) into
  * 64 lower-case hex digits; -1 if it is not a SHA-256 fingerprint. */
 int tls_parse_fingerprint(const char *in, char out[65]);

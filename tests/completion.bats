@@ -205,6 +205,25 @@ RC
   [ -z "$reply" ]
 }
 
+@test "account names from drop-ins in config.d and from -f DIR" {
+  mkdir -p "$HOME/.config/popfetch/config.d"
+  printf 'account main\n' >"$HOME/.config/popfetch/config"
+  printf 'account dropped\n' >"$HOME/.config/popfetch/config.d/10-a.conf"
+  printf 'account ignored\n' >"$HOME/.config/popfetch/config.d/notes.txt"
+  comp "popfetch " popfetch ""
+  [ "$reply" = "$(words main dropped)" ]
+  # only the drop-ins, without the file
+  rm "$HOME/.config/popfetch/config"
+  comp "popfetch " popfetch ""
+  [ "$reply" = "dropped" ]
+  # -f DIR: its *.conf files only
+  mkdir -p "$W/dir"
+  printf 'account one\n' >"$W/dir/a.conf"
+  printf 'account two\n' >"$W/dir/b.conf"
+  comp "popfetch -f $W/dir " popfetch -f "$W/dir" ""
+  [ "$reply" = "$(words one two)" ]
+}
+
 @test "an account name with @: only the part bash replaces" {
   rc_accounts "$W/rc"
   # bash splits `alice@ex` into alice @ ex, and readline replaces `@ex`

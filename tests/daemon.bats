@@ -64,10 +64,13 @@ count_is() { [ "$(mailcheck count "$1")" -eq "$2" ]; }
   [ "$(dovecot_count alice)" -eq 0 ]
 }
 
-@test "daemon: LOGIN-DELAY in CAPA keeps the next polls away" {
+@test "daemon: LOGIN-DELAY in CAPA keeps the next polls away, per account also with -j" {
   fake_start "$T/login-delay-capa.txt" --implicit-tls --connections 1
   pf_rc_fake implicit
-  "$POPFETCH" -d 1 -v -f "$RC" --state-dir "$SD" --logfile "$W/log" &
+  # a second account, so that -j runs them side by side (its server is not
+  # there: it fails at every poll)
+  printf '\naccount other\nhost 127.0.0.1\nport 1\nuser bob\npassword pw\ntls off\nallow_plaintext on\ndelivery maildir %s/other\n' "$W" >>"$RC"
+  "$POPFETCH" -d 1 -j 4 -v -f "$RC" --state-dir "$SD" --logfile "$W/log" &
   DPID=$!
   wait_for grep -q "LOGIN-DELAY" "$W/log"
   sleep 2.5

@@ -138,14 +138,15 @@ rc_nowhere() {
   run "$POPFETCH" -f "$RC" --state-dir "$W/new/a/b" -t 2
   [ "$status" -eq 2 ]   # control: got as far as connecting
   [ "$(stat -c %a "$W/new") $(stat -c %a "$W/new/a") $(stat -c %a "$W/new/a/b")" = "700 700 700" ]
-  rm -f "$W/new/a/b"/*.lock
+  # the control run's lock and status file (status_dir defaults to here)
+  rm -f "$W/new/a/b"/*.lock "$W/new/a/b"/*.status
   for mode in 770 707 1777; do
     chmod "$mode" "$W/new/a/b"
     run "$POPFETCH" -f "$RC" --state-dir "$W/new/a/b" -t 2
     [ "$status" -eq 6 ] || { echo "mode $mode: status $status"; false; }
     [[ $output == *"state directory $W/new/a/b is writable by"*"run \`chmod go-w $W/new/a/b\`"* ]]
   done
-  [ -z "$(ls -A "$W/new/a/b")" ]   # not even a lock file was made there
+  [ -z "$(ls -A "$W/new/a/b")" ]   # not even a lock or status file was made there
 }
 
 @test "a state directory that belongs to another user is refused (exit 6)" {

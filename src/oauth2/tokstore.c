@@ -13,6 +13,8 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "dirs.h"
+#include "textfile.h"
 #include "fault.h"
 #include "fdio.h"
 #include "fileperm.h"
@@ -35,16 +37,6 @@ static int make_paths(const char *dir, const char *key, struct paths *p, struct 
         (size_t)snprintf(p->next, sizeof p->next, "%s/%s.oauth2.new", dir, key) >= sizeof p->next)
         return err_set(e, ERR_LOCAL, "token store path too long");
     return 0;
-}
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-    if (fd < 0) return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 /* ---- fields ---------------------------------------------------------------- */
@@ -82,9 +74,7 @@ void tokstore_free(struct tokstore *t)
  * there. */
 static int read_file(const char *path, char **text, size_t *len, struct err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    struct stat st;
-    ssize_t r = 1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc;
 
     *text = NULL;
     *len = 0;
@@ -92,28 +82,10 @@ static int read_file(const char *path, char **text, size_t *len, struct err *e)
         if (errno == ENOENT) return 0;
         return fileperm_open_error(e, ERR_CONFIG_PERM, ERR_LOCAL, "token store", path);
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TOKSTORE_FILE_MAX) {
-        close(fd);
-        return err_set(e, ERR_LOCAL, "%s is not a regular file of at most %d bytes", path,
-                       TOKSTORE_FILE_MAX);
-    }
-    if (!(*text = malloc((size_t)st.st_size + 1))) {
-        close(fd);
-        return err_set(e, ERR_INTERNAL, "out of memory");
-    }
-    while (*len < (size_t)st.st_size && r > 0) {
-        r = read(fd, *text + *len, (size_t)st.st_size - *len);
-        if (r > 0) *len += (size_t)r;
-        if (r < 0 && errno == EINTR) r = 1;
-    }
+    rc =
+        textfile_read_fd(fd, path, TOKSTORE_FILE_MAX, "token store", ERR_LOCAL, text, len, NULL, e);
     close(fd);
-    if (r < 0) {
-        OPENSSL_cleanse(*text, (size_t)st.st_size);
-        free(*text);
-        *text = NULL;
-        return err_set(e, ERR_LOCAL, "cannot read %s: %s", path, strerror(errno));
-    }
-    return 0;
+    return rc;
 }
 
 /* A token read back: printable ASCII without spaces, bounded. */
@@ -204,7 +176,7 @@ static int load_one(const char *path, struct tokstore *t, int *present, struct e
  * the crashed save did not do). */
 static int adopt_next(const struct paths *p, struct tokstore *t, struct tokstore *n, struct err *e)
 {
-    if (rename(p->next, p->main) < 0 || fsync_dir(p->dir) < 0)
+    if (rename(p->next, p->main) < 0 || dirs_fsync(p->dir) < 0)
         return err_set(e, ERR_LOCAL, "cannot replace %s: %s", p->main, strerror(errno));
     tokstore_free(t);
     *t = *n;
@@ -287,7 +259,7 @@ static int write_next(const struct paths *p, const char *text, struct err *e)
     ok = ok && fdio_write_full(fd, text + len / 2, len - len / 2) == 0 &&
          fdio_write_full(fd, "\n", 1) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
-    if (!ok || fsync_dir(p->dir) < 0) {
+    if (!ok || dirs_fsync(p->dir) < 0) {
         err_set(e, ERR_LOCAL, "cannot write %s: %s", p->next, strerror(errno));
         unlink(p->next);
         return -1;
@@ -320,7 +292,7 @@ int tokstore_save(const char *dir, const char *key, struct tokstore *t, struct e
     if (rename(p.next, p.main) < 0)
         return err_set(e, ERR_LOCAL, "cannot replace %s: %s", p.main, strerror(errno));
     FAULT_POINT("token-renamed", 1);
-    if (fsync_dir(p.dir) < 0)
+    if (dirs_fsync(p.dir) < 0)
         return err_set(e, ERR_LOCAL, "cannot sync %s: %s", p.dir, strerror(errno));
     return 0;
 }

@@ -1,6 +1,7 @@
 /* Unit tests for the config parser: syntax, inheritance, errors. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "conf.h"
 #include "unit.h"
@@ -366,4 +367,86 @@ TEST(conf_max_message_bytes)
           0);
     CHECK(e.kind == ERR_USAGE && strstr(e.msg, "test.rc:5") && strstr(e.msg, "max_message_bytes"));
     conf_free(&cfg);
+}
+
+static void put_file(const char *dir, const char *name, const char *text, int mode)
+{
+    char p[600];
+    FILE *f;
+
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    f = fopen(p, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+    chmod(p, (mode_t)mode);
+}
+
+TEST(conf_dir_reads_conf_files_in_name_order_as_one_config)
+{
+    const char *dir = unit_tmpdir();
+    struct config cfg;
+    struct err e;
+    char want[700];
+
+    chmod(dir, 0700);
+    put_file(dir, "b.conf", "account second : first\nuser bob\n", 0600);
+    put_file(dir, "a.conf", "defaults\nhost h\naccount first\nuser u\ndelivery maildir /m\n", 0600);
+    put_file(dir, "c.conf.orig", "garbage\n", 0600);
+    CHECK(conf_load(dir, &cfg, &e) == 0);
+    CHECK(cfg.naccounts == 2);
+    CHECK_STR(cfg.accounts[0].name, "first");
+    CHECK_STR(cfg.accounts[1].name, "second");
+    CHECK_STR(cfg.accounts[1].host, "h");
+    CHECK_STR(cfg.accounts[1].user, "bob");
+    snprintf(want, sizeof want, "%s/b.conf", dir);
+    CHECK_STR(cfg.accounts[1].file, want);
+    CHECK_STR(cfg.path, dir);
+    conf_free(&cfg);
+    /* twice, in another file: both places named */
+    put_file(dir, "d.conf", "\naccount first\n", 0600);
+    CHECK(conf_load(dir, &cfg, &e) < 0);
+    snprintf(want, sizeof want,
+             "%s/d.conf:2: account first is defined twice (first at %s/a.conf:3)", dir, dir);
+    CHECK_STR(e.msg, want);
+    CHECK(e.kind == ERR_USAGE);
+}
+
+TEST(conf_dir_file_starts_outside_any_section)
+{
+    const char *dir = unit_tmpdir();
+    struct config cfg;
+    struct err e;
+
+    chmod(dir, 0700);
+    put_file(dir, "a.conf", "account first\nhost h\nuser u\ndelivery maildir /m\n", 0600);
+    /* a key at the top of the next file does not continue `first` */
+    put_file(dir, "b.conf", "keep on\n", 0600);
+    CHECK(conf_load(dir, &cfg, &e) < 0);
+    CHECK(strstr(e.msg, "b.conf:1: `keep` outside any section") != NULL);
+}
+
+TEST(conf_account_digest_tells_changed_accounts_apart)
+{
+    static const char one[] = "account a\nhost h\nuser u\ndelivery maildir /m\npoll_interval 5m\n"
+                              "account b\nhost h\nuser u\ndelivery maildir /m\n";
+    static const char two[] = "account a\nhost h\nuser u\ndelivery maildir /m\npoll_interval 300\n"
+                              "account b\nhost h\nuser u\ndelivery maildir /n\n";
+    struct config c1, c2;
+    struct err e;
+    unsigned char a1[CONF_DIGEST_LEN], a2[CONF_DIGEST_LEN], b1[CONF_DIGEST_LEN],
+        b2[CONF_DIGEST_LEN];
+
+    CHECK(load(one, &c1, &e) == 0);
+    CHECK(load(two, &c2, &e) == 0);
+    CHECK(conf_find(&c1, "a")->poll_interval == 300);
+    conf_account_digest(conf_find(&c1, "a"), a1);
+    conf_account_digest(conf_find(&c2, "a"), a2);
+    conf_account_digest(conf_find(&c1, "b"), b1);
+    conf_account_digest(conf_find(&c2, "b"), b2);
+    CHECK(memcmp(a1, a2, sizeof a1) == 0); /* the same settings, written otherwise */
+    CHECK(memcmp(b1, b2, sizeof b1) != 0); /* another Maildir */
+    CHECK(memcmp(a1, b1, sizeof a1) != 0); /* another name */
+    conf_free(&c1);
+    conf_free(&c2);
 }
