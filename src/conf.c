@@ -21,6 +21,7 @@
 #include "httpmsg.h"
 #include "paths.h"
 #include "tls.h"
+#include "esmtp.h"
 
 #define CONF_MAX_BYTES   (4 * 1024 * 1024)
 #define CONF_LINE_MAX    8192
@@ -169,6 +170,9 @@ enum vtype {
     V_WORD, /* printable, no space (client id, tenant) */
     V_TEXT, /* printable, spaces allowed (scope) */
     V_URL,  /* https://... */
+    V_RECIPIENTS,
+    V_ADDRESS,
+    V_REJECTED,
 };
 
 static const char *const tls_names[] = {"implicit", "starttls", "off", NULL};
@@ -180,6 +184,7 @@ static const char *const pipelining_names[] = {"auto", "on", "off", NULL};
 static const char *const oauth2_names[] = {"none", "microsoft", "google", "custom", NULL};
 static const char *const oauth2_flow_names[] = {"authorization_code", "device",
                                                 "client_credentials", NULL};
+static const char *const smtp_tls_names[] = {"off", "starttls", "implicit", NULL};
 
 struct keydef {
     const char *name;
@@ -210,6 +215,12 @@ static const struct keydef keys[] = {
     {"mbox_locking", V_LOCKING, OFF(mbox_locking), NULL},
     {"mda_timeout", V_SECONDS, OFF(mda_timeout), NULL},
     {"received_header", V_BOOL, OFF(received_header), NULL},
+    {"recipient", V_RECIPIENTS, OFF(recipients), NULL},
+    {"smtp_helo", V_ADDRESS, OFF(smtp_helo), NULL},
+    {"smtp_sender", V_ADDRESS, OFF(smtp_sender), NULL},
+    {"smtp_tls", V_ENUM, OFF(smtp_tls), smtp_tls_names},
+    {"smtp_tls_trust_file", V_PATH, OFF(smtp_tls_trust_file), NULL},
+    {"smtp_rejected", V_REJECTED, OFF(smtp_rejected), NULL},
     {"pipelining", V_ENUM, OFF(pipelining), pipelining_names},
     {"keep", V_KEEP, OFF(keep), NULL},
     {"fetch", V_ENUM, OFF(fetch_all), fetch_names},
@@ -433,7 +444,7 @@ static int set_string(struct parser *ps, const char **slot, const char *v, int p
     return 0;
 }
 
-static const char *const delivery_names[] = {"", "maildir", "mbox", "mda", NULL};
+static const char *const delivery_names[] = {"", "maildir", "mbox", "mda", "lmtp", "smtp", NULL};
 
 int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, const char *value,
                       const char *src, struct err *e)
@@ -444,8 +455,8 @@ int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, c
 
     if (i <= 0)
         return err_set(e, ERR_USAGE,
-                       "%s: `%s` is not a delivery kind; use maildir DIR, mbox FILE or mda "
-                       "COMMAND",
+                       "%s: `%s` is not a delivery kind; use maildir DIR, mbox FILE, mda "
+                       "COMMAND, lmtp SOCKET|HOST:PORT or smtp HOST[:PORT]",
                        src, kind);
     if (!value[0]) return err_set(e, ERR_USAGE, "%s: `delivery %s` needs a value", src, kind);
     if (i == DELIVERY_MDA) {
@@ -456,7 +467,14 @@ int conf_set_delivery(struct config *cfg, struct account *a, const char *kind, c
         }
         cmdsplit_free(argv);
     }
-    if (i == DELIVERY_MDA) {
+    if (i == DELIVERY_LMTP || i == DELIVERY_SMTP) {
+        struct esmtp probe;
+        if (esmtp_init(&probe, i == DELIVERY_LMTP, value, NULL, 1000, e) < 0) {
+            err_prefix(e, "%s", src);
+            return -1;
+        }
+    }
+    if (i == DELIVERY_MDA || i == DELIVERY_LMTP || i == DELIVERY_SMTP) {
         if (!(v = conf_strdup(cfg, value))) return err_set(e, ERR_INTERNAL, "out of memory");
     } else if (!(v = conf_expand_home(cfg, value, e))) {
         if (e->kind == ERR_USAGE) err_prefix(e, "%s", src);
@@ -478,6 +496,61 @@ static int set_delivery(struct parser *ps, char **args, int nargs)
                     0, 0);
     snprintf(where, sizeof where, "%s:%d", ps->file, ps->line);
     return conf_set_delivery(ps->cfg, ps->cur, args[0], args[1], where, ps->e);
+}
+
+/* An address or name that goes on an LMTP/SMTP command line: no space or
+ * control byte (the line cannot be split), no <> (except exactly "<>" for
+ * the null sender when null_ok), not empty, at most 255 bytes; 8-bit bytes
+ * are allowed (SMTPUTF8). */
+static int address_ok(const char *v, int null_ok)
+{
+    size_t n = strlen(v);
+
+    if (null_ok && !strcmp(v, "<>")) return 1;
+    if (n == 0 || n > 255 || v[0] == '-') return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= ' ' || c == 0x7f || c == '<' || c == '>') return 0;
+    }
+    return 1;
+}
+
+/* `recipient ADDRESS...`: kept as one space-separated string. */
+static int set_recipients(struct parser *ps, char **args, int nargs)
+{
+    char buf[32 * 256 + 32];
+    size_t o = 0;
+
+    if (nargs < 1 || nargs > 32) return perr(ps, "`recipient` takes one to 32 addresses", 0, 0);
+    for (int i = 0; i < nargs; i++) {
+        if (!address_ok(args[i], 0))
+            return perr(ps,
+                        "bad address `%s` for `recipient`: one word of printable characters "
+                        "without <>, at most 255 bytes",
+                        args[i], 0);
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", i ? " " : "", args[i]);
+    }
+    return set_string(ps, &ps->cur->recipients, buf, 0);
+}
+
+/* `smtp_rejected keep | delete | quarantine DIR`. */
+static int set_rejected(struct parser *ps, char **args, int nargs)
+{
+    struct rejected_setting *r = &ps->cur->smtp_rejected;
+
+    if (nargs == 1 && !strcmp(args[0], "keep")) {
+        *r = (struct rejected_setting){REJECTED_KEEP, NULL};
+        return 0;
+    }
+    if (nargs == 1 && !strcmp(args[0], "delete")) {
+        *r = (struct rejected_setting){REJECTED_DELETE, NULL};
+        return 0;
+    }
+    if (nargs == 2 && !strcmp(args[0], "quarantine") && args[1][0]) {
+        r->mode = REJECTED_QUARANTINE;
+        return set_string(ps, &r->dir, args[1], 1);
+    }
+    return perr(ps, "`smtp_rejected` takes keep, delete or quarantine DIR", 0, 0);
 }
 
 /* "dotlock,fcntl", "fcntl", "dotlock" or "none". */
@@ -534,6 +607,8 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
     unsigned long n;
 
     if (k->type == V_DELIVERY) return set_delivery(ps, args, nargs);
+    if (k->type == V_RECIPIENTS) return set_recipients(ps, args, nargs);
+    if (k->type == V_REJECTED) return set_rejected(ps, args, nargs);
     if (nargs != 1)
         return perr(ps, "`%s` takes one value (put values with spaces in double quotes)", k->name,
                     0);
@@ -615,7 +690,16 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
         }
         return set_string(ps, (const char **)slot, v, 0);
     }
+    case V_ADDRESS:
+        if (!address_ok(v, !strcmp(k->name, "smtp_sender")))
+            return perr(ps,
+                        "bad value `%s` for `%s`: one word of printable characters without "
+                        "<>, at most 255 bytes",
+                        v, k->name);
+        return set_string(ps, (const char **)slot, v, 0);
     case V_DELIVERY:
+    case V_RECIPIENTS:
+    case V_REJECTED:
         break;
     }
     return 0;
@@ -961,11 +1045,16 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
     case V_WORD:
     case V_TEXT:
     case V_URL:
+    case V_ADDRESS:
         if ((!strcmp(k->name, "password") || !strcmp(k->name, "oauth2_client_secret")) &&
             *(const char *const *)slot)
             snprintf(val, len, "****");
         else
             describe_str(*(const char *const *)slot, val, len);
+        break;
+    case V_RECIPIENTS: /* words, as the key takes them */
+        snprintf(val, len, "%s",
+                 *(const char *const *)slot ? *(const char *const *)slot : "(none)");
         break;
     case V_BOOL:
         snprintf(val, len, "%s", *(const int *)slot ? "on" : "off");
@@ -1012,8 +1101,21 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
         const struct delivery_setting *d = slot;
         char arg[CONF_LINE_MAX];
         describe_str(d->arg, arg, sizeof arg);
-        snprintf(val, len, "%s %s", d->kind ? delivery_names[d->kind & 3] : "(none)",
+        snprintf(val, len, "%s %s",
+                 d->kind > DELIVERY_NONE && d->kind <= DELIVERY_SMTP ? delivery_names[d->kind]
+                                                                     : "(none)",
                  d->arg ? arg : "");
+        break;
+    }
+    case V_REJECTED: {
+        const struct rejected_setting *r = slot;
+        char dir[CONF_LINE_MAX];
+        describe_str(r->dir, dir, sizeof dir);
+        snprintf(val, len, "%s%s%s",
+                 r->mode == REJECTED_QUARANTINE ? "quarantine"
+                 : r->mode == REJECTED_DELETE   ? "delete"
+                                                : "keep",
+                 r->dir ? " " : "", r->dir ? dir : "");
         break;
     }
     }

@@ -37,7 +37,14 @@ enum auth_choice {
 /* Order matches the names accepted by `oauth2` and `oauth2_flow` (conf.c). */
 enum oauth2_provider { OAUTH2_NONE, OAUTH2_MICROSOFT, OAUTH2_GOOGLE, OAUTH2_CUSTOM };
 enum oauth2_flow { OAUTH2_FLOW_CODE, OAUTH2_FLOW_DEVICE, OAUTH2_FLOW_CLIENT_CREDENTIALS };
-enum delivery_kind { DELIVERY_NONE, DELIVERY_MAILDIR, DELIVERY_MBOX, DELIVERY_MDA };
+enum delivery_kind {
+    DELIVERY_NONE,
+    DELIVERY_MAILDIR,
+    DELIVERY_MBOX,
+    DELIVERY_MDA,
+    DELIVERY_LMTP,
+    DELIVERY_SMTP,
+};
 /* Bits of `mbox_locking`. */
 enum { MBOX_LOCK_DOTLOCK = 1, MBOX_LOCK_FCNTL = 2 };
 enum keep_mode { KEEP_OFF, KEEP_ON, KEEP_FOR };
@@ -51,9 +58,17 @@ struct keep_setting {
     unsigned long seconds; /* for KEEP_FOR */
 };
 
+/* `smtp_rejected`: what becomes of a message an LMTP/SMTP server refused
+ * permanently. */
+enum rejected_mode { REJECTED_KEEP, REJECTED_QUARANTINE, REJECTED_DELETE };
+struct rejected_setting {
+    int mode;        /* enum rejected_mode */
+    const char *dir; /* the quarantine Maildir */
+};
+
 struct delivery_setting {
     int kind;        /* enum delivery_kind */
-    const char *arg; /* directory, file or command */
+    const char *arg; /* directory, file, command, or LMTP/SMTP target */
 };
 
 struct account {
@@ -78,7 +93,13 @@ struct account {
     int mbox_locking;          /* MBOX_LOCK_* bits; 0 = none */
     unsigned long mda_timeout; /* seconds */
     int received_header;       /* prepend a Received: line */
-    int pipelining;            /* enum pipelining_mode */
+    const char *recipients;    /* LMTP/SMTP: space-separated addresses; NULL = the local user */
+    const char *smtp_helo;     /* LMTP/SMTP: LHLO/EHLO name; NULL = this host's name */
+    const char *smtp_sender;   /* LMTP/SMTP: envelope sender; NULL = from the message */
+    int smtp_tls;              /* LMTP/SMTP: enum esmtp_tls (off, starttls, implicit) */
+    const char *smtp_tls_trust_file;       /* LMTP/SMTP: CAs (PEM); NULL = the system's */
+    struct rejected_setting smtp_rejected; /* LMTP/SMTP: keep, quarantine DIR, delete */
+    int pipelining;                        /* enum pipelining_mode */
     struct keep_setting keep;
     int fetch_all;               /* fetch new|all */
     uint64_t max_size;           /* 0 = no limit */

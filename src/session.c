@@ -65,6 +65,8 @@ static void mda_said(void *ctx, const char *line, size_t len)
     log_relay((const char *)ctx, "MDA: ", line, len);
 }
 
+/* A sink's warning (a recipient the LMTP/SMTP server refused, a lock
+ * broken, an mbox intent settled). */
 static void sink_warn(void *ctx, const char *msg)
 {
     log_warn((const char *)ctx, "%s", msg);
@@ -124,11 +126,15 @@ static int lock_local(struct session *s)
     if (session_state_lock(s->a, s->o->state_dir, &s->st, s->e) < 0) return -1;
     s->ls.st = s->st; /* each UIDL is looked up in it as the listing arrives */
     snprintf(tag, sizeof tag, "%08x", tag_hash(key));
-    struct deliver_ctx c = {.tag = tag,
-                            .mda_stderr = mda_said,
-                            .mda_stderr_ctx = (void *)s->a->name,
-                            .warn = sink_warn,
-                            .warn_ctx = (void *)s->a->name};
+    struct deliver_ctx c = {
+        .tag = tag,
+        .mda_stderr = mda_said,
+        .mda_stderr_ctx = (void *)s->a->name,
+        .warn = sink_warn,
+        .warn_ctx = (void *)s->a->name,
+        .trace = log_get_level() >= LOG_TRACE ? log_trace : NULL,
+        .trace_ctx = (void *)s->a->name,
+    };
     if (deliver_open(&s->sink, s->a, &c, s->e) < 0) return -1;
     s->have_sink = 1;
     return 0;

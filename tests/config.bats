@@ -170,3 +170,15 @@ teardown() { pf_teardown; }
   [ "$status" -eq 0 ]
   [ "$(grep -c '^account ' <<<"$output")" -eq 2 ]
 }
+
+@test "--dump-config: forwarding settings as the config writes them (delivery smtp/lmtp, recipient, smtp_rejected)" {
+  printf 'account f\nhost pop.invalid\nuser u\npassword p\ndelivery smtp relay.invalid:2525\nrecipient bob carol@example.org\nsmtp_rejected quarantine %s/q\n\naccount l\nhost pop.invalid\nuser u\npassword p\ndelivery lmtp %s/lmtp\n' "$W" "$W" >"$RC"
+  chmod 600 "$RC"
+  pf_run --dump-config
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  grep -Eq "^  delivery +smtp relay.invalid:2525 +# $RC:5\$" <<<"$output" || { echo "$output"; false; }
+  grep -Eq "^  recipient +bob carol@example.org +# $RC:6\$" <<<"$output"
+  grep -Eq "^  smtp_rejected +quarantine $W/q +# $RC:7\$" <<<"$output"
+  grep -Eq "^  delivery +lmtp $W/lmtp +# $RC:13\$" <<<"$output"
+  grep -Eq "^  smtp_rejected +keep +# default\$" <<<"$output"
+}

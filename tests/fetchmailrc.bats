@@ -160,3 +160,23 @@ RC
       { cat "$W/out-$svc.conf"; false; }
   done
 }
+
+@test "a converted rc file with lmtp and smtphost forwards into Dovecot's LMTP for its local name" {
+  DC_LMTP=1 dovecot_start
+  printf 'Return-Path: <x@example.org>\nSubject: converted lmtp\n\nbody\n' >"$W/m"
+  dovecot_put alice "$W/m"
+  cat >"$W/fetchmailrc" <<RC
+poll 127.0.0.1 with proto POP3 and port $DC_POP3S_PORT
+    user "alice" there with password "secret" is bob here
+    options ssl sslcertck sslcertfile "$DC_CA"
+    lmtp smtphost "$DC_LMTP_SOCKET"
+RC
+  convert "$W/fetchmailrc" "$W/out.conf"
+  [ "$status" -eq 0 ] || { echo "$CONVERT_ERR"; false; }
+  grep -qx "delivery lmtp $DC_LMTP_SOCKET" "$W/out.conf"
+  grep -qx 'recipient bob' "$W/out.conf"
+  run "$POPFETCH" -f "$W/out.conf" --state-dir "$SD"
+  [ "$status" -eq 0 ] || { echo "exit $status: $output"; cat "$W/out.conf"; false; }
+  mailcheck forwarded "$(dovecot_maildir bob)" "$W/m"
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

@@ -4,6 +4,7 @@
  */
 #include "deliver.h"
 #include "conf.h"
+#include "forward.h"
 #include "maildir.h"
 #include "mbox.h"
 #include "mda.h"
@@ -42,6 +43,32 @@ int deliver_intend(struct sink *s, const char *note, struct err *e)
     return s->intend ? s->intend(s->intend_ctx, note, e) : 0;
 }
 
+static int open_forward(struct sink *s, const struct account *a, const struct deliver_ctx *c,
+                        struct err *e)
+{
+    struct forward_opts o = {
+        .lmtp = a->delivery.kind == DELIVERY_LMTP,
+        .target = a->delivery.arg,
+        .helo = a->smtp_helo,
+        .sender = a->smtp_sender,
+        .recipients = a->recipients,
+        .server = a->host,
+        .remote_user = a->user,
+        .timeout_s = (int)a->timeout,
+        .tls = a->smtp_tls,
+        .rejected = a->smtp_rejected.mode,
+        .quarantine = a->smtp_rejected.dir,
+        .tag = c->tag,
+        .trust_file = a->smtp_tls_trust_file,
+        .warn = c->warn,
+        .warn_ctx = c->warn_ctx,
+        .trace = c->trace,
+        .trace_ctx = c->trace_ctx,
+    };
+
+    return forward_open(s, &o, e);
+}
+
 int deliver_final_sync(struct sink *s, struct err *e)
 {
     (void)s, (void)e;
@@ -68,6 +95,9 @@ int deliver_open(struct sink *s, const struct account *a, const struct deliver_c
         return open_mbox(s, a, c, e);
     case DELIVERY_MDA:
         return open_mda(s, a, c, e);
+    case DELIVERY_LMTP:
+    case DELIVERY_SMTP:
+        return open_forward(s, a, c, e);
     case DELIVERY_MAILDIR:
         return maildir_open(s, a->delivery.arg, c->tag, e);
     default:

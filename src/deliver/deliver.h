@@ -11,9 +11,8 @@
  * At start, recover finishes journaled names still in staging and removes
  * the sink's own orphans.
  *
- * A sink where ending is already final (mbox, MDA, and the LMTP/SMTP sinks
- * to come: the message is delivered, or refused, when end returns) takes
- * the shared deliver_final_* functions for sync, publish, publish_sync and
+ * A sink where ending is already final (mbox, MDA, LMTP/SMTP: the message is delivered, or refused,
+ * when end returns) takes the shared deliver_final_* functions for sync, publish, publish_sync and
  * recover (there is nothing to do), and sets one_at_a_time in its open
  * function so each message's record is written as soon as end returns.
  *
@@ -30,7 +29,8 @@
  *
  * src/deliver/ holds the sinks: this file (the interface; deliver.c picks
  * the sink an account names and holds the shared defaults), maildir.c,
- * mbox.c, mda.c, and their helpers spool.c (the message in a temporary
+ * mbox.c, mda.c, forward.c (LMTP and SMTP, over esmtp.c), and their helpers
+ * spool.c (the message in a temporary
  * file), header.c (fields, senders, 8-bit) and received.c (the trace
  * field). A new sink adds its file and a case in deliver_open, and touches
  * nothing else.
@@ -96,11 +96,14 @@ struct deliver_ctx {
     const char *tag; /* short [0-9a-f] account tag (Maildir file names) */
     void (*mda_stderr)(void *ctx, const char *line, size_t len);
     void *mda_stderr_ctx;
-    void (*warn)(void *ctx, const char *msg); /* what the user should know */
+    void (*warn)(void *ctx, const char *msg); /* what the user should know (a sink's warning) */
     void *warn_ctx;
+    void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv: LMTP/SMTP lines */
+    void *trace_ctx;
 };
 
-/* Open the sink the account's `delivery` names (maildir, mbox or mda). */
+/* Open the sink the account's `delivery` names (maildir, mbox, mda, lmtp
+ * or smtp). */
 int deliver_open(struct sink *s, const struct account *a, const struct deliver_ctx *c,
                  struct err *e);
 

@@ -21,8 +21,11 @@
  *     it holds the passwords fetchmail's file held).
  *   - A `defaults` entry is merged into every later entry; each account is
  *     written out in full, so no account depends on another.
- *   - Whatever popfetch cannot carry, or carries differently (SMTP
- *     forwarding, multidrop, IMAP/ETRN/ODMR, Kerberos, header rewriting,
+ *   - smtphost/lmtp become delivery smtp|lmtp with recipient from the
+ *     local name (smtpaddress, smtpname), with comments where fetchmail
+ *     differs (several smtphosts, the domain it added, LMTP's port).
+ *   - Whatever popfetch cannot carry, or carries differently (SMTP AUTH
+ *     for forwarding, antispam, multidrop, IMAP/ETRN/ODMR, Kerberos, header rewriting,
  *     MD5 fingerprints, opportunistic STARTTLS, `skip`...), becomes a `# `
  *     comment saying why and what to use instead. Nothing is dropped
  *     silently. Entries popfetch must not poll as they are (`skip`, other

@@ -222,6 +222,9 @@ struct fm_user {
     const char *password, *mda;
     const char *passwordfile;           /* fetchmail 7: the password (or OAuth2 token) in a file */
     const char *forward;                /* how fetchmail forwarded (smtphost, lmtp, bsmtp...) */
+    const char *smtphost;               /* the first smtphost value (host, host/port, /socket) */
+    const char *smtpaddress, *smtpname; /* what fetchmail put in RCPT TO */
+    int lmtp;                           /* smtphost speaks LMTP */
     int ssl, sslcertck, keep, fetchall; /* -1 not given */
     const char *sslproto, *sslcertfile, *sslcert, *sslkey, *sslfingerprint;
     struct fm_num limit, fetchlimit;

@@ -41,8 +41,8 @@ static void note(struct fm *ps, struct fm_notes *ns, int line, const char *what,
 /* ---- what cannot be carried, and why ------------------------------------ */
 
 #define WHY_FORWARD                                                                                \
-    "popfetch does not forward mail over SMTP or LMTP: it delivers into a Maildir, an mbox or "    \
-    "an MDA (see the `delivery` line below)"
+    "popfetch forwards over LMTP or SMTP (delivery lmtp, delivery smtp) or delivers into a "       \
+    "Maildir, an mbox or an MDA (see the `delivery` line below), but not this way"
 #define WHY_UNCHANGED                                                                              \
     "popfetch delivers each message as the server sent it, adding only a Received: field "         \
     "(received_header off drops that)"
@@ -143,12 +143,15 @@ static const struct optdef opts[] = {
     {K_FETCHLIMIT, OC_USER, ARG_NUM, 0, 0, NULL, NULL, NULL},
     {K_FOLDER, OC_USER, ARG_STRS, 0, 0, "POP3 has only the inbox, which popfetch fetches", NULL,
      NULL},
-    {K_SMTPHOST, OC_USER, ARG_STRS, 0, 0, WHY_FORWARD, NULL, "smtphost"},
-    {K_SMTPADDRESS, OC_USER, ARG_STR, 0, 0, WHY_FORWARD, NULL, "SMTP"},
-    {K_SMTPNAME, OC_USER, ARG_STR, 0, 0, WHY_FORWARD, NULL, "SMTP"},
-    {K_ANTISPAM, OC_USER, ARG_NUMS, 0, 0, WHY_FORWARD, NULL, NULL},
+    {K_SMTPHOST, OC_USER, ARG_STRS, 0, 0, NULL, NULL, NULL},
+    {K_SMTPADDRESS, OC_USER, ARG_STR, 0, 0, NULL, NULL, NULL},
+    {K_SMTPNAME, OC_USER, ARG_STR, 0, 0, NULL, NULL, NULL},
+    {K_ANTISPAM, OC_USER, ARG_NUMS, 0, 0,
+     "fetchmail deleted mail the SMTP server refused with these codes as spam; popfetch never "
+     "deletes a refused message: it stays on the server and is reported",
+     NULL, NULL},
     {K_BATCHLIMIT, OC_USER, ARG_NUM, 0, 0, WHY_FORWARD, NULL, NULL},
-    {K_LMTP, OC_USER, ARG_NONE, 0, 0, WHY_FORWARD, NULL, "LMTP"},
+    {K_LMTP, OC_USER, ARG_NONE, 0, 0, NULL, NULL, NULL},
     {K_BSMTP, OC_USER, ARG_STR, 0, 0,
      "popfetch writes no BSMTP batch files; use delivery mbox FILE or an MDA", NULL,
      "a BSMTP batch file"},
@@ -442,6 +445,20 @@ static void apply_user(struct fm_user *u, const struct fm_tok *opt, int no, cons
         break;
     case K_MDA:
         u->mda = s;
+        break;
+    case K_SMTPHOST:
+        u->smtphost = s;
+        u->forward = "smtphost";
+        break;
+    case K_SMTPADDRESS:
+        u->smtpaddress = s;
+        break;
+    case K_SMTPNAME:
+        u->smtpname = s;
+        break;
+    case K_LMTP:
+        u->lmtp = 1;
+        u->forward = "LMTP";
         break;
     case K_KEEP:
         u->keep = !no;

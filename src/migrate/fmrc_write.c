@@ -26,6 +26,7 @@
 #include "fmrc.h"
 #include "cmdsplit.h"
 #include "tls.h"
+#include "esmtp.h"
 
 #define FM_VALUE_MAX 1000 /* bytes of one carried value (host, user, password, path) */
 #define FM_MDA_MAX   1400 /* bytes of an mda command; quoted it stays under conf's line limit */
@@ -181,6 +182,10 @@ static void merge_user(struct fm_user *m, const struct fm_user *d)
     MERGE_S(passwordfile);
     MERGE_S(mda);
     MERGE_S(forward);
+    MERGE_S(smtphost);
+    MERGE_S(smtpaddress);
+    MERGE_S(smtpname);
+    if (!m->lmtp) m->lmtp = d->lmtp;
     MERGE_S(sslproto);
     MERGE_S(sslcertfile);
     MERGE_S(sslcert);
@@ -769,6 +774,85 @@ static int put_mda(struct fm_out *o, const struct acct *a)
     return 1;
 }
 
+/* An address for `recipient`: one word, no <>, printable (conf.c's rule). */
+static int rcpt_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 255 || s[0] == '-') return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || s[i] == '<' || s[i] == '>') return 0;
+    return 1;
+}
+
+/* fetchmail's smtphost value (host, host/port, /socket) as a popfetch
+ * delivery target; -1 if it cannot be one. */
+static int forward_target(const struct acct *a, char *dst, size_t max)
+{
+    const char *h = a->u.smtphost ? a->u.smtphost : "localhost";
+    const char *slash = strrchr(h, '/');
+    struct esmtp probe;
+    struct err e;
+    int n;
+
+    if (h[0] == '/')
+        n = snprintf(dst, max, "%s", h);
+    else if (slash)
+        n = snprintf(dst, max, strchr(h, ':') ? "[%.*s]:%s" : "%.*s:%s", (int)(slash - h), h,
+                     slash + 1);
+    else
+        n = snprintf(dst, max, strchr(h, ':') ? "[%s]%s" : "%s%s", h, a->u.lmtp ? ":24" : "");
+    if (n < 0 || (size_t)n >= max || !value_ok(dst, FM_VALUE_MAX)) return -1;
+    return esmtp_init(&probe, a->u.lmtp, dst, NULL, 1000, &e);
+}
+
+/* smtphost/lmtp as delivery lmtp|smtp and recipient. Returns 1 if
+ * written, 0 if not carried (a comment says why). */
+static int put_forward(struct fm_out *o, const struct acct *a)
+{
+    char target[FM_VALUE_MAX + 16], rcpt[2 * FM_VALUE_MAX + 2], q[FM_SHOW_MAX];
+    const char *local = name_plain(a->local) ? a->local : NULL;
+
+    fmrc_show(q, sizeof q, a->u.smtphost ? a->u.smtphost : "localhost");
+    if (forward_target(a, target, sizeof target) < 0) {
+        commentf(o,
+                 "`%ssmtphost %s`: not carried: not a host, host/port or socket path popfetch "
+                 "can reach.",
+                 a->u.lmtp ? "lmtp " : "", q);
+        return 0;
+    }
+    if (a->u.smtpname)
+        snprintf(rcpt, sizeof rcpt, "%s", a->u.smtpname);
+    else if (local && a->u.smtpaddress)
+        snprintf(rcpt, sizeof rcpt, "%s@%s", local, a->u.smtpaddress);
+    else
+        snprintf(rcpt, sizeof rcpt, "%s", local ? local : "");
+    if (rcpt[0] && !rcpt_ok(rcpt)) {
+        fmrc_show(q, sizeof q, rcpt);
+        commentf(o, "The recipient %s cannot be written as popfetch's recipient: not carried.", q);
+        return 0;
+    }
+    comment(o, "fetchmail forwarded this account's mail; popfetch does too (fetchmail tried "
+               "each smtphost in turn: popfetch uses the first).");
+    if (a->u.lmtp && a->u.smtphost && a->u.smtphost[0] != '/' && !strchr(a->u.smtphost, '/'))
+        comment(o, "fetchmail's LMTP needs a port: 24, the LMTP port, is assumed.");
+    if (!a->u.smtpname && !a->u.smtpaddress && rcpt[0])
+        comment(o, "fetchmail added @ and this host's name to the recipient unless it had "
+                   "one; popfetch sends it as written (add @domain if the server needs it).");
+    if (!rcpt[0])
+        comment(o, "No local name: the recipient is the login name of the user running "
+                   "popfetch (set recipient to change it).");
+    fmrc_out_str(o, a->u.lmtp ? "delivery lmtp " : "delivery smtp ");
+    put_value(o, target);
+    fmrc_out_str(o, "\n");
+    if (rcpt[0]) {
+        fmrc_out_str(o, "recipient ");
+        put_value(o, rcpt);
+        fmrc_out_str(o, "\n");
+    }
+    return 1;
+}
+
 static void put_delivery(struct fm_out *o, const struct acct *a)
 {
     char cmd[FM_NAME_MAX + 40];
@@ -781,6 +865,7 @@ static void put_delivery(struct fm_out *o, const struct acct *a)
                                : "several local names",
                  FM_WHY_MULTIDROP);
     if (a->u.mda && put_mda(o, a)) return;
+    if (!a->u.mda && (a->u.smtphost || a->u.lmtp) && !a->multidrop && put_forward(o, a)) return;
     if (a->u.forward)
         commentf(o,
                  "fetchmail forwarded this account's mail with %s, which popfetch does not do: "

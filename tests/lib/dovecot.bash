@@ -16,7 +16,8 @@
 # DC_PYTHON (set here) is a fast python3 for tests/lib/fakepop3.py too.
 #
 # Functions (all return non-zero and explain on stderr when they fail):
-#   dovecot_start [ADDR]          start a server on ADDR (default 127.0.0.1)
+#   dovecot_start [ADDR]          start a server on ADDR (default 127.0.0.1);
+#                                 with DC_LMTP=1 set, an LMTP service too
 #   dovecot_stop                  stop it and remove its directory (idempotent)
 #   dovecot_put USER [FILE]       deliver one message (FILE or stdin)
 #   dovecot_put_many USER N SIZE  deliver N generated messages of SIZE bytes
@@ -31,6 +32,8 @@
 # Variables exported by dovecot_start:
 #   DC_DIR DC_ADDR DC_POP3_PORT DC_POP3S_PORT DC_PID DC_LOG
 #   DC_CA DC_CA_KEY (CA certificate / key, PEM)  DC_CERT DC_KEY (server's)
+#   DC_LMTP_PORT (TCP) DC_LMTP_SOCKET (Unix socket): LMTP, with DC_LMTP=1
+#   (needs dovecot-lmtpd; delivers to the users below, e.g. RCPT TO:<bob>)
 #
 # Users: alice/secret and bob/hunter2 (stored as PLAIN, so USER/PASS, APOP,
 # CRAM-MD5, SCRAM-SHA-1 and SCRAM-SHA-256 all work).
@@ -113,7 +116,7 @@ dovecot_make_certs() {
   fi
 }
 
-# _dc_free_ports ADDR: print two distinct free TCP ports on ADDR.  The kernel
+# _dc_free_ports ADDR: print three distinct free TCP ports on ADDR.  The kernel
 # picks them; they are released again before dovecot binds them, so a rare
 # race is possible — dovecot_start retries with new ports when that happens.
 _dc_free_ports() {
@@ -122,7 +125,7 @@ import socket, sys
 addr = sys.argv[1]
 fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
 socks = []
-for _ in range(2):
+for _ in range(3):
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.bind((addr, 0))
     socks.append(s)
@@ -153,7 +156,7 @@ log_path = $DC_LOG
 info_log_path = $DC_LOG
 debug_log_path = $DC_LOG
 
-protocols = pop3
+protocols = pop3${DC_LMTP:+ lmtp}
 listen = $DC_ADDR
 
 # Everything runs as one unprivileged account.
@@ -233,6 +236,18 @@ service auth-worker {
   user = $user
 }
 EOF
+  if [[ -n ${DC_LMTP:-} ]]; then
+    cat >>"$DC_DIR/dovecot.conf" <<EOF
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+  inet_listener lmtp {
+    port = $DC_LMTP_PORT
+  }
+}
+EOF
+  fi
 }
 
 # _dc_oauth2_passdb: the oauth2 passdb block (and its args file) when
@@ -334,8 +349,9 @@ dovecot_start() {
   local attempt ports rc=1
   for attempt in 1 2 3 4 5; do
     ports=$(_dc_free_ports "$addr") || { _dc_err "cannot bind to $addr"; break; }
-    read -r DC_POP3_PORT DC_POP3S_PORT <<<"$ports"
-    export DC_POP3_PORT DC_POP3S_PORT
+    read -r DC_POP3_PORT DC_POP3S_PORT DC_LMTP_PORT <<<"$ports"
+    DC_LMTP_SOCKET=$DC_DIR/run/lmtp
+    export DC_POP3_PORT DC_POP3S_PORT DC_LMTP_PORT DC_LMTP_SOCKET
     _dc_write_conf "$user" "$group" "$uid" "$gid"
     _dc_launch && return 0
     rc=$?

@@ -12,6 +12,11 @@ It uses Python's own mailbox module, never popfetch's code.
   mailcheck.py received MAILDIR|MBOX PROTO  every message starts with exactly
         one popfetch Received: field that a mail parser accepts, saying
         "with PROTO", with a date that parses
+  mailcheck.py forwarded MAILDIR FILE...  as `same`, for mail an LMTP/SMTP
+        server stored: its own trace fields (Return-Path, Delivered-To,
+        X-Original-To, Received) come first, then popfetch's Received:
+        field (required), then the message byte for byte
+  mailcheck.py return-paths MAILDIR   print each message's Return-Path, sorted
   mailcheck.py count MAILDIR|MBOX     print how many messages it holds
   mailcheck.py clean MAILDIR          tmp/ is empty (nothing half-written)
   mailcheck.py subjects MAILDIR       print the Subject of each, sorted
@@ -58,6 +63,35 @@ def raw_maildir(path):
 
 def unquote_mboxrd(data):
     return re.sub(rb"(?m)^>(>*From )", rb"\1", data)
+
+
+SERVER_TRACE = (b"return-path:", b"delivered-to:", b"x-original-to:", b"received:")
+
+
+def after_ours(data):
+    """The message after the receiving server's trace fields and popfetch's
+    Received: field; None when popfetch's field is not there."""
+    pos = 0
+    while True:
+        n = our_received(data[pos:])
+        if n:
+            return data[pos + n:]
+        if not data[pos:pos + 20].lower().startswith(SERVER_TRACE):
+            return None
+        nl = data.find(b"\n", pos)
+        while nl >= 0 and data[nl + 1:nl + 2] in (b" ", b"\t"):
+            nl = data.find(b"\n", nl + 1)
+        if nl < 0:
+            return None
+        pos = nl + 1
+
+
+def forwarded(path):
+    out = []
+    for m in raw_maildir(path):
+        rest = after_ours(m)
+        out.append(rest if rest is not None else b"NO POPFETCH RECEIVED: " + m)
+    return out
 
 
 def raw_mbox(path):
@@ -156,6 +190,13 @@ def main(argv):
         return same(path, argv[3:])
     if cmd == "mbox-same":
         return same(path, argv[3:], lambda p: [strip_received(m) for m in raw_mbox(p)])
+    if cmd == "forwarded":
+        return same(path, argv[3:], forwarded)
+    if cmd == "return-paths":
+        box = mailbox.Maildir(path, create=False)
+        for s in sorted(str(m["Return-Path"]) for m in box):
+            print(s)
+        return 0
     if cmd == "received":
         return received(path, argv[3])
     if cmd == "count":

@@ -355,17 +355,37 @@ TEST(fmrc_forwarding)
 {
     struct config cfg;
     char *out = conv_load("poll a user u smtphost mail.example.org/2525\n"
-                          "poll b user u lmtp smtphost /var/run/lmtp\n"
-                          "poll c user u bsmtp /var/spool/batch\n",
+                          "poll b user u lmtp smtphost /var/run/lmtp is bob here\n"
+                          "poll c user u bsmtp /var/spool/batch\n"
+                          "poll d user u is carl here smtphost relay smtpaddress example.net\n"
+                          "poll e user u smtphost '2001:db8::1/25' smtpname x@example.org\n"
+                          "poll f user u lmtp smtphost lmtp.example\n"
+                          "poll g user u smtphost 'a b'\n",
                           &cfg);
+    const struct account *ac;
 
-    CHECK(out && cfg.naccounts == 3);
-    for (size_t i = 0; i < 3; i++) CHECK(cfg.accounts[i].delivery.kind == DELIVERY_MDA);
-    CHECK(has_comment(out, "`smtphost mail.example.org/2525`: not carried"));
-    CHECK(has_comment(out, "forwarded this account's mail with smtphost"));
-    CHECK(has_comment(out, "`lmtp`: not carried"));
+    CHECK(out && cfg.naccounts == 7);
+    ac = cfg.accounts;
+    CHECK(ac[0].delivery.kind == DELIVERY_SMTP);
+    CHECK_STR(ac[0].delivery.arg, "mail.example.org:2525");
+    CHECK(ac[0].recipients == NULL); /* no local name: the login name */
+    CHECK(has_comment(out, "No local name: the recipient is the login name"));
+    CHECK(ac[1].delivery.kind == DELIVERY_LMTP);
+    CHECK_STR(ac[1].delivery.arg, "/var/run/lmtp");
+    CHECK_STR(ac[1].recipients, "bob");
+    CHECK(ac[2].delivery.kind == DELIVERY_MDA);
     CHECK(has_comment(out, "forwarded this account's mail with a BSMTP batch file"));
-    CHECK(has_comment(out, "delivery maildir ~/Maildir"));
+    CHECK(ac[3].delivery.kind == DELIVERY_SMTP);
+    CHECK_STR(ac[3].delivery.arg, "relay");
+    CHECK_STR(ac[3].recipients, "carl@example.net");
+    CHECK_STR(ac[4].delivery.arg, "[2001:db8::1]:25");
+    CHECK_STR(ac[4].recipients, "x@example.org");
+    CHECK(ac[5].delivery.kind == DELIVERY_LMTP);
+    CHECK_STR(ac[5].delivery.arg, "lmtp.example:24");
+    CHECK(has_comment(out, "fetchmail's LMTP needs a port: 24"));
+    CHECK(ac[6].delivery.kind == DELIVERY_MDA);
+    CHECK(has_comment(out, "`smtphost a b`: not carried"));
+    CHECK(has_comment(out, "fetchmail forwarded this account's mail; popfetch does too"));
     fetchmailrc_free(out);
     conf_free(&cfg);
 }
@@ -433,7 +453,8 @@ TEST(fmrc_defaults_merge)
     CHECK(cfg.accounts[1].timeout == 50);
     CHECK_STR(cfg.accounts[1].delivery.arg, "maildrop");
     CHECK(has_comment(out, "fetchmail `defaults`: merged into every account after it"));
-    CHECK(has_comment(out, "`smtphost somewhere`: not carried"));
+    /* fetchmail's mda wins over smtphost, and so does popfetch's */
+    CHECK(!has_comment(out, "popfetch does too"));
     fetchmailrc_free(out);
     conf_free(&cfg);
 }
@@ -560,12 +581,8 @@ TEST(fmrc_not_carried_comments)
     };
     static const char *const user[] = {
         "folder INBOX Archive",
-        "smtphost a b",
-        "smtpaddress example.org",
-        "smtpname u@example.org",
         "antispam 571 550",
         "batchlimit 5",
-        "lmtp",
         "bsmtp /tmp/b",
         "fetchdomains example.org",
         "preconnect 'true'",
@@ -997,7 +1014,7 @@ TEST(fmrc_file_multidrop)
     CHECK(cfg.accounts[0].fetch_all == 1);
     CHECK(has_comment(out, "This is a multidrop mailbox"));
     CHECK(has_comment(out, "`localdomains example.org example.net`"));
-    CHECK(has_comment(out, "`smtphost localhost/2525`: not carried"));
+    CHECK(has_comment(out, "forwarded this account's mail with smtphost"));
     fetchmailrc_free(out);
     conf_free(&cfg);
 }

@@ -1,0 +1,532 @@
+/*
+ * esmtp — one LMTP or SMTP client connection. See esmtp.h.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "esmtp.h"
+
+#define SMTP_PORT 25
+
+/* ---- the target ----------------------------------------------------------------------- */
+
+static int bad_target(int lmtp, const char *target, struct err *e)
+{
+    char shown[96];
+
+    err_quote(shown, sizeof shown, target, strlen(target));
+    err_set(e, ERR_USAGE, "bad %s target `%s`", lmtp ? "LMTP" : "SMTP", shown);
+    err_hint(e, lmtp ? "use an absolute socket path or HOST:PORT" : "use HOST or HOST:PORT");
+    return -1;
+}
+
+static int parse_port(const char *p, unsigned *port)
+{
+    char *end;
+    unsigned long n;
+
+    if (!isdigit((unsigned char)*p)) return -1;
+    errno = 0;
+    n = strtoul(p, &end, 10);
+    if (errno || *end || n == 0 || n > 65535) return -1;
+    *port = (unsigned)n;
+    return 0;
+}
+
+/* HOST, HOST:PORT, [ADDR] or [ADDR]:PORT into s->target and s->port. */
+static int parse_hostport(struct esmtp *s, const char *t)
+{
+    const char *colon, *host = t;
+    size_t hlen;
+
+    s->port = s->lmtp ? 0 : SMTP_PORT;
+    if (*t == '[') {
+        const char *close = strchr(t, ']');
+        if (!close) return -1;
+        host = t + 1, hlen = (size_t)(close - host);
+        if (close[1] == ':') {
+            if (parse_port(close + 2, &s->port) < 0) return -1;
+        } else if (close[1]) {
+            return -1;
+        }
+    } else {
+        colon = strrchr(t, ':');
+        if (colon && strchr(t, ':') != colon) return -1; /* a bare IPv6 address: use [..] */
+        hlen = colon ? (size_t)(colon - t) : strlen(t);
+        if (colon && parse_port(colon + 1, &s->port) < 0) return -1;
+    }
+    if (hlen == 0 || hlen >= sizeof s->target || s->port == 0) return -1;
+    for (size_t i = 0; i < hlen; i++)
+        if (!isgraph((unsigned char)host[i])) return -1;
+    memcpy(s->target, host, hlen);
+    s->target[hlen] = '\0';
+    return 0;
+}
+
+int esmtp_init(struct esmtp *s, int lmtp, const char *target, const char *helo, int timeout_ms,
+               struct err *e)
+{
+    memset(s, 0, sizeof *s);
+    net_init(&s->c);
+    s->lmtp = lmtp;
+    s->timeout_ms = timeout_ms;
+    snprintf(s->helo, sizeof s->helo, "%s", helo && helo[0] ? helo : "localhost");
+    if (lmtp && target[0] == '/') {
+        if (strlen(target) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+            return bad_target(lmtp, target, e);
+        s->is_unix = 1;
+        snprintf(s->target, sizeof s->target, "%s", target);
+    } else if (parse_hostport(s, target) < 0) {
+        return bad_target(lmtp, target, e);
+    }
+    return 0;
+}
+
+/* ---- connecting ------------------------------------------------------------------------ */
+
+static const char *proto(const struct esmtp *s)
+{
+    return s->lmtp ? "LMTP" : "SMTP";
+}
+
+static int connect_unix(struct esmtp *s, struct err *e)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    memcpy(sa.sun_path, s->target, strlen(s->target) + 1);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        err_set(e, ERR_CONNECT, "cannot connect to the LMTP socket %s: %s", s->target,
+                strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    net_init(&s->c);
+    s->c.fd = fd;
+    s->c.timeout_ms = s->timeout_ms;
+    snprintf(s->c.host, sizeof s->c.host, "%.255s", s->target);
+    snprintf(s->c.peer, sizeof s->c.peer, "unix");
+    if (!(s->c.rbuf = malloc(NET_RBUF_SIZE))) {
+        net_close(&s->c);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    return 0;
+}
+
+int esmtp_parse_line(const char *line, size_t len, int *more, const char **text)
+{
+    int code;
+
+    if (len < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+        !isdigit((unsigned char)line[2]))
+        return -1;
+    code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+    if (code < 200 || code > 599) return -1;
+    if (len > 3 && line[3] != '-' && line[3] != ' ') return -1;
+    *more = len > 3 && line[3] == '-';
+    *text = len > 4 ? line + 4 : line + len;
+    return code;
+}
+
+static void trace(struct esmtp *s, char dir, const char *line, size_t len)
+{
+    char buf[ESMTP_LINE_MAX + 8];
+
+    if (!s->trace) return;
+    if (len > ESMTP_LINE_MAX) len = ESMTP_LINE_MAX;
+    memcpy(buf, proto(s), 4);
+    buf[4] = ' ';
+    memcpy(buf + 5, line, len);
+    s->trace(s->trace_ctx, dir, buf, len + 5);
+}
+
+typedef void (*line_fn)(struct esmtp *s, const char *text, size_t len);
+
+/* One reply, every line handed to `each` (if given). */
+static int read_reply(struct esmtp *s, struct esmtp_reply *r, line_fn each, struct err *e)
+{
+    int more = 1;
+
+    r->code = 0;
+    r->text[0] = '\0';
+    for (int n = 0; more; n++) {
+        const char *line, *text;
+        size_t len;
+        int code;
+
+        if (n == ESMTP_REPLY_LINES) {
+            return err_set(e, ERR_PROTOCOL, "the %s server %s sent a reply of more than %d lines",
+                           proto(s), s->c.host, ESMTP_REPLY_LINES);
+        }
+        if (net_getline(&s->c, &line, &len, ESMTP_LINE_MAX, e) < 0) {
+            err_prefix(e, "%s server %s", proto(s), s->c.host);
+            return -1;
+        }
+        trace(s, 'S', line, len);
+        code = esmtp_parse_line(line, len, &more, &text);
+        if (code < 0 || (r->code && code != r->code)) {
+            char shown[96];
+            err_quote(shown, sizeof shown, line, len);
+            return err_set(e, ERR_PROTOCOL, "the %s server %s sent a malformed reply: %s", proto(s),
+                           s->c.host, shown);
+        }
+        r->code = code;
+        if (each && n > 0) each(s, text, len - (size_t)(text - line));
+        err_quote(r->text, sizeof r->text, line, len);
+    }
+    return 0;
+}
+
+static int wr(struct esmtp *s, const char *p, size_t n, struct err *e)
+{
+    if (s->wlen + n > ESMTP_WBUF) {
+        if (net_write(&s->c, s->wbuf, s->wlen, e) < 0) return -1;
+        s->wlen = 0;
+    }
+    if (n > ESMTP_WBUF) return net_write(&s->c, p, n, e);
+    memcpy(s->wbuf + s->wlen, p, n);
+    s->wlen += n;
+    return 0;
+}
+
+static int flush(struct esmtp *s, struct err *e)
+{
+    int rc = s->wlen ? net_write(&s->c, s->wbuf, s->wlen, e) : 0;
+
+    s->wlen = 0;
+    return rc;
+}
+
+/* A command line into the buffer (not sent until flush). */
+static int cmd(struct esmtp *s, struct err *e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int cmd(struct esmtp *s, struct err *e, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line - 2)
+        return err_set(e, ERR_INTERNAL, "an %s command line is too long", proto(s));
+    trace(s, 'C', line, (size_t)n);
+    line[n] = '\r';
+    line[n + 1] = '\n';
+    return wr(s, line, (size_t)n + 2, e);
+}
+
+static int word_is(const char *text, size_t len, const char *word, const char **rest)
+{
+    size_t w = strlen(word);
+
+    if (len < w || strncasecmp(text, word, w) != 0 || (len > w && text[w] != ' ')) return 0;
+    *rest = text + w;
+    return 1;
+}
+
+static void extension(struct esmtp *s, const char *text, size_t len)
+{
+    const char *rest;
+
+    if (word_is(text, len, "PIPELINING", &rest)) s->ext |= ESMTP_PIPELINING;
+    if (word_is(text, len, "8BITMIME", &rest)) s->ext |= ESMTP_8BITMIME;
+    if (word_is(text, len, "SMTPUTF8", &rest)) s->ext |= ESMTP_SMTPUTF8;
+    if (word_is(text, len, "STARTTLS", &rest)) s->ext |= ESMTP_STARTTLS;
+    if (word_is(text, len, "XFORWARD", &rest)) s->ext |= ESMTP_XFORWARD;
+    if (word_is(text, len, "SIZE", &rest)) {
+        uint64_t n = 0;
+        s->ext |= ESMTP_SIZE;
+        for (rest += *rest == ' '; rest < text + len && isdigit((unsigned char)*rest); rest++)
+            n = n > UINT64_MAX / 20 ? UINT64_MAX / 2 : n * 10 + (uint64_t)(*rest - '0');
+        s->size_max = n;
+    }
+}
+
+static int refused(struct esmtp *s, const char *what, const struct esmtp_reply *r, struct err *e)
+{
+    err_set(e, r->code >= 500 ? ERR_DELIVERY : ERR_SERVER, "the %s server %s refused %s: %s",
+            proto(s), s->c.host, what, r->text);
+    return -1;
+}
+
+static int start_tls(struct esmtp *s, struct err *e)
+{
+    struct tls_peer_info pi;
+
+    snprintf(s->c.host, sizeof s->c.host, "%.255s", s->target);
+    if (tls_start(&s->c, &s->tls, &pi, e) < 0) {
+        err_prefix(e, "%s server %s", proto(s), s->target);
+        net_close(&s->c);
+        return -1;
+    }
+    return 0;
+}
+
+/* STARTTLS, then the hello again over TLS (its extensions replace the
+ * clear ones). */
+static int starttls(struct esmtp *s, struct err *e)
+{
+    struct esmtp_reply r;
+
+    if (!(s->ext & ESMTP_STARTTLS)) {
+        err_set(e, ERR_TLS, "the %s server %s does not offer STARTTLS (smtp_tls starttls)",
+                proto(s), s->target);
+        err_hint(e, "nothing was sent in the clear; use smtp_tls implicit or off if that is "
+                    "what the server needs");
+        return -1;
+    }
+    if (cmd(s, e, "STARTTLS") < 0 || flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0) return -1;
+    if (r.code != 220) return refused(s, "STARTTLS", &r, e);
+    if (start_tls(s, e) < 0) return -1;
+    s->ext = 0;
+    s->size_max = 0;
+    if (cmd(s, e, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->helo) < 0 || flush(s, e) < 0 ||
+        read_reply(s, &r, extension, e) < 0)
+        return -1;
+    return r.code == 250 ? 0 : refused(s, s->lmtp ? "LHLO" : "EHLO", &r, e);
+}
+
+int esmtp_open(struct esmtp *s, struct err *e)
+{
+    int rc;
+
+    s->up = 0;
+    if (s->is_unix)
+        rc = connect_unix(s, e);
+    else
+        rc = net_connect(&s->c, s->target, s->port, s->timeout_ms, e);
+    if (rc < 0) return -1;
+    if (s->tls_mode == ESMTP_TLS_IMPLICIT && start_tls(s, e) < 0) return -1;
+    return esmtp_start(s, e);
+}
+
+int esmtp_start(struct esmtp *s, struct err *e)
+{
+    struct esmtp_reply r;
+
+    s->up = s->used = 0;
+    s->ext = 0;
+    s->size_max = 0;
+    s->wlen = 0;
+    if (!s->wbuf && !(s->wbuf = malloc(ESMTP_WBUF))) {
+        net_close(&s->c);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    s->c.timeout_ms = s->timeout_ms;
+    if (read_reply(s, &r, NULL, e) < 0) goto fail;
+    if (r.code != 220) {
+        refused(s, "the connection", &r, e);
+        goto fail;
+    }
+    if (cmd(s, e, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->helo) < 0 || flush(s, e) < 0 ||
+        read_reply(s, &r, extension, e) < 0)
+        goto fail;
+    if (r.code != 250) {
+        refused(s, s->lmtp ? "LHLO" : "EHLO", &r, e);
+        goto fail;
+    }
+    if (s->tls_mode == ESMTP_TLS_STARTTLS && !s->c.ssl && starttls(s, e) < 0) goto fail;
+    s->up = 1;
+    return 0;
+fail:
+    net_close(&s->c);
+    return -1;
+}
+
+/* ---- one transaction ------------------------------------------------------------------- */
+
+static int mail_cmd(struct esmtp *s, const struct esmtp_envelope *env, struct err *e)
+{
+    char size[40] = "";
+
+    if ((s->ext & ESMTP_SIZE) && env->size)
+        snprintf(size, sizeof size, " SIZE=%llu", (unsigned long long)env->size);
+    return cmd(s, e, "MAIL FROM:<%s>%s%s%s", env->sender, size,
+               env->body8 && (s->ext & ESMTP_8BITMIME) ? " BODY=8BITMIME" : "",
+               env->utf8 && (s->ext & ESMTP_SMTPUTF8) ? " SMTPUTF8" : "");
+}
+
+/* The message from rd, dot-stuffed, LF made CRLF, then the end line.
+ * -2: reading the message failed (e says why): the server is in the middle
+ * of DATA and must not see an end line, the caller drops the connection. */
+static int send_body(struct esmtp *s, esmtp_read_fn rd, void *rctx, struct err *e)
+{
+    unsigned char in[16384];
+    uint64_t out0 = s->c.bytes_out + s->wlen;
+    int bol = 1;
+    ssize_t n;
+
+    while ((n = rd(rctx, in, sizeof in, e)) > 0) {
+        size_t start = 0;
+        for (size_t i = 0; i < (size_t)n; i++) {
+            if (bol && in[i] == '.') {
+                if (wr(s, (const char *)in + start, i - start, e) < 0 || wr(s, ".", 1, e) < 0)
+                    return -1;
+                start = i;
+            }
+            bol = in[i] == '\n';
+            if (bol) {
+                if (wr(s, (const char *)in + start, i - start, e) < 0 || wr(s, "\r\n", 2, e) < 0)
+                    return -1;
+                start = i + 1;
+            }
+        }
+        if (wr(s, (const char *)in + start, (size_t)n - start, e) < 0) return -1;
+    }
+    if (n < 0) return -2;
+    if (!bol && wr(s, "\r\n", 2, e) < 0) return -1;
+    if (s->trace) {
+        char note[64];
+        int k = snprintf(note, sizeof note, "(%llu bytes of message data)",
+                         (unsigned long long)s->c.bytes_out + s->wlen - out0);
+        trace(s, 'C', note, (size_t)k);
+    }
+    return wr(s, ".\r\n", 3, e) < 0 || flush(s, e) < 0 ? -1 : 0;
+}
+
+static int xforward(struct esmtp *s, const struct esmtp_envelope *env, struct err *e)
+{
+    struct esmtp_reply r;
+
+    if (!env->xf || !(s->ext & ESMTP_XFORWARD)) return 0;
+    if (cmd(s, e, "XFORWARD %s", env->xf) < 0 || flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0)
+        return -1;
+    return r.code == 250 ? 0 : refused(s, "XFORWARD", &r, e);
+}
+
+/* RSET (on a used connection), XFORWARD, MAIL, and with PIPELINING the
+ * RCPTs and DATA too; then the replies to RSET and MAIL. */
+static int start(struct esmtp *s, const struct esmtp_envelope *env, struct esmtp_result *res,
+                 int pipe, struct err *e)
+{
+    int rset = s->used, xf = env->xf && (s->ext & ESMTP_XFORWARD);
+    struct esmtp_reply r = {0};
+
+    s->used = 1;
+    if (rset && cmd(s, e, "RSET") < 0) return -1;
+    if (rset && (!pipe || xf) &&
+        (flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0 || r.code != 250))
+        return r.code && r.code != 250 ? refused(s, "RSET", &r, e) : -1;
+    if (xforward(s, env, e) < 0 || mail_cmd(s, env, e) < 0) return -1;
+    for (size_t i = 0; i < env->nrcpt && pipe; i++)
+        if (cmd(s, e, "RCPT TO:<%s>", env->rcpt[i]) < 0) return -1;
+    if ((pipe && cmd(s, e, "DATA") < 0) || flush(s, e) < 0) return -1;
+    if (rset && pipe && !xf &&
+        (read_reply(s, &r, NULL, e) < 0 || (r.code != 250 && refused(s, "RSET", &r, e) < 0)))
+        return -1;
+    return read_reply(s, &res->mail, NULL, e);
+}
+
+/* The RCPTs (sent now unless pipelined) and their replies; the number of
+ * recipients accepted, or -1. */
+static int recipients(struct esmtp *s, const struct esmtp_envelope *env, struct esmtp_result *res,
+                      int pipe, int acc[], struct err *e)
+{
+    int mail_ok = res->mail.code / 100 == 2, ok = 0;
+    struct esmtp_reply r;
+
+    for (size_t i = 0; i < env->nrcpt; i++) {
+        acc[i] = 0;
+        if (!pipe && !mail_ok) {
+            res->rcpt[i] = res->mail;
+            continue;
+        }
+        if (!pipe && (cmd(s, e, "RCPT TO:<%s>", env->rcpt[i]) < 0 || flush(s, e) < 0)) return -1;
+        if (read_reply(s, &r, NULL, e) < 0) return -1;
+        res->rcpt[i] = mail_ok ? r : res->mail;
+        acc[i] = mail_ok && r.code / 100 == 2;
+        ok += acc[i];
+    }
+    return ok;
+}
+
+/* After the end line: one reply (SMTP) or one per accepted recipient (LMTP). */
+static int final_replies(struct esmtp *s, size_t n, const int acc[], struct esmtp_result *res,
+                         struct err *e)
+{
+    struct esmtp_reply r;
+
+    if (!s->lmtp && read_reply(s, &r, NULL, e) < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!acc[i]) continue;
+        if (s->lmtp && read_reply(s, &r, NULL, e) < 0) return -1;
+        res->rcpt[i] = r;
+    }
+    return 0;
+}
+
+static int transact(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn rd, void *rctx,
+                    struct esmtp_result *res, struct err *e)
+{
+    int pipe = (s->ext & ESMTP_PIPELINING) != 0;
+    int acc[ESMTP_RCPT_MAX], ok, rc;
+    struct esmtp_reply r;
+
+    if (start(s, env, res, pipe, e) < 0 || (ok = recipients(s, env, res, pipe, acc, e)) < 0)
+        return -1;
+    if (!pipe && ok == 0) return 0; /* nobody to send it to: no DATA */
+    if ((!pipe && (cmd(s, e, "DATA") < 0 || flush(s, e) < 0)) || read_reply(s, &r, NULL, e) < 0)
+        return -1;
+    if (r.code != 354) {
+        for (size_t i = 0; i < env->nrcpt && ok; i++)
+            if (acc[i]) res->rcpt[i] = r;
+        return 0;
+    }
+    if (ok == 0)
+        return err_set(e, ERR_PROTOCOL,
+                       "the %s server %s accepted DATA without a recipient; the connection is "
+                       "dropped so that it receives no message",
+                       proto(s), s->c.host);
+    if ((rc = send_body(s, rd, rctx, e)) < 0) {
+        if (rc == -2) err_prefix(e, "the message was not sent (the connection is dropped)");
+        return -1;
+    }
+    res->data_sent = 1;
+    return final_replies(s, env->nrcpt, acc, res, e);
+}
+
+int esmtp_send(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn rd, void *rctx,
+               struct esmtp_result *res, struct err *e)
+{
+    memset(res, 0, sizeof *res);
+    if (env->nrcpt == 0 || env->nrcpt > ESMTP_RCPT_MAX)
+        return err_set(e, ERR_INTERNAL, "%zu recipients", env->nrcpt);
+    s->wlen = 0;
+    if (transact(s, env, rd, rctx, res, e) == 0) return 0;
+    net_close(&s->c);
+    s->up = 0;
+    return -1;
+}
+
+void esmtp_close(struct esmtp *s)
+{
+    struct esmtp_reply r;
+    struct err ignored;
+
+    if (s->up) {
+        s->c.timeout_ms = s->timeout_ms < 2000 ? s->timeout_ms : 2000;
+        s->wlen = 0;
+        if (cmd(s, &ignored, "QUIT") == 0 && flush(s, &ignored) == 0)
+            read_reply(s, &r, NULL, &ignored);
+    }
+    net_close(&s->c);
+    s->up = 0;
+}
+
+void esmtp_free(struct esmtp *s)
+{
+    free(s->wbuf);
+    s->wbuf = NULL;
+}

@@ -1,0 +1,84 @@
+/*
+ * forward — the LMTP and SMTP sinks (`delivery lmtp TARGET`, `delivery smtp
+ * HOST[:PORT]`): each message is spooled whole (spool.c), then handed to
+ * the server over one connection kept for the account's run (esmtp.c), so
+ * the server never receives a cut-off message as complete.
+ *
+ * The envelope: the sender is `smtp_sender` if set, else fetchmail's rule
+ * (header_envelope_sender: Return-Path, "" for <>, then the sender fields);
+ * an address without '@' gets "@" and the POP3 server's name; a message
+ * naming no sender at all gets the remote user at the POP3 server. The
+ * recipients are `recipient`'s addresses (default: the local user's login
+ * name). BODY=8BITMIME when the message holds 8-bit bytes and the server
+ * offers it (else it is sent as it is, as fetchmail and most relays do);
+ * SMTPUTF8 when a recipient is not ASCII (a server without it refuses such
+ * a message permanently); SIZE when offered (a message over the server's
+ * limit is refused permanently without being sent).
+ *
+ * The outcome, per message (end() is final: one_at_a_time):
+ *  - every recipient accepted: delivered.
+ *  - some accepted, others refused: delivered (so that no one gets it
+ *    twice); each refused recipient is reported through opts.warn. (Who got
+ *    it is not yet remembered across runs: see the man page.)
+ *  - none accepted, a temporary refusal (4xx) or a lost connection among
+ *    the reasons: not delivered, it stays on the server for the next run.
+ *    After FORWARD_TEMP_MAX such failures in a row the server is not asked
+ *    again during this run: each later message fails at once the same way
+ *    (do not hammer a busy or rate-limiting server).
+ *  - every recipient refused permanently (5xx), or too big for SIZE, or a
+ *    non-ASCII recipient without SMTPUTF8: by `smtp_rejected`: keep (not
+ *    delivered, it stays on the server), quarantine (filed into a local
+ *    Maildir, fsynced, then counted as delivered, with a warning; if that
+ *    fails it stays on the server), delete (counted as delivered, with a
+ *    warning). A local failure (the spool) always keeps it.
+ * A connection that dropped while idle (between messages) is opened again,
+ * once per message; one that dropped after the message's end line was sent
+ * is not retried: the server may have it, and the next run delivers it
+ * again (a duplicate rather than a loss).
+ *
+ * Durability: end() returns once the server accepted the message; the
+ * fetch engine then records it in the journal (one_at_a_time). A kill -9
+ * or power cut between the two makes the next run deliver that message
+ * again: at most one duplicate per interruption, never a loss (fault point
+ * "after-forward", tested in tests/forward.bats).
+ */
+#ifndef POPFETCH_FORWARD_H
+#define POPFETCH_FORWARD_H
+
+#include <sys/types.h>
+
+#include "deliver.h"
+#include "err.h"
+
+#define FORWARD_TEMP_MAX 3 /* temporary failures in a row before the server is left alone */
+
+struct forward_opts {
+    int lmtp;               /* LMTP, else SMTP */
+    const char *target;     /* socket path, HOST:PORT or HOST */
+    const char *helo;       /* NULL = this host's name */
+    const char *sender;     /* smtp_sender: NULL = from the message; "<>" = null */
+    const char *recipients; /* space-separated; NULL = the local user */
+    const char *server;     /* the POP3 server (completes local-only senders) */
+    const char *remote_user;
+    int timeout_s;
+    int tls;                /* enum esmtp_tls */
+    const char *trust_file; /* for the server's certificate; NULL = the system's */
+    const char *spool_dir;  /* NULL = $TMPDIR or /tmp */
+    int rejected;           /* enum rejected_mode (conf.h): keep, quarantine, delete */
+    const char *quarantine; /* the Maildir for REJECTED_QUARANTINE */
+    const char *tag;        /* the account's tag (Maildir file names) */
+    void (*warn)(void *ctx, const char *msg);
+    void *warn_ctx;
+    void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv; NULL = off */
+    void *trace_ctx;
+};
+
+int forward_open(struct sink *s, const struct forward_opts *o, struct err *e);
+
+/* The envelope sender for a message whose header gave `found` (its length,
+ * -1 if none): completed as described above into buf (len bytes). For
+ * tests. Returns the length, or -1 if it does not fit. */
+ssize_t forward_complete_sender(const char *found, ssize_t flen, const char *server,
+                                const char *remote_user, char *buf, size_t len);
+
+#endif
