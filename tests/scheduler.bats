@@ -121,7 +121,10 @@ rss_kib() { awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"; }
   [ "$rc" -eq 0 ]
   echo "took $((SECONDS - t0)) s; fds $fd1 -> $fd2; RSS $rss1 -> $rss2 KiB"
   [ "$fd2" -eq "$fd1" ]
-  [ "$rss2" -le $((rss1 + 256)) ]
+  # (under ASan, freed memory waits in its quarantine: RSS says nothing there)
+  if [[ ${SANITIZE:-} != 1 ]]; then
+    [ "$rss2" -le $((rss1 + 256)) ] || false
+  fi
 
   "$DC_PYTHON" - "$W/out.jsonl" "$W/logins" <<'PY'
 import collections, datetime, json, sys
