@@ -317,7 +317,7 @@ static int add_intent(struct state *s, const struct record *r)
     n += s->nintents;
     n->when = r->when;
     n->uidl = strndup(r->uidl, r->uidl_len);
-    n->note = strndup(r->name, r->name_len);
+    n->note = r->name ? strndup(r->name, r->name_len) : strdup(""); /* the parser gives one */
     if (!n->uidl || !n->note) {
         free(n->uidl);
         free(n->note);
