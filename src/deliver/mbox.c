@@ -313,20 +313,63 @@ static int dotlock_busy(struct mbox *mb, struct err *e)
     return -1;
 }
 
+/* The lock's content in a file of our own, FILE.lock.PID: fd, or -1. */
+static int dotlock_prepare(struct mbox *mb, char *tmp, size_t len)
+{
+    char host[MB_HOST_MAX], pid[MB_HOST_MAX + 32];
+    int fd, n;
+
+    host_name(host, sizeof host);
+    n = snprintf(pid, sizeof pid, "%ld %s\n", (long)getpid(), host);
+    if ((size_t)snprintf(tmp, len, "%s.%ld", mb->lockpath, (long)getpid()) >= len) return -1;
+    unlink(tmp); /* an earlier process of this pid left it: nobody else writes this name */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) return -1;
+    if (fdio_write_full(fd, pid, (size_t)n) < 0) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    return fd;
+}
+
+/* The lock file appears whole: its content is written first, then linked
+ * to FILE.lock (so a kill at any moment never leaves an empty lock that
+ * nobody can tell is dead). Where hard links cannot be made, FILE.lock is
+ * created and written in place. 1 = taken, 0 = held by another, -1 = error. */
+static int dotlock_try(struct mbox *mb, struct err *e)
+{
+    char tmp[sizeof mb->lockpath + 24];
+    int fd = dotlock_prepare(mb, tmp, sizeof tmp), saved;
+
+    if (fd >= 0) {
+        int rc = link(tmp, mb->lockpath);
+        saved = errno;
+        unlink(tmp);
+        if (rc == 0) {
+            mb->lockfd = fd;
+            mb->touched = time(NULL);
+            return 1;
+        }
+        close(fd);
+        if (saved == EEXIST || saved == EINTR) return 0;
+    }
+    fd = open(mb->lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd >= 0) return dotlock_made(mb, fd, e) == 0 ? 1 : -1;
+    if (errno == EEXIST || errno == EINTR) return 0;
+    mb_io_fail(e, mb, "create the lock file for", errno);
+    err_hint(e,
+             "dot-locking needs write access to the directory of %s; fix that, or "
+             "set mbox_locking fcntl",
+             mb->path);
+    return -1;
+}
+
 static int dotlock_take(struct mbox *mb, long long deadline, struct err *e)
 {
     for (unsigned tries = 0;; tries++) {
-        int fd = open(mb->lockpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd >= 0) return dotlock_made(mb, fd, e);
-        if (errno == EINTR) continue;
-        if (errno != EEXIST) {
-            mb_io_fail(e, mb, "create the lock file for", errno);
-            err_hint(e,
-                     "dot-locking needs write access to the directory of %s; fix that, or "
-                     "set mbox_locking fcntl",
-                     mb->path);
-            return -1;
-        }
+        int rc = dotlock_try(mb, e);
+        if (rc != 0) return rc > 0 ? 0 : -1;
         if (break_stale(mb)) continue;
         if (monotime_ms() >= deadline) return dotlock_busy(mb, e);
         lock_pause(tries, deadline);
