@@ -1028,6 +1028,38 @@ static void describe_str(const char *v, char *val, size_t len)
         snprintf(val, len, strpbrk(v, " \t\"#") ? "\"%s\"" : "%s", v);
 }
 
+/* A count, a time or a port; 0 is "(none)". */
+static void describe_count(unsigned long v, char *val, size_t len)
+{
+    if (!v)
+        snprintf(val, len, "(none)");
+    else
+        snprintf(val, len, "%lu", v);
+}
+
+static void describe_delivery(const struct delivery_setting *d, char *val, size_t len)
+{
+    char arg[CONF_LINE_MAX];
+
+    describe_str(d->arg, arg, sizeof arg);
+    snprintf(val, len, "%s %s",
+             d->kind > DELIVERY_NONE && d->kind <= DELIVERY_SMTP ? delivery_names[d->kind]
+                                                                 : "(none)",
+             d->arg ? arg : "");
+}
+
+static void describe_rejected(const struct rejected_setting *r, char *val, size_t len)
+{
+    char dir[CONF_LINE_MAX];
+
+    describe_str(r->dir, dir, sizeof dir);
+    snprintf(val, len, "%s%s%s",
+             r->mode == REJECTED_QUARANTINE ? "quarantine"
+             : r->mode == REJECTED_DELETE   ? "delete"
+                                            : "keep",
+             r->dir ? " " : "", r->dir ? dir : "");
+}
+
 int conf_describe(const struct account *a, size_t i, const char **name, char *val, size_t len,
                   int *origin)
 {
@@ -1065,17 +1097,12 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
     case V_PORT:
         if (!strcmp(k->name, "port"))
             snprintf(val, len, "%u", conf_port(a));
-        else if (!*(const unsigned long *)slot)
-            snprintf(val, len, "(none)");
         else
-            snprintf(val, len, "%lu", *(const unsigned long *)slot);
+            describe_count(*(const unsigned long *)slot, val, len);
         break;
     case V_SECONDS:
     case V_COUNT:
-        if (!*(const unsigned long *)slot)
-            snprintf(val, len, "(none)");
-        else
-            snprintf(val, len, "%lu", *(const unsigned long *)slot);
+        describe_count(*(const unsigned long *)slot, val, len);
         break;
     case V_SIZE:
         if (!*(const uint64_t *)slot)
@@ -1097,27 +1124,12 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
     case V_TLSVER:
         snprintf(val, len, "%s", *(const int *)slot == 13 ? "1.3" : "1.2");
         break;
-    case V_DELIVERY: {
-        const struct delivery_setting *d = slot;
-        char arg[CONF_LINE_MAX];
-        describe_str(d->arg, arg, sizeof arg);
-        snprintf(val, len, "%s %s",
-                 d->kind > DELIVERY_NONE && d->kind <= DELIVERY_SMTP ? delivery_names[d->kind]
-                                                                     : "(none)",
-                 d->arg ? arg : "");
+    case V_DELIVERY:
+        describe_delivery(slot, val, len);
         break;
-    }
-    case V_REJECTED: {
-        const struct rejected_setting *r = slot;
-        char dir[CONF_LINE_MAX];
-        describe_str(r->dir, dir, sizeof dir);
-        snprintf(val, len, "%s%s%s",
-                 r->mode == REJECTED_QUARANTINE ? "quarantine"
-                 : r->mode == REJECTED_DELETE   ? "delete"
-                                                : "keep",
-                 r->dir ? " " : "", r->dir ? dir : "");
+    case V_REJECTED:
+        describe_rejected(slot, val, len);
         break;
-    }
     }
     return 0;
 }
