@@ -114,9 +114,11 @@ TEST(fmrc_pop3s_keep_fetchall)
     CHECK(a->tls == TLS_IMPLICIT && a->tls_verify == 1);
     CHECK(conf_port(a) == 995);
     CHECK(a->keep.mode == KEEP_ON && a->fetch_all == 1);
-    CHECK(a->delivery.kind == DELIVERY_MDA);
-    CHECK_STR(a->delivery.arg, "/usr/sbin/sendmail -i -- alice");
-    CHECK(has_comment(out, "SMTP to port 25 on localhost"));
+    /* no smtphost, lmtp or mda: fetchmail's default, SMTP to the local MTA */
+    CHECK(a->delivery.kind == DELIVERY_SMTP);
+    CHECK_STR(a->delivery.arg, "localhost:25");
+    CHECK_STR(a->recipients, "alice");
+    CHECK(has_comment(out, "fetchmail's default delivery, SMTP to port 25 on localhost"));
     CHECK(has_comment(out, "passwordeval"));
     CHECK(has_comment(out, "chmod 600"));
     CHECK(has_comment(out, "--import-seen fetchmail:"));
@@ -402,13 +404,14 @@ TEST(fmrc_remote_and_local_names)
 
     CHECK(out && cfg.naccounts == 5);
     CHECK_STR(cfg.accounts[0].user, "eric");
-    CHECK_STR(cfg.accounts[0].delivery.arg, "/usr/sbin/sendmail -i -- esr");
+    CHECK_STR(cfg.accounts[0].delivery.arg, "localhost:25");
+    CHECK_STR(cfg.accounts[0].recipients, "esr");
     CHECK_STR(cfg.accounts[1].user, "carl"); /* fetchmail: the first local name */
     CHECK_STR(cfg.accounts[2].user, "dana");
     CHECK_STR(cfg.accounts[3].user, "tester"); /* the login name */
     CHECK(has_comment(out, "logs in with your login name"));
     CHECK_STR(cfg.accounts[4].user, "eve");
-    CHECK_STR(cfg.accounts[4].delivery.arg, "/usr/sbin/sendmail -i -- Eve");
+    CHECK_STR(cfg.accounts[4].recipients, "Eve");
     fetchmailrc_free(out);
     conf_free(&cfg);
 }
@@ -729,7 +732,7 @@ TEST(fmrc_lexer_states)
     CHECK_STR(cfg.accounts[0].password, "poll");
     CHECK(cfg.accounts[0].keep.mode == KEEP_OFF);
     CHECK(cfg.accounts[0].tls == TLS_STARTTLS); /* `ssl` was a local name */
-    CHECK_STR(cfg.accounts[0].delivery.arg, "/usr/sbin/sendmail -i -- ssl");
+    CHECK_STR(cfg.accounts[0].recipients, "ssl");
     CHECK_STR(cfg.accounts[1].user, "\"abc\"def");
     CHECK_STR(cfg.accounts[2].user, "12345");
     CHECK_STR(cfg.accounts[2].password, "007");
@@ -978,7 +981,8 @@ TEST(fmrc_file_gmail_pop3s)
     CHECK_STR(a->user, "alice.example@gmail.com");
     CHECK_STR(a->password, "abcd efgh ijkl mnop");
     CHECK(a->tls == TLS_IMPLICIT && a->tls_verify && a->port == 995 && a->keep.mode == KEEP_ON);
-    CHECK_STR(a->delivery.arg, "/usr/sbin/sendmail -i -- alice");
+    CHECK_STR(a->delivery.arg, "localhost:25");
+    CHECK_STR(a->recipients, "alice");
     CHECK(has_comment(out, "`daemon 600`: not carried: run popfetch --daemon"));
     CHECK(has_comment(out, "`postmaster alice`: not carried"));
     fetchmailrc_free(out);
