@@ -646,18 +646,11 @@ static int send_body(struct esmtp *s, esmtp_read_fn rd, void *rctx, struct err *
     return wr(s, ".\r\n", 3, e) < 0 || flush(s, e) < 0 ? -1 : 0;
 }
 
-static int xforward(struct esmtp *s, const struct esmtp_envelope *env, struct err *e)
-{
-    struct esmtp_reply r;
-
-    if (!env->xf || !(s->ext & ESMTP_XFORWARD)) return 0;
-    if (cmd(s, e, "XFORWARD %s", env->xf) < 0 || flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0)
-        return -1;
-    return r.code == 250 ? 0 : refused(s, "XFORWARD", &r, e);
-}
-
-/* RSET (on a used connection), XFORWARD, MAIL, and with PIPELINING the
- * RCPTs and DATA too; then the replies to RSET and MAIL. */
+/* RSET (on a used connection), XFORWARD (when offered and there is an
+ * origin to name), MAIL, and with PIPELINING the RCPTs and DATA too, all
+ * in one write (RFC 2920 lets XFORWARD and RSET go in a group, as
+ * Postfix's own client sends them); without it each waits for its reply.
+ * Then the replies to RSET, XFORWARD and MAIL. */
 static int start(struct esmtp *s, const struct esmtp_envelope *env, struct esmtp_result *res,
                  int pipe, struct err *e)
 {
@@ -665,16 +658,23 @@ static int start(struct esmtp *s, const struct esmtp_envelope *env, struct esmtp
     struct esmtp_reply r = {0};
 
     s->used = 1;
-    if (rset && cmd(s, e, "RSET") < 0) return -1;
-    if (rset && (!pipe || xf) &&
-        (flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0 || r.code != 250))
-        return r.code && r.code != 250 ? refused(s, "RSET", &r, e) : -1;
-    if (xforward(s, env, e) < 0 || mail_cmd(s, env, e) < 0) return -1;
+    if (rset &&
+        (cmd(s, e, "RSET") < 0 || (!pipe && (flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0))))
+        return -1;
+    if (rset && !pipe && r.code != 250) return refused(s, "RSET", &r, e);
+    if (xf && (cmd(s, e, "XFORWARD %s", env->xf) < 0 ||
+               (!pipe && (flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0))))
+        return -1;
+    if (xf && !pipe && r.code != 250) return refused(s, "XFORWARD", &r, e);
+    if (mail_cmd(s, env, e) < 0) return -1;
     for (size_t i = 0; i < env->nrcpt && pipe; i++)
         if (cmd(s, e, "RCPT TO:<%s>", env->rcpt[i]) < 0) return -1;
     if ((pipe && cmd(s, e, "DATA") < 0) || flush(s, e) < 0) return -1;
-    if (rset && pipe && !xf &&
+    if (rset && pipe &&
         (read_reply(s, &r, NULL, e) < 0 || (r.code != 250 && refused(s, "RSET", &r, e) < 0)))
+        return -1;
+    if (xf && pipe &&
+        (read_reply(s, &r, NULL, e) < 0 || (r.code != 250 && refused(s, "XFORWARD", &r, e) < 0)))
         return -1;
     return read_reply(s, &res->mail, NULL, e);
 }

@@ -3,7 +3,8 @@
  * connection, for the forwarding sink (forward.c): connect (a Unix socket
  * or TCP), the greeting, LHLO/EHLO and the extensions it lists, then one
  * mail transaction at a time (RSET between them on a reused connection),
- * MAIL/RCPT/DATA pipelined (RFC 2920) when the server offers PIPELINING,
+ * RSET/XFORWARD/MAIL/RCPT/DATA pipelined (RFC 2920: one write, one round
+ * trip) when the server offers PIPELINING,
  * the message dot-stuffed with CRLF line ends, and the replies: one after
  * DATA for SMTP, one per accepted recipient for LMTP.
  *

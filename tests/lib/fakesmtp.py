@@ -19,7 +19,7 @@ Serves one connection after another until killed. The script holds lines
                        every transaction). KEY is mail, rcpt, rcpt:ADDRESS,
                        data, end, end:ADDRESS (LMTP: the reply for that
                        recipient after the message), rset, auth (the
-                       reply to an AUTH line; default 235).
+                       reply to an AUTH line; default 235), xforward.
   REPLY `drop` closes the connection instead of answering; `end` taking
   `drop-mid` closes it after the first line of the message.
 
@@ -38,7 +38,8 @@ import socket
 import sys
 
 DEFAULTS = {"mail": "250 2.1.0 ok", "rcpt": "250 2.1.5 ok", "data": "354 go ahead",
-            "end": "250 2.0.0 ok", "rset": "250 2.0.0 ok", "auth": "235 2.7.0 ok"}
+            "end": "250 2.0.0 ok", "rset": "250 2.0.0 ok", "auth": "235 2.7.0 ok",
+            "xforward": "250 2.0.0 ok"}
 
 
 class Script:
@@ -161,6 +162,8 @@ class Server:
             elif verb == "QUIT":
                 c.send("221 2.0.0 bye")
                 return
+            elif verb == "XFORWARD":
+                self.answer(c, self.script.reply("xforward", self.ntrans))
             elif verb == "AUTH":
                 self.answer(c, self.script.reply("auth", self.ntrans))
             elif verb == "NOOP":
