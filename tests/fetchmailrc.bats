@@ -183,8 +183,8 @@ RC
   [ "$(dovecot_count alice)" -eq 0 ]
 }
 
-@test "a poll block without smtphost, lmtp or mda: fetchmail's default, SMTP to localhost:25, with smtpaddress's domain" {
-  printf 'poll pop.example.org proto pop3 user u password p is alice here\npoll other.example.org user v password q is bob here smtpaddress example.net\n' >"$W/fm.rc"
+@test "a poll block without smtphost, lmtp or mda: fetchmail's default, SMTP to localhost:25, with smtpaddress's domain; esmtpname/esmtppassword become smtp_user/smtp_password" {
+  printf 'poll pop.example.org proto pop3 user u password p is alice here\npoll other.example.org user v password q is bob here smtpaddress example.net\npoll third.example.org esmtpname relayuser esmtppassword relaypw user w password r is carl here smtphost relay.example/587\n' >"$W/fm.rc"
   chmod 600 "$W/fm.rc"
   convert "$W/fm.rc" "$W/fm.conf"
   [ "$status" -eq 0 ] || { echo "$CONVERT_ERR"; false; }
@@ -192,6 +192,10 @@ RC
   grep -qx 'recipient alice' "$W/fm.conf"
   grep -qx 'recipient bob@example.net' "$W/fm.conf"
   [ "$(grep -c 'sendmail' "$W/fm.conf")" -eq 0 ]
+  # esmtpname/esmtppassword: SMTP AUTH to the relay
+  grep -qx 'delivery smtp relay.example:587' "$W/fm.conf"
+  grep -qx 'smtp_user relayuser' "$W/fm.conf"
+  grep -qx 'smtp_password relaypw' "$W/fm.conf"
   run "$POPFETCH" -f "$W/fm.conf" --dump-config
   [ "$status" -eq 0 ] || { echo "$output"; false; }
 }

@@ -211,6 +211,8 @@ static void merge_entry(struct fm_entry *m, const struct fm_entry *d)
 {
     MERGE_S(via);
     MERGE_S(service);
+    MERGE_S(esmtpname);
+    MERGE_S(esmtppassword);
     MERGE_N(timeout);
     if (!m->proto) {
         m->proto = d->proto;
@@ -807,6 +809,30 @@ static int forward_target(const struct acct *a, char *dst, size_t max)
     return esmtp_init(&probe, a->u.lmtp, dst, NULL, 1000, &e);
 }
 
+/* esmtpname and esmtppassword: SMTP AUTH to the relay, as smtp_user and
+ * smtp_password. */
+static void put_smtp_auth(struct fm_out *o, const struct acct *a)
+{
+    const char *n = a->s.esmtpname, *p = a->s.esmtppassword;
+
+    if (!n && !p) return;
+    if (a->u.lmtp) {
+        comment(o, "`esmtpname`/`esmtppassword`: not carried: popfetch logs in to an SMTP relay "
+                   "only, not over LMTP.");
+        return;
+    }
+    if (!n || !p || !*n || !*p || !value_ok(n, FM_VALUE_MAX) || !value_ok(p, FM_VALUE_MAX)) {
+        comment(o, "`esmtpname`/`esmtppassword`: not carried: popfetch needs both, each without "
+                   "line breaks (or set smtp_user and smtp_passwordeval).");
+        return;
+    }
+    comment(o, "fetchmail's esmtpname/esmtppassword: SMTP AUTH to the relay. popfetch sends the "
+               "password only over TLS or to this machine (127.0.0.1, ::1): for a relay "
+               "elsewhere, add smtp_tls starttls (or implicit).");
+    put_kv(o, "smtp_user", n);
+    put_kv(o, "smtp_password", p);
+}
+
 /* smtphost/lmtp as delivery lmtp|smtp and recipient. Returns 1 if
  * written, 0 if not carried (a comment says why). */
 static int put_forward(struct fm_out *o, const struct acct *a)
@@ -856,6 +882,7 @@ static int put_forward(struct fm_out *o, const struct acct *a)
         put_value(o, rcpt);
         fmrc_out_str(o, "\n");
     }
+    put_smtp_auth(o, a);
     return 1;
 }
 
@@ -884,6 +911,9 @@ static void put_delivery(struct fm_out *o, const struct acct *a)
                    "mailbox's recipients come from each message, which popfetch does not do.");
     comment(o, "Handing each message to the local MTA comes closest (below); or deliver "
                "straight into a Maildir with: delivery maildir ~/Maildir");
+    if (a->s.esmtpname || a->s.esmtppassword)
+        comment(o, "`esmtpname`/`esmtppassword`: not carried: this account's mail goes to the "
+                   "local MTA's sendmail, not over SMTP.");
     snprintf(cmd, sizeof cmd, "/usr/sbin/sendmail -i -- %s", local);
     put_mda_line(o, cmd);
 }

@@ -392,6 +392,28 @@ TEST(fmrc_forwarding)
     conf_free(&cfg);
 }
 
+/* esmtpname and esmtppassword: SMTP AUTH to the relay (smtp_user,
+ * smtp_password), from the defaults too; not over LMTP. */
+TEST(fmrc_esmtp_auth)
+{
+    struct config cfg;
+    char *out = conv_load("defaults esmtpname relayuser esmtppassword 'relay pw'\n"
+                          "poll a user u is alice here smtphost relay.example/587\n"
+                          "poll b user v is bob here lmtp smtphost /run/lmtp\n",
+                          &cfg);
+
+    CHECK(out && cfg.naccounts == 2);
+    CHECK(cfg.accounts[0].delivery.kind == DELIVERY_SMTP);
+    CHECK_STR(cfg.accounts[0].delivery.arg, "relay.example:587");
+    CHECK_STR(cfg.accounts[0].smtp_user, "relayuser");
+    CHECK_STR(cfg.accounts[0].smtp_password, "relay pw");
+    CHECK(has_comment(out, "add smtp_tls starttls"));
+    CHECK(cfg.accounts[1].delivery.kind == DELIVERY_LMTP && !cfg.accounts[1].smtp_user);
+    CHECK(has_comment(out, "not carried: popfetch logs in to an SMTP relay only"));
+    fetchmailrc_free(out);
+    conf_free(&cfg);
+}
+
 TEST(fmrc_remote_and_local_names)
 {
     struct config cfg;
@@ -637,9 +659,10 @@ TEST(fmrc_not_carried_comments)
         fetchmailrc_free(out);
         conf_free(&cfg);
     }
-    /* an SMTP password is not repeated in the comment */
+    /* an SMTP password alone is not carried, nor repeated in the comment */
     CHECK((out = conv("poll h esmtppassword smtp-secret user u\n")));
-    CHECK(has_comment(out, "`esmtppassword ...`") && !strstr(out, "smtp-secret"));
+    CHECK(has_comment(out, "`esmtpname`/`esmtppassword`: not carried") &&
+          !strstr(out, "smtp-secret"));
     fetchmailrc_free(out);
 }
 
