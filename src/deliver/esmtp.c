@@ -362,7 +362,7 @@ int esmtp_loopback(const struct sockaddr *sa)
  * connection), without it only to this machine. */
 static int secret_ok(const struct esmtp *s)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
 
     if (s->c.ssl || s->is_unix) return 1;
