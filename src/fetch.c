@@ -410,6 +410,19 @@ static int intend(void *ctx, const char *note, struct err *e)
     return state_intend(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), note, e);
 }
 
+/* The sink delivered the message being received to one of its
+ * recipients, not to all: a recipient record goes into the journal now
+ * (deliver.h). */
+static int got(void *ctx, const char *rcpt, struct err *e)
+{
+    struct fetcher *f = ctx;
+    const struct listing *ls = f->j.ls;
+    const char *uidl = listing_uidl_of(ls, f->cur_i);
+
+    if (!uidl) return 0;
+    return state_got(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), rcpt, e);
+}
+
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
  * 0 = failed but the session goes on, -1 = the session cannot go on. */
 static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MAX])
@@ -598,9 +611,15 @@ int fetch_messages(const struct fetch_job *job, struct fetch_result *res, struct
         job->sink->intend = intend;
         job->sink->intend_ctx = f;
     }
+    if (job->sink->ops->recover_recipient) {
+        job->sink->got = got;
+        job->sink->got_ctx = f;
+    }
     rc = run(f);
     job->sink->intend = NULL;
     job->sink->intend_ctx = NULL;
+    job->sink->got = NULL;
+    job->sink->got_ctx = NULL;
     free(f);
     return rc;
 }

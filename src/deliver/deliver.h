@@ -27,6 +27,17 @@
  * been removed; it will be fetched again), -1 = error. A sink without
  * recover_intent (NULL) writes no intents.
  *
+ * A sink that hands a message to several recipients (LMTP/SMTP) and may
+ * see some accept it and others not calls deliver_got() in end() for each
+ * recipient that has it, when the message as a whole is not delivered: the
+ * fetch engine writes a recipient record for the message's UIDL at once
+ * (state.h). At the next start each such record whose message is still
+ * not delivered is handed to the sink's recover_recipient before anything
+ * is fetched: 1 = every recipient the sink delivers to now has it (it is
+ * recorded as delivered), 0 = not yet (the sink remembers and leaves those
+ * recipients out when the message comes again), -1 = error. A sink without
+ * recover_recipient (NULL) writes no recipient records.
+ *
  * src/deliver/ holds the sinks: this file (the interface; deliver.c picks
  * the sink an account names and holds the shared defaults), maildir.c,
  * mbox.c, mda.c, forward.c (LMTP and SMTP, over esmtp.c), and their helpers
@@ -63,6 +74,7 @@ struct sink_ops {
     int (*publish_sync)(struct sink *s, struct err *e);
     int (*recover)(struct sink *s, char *const *names, size_t n, struct err *e);
     int (*recover_intent)(struct sink *s, const char *uidl, const char *note, struct err *e);
+    int (*recover_recipient)(struct sink *s, const char *uidl, const char *rcpt, struct err *e);
     /* Drop an ended message that will not be published (it could not be
      * recorded: the next run fetches it again). NULL: nothing to drop. */
     void (*discard)(struct sink *s, const char *name);
@@ -77,11 +89,18 @@ struct sink {
      * intent for the message being delivered */
     int (*intend)(void *ctx, const char *note, struct err *e);
     void *intend_ctx;
+    /* set likewise: records that the message being delivered reached rcpt */
+    int (*got)(void *ctx, const char *rcpt, struct err *e);
+    void *got_ctx;
 };
 
 /* Record an intent for the message being delivered (see above); nothing
  * when no one listens. */
 int deliver_intend(struct sink *s, const char *note, struct err *e);
+
+/* Record that the message being delivered reached recipient rcpt (a
+ * printable word without '/'; see above); nothing when no one listens. */
+int deliver_got(struct sink *s, const char *rcpt, struct err *e);
 
 /* sync, publish, publish_sync (deliver_final_sync too) and recover for a
  * sink whose end() is final: nothing to do, success. */

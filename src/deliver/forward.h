@@ -17,9 +17,13 @@
  *
  * The outcome, per message (end() is final: one_at_a_time):
  *  - every recipient accepted: delivered.
- *  - some accepted, others refused: delivered (so that no one gets it
- *    twice); each refused recipient is reported through opts.warn. (Who got
- *    it is not yet remembered across runs: see the man page.)
+ *  - some accepted, others refused: each recipient that has it is recorded
+ *    at once (deliver_got: a recipient record in the journal, state.h), and
+ *    the outcome is that of the refused ones below (the first named in the
+ *    error, the others through opts.warn); the next run, told who has it by
+ *    recover_recipient at its start, sends the message only to the others
+ *    (and one that every recipient has counts as delivered). Without a
+ *    UIDL there is nothing to remember: delivered, each refusal warned.
  *  - none accepted, a temporary refusal (4xx) or a lost connection among
  *    the reasons: not delivered, it stays on the server for the next run.
  *    After FORWARD_TEMP_MAX such failures in a row the server is not asked

@@ -294,6 +294,47 @@ TEST(state_written_records_and_intents)
     state_close(s);
 }
 
+/* Recipient records (R): written at once, kept apart (nothing "seen"),
+ * read back in order, carried into the new journal by a compaction while
+ * their message is not delivered, dropped once it is. */
+TEST(state_recipient_records_outlive_a_compaction_until_delivered)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+    const struct state_intent *r;
+    size_t n;
+
+    CHECK(state_open(&s, dir, "r", &e) == 0);
+    CHECK(state_got(s, "uid-1", 5, 100, "bob@example.org", &e) == 0);
+    CHECK(state_got(s, "uid-2", 5, 110, "carol", &e) == 0);
+    CHECK(state_got(s, "uid-2", 5, 120, "x%2Fy", &e) == 0);
+    CHECK(state_got(s, "bad", 3, 120, "x/y", &e) < 0);
+    state_close(s); /* no commit: written at once */
+
+    CHECK(state_open(&s, dir, "r", &e) == 0);
+    CHECK(state_lookup(s, "uid-1", 5) == NULL && state_lookup(s, "uid-2", 5) == NULL);
+    CHECK(state_dropped(s) == 0);
+    r = state_recipients(s, &n);
+    CHECK(n == 3);
+    CHECK_STR(r[0].uidl, "uid-1");
+    CHECK_STR(r[0].note, "bob@example.org");
+    CHECK(r[0].when == 100);
+    CHECK_STR(r[2].note, "x%2Fy");
+    CHECK(state_add(s, "uid-2", 5, STATE_DELIVERED, 130, NULL, &e) == 0);
+    CHECK(state_compact(s, 0, &e) == 0);
+    CHECK(lines_in(dir, "r.journal") == 2); /* the header and uid-1's record */
+    state_close(s);
+
+    CHECK(state_open(&s, dir, "r", &e) == 0);
+    r = state_recipients(s, &n);
+    CHECK(n == 1);
+    CHECK_STR(r[0].uidl, "uid-1");
+    CHECK_STR(r[0].note, "bob@example.org");
+    CHECK(state_lookup(s, "uid-2", 5) != NULL);
+    state_close(s);
+}
+
 TEST(state_uncommitted_records_are_not_remembered)
 {
     const char *dir = unit_tmpdir();
