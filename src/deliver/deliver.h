@@ -56,6 +56,15 @@
 
 #define DELIVER_NAME_MAX 256
 
+/* end() may fail with DELIVER_STOP instead of -1: the message failed (e
+ * says why) and the sink asks that no more messages be given to it in
+ * this run (the server behind it is busy or rate-limiting: do not hammer
+ * it). The fetch engine then sends no more RETRs, reads and drops the
+ * answers to those already sent, keeps (and deletes) what is durable, and
+ * the run ends with QUIT as usual; the messages not tried stay on the
+ * server and count as not delivered. */
+#define DELIVER_STOP (-2)
+
 struct deliver_msg {
     unsigned long num; /* message number on the server */
     const char *uidl;  /* may be NULL when the server has no UIDL */

@@ -407,14 +407,15 @@ static int rejected(struct fwd *f, struct err *e)
 static int fw_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct fwd *f = k->impl;
+    size_t n;
     int rc;
 
     name[0] = '\0';
-    if (f->temp_in_row >= FORWARD_TEMP_MAX) {
+    if (f->temp_in_row >= FORWARD_TEMP_MAX) { /* an engine that did not pause */
         *e = f->last_temp;
         err_prefix(e, "not tried after %d temporary failures in a row", f->temp_in_row);
         fw_abort(k);
-        return -1;
+        return DELIVER_STOP;
     }
     /* every recipient got it in earlier runs (the recipients changed) */
     rc = f->nact ? deliver(f, k, e) : 0;
@@ -423,13 +424,17 @@ static int fw_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
     if (rc == 0) FAULT_POINT("after-forward", ++f->accepted);
     if (rc == -2) rc = rejected(f, e) == 0 ? 0 : -2;
     fw_abort(k);
-    if (rc == -1) {
-        f->temp_in_row++;
-        f->last_temp = *e;
-    } else {
+    if (rc != -1) {
         f->temp_in_row = 0;
+        return rc < 0 ? -1 : 0;
     }
-    return rc < 0 ? -1 : 0;
+    f->last_temp = *e;
+    if (++f->temp_in_row < FORWARD_TEMP_MAX) return -1;
+    n = strlen(e->msg);
+    snprintf(e->msg + n, sizeof e->msg - n,
+             "; %d temporary failures in a row: the %s server is not asked again in this run",
+             f->temp_in_row, f->s.lmtp ? "LMTP" : "SMTP");
+    return DELIVER_STOP;
 }
 
 /* A recipient record from an earlier run: 1 when every recipient now has

@@ -166,6 +166,7 @@ struct rec {
     unsigned long failed[MAXMSG + 1]; /* what the observer was told was not delivered */
     size_t nfailed;
     int final;                          /* plays a sink whose end() is final (no names recorded) */
+    unsigned long stop_at;              /* end() of this message asks for a pause (DELIVER_STOP) */
     int in_journal_at_next[MAXMSG + 1]; /* its record was in the journal when the next began */
 };
 
@@ -214,7 +215,10 @@ static int rec_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct rec *r = rec_of(k);
 
-    (void)e;
+    if (r->cur == r->stop_at) {
+        err_set(e, ERR_DELIVERY, "busy");
+        return DELIVER_STOP;
+    }
     snprintf(name, DELIVER_NAME_MAX, "m%lu", r->cur);
     r->pending[r->npending++] = r->cur;
     return 0;
@@ -582,6 +586,29 @@ TEST(fetch_sink_whose_end_is_final_records_each_message_at_once)
     CHECK(r.rec.ngroups == 1);
     CHECK(r.rec.group[0][0] == 1 && r.rec.group[0][2] == 3 && r.rec.group[0][3] == 0);
     CHECK(deles_after_durable(&r));
+    state_close(r.st);
+}
+
+/* A sink that asks for a pause (DELIVER_STOP) at message 2: the RETR
+ * already in flight (3) is read and dropped, no RETR goes out after it,
+ * what was delivered is made durable and deleted, QUIT ends the run, and
+ * the rest count as not delivered. */
+TEST(fetch_sink_asking_for_a_pause_gets_no_more_messages)
+{
+    static struct rig r;
+    char cmds[GOTMAX];
+
+    rig_init(&r, 6, 200);
+    r.rules.window = 2;
+    r.rec.stop_at = 2;
+    rig_run(&r);
+    CHECK(r.rc == 0 && r.res.quit_sent);
+    CHECK(r.res.fetched == 1 && r.res.deleted == 1 && r.res.failed == 5);
+    CHECK(r.rec.nfailed == 1 && r.rec.failed[0] == 2);
+    CHECK(r.rec.begin_out[3] == 0 && !recorded(&r, 3) && !recorded(&r, 2) && recorded(&r, 1));
+    CHECK_STR(fetch_cmds(&r, cmds, sizeof cmds), "RETR 1\nRETR 2\nRETR 3\nDELE 1\nQUIT\n");
+    CHECK(r.rec.journaled[1] && r.rec.durable_out[1] &&
+          (uint64_t)offset_of_n(&r.srv, "DELE", 1) >= r.rec.durable_out[1]);
     state_close(r.st);
 }
 
