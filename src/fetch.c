@@ -404,7 +404,12 @@ static int record_now(struct fetcher *f, unsigned long i)
 }
 
 /* The sink is about to make the message being received final: its
- * intent goes into the journal first (deliver.h). */
+ * intent goes into the journal first (deliver.h), durably. A power cut
+ * after the sink's own fsync must find the intent on disk: without it the
+ * message would be in the sink, recorded nowhere, and delivered again.
+ * So the open group is committed first (its records are the only ones not
+ * yet fsynced; its DELEs may then go out), then the intent is written and
+ * fsynced alone: one journal fsync per message, beside the sink's own. */
 static int intend(void *ctx, const char *note, struct err *e)
 {
     struct fetcher *f = ctx;
@@ -412,7 +417,15 @@ static int intend(void *ctx, const char *note, struct err *e)
     const char *uidl = listing_uidl_of(ls, f->cur_i);
 
     if (!uidl) return 0;
-    return state_intend(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), note, e);
+    if (f->ng && commit_group(f, 1) < 0) {
+        f->late_failed = 1; /* the run ends with that error (receive) */
+        *e = *f->e;
+        return -1;
+    }
+    if (state_intend(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), note, e) < 0)
+        return -1;
+    FAULT_POINT("after-intent", f->cur_num);
+    return state_commit(f->j.st, e) < 0 ? -1 : 0;
 }
 
 /* The sink delivered the message being received to one of its
@@ -481,6 +494,7 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
         return 0;
     }
     if ((rc = k->ops->end(k, name, &werr)) < 0) {
+        if (f->late_failed) return -1; /* the group before it could not be committed */
         delivery_failed(f, m.num, &werr);
         if (rc == DELIVER_STOP) stop_asking(f);
         return 0;

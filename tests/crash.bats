@@ -137,6 +137,9 @@ crash_round_mbox() {
     done
   done
   crash_round_mbox mid-message 4
+  # after-intent: the intent written and fsynced, nothing appended yet
+  crash_round_mbox after-intent 1
+  crash_round_mbox after-intent 4
   crash_round_mbox after-record 1
   crash_round_mbox after-journal 6
   crash_round_mbox after-dele 3

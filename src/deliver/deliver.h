@@ -20,7 +20,9 @@
  * end, just before it makes the message final, it calls deliver_intend()
  * with a note of its own (a printable word without '/'; mbox: where the
  * message will be and how long), which the fetch engine writes into the
- * journal as an intent for that message's UIDL. At the next start, an
+ * journal as an intent for that message's UIDL and fsyncs before
+ * deliver_intend returns (committing the open group first), so that even
+ * a power cut right after the sink's own fsync leaves the intent on disk. At the next start, an
  * intent not followed by the message's record is handed to the sink's
  * recover_intent: 1 = the message is there (it is recorded as delivered,
  * never delivered again), 0 = it is not (whatever part of it was left has

@@ -49,10 +49,40 @@ static int exists(const char *dir, const char *name)
  * that a test can make the next fsyncs of directories fail with EIO. */
 static int dir_fsync_failures, dir_fsyncs;
 
+/* What each regular file held when it was last fsynced (by inode), for
+ * tests that ask what a power cut would keep (unit_synced_size, declared
+ * where it is used). */
+static struct {
+    ino_t ino;
+    off_t size;
+} synced[64];
+
+long long unit_synced_size(const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) < 0) return -1;
+    for (size_t i = 0; i < sizeof synced / sizeof synced[0]; i++)
+        if (synced[i].ino == st.st_ino) return (long long)synced[i].size;
+    return 0;
+}
+
+static void note_synced(const struct stat *st)
+{
+    size_t i, n = sizeof synced / sizeof synced[0];
+
+    for (i = 0; i < n && synced[i].ino && synced[i].ino != st->st_ino; i++) continue;
+    if (i == n) i = (size_t)st->st_ino % n; /* full: forget one */
+    synced[i].ino = st->st_ino;
+    synced[i].size = st->st_size;
+}
+
 int fsync(int fd)
 {
     struct stat st;
     int is_dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+
+    if (!is_dir && S_ISREG(st.st_mode)) note_synced(&st);
 
     if (is_dir && dir_fsync_failures > 0) {
         dir_fsync_failures--;
