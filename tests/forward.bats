@@ -277,6 +277,26 @@ PY
   [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 2 ]
 }
 
+@test "fake lmtp: on a retry to the recipients still without it, each refusal names its own recipient" {
+  dovecot_start
+  put_generated 1 2 names
+  fw_fake lmtp "ext PIPELINING" "end:carol#1 452 4.2.2 full" "end:dave#1 452 4.2.2 full" \
+    "end:carol#2 451 4.3.0 later" "end:dave#2 550 5.1.1 gone"
+  sed -i 's/^recipient .*/recipient bob carol dave/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  [[ $output == *"refused it for now (it is retried on the next run) for carol: 451 4.3.0 later"* ]] || {
+    echo "$output"; false; }
+  [[ $output == *"not delivered to dave (refused): 550 5.1.1 gone"* ]] || { echo "$output"; false; }
+  run grep '^RCPT' "$SMTP_DIR/env.2"
+  [ "$output" = "$(printf 'RCPT TO:<carol>\nRCPT TO:<dave>')" ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: RCPT TO:<bob>' "$SMTP_DIR/log")" -eq 1 ]
+}
+
 @test "fake lmtp: mixed replies survive a compaction of the seen-state: the one without it still gets it alone" {
   dovecot_start
   put_generated 1 2 packed

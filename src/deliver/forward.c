@@ -168,7 +168,7 @@ static void warn_refused(struct fwd *f, size_t i, const struct esmtp_reply *r, c
     char msg[ERR_MSG_MAX];
 
     if (!f->warn) return;
-    snprintf(msg, sizeof msg, "%s was not delivered to %s (%s): %s", why, f->rcpt[i],
+    snprintf(msg, sizeof msg, "%s was not delivered to %s (%s): %s", why, f->act[i],
              class_of(r->code) == 4 ? "a temporary refusal" : "refused", r->text);
     f->warn(f->warn_ctx, msg);
 }
