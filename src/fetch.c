@@ -496,6 +496,12 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     if ((rc = k->ops->end(k, name, &werr)) < 0) {
         if (f->late_failed) return -1; /* the group before it could not be committed */
         delivery_failed(f, m.num, &werr);
+        /* the sink's own login was refused (SMTP AUTH): nothing can be
+         * delivered, the run ends with that error */
+        if (werr.kind == ERR_AUTH) {
+            *f->e = werr;
+            return -1;
+        }
         if (rc == DELIVER_STOP) stop_asking(f);
         return 0;
     }

@@ -40,6 +40,12 @@
  * recipients out when the message comes again), -1 = error. A sink without
  * recover_recipient (NULL) writes no recipient records.
  *
+ * An end() that fails with ERR_AUTH says the sink's own login was refused
+ * (SMTP AUTH at a relay): nothing more can be delivered, and the fetch
+ * engine ends the run with that error (the message stays on the server).
+ * Any other failure of end() is that message's alone (DELIVER_STOP aside:
+ * the sink asks for a pause, below).
+ *
  * src/deliver/ holds the sinks: this file (the interface; deliver.c picks
  * the sink an account names and holds the shared defaults), maildir.c,
  * mbox.c, mda.c, forward.c (LMTP and SMTP, over esmtp.c), and their helpers
