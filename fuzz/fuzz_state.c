@@ -2,7 +2,7 @@
  * fuzz_state — the seen-state loader (src/state.h): state_open reading a
  * hostile main file ("popfetch-state 1" header, "S TIME UIDL" lines) and
  * journal ("popfetch-journal 1", "S TIME UIDL NAME", intents "I TIME UIDL
- * NOTE"), then a round trip:
+ * NOTE", recipient records "R TIME UIDL RCPT"), then a round trip:
  * state_add + state_commit (journal append), state_compact (rewrite of the
  * main file), state_open again.
  *
@@ -59,12 +59,10 @@ static int printable(const char *s, size_t n)
     return 1;
 }
 
-/* Intents (journal "I" lines): at most one per line, a printable UIDL, a
- * printable note without '/' (or none). */
-static void check_intents(const struct state *s, size_t lines)
+/* Intents (journal "I" lines) and recipient records ("R" lines): at most
+ * one per line, a printable UIDL, a printable note without '/' (or none). */
+static void check_aside(const struct state_intent *in, size_t n, size_t lines)
 {
-    size_t n;
-    const struct state_intent *in = state_intents(s, &n);
 
     FUZZ_CHECK(n <= lines);
     for (size_t i = 0; i < n; i++) {
@@ -73,6 +71,16 @@ static void check_intents(const struct state *s, size_t lines)
         FUZZ_CHECK(k <= 255 && printable(in[i].note, k) && !strchr(in[i].note, '/'));
         FUZZ_CHECK(in[i].when >= 0);
     }
+}
+
+static void check_intents(const struct state *s, size_t lines)
+{
+    size_t n, nr;
+    const struct state_intent *in = state_intents(s, &n);
+    const struct state_intent *r = state_recipients(s, &nr);
+
+    check_aside(in, n, lines);
+    check_aside(r, nr, lines);
 }
 
 static void check_loaded(const struct state *s, size_t lines)
@@ -118,7 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct state *s;
     struct err e;
     struct snap *snap = NULL;
-    size_t nf, lines = 0, nsnap, nnames;
+    size_t nf, lines = 0, nsnap, nnames, nrcpt, nin, nr;
+    const struct state_intent *r;
     int had = 0;
     char path[1024];
     const struct state_entry *added;
@@ -141,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_loaded(s, lines + 2);
 
     /* The round trip. */
+    state_recipients(s, &nrcpt);
     nsnap = state_count(s);
     if (nsnap && !(snap = calloc(nsnap, sizeof *snap))) abort();
     for (size_t i = 0; i < nsnap; i++) {
@@ -183,7 +193,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (snap[i].len == 14 && !memcmp(snap[i].uidl, "fuzz-added-", 11)) continue;
         FUZZ_CHECK(ent->status == snap[i].status && ent->first_seen == snap[i].when);
     }
-    check_loaded(s, 0);
+    /* a compaction keeps no intent, and carries over the recipient
+     * records of messages not delivered, and only those */
+    state_intents(s, &nin);
+    FUZZ_CHECK(nin == 0);
+    check_loaded(s, nrcpt);
+    r = state_recipients(s, &nr);
+    for (size_t i = 0; i < nr; i++) {
+        const struct state_entry *ent = state_lookup(s, r[i].uidl, strlen(r[i].uidl));
+        FUZZ_CHECK(!ent || ent->status != STATE_DELIVERED);
+    }
     state_close(s);
     free(snap);
     cleanup(dir);

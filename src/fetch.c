@@ -74,6 +74,8 @@ struct fetcher {
     uint64_t cur_bytes;      /* bytes of its body written so far */
     unsigned long recv_msgs; /* received whole this run, for the progress line */
     uint64_t recv_bytes;
+    int stopping;            /* the sink asked for no more messages (DELIVER_STOP) */
+    unsigned long not_tried; /* messages to fetch left untried because of it */
 };
 
 /* ---- sending ------------------------------------------------------------ */
@@ -155,7 +157,8 @@ static int needs_cmd(const struct fetcher *f, unsigned long i)
 }
 
 /* Queue the DELEs of durable messages, then RETRs (and DELEs of messages
- * deleted unread) up to the window. */
+ * deleted unread) up to the window; no more RETRs once the sink asked for
+ * a pause. */
 static int fill(struct fetcher *f)
 {
     const struct listing *ls = f->j.ls;
@@ -164,7 +167,9 @@ static int fill(struct fetcher *f)
         if (queue_dele(f, f->deletable[f->dpos++]) < 0) return -1;
     if (f->dpos == f->nd) f->dpos = f->nd = 0;
     while (f->retrs < f->window && f->n + 2 <= FETCH_QUEUE - FETCH_GROUP && may_send(f)) {
-        while (f->next < ls->count && !needs_cmd(f, f->next)) f->next++;
+        while (f->next < ls->count &&
+               (!needs_cmd(f, f->next) || (f->stopping && plan_fetches(ls->plan[f->next].action))))
+            f->next++;
         if (f->next >= ls->count) break;
         int rc = plan_fetches(ls->plan[f->next].action) ? queue_retr(f, f->next)
                                                         : queue_dele(f, f->next);
@@ -399,7 +404,12 @@ static int record_now(struct fetcher *f, unsigned long i)
 }
 
 /* The sink is about to make the message being received final: its
- * intent goes into the journal first (deliver.h). */
+ * intent goes into the journal first (deliver.h), durably. A power cut
+ * after the sink's own fsync must find the intent on disk: without it the
+ * message would be in the sink, recorded nowhere, and delivered again.
+ * So the open group is committed first (its records are the only ones not
+ * yet fsynced; its DELEs may then go out), then the intent is written and
+ * fsynced alone: one journal fsync per message, beside the sink's own. */
 static int intend(void *ctx, const char *note, struct err *e)
 {
     struct fetcher *f = ctx;
@@ -407,7 +417,38 @@ static int intend(void *ctx, const char *note, struct err *e)
     const char *uidl = listing_uidl_of(ls, f->cur_i);
 
     if (!uidl) return 0;
-    return state_intend(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), note, e);
+    if (f->ng && commit_group(f, 1) < 0) {
+        f->late_failed = 1; /* the run ends with that error (receive) */
+        *e = *f->e;
+        return -1;
+    }
+    if (state_intend(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), note, e) < 0)
+        return -1;
+    FAULT_POINT("after-intent", f->cur_num);
+    return state_commit(f->j.st, e) < 0 ? -1 : 0;
+}
+
+/* The sink delivered the message being received to one of its
+ * recipients, not to all: a recipient record goes into the journal now
+ * (deliver.h). */
+static int got(void *ctx, const char *rcpt, struct err *e)
+{
+    struct fetcher *f = ctx;
+    const struct listing *ls = f->j.ls;
+    const char *uidl = listing_uidl_of(ls, f->cur_i);
+
+    if (!uidl) return 0;
+    return state_got(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), rcpt, e);
+}
+
+/* The sink asked for no more messages (DELIVER_STOP): no RETR goes out
+ * any more; those not yet sent are not tried (those in flight are read
+ * and dropped as they come, answer_one). */
+static void stop_asking(struct fetcher *f)
+{
+    f->stopping = 1;
+    f->not_tried += f->unsent;
+    f->unsent = 0;
 }
 
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
@@ -452,12 +493,17 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
         delivery_failed(f, m.num, &werr);
         return 0;
     }
-    if (k->ops->end(k, name, &werr) < 0) {
+    if ((rc = k->ops->end(k, name, &werr)) < 0) {
+        if (f->late_failed) return -1; /* the group before it could not be committed */
         delivery_failed(f, m.num, &werr);
         /* the sink's own login was refused (SMTP AUTH): nothing can be
          * delivered, the run ends with that error */
-        if (werr.kind == ERR_AUTH) *f->e = werr;
-        return werr.kind == ERR_AUTH ? -1 : 0;
+        if (werr.kind == ERR_AUTH) {
+            *f->e = werr;
+            return -1;
+        }
+        if (rc == DELIVER_STOP) stop_asking(f);
+        return 0;
     }
     /* From here on its size is what really came (the summary, the progress
      * line and the group bound count it), not what LIST claimed. */
@@ -515,7 +561,8 @@ static int answer_one(struct fetcher *f)
     it = &f->j.ls->plan[x.i];
     /* into `name`, not the group's slot: the group may be committed while
      * the body arrives (write_body) */
-    rc = plan_fetches(it->action) ? receive(f, x.i, name) : drop_guessed(f, x.i);
+    if (f->stopping && plan_fetches(it->action)) f->not_tried++;
+    rc = plan_fetches(it->action) && !f->stopping ? receive(f, x.i, name) : drop_guessed(f, x.i);
     if (rc < 0) return rc;
     if (rc == 1) {
         progress(f, it->size);
@@ -583,6 +630,14 @@ static int run(struct fetcher *f)
         if (commit_group(f, 0) < 0) warn(f, "%s", f->e->msg);
         *f->e = keep;
     }
+    if (f->not_tried) {
+        f->res->failed += f->not_tried;
+        warn(f,
+             "%lu more message%s not tried in this run (the delivery asked for a pause): %s on "
+             "the server for the next run",
+             f->not_tried, f->not_tried == 1 ? "" : "s",
+             f->not_tried == 1 ? "it stays" : "they stay");
+    }
     return rc;
 }
 
@@ -601,9 +656,15 @@ int fetch_messages(const struct fetch_job *job, struct fetch_result *res, struct
         job->sink->intend = intend;
         job->sink->intend_ctx = f;
     }
+    if (job->sink->ops->recover_recipient) {
+        job->sink->got = got;
+        job->sink->got_ctx = f;
+    }
     rc = run(f);
     job->sink->intend = NULL;
     job->sink->intend_ctx = NULL;
+    job->sink->got = NULL;
+    job->sink->got_ctx = NULL;
     free(f);
     return rc;
 }

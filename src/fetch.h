@@ -40,6 +40,14 @@
  *    DELE nor by the server (EXPIRE 0 deletes what was RETRed, so there
  *    QUIT waits for durability). Without pipelining, or when the run ends
  *    early, the caller sends QUIT (fetch_result.quit_sent says which).
+ *  - An intent (deliver_intend, a sink whose end() is final and writes
+ *    them: mbox) is durable before deliver_intend returns: the open group
+ *    is committed first, then the intent is written and fsynced.
+ *  - A sink's end() failing with DELIVER_STOP (deliver.h) pauses the
+ *    run: no RETR goes out after it, the answers to RETRs already sent
+ *    are read and dropped, what is durable is deleted as the plan says,
+ *    QUIT follows; every message not tried counts as failed, with one
+ *    warning.
  *  - When the run fails midway (connection, sink, signal), what was whole
  *    is still made durable and recorded, and nothing more is deleted.
  *  - A body is bounded by what the listing promised (twice LIST's size and

@@ -168,6 +168,31 @@ static int recover_intents(struct session *s)
     return found ? state_commit(s->st, s->e) : 0;
 }
 
+/* Recipient records of messages not yet delivered: a forwarding sink
+ * learns who has each already (and leaves them out when it comes again);
+ * one that every recipient now has is recorded as delivered. */
+static int recover_recipients(struct session *s)
+{
+    size_t n, done = 0;
+    const struct state_intent *r = state_recipients(s->st, &n);
+    int (*learn)(struct sink *, const char *, const char *, struct err *) =
+        s->sink.ops->recover_recipient;
+
+    for (size_t i = 0; learn && i < n; i++) {
+        size_t len = strlen(r[i].uidl);
+        const struct state_entry *ent = state_lookup(s->st, r[i].uidl, len);
+        int rc;
+        if (ent && ent->status == STATE_DELIVERED) continue;
+        if ((rc = learn(&s->sink, r[i].uidl, r[i].note, s->e)) <= 0) {
+            if (rc < 0) return -1;
+            continue;
+        }
+        if (state_add(s->st, r[i].uidl, len, STATE_DELIVERED, r[i].when, NULL, s->e) < 0) return -1;
+        done++;
+    }
+    return done ? state_commit(s->st, s->e) : 0;
+}
+
 /* Load the seen-state and finish what a previous run left in the sink.
  * Called while the server prepares the listing. */
 static int open_local(struct session *s)
@@ -185,7 +210,8 @@ static int open_local(struct session *s)
     if (!s->have_sink) return 0; /* --check */
     names = state_pending_names(s->st, &nnames);
     if (s->sink.ops->recover(&s->sink, names, nnames, s->e) < 0) return -1;
-    return recover_intents(s);
+    if (recover_intents(s) < 0) return -1;
+    return recover_recipients(s);
 }
 
 /* ---- connecting and logging in ------------------------------------------ */

@@ -48,6 +48,8 @@ struct state {
     size_t nnames;
     struct state_intent *intents; /* the journal's intent records, as loaded */
     size_t nintents;
+    struct state_intent *rcpts; /* recipient records (R), loaded and written */
+    size_t nrcpts;
     int unsynced;       /* records written to the journal since its last fsync */
     off_t unsynced_off; /* where they begin */
     size_t jrecords;    /* records in the journal file */
@@ -274,7 +276,8 @@ static int printable_word(const char *s, size_t n, size_t max)
 /* A record's first letter: a status, or an intent in the journal. */
 static int known_kind(char c, int journal)
 {
-    return c == STATE_DELIVERED || c == STATE_SKIPPED || (journal && c == STATE_INTENT);
+    return c == STATE_DELIVERED || c == STATE_SKIPPED ||
+           (journal && (c == STATE_INTENT || c == STATE_RECIPIENT));
 }
 
 /* "S TIME UIDL" or, in the journal, "S TIME UIDL NAME" (for an intent,
@@ -320,14 +323,15 @@ static int add_name(struct state *s, const struct record *r)
     return 0;
 }
 
-/* An intent record, kept apart: it says nothing about what is seen. */
-static int add_intent(struct state *s, const struct record *r)
+/* An intent or recipient record, kept apart in *list: it says nothing
+ * about what is seen. */
+static int add_aside(struct state_intent **list, size_t *count, const struct record *r)
 {
-    struct state_intent *n = realloc(s->intents, (s->nintents + 1) * sizeof *n);
+    struct state_intent *n = realloc(*list, (*count + 1) * sizeof *n);
 
     if (!n) return -1;
-    s->intents = n;
-    n += s->nintents;
+    *list = n;
+    n += *count;
     n->when = r->when;
     n->uidl = strndup(r->uidl, r->uidl_len);
     n->note = r->name ? strndup(r->name, r->name_len) : strdup(""); /* the parser gives one */
@@ -336,15 +340,16 @@ static int add_intent(struct state *s, const struct record *r)
         free(n->note);
         return -1;
     }
-    s->nintents++;
+    (*count)++;
     return 0;
 }
 
-/* Keep one loaded record: an intent aside, anything else in the set (and
- * a Maildir name among the pending ones). */
+/* Keep one loaded record: an intent or a recipient record aside, anything
+ * else in the set (and a Maildir name among the pending ones). */
 static int keep_record(struct state *s, const struct record *r)
 {
-    if (r->status == STATE_INTENT) return add_intent(s, r);
+    if (r->status == STATE_INTENT) return add_aside(&s->intents, &s->nintents, r);
+    if (r->status == STATE_RECIPIENT) return add_aside(&s->rcpts, &s->nrcpts, r);
     if (remember(s, r->uidl, r->uidl_len, r->status, r->when) < 0) return -1;
     return r->name_len ? add_name(s, r) : 0;
 }
@@ -683,6 +688,12 @@ const struct state_intent *state_intents(const struct state *s, size_t *n)
     return s->intents;
 }
 
+const struct state_intent *state_recipients(const struct state *s, size_t *n)
+{
+    *n = s->nrcpts;
+    return s->rcpts;
+}
+
 /* Append one record to the journal buffer. */
 static int buffer_record(struct state *s, const char *uidl, size_t len, char kind, int64_t when,
                          const char *name, struct err *e)
@@ -721,6 +732,21 @@ int state_intend(struct state *s, const char *uidl, size_t len, int64_t when, co
                  struct err *e)
 {
     if (buffer_record(s, uidl, len, STATE_INTENT, when, note, e) < 0) return -1;
+    return state_write(s, e);
+}
+
+int state_got(struct state *s, const char *uidl, size_t len, int64_t when, const char *rcpt,
+              struct err *e)
+{
+    struct record r = {.status = STATE_RECIPIENT,
+                       .when = when,
+                       .uidl = uidl,
+                       .uidl_len = len,
+                       .name = rcpt,
+                       .name_len = strlen(rcpt)};
+
+    if (buffer_record(s, uidl, len, STATE_RECIPIENT, when, rcpt, e) < 0) return -1;
+    if (add_aside(&s->rcpts, &s->nrcpts, &r) < 0) return err_set(e, ERR_INTERNAL, "out of memory");
     return state_write(s, e);
 }
 
@@ -867,6 +893,24 @@ static int write_main(struct state *s, const char *tmp, int prune, struct err *e
     return 0;
 }
 
+/* After a compaction: the recipient records of messages not yet
+ * delivered go into the new journal again (the main file holds statuses
+ * only), made durable before anything is acted on. */
+static int rejournal_recipients(struct state *s, struct err *e)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < s->nrcpts; i++) {
+        const struct state_intent *r = &s->rcpts[i];
+        const struct state_entry *ent = state_lookup(s, r->uidl, strlen(r->uidl));
+        if (ent && ent->status == STATE_DELIVERED) continue;
+        if (buffer_record(s, r->uidl, strlen(r->uidl), STATE_RECIPIENT, r->when, r->note, e) < 0)
+            return -1;
+        kept++;
+    }
+    return kept ? state_commit(s, e) : 0;
+}
+
 int state_compact(struct state *s, int prune, struct err *e)
 {
     char tmp[4200];
@@ -888,7 +932,7 @@ int state_compact(struct state *s, int prune, struct err *e)
         return err_set(e, ERR_LOCAL, "cannot remove journal %s: %s", s->jpath, strerror(errno));
     s->jrecords = 0;
     s->have_main = 1;
-    return 0;
+    return rejournal_recipients(s, e);
 }
 
 /* A rewrite costs a pass over every entry and three fsyncs; the journal
@@ -921,6 +965,11 @@ void state_close(struct state *s)
         free(s->intents[i].note);
     }
     free(s->intents);
+    for (size_t i = 0; i < s->nrcpts; i++) {
+        free(s->rcpts[i].uidl);
+        free(s->rcpts[i].note);
+    }
+    free(s->rcpts);
     if (s->journal_fd >= 0) close(s->journal_fd);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
     free(s->pool);

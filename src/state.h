@@ -26,9 +26,16 @@
  * "a sink is about to deliver UIDL", NAME being the sink's note (mbox: the
  * file's size before the append and the length appended); it marks nothing
  * seen, is never folded into the main file, and is answered at the next
- * start by the sink (recovery) unless a D record for the UIDL follows. A
- * reader drops a record of a kind it does not know (counted as damaged,
- * never "seen"), so new kinds can be added without a new version.
+ * start by the sink (recovery) unless a D record for the UIDL follows.
+ * A recipient record "R TIME UIDL RCPT" (state_got) says "UIDL was handed
+ * to recipient RCPT" (a forwarding sink's address, escaped by the sink
+ * into a printable word without '/'): a message some of whose recipients
+ * accepted it and others did not; it marks nothing seen either, is
+ * answered at the next start by the sink (who still lacks it) and is
+ * carried into the new journal by a compaction while its UIDL is not
+ * delivered (a kill in between the two costs at most a duplicate to those
+ * recipients, never a loss). A reader drops a record of a kind it does not know (counted as
+ * damaged, never "seen"), so new kinds can be added without a new version.
  *
  * Local files cannot be redirected: the state directory must keep
  * fileperm.h's rule (ours or root's, writable by us alone: else
@@ -51,6 +58,7 @@ enum state_status {
     STATE_DELIVERED = 'D', /* delivered and durable: never fetch again */
     STATE_SKIPPED = 'S',   /* left on the server by policy (reported once) */
     STATE_INTENT = 'I',    /* journal only: a delivery about to happen (no status) */
+    STATE_RECIPIENT = 'R', /* journal only: delivered to one recipient (no status) */
 };
 
 /* An intent record read from the journal. */
@@ -136,6 +144,11 @@ char *const *state_pending_names(const struct state *s, size_t *n);
  * STATE_DELIVERED (state_lookup) is answered. Valid until state_close(). */
 const struct state_intent *state_intents(const struct state *s, size_t *n);
 
+/* The journal's recipient records (loaded, then those state_got wrote),
+ * in order, the recipient in `note`. Valid until the next state_got or
+ * state_close(). */
+const struct state_intent *state_recipients(const struct state *s, size_t *n);
+
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len);
 const char *state_uidl(const struct state *s, const struct state_entry *ent);
 
@@ -160,6 +173,12 @@ int state_write(struct state *s, struct err *e);
 /* Record an intent (see above) and write it at once (state_write). */
 int state_intend(struct state *s, const char *uidl, size_t len, int64_t when, const char *note,
                  struct err *e);
+
+/* Record that UIDL was delivered to recipient rcpt (a printable word
+ * without '/') and write it at once (state_write); the next
+ * state_commit() makes it durable. */
+int state_got(struct state *s, const char *uidl, size_t len, int64_t when, const char *rcpt,
+              struct err *e);
 
 /* Write every buffered record and fsync the journal (also when records
  * were only written by state_write since the last fsync). On failure

@@ -99,8 +99,11 @@ teardown() {
   fw_rc_lmtp "$W/no-such-socket" "recipient bob"
   pf_run
   [ "$status" -eq 10 ]
-  [ "$(grep -c 'cannot connect to the LMTP socket' <<<"$output")" -eq 5 ]
-  [ "$(grep -c 'not tried after 3 temporary failures' <<<"$output")" -eq 2 ]
+  [ "$(grep -c 'cannot connect to the LMTP socket' <<<"$output")" -eq 3 ] || { echo "$output"; false; }
+  [[ $output == *"3 temporary failures in a row: the LMTP server is not asked again in this run"* ]] || {
+    echo "$output"; false; }
+  [[ $output == *"2 more messages not tried in this run"*"they stay on the server for the next run"* ]] || {
+    echo "$output"; false; }
   [ "$(dovecot_count alice)" -eq 5 ]
 }
 
@@ -235,15 +238,25 @@ PY
   [ "$(dovecot_count alice)" -eq 1 ]
 }
 
-@test "fake smtp: after 3 temporary refusals in a row the server is left alone for the run" {
+@test "fake smtp: after 3 temporary refusals in a row the server is left alone for the run: no more RETRs, what was delivered is deleted" {
   dovecot_start
-  put_generated 6 2 rate
-  fw_fake smtp "ext PIPELINING" "mail 421 4.7.0 too many messages"
+  put_generated 8 2 rate
+  fw_fake smtp "mail#2 421 4.7.0 too many messages" "mail#3 421 4.7.0 too many messages" \
+    "mail#4 421 4.7.0 too many messages"
+  echo "pipelining off" >>"$RC"
+  pf_run -vv
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 4 ]
+  [[ $output == *"message 4 was not delivered"*"3 temporary failures in a row: the SMTP server is not asked again in this run"* ]] || {
+    echo "$output"; false; }
+  [[ $output == *"4 more messages not tried in this run"* ]] || { echo "$output"; false; }
+  # message 1 was delivered and deleted; no RETR after message 4's; QUIT ends the run
+  [ "$(grep -c '> RETR' <<<"$output")" -eq 4 ] || { echo "$output"; false; }
+  [[ $output == *"> DELE 1"*"> QUIT"* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 7 ]
   pf_run
-  [ "$status" -eq 10 ]
-  [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 3 ]
-  [ "$(grep -c 'not tried after 3 temporary failures in a row' <<<"$output")" -eq 3 ]
-  [ "$(dovecot_count alice)" -eq 6 ]
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
 }
 
 @test "fake lmtp: a 5xx is permanent: the message stays on the server (smtp_rejected keep), the others go on" {
@@ -258,32 +271,93 @@ PY
   [ -e "$SMTP_DIR/msg.1" ] && [ -e "$SMTP_DIR/msg.3" ] || false
 }
 
-@test "fake lmtp: mixed per-recipient replies after DATA: delivered once to who accepted, the refusal reported" {
+@test "fake lmtp: mixed per-recipient replies after DATA: who accepted is remembered, the next run sends only to the others, the third fetches nothing" {
   dovecot_start
   put_generated 1 2 mixed
-  fw_fake lmtp "ext PIPELINING" "end:carol 452 4.2.2 mailbox full"
+  fw_fake lmtp "ext PIPELINING" "end:carol#1 452 4.2.2 mailbox full"
   sed -i 's/^recipient .*/recipient bob carol dave/' "$RC"
+  echo "keep on" >>"$RC"
   pf_run
-  [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [[ $output == *"warning"*"not delivered to carol"*"452 4.2.2 mailbox full"* ]] || { echo "$output"; false; }
-  [ "$(grep -c 'not delivered to' <<<"$output")" -eq 1 ]
-  [ "$(dovecot_count alice)" -eq 0 ]
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  [[ $output == *"refused it for now"*"for carol: 452 4.2.2 mailbox full; delivered to bob, dave"* ]] || {
+    echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 1 ]
+  grep -q '^R [0-9]* [^ ]* bob$' "$SD"/*.journal
   [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 1 ]
   # the replies were matched to the recipients in order
   [ "$(grep -c '^S: 250 2.0.0 ok' "$SMTP_DIR/log")" -eq 2 ]
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 2 ]
+  run grep '^RCPT' "$SMTP_DIR/env.2"
+  [ "$output" = "RCPT TO:<carol>" ] || { echo "$output"; false; }
+  grep -q 'mixed 1' "$SMTP_DIR/msg.2"
+  [ "$(dovecot_count alice)" -eq 1 ]
+  pf_run
+  [ "$status" -eq 1 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 2 ]
 }
 
-@test "fake lmtp: a recipient refused at RCPT gets no reply after DATA; the others get the message" {
+@test "fake lmtp: on a retry to the recipients still without it, each refusal names its own recipient" {
+  dovecot_start
+  put_generated 1 2 names
+  fw_fake lmtp "ext PIPELINING" "end:carol#1 452 4.2.2 full" "end:dave#1 452 4.2.2 full" \
+    "end:carol#2 451 4.3.0 later" "end:dave#2 550 5.1.1 gone"
+  sed -i 's/^recipient .*/recipient bob carol dave/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  [[ $output == *"refused it for now (it is retried on the next run) for carol: 451 4.3.0 later"* ]] || {
+    echo "$output"; false; }
+  [[ $output == *"not delivered to dave (refused): 550 5.1.1 gone"* ]] || { echo "$output"; false; }
+  run grep '^RCPT' "$SMTP_DIR/env.2"
+  [ "$output" = "$(printf 'RCPT TO:<carol>\nRCPT TO:<dave>')" ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: RCPT TO:<bob>' "$SMTP_DIR/log")" -eq 1 ]
+}
+
+@test "fake lmtp: mixed replies survive a compaction of the seen-state: the one without it still gets it alone" {
+  dovecot_start
+  put_generated 1 2 packed
+  fw_fake lmtp "ext PIPELINING" "end:carol#1 451 4.3.0 later" "end:carol#2 451 4.3.0 later"
+  sed -i 's/^recipient .*/recipient bob carol/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  # the first run compacts (no main file yet): the recipient record is carried over
+  [ -e "$SD"/*.state ] || false
+  grep -q '^R [0-9]* [^ ]* bob$' "$SD"/*.journal
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: RCPT TO:<bob>' "$SMTP_DIR/log")" -eq 1 ]
+  [ "$(grep -c '^C: RCPT TO:<carol>' "$SMTP_DIR/log")" -eq 3 ]
+}
+
+@test "fake lmtp: a recipient refused permanently while another accepted: kept (smtp_rejected keep), retried for that one alone; delete drops it" {
   dovecot_start
   put_generated 1 2 rcpt
   fw_fake lmtp "ext PIPELINING" "rcpt:bob 550 5.1.1 no such user"
   sed -i 's/^recipient .*/recipient bob carol/' "$RC"
   pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  [[ $output == *"refused it permanently for bob: 550 5.1.1 no such user; delivered to carol"* ]] || {
+    echo "$output"; false; }
+  run grep '^RCPT' "$SMTP_DIR/env.1"
+  [ "$output" = "RCPT TO:<carol>" ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: RCPT TO:<carol>' "$SMTP_DIR/log")" -eq 1 ]
+  [ "$(grep -c '^C: RCPT TO:<bob>' "$SMTP_DIR/log")" -eq 2 ]
+  [ "$(dovecot_count alice)" -eq 1 ]
+  echo "smtp_rejected delete" >>"$RC"
+  pf_run
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  [[ $output == *"not delivered to bob (refused): 550 5.1.1 no such user"* ]] || { echo "$output"; false; }
-  grep -qx 'RCPT TO:<carol>' "$SMTP_DIR/env.1"
-  run grep -c 'RCPT' "$SMTP_DIR/env.1"
-  [ "$output" -eq 1 ]
+  [[ $output == *"warning"*"dropped (smtp_rejected delete)"* ]] || { echo "$output"; false; }
+  [ "$(grep -c '^C: RCPT TO:<carol>' "$SMTP_DIR/log")" -eq 1 ]
+  [ "$(dovecot_count alice)" -eq 0 ]
 }
 
 @test "fake smtp: SIZE: a message over the server's limit is not sent and stays; the others are delivered" {

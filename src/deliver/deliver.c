@@ -43,6 +43,11 @@ static int open_mda(struct sink *s, const struct account *a, const struct delive
     return mda_open(s, &o, e);
 }
 
+int deliver_got(struct sink *s, const char *rcpt, struct err *e)
+{
+    return s->got ? s->got(s->got_ctx, rcpt, e) : 0;
+}
+
 int deliver_intend(struct sink *s, const char *note, struct err *e)
 {
     return s->intend ? s->intend(s->intend_ctx, note, e) : 0;

@@ -20,17 +20,31 @@
  * end, just before it makes the message final, it calls deliver_intend()
  * with a note of its own (a printable word without '/'; mbox: where the
  * message will be and how long), which the fetch engine writes into the
- * journal as an intent for that message's UIDL. At the next start, an
+ * journal as an intent for that message's UIDL and fsyncs before
+ * deliver_intend returns (committing the open group first), so that even
+ * a power cut right after the sink's own fsync leaves the intent on disk. At the next start, an
  * intent not followed by the message's record is handed to the sink's
  * recover_intent: 1 = the message is there (it is recorded as delivered,
  * never delivered again), 0 = it is not (whatever part of it was left has
  * been removed; it will be fetched again), -1 = error. A sink without
  * recover_intent (NULL) writes no intents.
  *
+ * A sink that hands a message to several recipients (LMTP/SMTP) and may
+ * see some accept it and others not calls deliver_got() in end() for each
+ * recipient that has it, when the message as a whole is not delivered: the
+ * fetch engine writes a recipient record for the message's UIDL at once
+ * (state.h). At the next start each such record whose message is still
+ * not delivered is handed to the sink's recover_recipient before anything
+ * is fetched: 1 = every recipient the sink delivers to now has it (it is
+ * recorded as delivered), 0 = not yet (the sink remembers and leaves those
+ * recipients out when the message comes again), -1 = error. A sink without
+ * recover_recipient (NULL) writes no recipient records.
+ *
  * An end() that fails with ERR_AUTH says the sink's own login was refused
  * (SMTP AUTH at a relay): nothing more can be delivered, and the fetch
  * engine ends the run with that error (the message stays on the server).
- * Any other failure of end() is that message's alone.
+ * Any other failure of end() is that message's alone (DELIVER_STOP aside:
+ * the sink asks for a pause, below).
  *
  * src/deliver/ holds the sinks: this file (the interface; deliver.c picks
  * the sink an account names and holds the shared defaults), maildir.c,
@@ -50,6 +64,15 @@
 
 #define DELIVER_NAME_MAX 256
 
+/* end() may fail with DELIVER_STOP instead of -1: the message failed (e
+ * says why) and the sink asks that no more messages be given to it in
+ * this run (the server behind it is busy or rate-limiting: do not hammer
+ * it). The fetch engine then sends no more RETRs, reads and drops the
+ * answers to those already sent, keeps (and deletes) what is durable, and
+ * the run ends with QUIT as usual; the messages not tried stay on the
+ * server and count as not delivered. */
+#define DELIVER_STOP (-2)
+
 struct deliver_msg {
     unsigned long num; /* message number on the server */
     const char *uidl;  /* may be NULL when the server has no UIDL */
@@ -68,6 +91,7 @@ struct sink_ops {
     int (*publish_sync)(struct sink *s, struct err *e);
     int (*recover)(struct sink *s, char *const *names, size_t n, struct err *e);
     int (*recover_intent)(struct sink *s, const char *uidl, const char *note, struct err *e);
+    int (*recover_recipient)(struct sink *s, const char *uidl, const char *rcpt, struct err *e);
     /* Drop an ended message that will not be published (it could not be
      * recorded: the next run fetches it again). NULL: nothing to drop. */
     void (*discard)(struct sink *s, const char *name);
@@ -82,11 +106,18 @@ struct sink {
      * intent for the message being delivered */
     int (*intend)(void *ctx, const char *note, struct err *e);
     void *intend_ctx;
+    /* set likewise: records that the message being delivered reached rcpt */
+    int (*got)(void *ctx, const char *rcpt, struct err *e);
+    void *got_ctx;
 };
 
 /* Record an intent for the message being delivered (see above); nothing
  * when no one listens. */
 int deliver_intend(struct sink *s, const char *note, struct err *e);
+
+/* Record that the message being delivered reached recipient rcpt (a
+ * printable word without '/'; see above); nothing when no one listens. */
+int deliver_got(struct sink *s, const char *rcpt, struct err *e);
 
 /* sync, publish, publish_sync (deliver_final_sync too) and recover for a
  * sink whose end() is final: nothing to do, success. */

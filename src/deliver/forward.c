@@ -18,6 +18,14 @@
 #include "spool.h"
 
 #define FWD_ADDR_MAX 320
+#define FWD_WORD_MAX 255 /* an escaped recipient in a journal record */
+
+/* A recipient who has a message whose delivery is not finished (a
+ * recipient record, state.h). */
+struct fwd_got {
+    char *uidl;
+    char *rcpt; /* escaped (rcpt_word) */
+};
 
 struct fwd {
     struct esmtp s;
@@ -41,6 +49,11 @@ struct fwd {
     struct sink q; /* the quarantine Maildir, opened when first needed */
     int q_open;
     unsigned long accepted; /* messages the server took in this run (fault points) */
+    struct fwd_got *got;    /* who has which unfinished message */
+    size_t ngot;
+    char *uidl;                      /* the message being delivered (NULL: none) */
+    const char *act[ESMTP_RCPT_MAX]; /* its recipients still without it */
+    size_t nact;
 };
 
 /* ---- the envelope ------------------------------------------------------------------------ */
@@ -155,43 +168,137 @@ static void warn_refused(struct fwd *f, size_t i, const struct esmtp_reply *r, c
     char msg[ERR_MSG_MAX];
 
     if (!f->warn) return;
-    snprintf(msg, sizeof msg, "%s was not delivered to %s (%s): %s", why, f->rcpt[i],
+    snprintf(msg, sizeof msg, "%s was not delivered to %s (%s): %s", why, f->act[i],
              class_of(r->code) == 4 ? "a temporary refusal" : "refused", r->text);
     f->warn(f->warn_ctx, msg);
 }
 
-/* What the replies mean (see forward.h): 0 delivered, -1 temporary
- * failure, -2 permanent. */
-static int judge(struct fwd *f, const struct esmtp_result *res, struct err *e)
+/* A recipient as a journal word: bytes outside '!'..'~', '/' and '%' as
+ * %XX. -1 if it does not fit. */
+static int rcpt_word(const char *rcpt, char *buf, size_t len)
 {
-    size_t ok = 0, temp = 0, i;
+    size_t o = 0;
 
-    for (i = 0; i < f->nrcpt; i++) {
+    for (const unsigned char *p = (const unsigned char *)rcpt; *p; p++) {
+        int plain = *p > 0x20 && *p < 0x7f && *p != '/' && *p != '%';
+        if (o + (plain ? 1 : 3) >= len) return -1;
+        if (plain)
+            buf[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(buf + o, len - o, "%%%02X", *p);
+    }
+    buf[o] = '\0';
+    return 0;
+}
+
+static int has_got(const struct fwd *f, const char *uidl, const char *word)
+{
+    for (size_t i = 0; i < f->ngot; i++)
+        if (!strcmp(f->got[i].uidl, uidl) && !strcmp(f->got[i].rcpt, word)) return 1;
+    return 0;
+}
+
+static int remember_got(struct fwd *f, const char *uidl, const char *word)
+{
+    struct fwd_got *n;
+
+    if (has_got(f, uidl, word)) return 0;
+    if (!(n = realloc(f->got, (f->ngot + 1) * sizeof *n))) return -1;
+    f->got = n;
+    n[f->ngot].uidl = strdup(uidl);
+    n[f->ngot].rcpt = strdup(word);
+    if (!n[f->ngot].uidl || !n[f->ngot].rcpt) {
+        free(n[f->ngot].uidl), free(n[f->ngot].rcpt);
+        return -1;
+    }
+    f->ngot++;
+    return 0;
+}
+
+/* Which of the recipients lack the message `uidl` (all when NULL) into
+ * f->act. */
+static void still_without(struct fwd *f, const char *uidl)
+{
+    char word[FWD_WORD_MAX + 1];
+
+    f->nact = 0;
+    for (size_t i = 0; i < f->nrcpt; i++)
+        if (!uidl || rcpt_word(f->rcpt[i], word, sizeof word) < 0 || !has_got(f, uidl, word))
+            f->act[f->nact++] = f->rcpt[i];
+}
+
+/* Some recipients accepted the message, others did not: each that has it
+ * is recorded (a recipient record, written at once), so that the next run
+ * sends it only to the others. */
+static int record_got(struct fwd *f, struct sink *k, const struct esmtp_result *res, struct err *e)
+{
+    char word[FWD_WORD_MAX + 1];
+
+    for (size_t i = 0; i < f->nact; i++) {
+        if (class_of(res->rcpt[i].code) != 2) continue;
+        if (rcpt_word(f->act[i], word, sizeof word) < 0)
+            return err_set(e, ERR_DELIVERY, "the recipient address %s is too long to remember",
+                           f->act[i]);
+        if (deliver_got(k, word, e) < 0) return -3;
+        if (remember_got(f, f->uidl, word) < 0) return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    return 0;
+}
+
+/* The recipients that have it, for a message: "; a, b have it". */
+static void name_got(const struct fwd *f, const struct esmtp_result *res, struct err *e)
+{
+    size_t n = strlen(e->msg), first = 1;
+
+    for (size_t i = 0; i < f->nact && n < sizeof e->msg; i++) {
+        if (class_of(res->rcpt[i].code) != 2) continue;
+        snprintf(e->msg + n, sizeof e->msg - n, "%s%s", first ? "; delivered to " : ", ",
+                 f->act[i]);
+        n = strlen(e->msg), first = 0;
+    }
+    if (!first && n < sizeof e->msg)
+        snprintf(e->msg + n, sizeof e->msg - n, " (they do not get it again)");
+}
+
+/* What the replies mean (see forward.h): 0 delivered, -1 temporary
+ * failure, -2 permanent, -3 a local failure. */
+static int judge(struct fwd *f, struct sink *k, const struct esmtp_result *res, struct err *e)
+{
+    size_t ok = 0, temp = 0, i, named;
+
+    for (i = 0; i < f->nact; i++) {
         ok += class_of(res->rcpt[i].code) == 2;
         temp += class_of(res->rcpt[i].code) == 4;
     }
-    if (ok == f->nrcpt) return 0;
-    if (ok > 0) {
-        for (i = 0; i < f->nrcpt; i++)
+    if (ok == f->nact) return 0;
+    if (ok > 0 && !f->uidl) { /* no UIDL to remember who has it by: done */
+        for (i = 0; i < f->nact; i++)
             if (class_of(res->rcpt[i].code) != 2)
                 warn_refused(f, i, &res->rcpt[i], "the message (delivered to the others)");
         return 0;
     }
-    for (i = 0; temp && class_of(res->rcpt[i].code) != 4; i++) continue;
+    if (ok > 0 && record_got(f, k, res, e) < 0) return -3;
+    for (i = 0; class_of(res->rcpt[i].code) == 2 || (temp && class_of(res->rcpt[i].code) != 4); i++)
+        continue;
+    named = i;
+    for (i = 0; i < f->nact; i++)
+        if (i != named && class_of(res->rcpt[i].code) != 2)
+            warn_refused(f, i, &res->rcpt[i], "the message");
     err_set(e, ERR_DELIVERY, "the %s server %s %s for %s: %s", f->s.lmtp ? "LMTP" : "SMTP",
             f->s.target,
             temp ? "refused it for now (it is retried on the next run)" : "refused it permanently",
-            f->rcpt[i], res->rcpt[i].text);
+            f->act[named], res->rcpt[named].text);
+    if (ok) name_got(f, res, e);
     if (!temp)
         err_hint(e, "the message stays on the server (smtp_rejected keep); see the server's "
                     "reply");
     return temp ? -1 : -2;
 }
 
-static int deliver(struct fwd *f, struct err *e)
+static int deliver(struct fwd *f, struct sink *k, struct err *e)
 {
     char sender[FWD_ADDR_MAX + 400], xf[400];
-    struct esmtp_envelope env = {.rcpt = f->rcpt, .nrcpt = f->nrcpt, .utf8 = f->utf8};
+    struct esmtp_envelope env = {.rcpt = f->act, .nrcpt = f->nact, .utf8 = f->utf8};
     struct esmtp_result res;
     int rc;
 
@@ -209,7 +316,7 @@ static int deliver(struct fwd *f, struct err *e)
                         "again (a duplicate rather than a loss)");
         return rc;
     }
-    return judge(f, &res, e);
+    return judge(f, k, &res, e);
 }
 
 /* ---- the sink --------------------------------------------------------------------------- */
@@ -218,7 +325,10 @@ static int fw_begin(struct sink *k, const struct deliver_msg *m, struct err *e)
 {
     struct fwd *f = k->impl;
 
-    (void)m;
+    free(f->uidl);
+    f->uidl = NULL;
+    if (m->uidl && !(f->uidl = strdup(m->uidl))) return err_set(e, ERR_INTERNAL, "out of memory");
+    still_without(f, f->uidl);
     f->lines = 0, f->body8 = 0, f->last_lf = 1;
     return spool_reset(&f->sp, e);
 }
@@ -297,28 +407,45 @@ static int rejected(struct fwd *f, struct err *e)
 static int fw_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct fwd *f = k->impl;
+    size_t n;
     int rc;
 
     name[0] = '\0';
-    if (f->temp_in_row >= FORWARD_TEMP_MAX) {
+    if (f->temp_in_row >= FORWARD_TEMP_MAX) { /* an engine that did not pause */
         *e = f->last_temp;
         err_prefix(e, "not tried after %d temporary failures in a row", f->temp_in_row);
         fw_abort(k);
-        return -1;
+        return DELIVER_STOP;
     }
-    rc = deliver(f, e);
+    /* every recipient got it in earlier runs (the recipients changed) */
+    rc = f->nact ? deliver(f, k, e) : 0;
     /* The server has it and the journal does not yet: a kill here makes
      * the next run deliver this one message again (forward.h). */
     if (rc == 0) FAULT_POINT("after-forward", ++f->accepted);
     if (rc == -2) rc = rejected(f, e) == 0 ? 0 : -2;
     fw_abort(k);
-    if (rc == -1) {
-        f->temp_in_row++;
-        f->last_temp = *e;
-    } else {
+    if (rc != -1) {
         f->temp_in_row = 0;
+        return rc < 0 ? -1 : 0;
     }
-    return rc < 0 ? -1 : 0;
+    f->last_temp = *e;
+    if (++f->temp_in_row < FORWARD_TEMP_MAX) return -1;
+    n = strlen(e->msg);
+    snprintf(e->msg + n, sizeof e->msg - n,
+             "; %d temporary failures in a row: the %s server is not asked again in this run",
+             f->temp_in_row, f->s.lmtp ? "LMTP" : "SMTP");
+    return DELIVER_STOP;
+}
+
+/* A recipient record from an earlier run: 1 when every recipient now has
+ * the message. */
+static int fw_recover_recipient(struct sink *k, const char *uidl, const char *rcpt, struct err *e)
+{
+    struct fwd *f = k->impl;
+
+    if (remember_got(f, uidl, rcpt) < 0) return err_set(e, ERR_INTERNAL, "out of memory");
+    still_without(f, uidl);
+    return f->nact == 0;
 }
 
 static void fw_close(struct sink *k)
@@ -326,6 +453,8 @@ static void fw_close(struct sink *k)
     struct fwd *f = k->impl;
 
     if (!f) return;
+    for (size_t i = 0; i < f->ngot; i++) free(f->got[i].uidl), free(f->got[i].rcpt);
+    free(f->got), free(f->uidl);
     esmtp_close(&f->s);
     esmtp_free(&f->s);
     if (f->q_open) f->q.ops->close(&f->q);
@@ -345,6 +474,7 @@ static const struct sink_ops forward_ops = {
     .publish = deliver_final_publish,
     .publish_sync = deliver_final_sync,
     .recover = deliver_final_recover,
+    .recover_recipient = fw_recover_recipient,
     .close = fw_close,
 };
 

@@ -17,14 +17,19 @@
  *
  * The outcome, per message (end() is final: one_at_a_time):
  *  - every recipient accepted: delivered.
- *  - some accepted, others refused: delivered (so that no one gets it
- *    twice); each refused recipient is reported through opts.warn. (Who got
- *    it is not yet remembered across runs: see the man page.)
+ *  - some accepted, others refused: each recipient that has it is recorded
+ *    at once (deliver_got: a recipient record in the journal, state.h), and
+ *    the outcome is that of the refused ones below (the first named in the
+ *    error, the others through opts.warn); the next run, told who has it by
+ *    recover_recipient at its start, sends the message only to the others
+ *    (and one that every recipient has counts as delivered). Without a
+ *    UIDL there is nothing to remember: delivered, each refusal warned.
  *  - none accepted, a temporary refusal (4xx) or a lost connection among
  *    the reasons: not delivered, it stays on the server for the next run.
- *    After FORWARD_TEMP_MAX such failures in a row the server is not asked
- *    again during this run: each later message fails at once the same way
- *    (do not hammer a busy or rate-limiting server).
+ *    The FORWARD_TEMP_MAX-th such failure in a row ends with DELIVER_STOP
+ *    (deliver.h): the fetch engine gives the sink no more messages in this
+ *    run, they stay on the server untried (do not hammer a busy or
+ *    rate-limiting server, nor download what cannot be handed over).
  *  - every recipient refused permanently (5xx), or too big for SIZE, or a
  *    non-ASCII recipient without SMTPUTF8: by `smtp_rejected`: keep (not
  *    delivered, it stays on the server), quarantine (filed into a local

@@ -24,6 +24,12 @@ It uses Python's own mailbox module, never popfetch's code.
         every one of FILE that is no longer in the SERVER's Maildir is in
         the CLIENT's Maildir or mbox (nothing left the server before it was
         delivered)
+  mailcheck.py gone-are-forwarded CLIENT SERVER FILE...  the same, CLIENT
+        being the Maildir an LMTP/SMTP server stored into (read as for
+        `forwarded`)
+  mailcheck.py forwarded-dups MAILDIR FILE...  every FILE is in MAILDIR (as
+        for `forwarded`) at least once and nothing else is; prints how many
+        copies are there beyond the first (the duplicates)
 
 Exit status 0 when the check holds, 1 (with an explanation) when not.
 """
@@ -156,9 +162,11 @@ def same(path, files, reader=messages):
     return 1
 
 
-def gone_are_delivered(client, server, files):
+def gone_are_delivered(client, server, files, reader=None):
     on_server = set(messages(server))
-    if os.path.isfile(client):
+    if reader is not None:
+        delivered = set(reader(client)) if os.path.isdir(client) else set()
+    elif os.path.isfile(client):
         delivered = set(strip_received(m) for m in raw_mbox(client))
     elif os.path.isdir(client):
         delivered = set(messages(client))
@@ -170,6 +178,22 @@ def gone_are_delivered(client, server, files):
         if data not in on_server and data not in delivered:
             print(f"{f} left the server but is not in {client}")
             bad = 1
+    return bad
+
+
+def forwarded_dups(path, files):
+    got = forwarded(path)
+    want = [expected(f) for f in files]
+    bad = 0
+    for w in want:
+        if w not in got:
+            print(f"  lost: a message of {len(w)} bytes is not there: {w[:60]!r}")
+            bad = 1
+    for g in got:
+        if g not in want:
+            print(f"  unexpected message of {len(g)} bytes: {g[:60]!r}")
+            bad = 1
+    print(len(got) - len(set(got)))
     return bad
 
 
@@ -204,6 +228,10 @@ def main(argv):
         return 0
     if cmd == "gone-are-delivered":
         return gone_are_delivered(path, argv[3], argv[4:])
+    if cmd == "gone-are-forwarded":
+        return gone_are_delivered(path, argv[3], argv[4:], forwarded)
+    if cmd == "forwarded-dups":
+        return forwarded_dups(path, argv[3:])
     if cmd == "clean":
         return clean(path)
     if cmd == "subjects":

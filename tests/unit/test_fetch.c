@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fetch.h"
@@ -166,6 +167,8 @@ struct rec {
     unsigned long failed[MAXMSG + 1]; /* what the observer was told was not delivered */
     size_t nfailed;
     int final;                          /* plays a sink whose end() is final (no names recorded) */
+    unsigned long stop_at;              /* end() of this message asks for a pause (DELIVER_STOP) */
+    int intent_durable[MAXMSG + 1];     /* its intent was fsynced when end() went on */
     int in_journal_at_next[MAXMSG + 1]; /* its record was in the journal when the next began */
 };
 
@@ -214,7 +217,10 @@ static int rec_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
 {
     struct rec *r = rec_of(k);
 
-    (void)e;
+    if (r->cur == r->stop_at) {
+        err_set(e, ERR_DELIVERY, "busy");
+        return DELIVER_STOP;
+    }
     snprintf(name, DELIVER_NAME_MAX, "m%lu", r->cur);
     r->pending[r->npending++] = r->cur;
     return 0;
@@ -255,6 +261,29 @@ static int rec_publish_sync(struct sink *k, struct err *e)
     return 0;
 }
 
+/* Size of the file at path when it was last fsynced (test_state.c's
+ * fsync); -1 if it does not exist. */
+long long unit_synced_size(const char *path);
+
+/* As rec_end, for a sink that writes intents (an mbox): the intent first,
+ * and it must be on disk, fsynced, before the message is made final. */
+static int rec_end_intending(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
+{
+    struct rec *r = rec_of(k);
+    struct stat st;
+
+    if (deliver_intend(k, "test:note", e) < 0) return -1;
+    r->intent_durable[r->cur] =
+        stat(r->journal, &st) == 0 && unit_synced_size(r->journal) == (long long)st.st_size;
+    return rec_end(k, name, e);
+}
+
+static int rec_recover_intent(struct sink *k, const char *uidl, const char *note, struct err *e)
+{
+    (void)k, (void)uidl, (void)note, (void)e;
+    return 0;
+}
+
 static const struct sink_ops rec_ops = {
     .begin = rec_begin,
     .write = rec_write,
@@ -263,6 +292,17 @@ static const struct sink_ops rec_ops = {
     .sync = rec_sync,
     .publish = rec_publish,
     .publish_sync = rec_publish_sync,
+};
+
+static const struct sink_ops rec_intending_ops = {
+    .begin = rec_begin,
+    .write = rec_write,
+    .end = rec_end_intending,
+    .abort = rec_abort,
+    .sync = rec_sync,
+    .publish = rec_publish,
+    .publish_sync = rec_publish_sync,
+    .recover_intent = rec_recover_intent,
 };
 
 static void rec_not_delivered(void *ctx, unsigned long num, const struct err *why)
@@ -582,6 +622,54 @@ TEST(fetch_sink_whose_end_is_final_records_each_message_at_once)
     CHECK(r.rec.ngroups == 1);
     CHECK(r.rec.group[0][0] == 1 && r.rec.group[0][2] == 3 && r.rec.group[0][3] == 0);
     CHECK(deles_after_durable(&r));
+    state_close(r.st);
+}
+
+/* A sink that asks for a pause (DELIVER_STOP) at message 2: the RETR
+ * already in flight (3) is read and dropped, no RETR goes out after it,
+ * what was delivered is made durable and deleted, QUIT ends the run, and
+ * the rest count as not delivered. */
+TEST(fetch_sink_asking_for_a_pause_gets_no_more_messages)
+{
+    static struct rig r;
+    char cmds[GOTMAX];
+
+    rig_init(&r, 6, 200);
+    r.rules.window = 2;
+    r.rec.stop_at = 2;
+    rig_run(&r);
+    CHECK(r.rc == 0 && r.res.quit_sent);
+    CHECK(r.res.fetched == 1 && r.res.deleted == 1 && r.res.failed == 5);
+    CHECK(r.rec.nfailed == 1 && r.rec.failed[0] == 2);
+    CHECK(r.rec.begin_out[3] == 0 && !recorded(&r, 3) && !recorded(&r, 2) && recorded(&r, 1));
+    CHECK_STR(fetch_cmds(&r, cmds, sizeof cmds), "RETR 1\nRETR 2\nRETR 3\nDELE 1\nQUIT\n");
+    CHECK(r.rec.journaled[1] && r.rec.durable_out[1] &&
+          (uint64_t)offset_of_n(&r.srv, "DELE", 1) >= r.rec.durable_out[1]);
+    state_close(r.st);
+}
+
+/* A sink that writes intents (mbox): each intent is fsynced before the
+ * message is made final, so that a power cut after the sink's own fsync
+ * finds it (and recovery records the message instead of delivering it
+ * again); the records of the messages before it are durable by then too. */
+TEST(fetch_intent_is_durable_before_the_sink_makes_a_message_final)
+{
+    static struct rig r;
+
+    rig_init(&r, 4, 200);
+    r.rules.group_max = 0;
+    r.rc = rig_connect(&r);
+    CHECK(r.rc == 0);
+    r.sink.ops = &rec_intending_ops;
+    r.sink.one_at_a_time = 1;
+    r.rec.final = 1;
+    r.rc = rig_list_and_fetch(&r);
+    net_close(&r.net);
+    pthread_join(r.srv.th, NULL);
+    close(r.srv.fd);
+    listing_free(&r.ls);
+    CHECK(r.rc == 0 && r.res.fetched == 4 && r.res.deleted == 4);
+    for (unsigned long n = 1; n <= 4; n++) CHECK(r.rec.intent_durable[n] && recorded(&r, n));
     state_close(r.st);
 }
 
