@@ -6,12 +6,15 @@
  * net.c's buffered reader in pieces of pseudo-random size.
  *
  * Input: byte 0 picks the chunking; byte 1: bit 0 LMTP, bits 1-2 the
- * number of recipients less one (1..4), bit 3 an 8-bit message. The rest is
- * the server's output.
+ * number of recipients less one (1..4), bit 3 an 8-bit message, bit 4 SMTP
+ * AUTH (esmtp_set_auth, the strongest mechanism offered; the fake server is
+ * a Unix socket, so the secret may go out). The rest is the server's
+ * output.
  *
  * Invariants (abort on violation):
  *  - each call returns 0 or -1, never with ERR_INTERNAL;
  *  - after esmtp_start: up only on success; only known extension bits;
+ *    AUTH's mechanisms printable and bounded;
  *  - after esmtp_send returning 0: MAIL's and every recipient's code is
  *    200..599 and their texts are printable (quoted); the connection is
  *    still up; after -1 it is down;
@@ -71,12 +74,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     env.nrcpt = 1 + ((data[1] >> 1) & 3);
     env.body8 = (data[1] >> 3) & 1;
     env.size = sizeof message;
+    if ((data[1] >> 4) & 1 && esmtp_set_auth(&s, "fuzzuser", "fuzz secret", -1, &e) < 0) abort();
     s.c = f.net;
     err_clear(&e);
     rc = esmtp_start(&s, &e);
     FUZZ_CHECK(rc == 0 || rc == -1);
     FUZZ_CHECK(rc < 0 ? (!s.up && e.kind != ERR_INTERNAL) : s.up);
-    FUZZ_CHECK((s.ext & ~63u) == 0);
+    FUZZ_CHECK((s.ext & ~127u) == 0);
+    FUZZ_CHECK(strlen(s.mechs) < sizeof s.mechs);
+    for (const char *p = s.mechs; *p; p++) FUZZ_CHECK(*p >= ' ' && *p < 0x7f);
     for (int round = 0; rc == 0 && round < 2; round++) {
         msg_off = 0;
         err_clear(&e);

@@ -81,11 +81,17 @@ static void check_table(const struct listing *l, int covered)
 
         if (!m->uidl_len) continue;
         FUZZ_CHECK(m->uidl_len <= 255);
-        FUZZ_CHECK((size_t)m->uidl_off + m->uidl_len < l->pool_len);
+        /* a UIDL the state holds is named there, any other is in the pool */
+        if (m->in_state)
+            FUZZ_CHECK(m->uidl_off < state_count(st) &&
+                       state_entry_at(st, m->uidl_off)->len == m->uidl_len);
+        else
+            FUZZ_CHECK((size_t)m->uidl_off + m->uidl_len < l->pool_len);
         u = listing_uidl_of(l, i);
         FUZZ_CHECK(u[m->uidl_len] == '\0');
         for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
         ent = state_lookup(st, u, m->uidl_len);
+        FUZZ_CHECK(m->in_state == (ent != NULL));
         FUZZ_CHECK(l->plan[i].seen == (ent && ent->status == STATE_DELIVERED));
         FUZZ_CHECK(l->plan[i].reported_big == (ent && ent->status == STATE_SKIPPED));
     }

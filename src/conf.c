@@ -185,6 +185,8 @@ static const char *const oauth2_names[] = {"none", "microsoft", "google", "custo
 static const char *const oauth2_flow_names[] = {"authorization_code", "device",
                                                 "client_credentials", NULL};
 static const char *const smtp_tls_names[] = {"off", "starttls", "implicit", NULL};
+static const char *const smtp_auth_names[] = {"auto",        "plain",         "login", "cram-md5",
+                                              "scram-sha-1", "scram-sha-256", NULL};
 
 struct keydef {
     const char *name;
@@ -221,6 +223,10 @@ static const struct keydef keys[] = {
     {"smtp_tls", V_ENUM, OFF(smtp_tls), smtp_tls_names},
     {"smtp_tls_trust_file", V_PATH, OFF(smtp_tls_trust_file), NULL},
     {"smtp_rejected", V_REJECTED, OFF(smtp_rejected), NULL},
+    {"smtp_user", V_STR, OFF(smtp_user), NULL},
+    {"smtp_password", V_STR, OFF(smtp_password), NULL},
+    {"smtp_passwordeval", V_STR, OFF(smtp_passwordeval), NULL},
+    {"smtp_auth", V_ENUM, OFF(smtp_auth), smtp_auth_names},
     {"pipelining", V_ENUM, OFF(pipelining), pipelining_names},
     {"keep", V_KEEP, OFF(keep), NULL},
     {"fetch", V_ENUM, OFF(fetch_all), fetch_names},
@@ -831,6 +837,30 @@ static const char *oauth2_problem(const struct account *a)
     return NULL;
 }
 
+/* Keys whose value is a secret: the config file must be private, and
+ * --dump-config shows ****. */
+static int is_secret_key(const char *name)
+{
+    return !strcmp(name, "password") || !strcmp(name, "oauth2_client_secret") ||
+           !strcmp(name, "smtp_password");
+}
+
+/* The SMTP AUTH keys together: NULL if they fit. */
+static const char *smtp_auth_problem(const struct account *a)
+{
+    int secret = a->smtp_password || a->smtp_passwordeval;
+
+    if (!a->smtp_user && (secret || a->smtp_auth != SMTP_AUTH_AUTO))
+        return "has `smtp_password`, `smtp_passwordeval` or `smtp_auth` but no `smtp_user`";
+    if (!a->smtp_user) return NULL;
+    if (a->delivery.kind != DELIVERY_SMTP)
+        return "has `smtp_user`, which only `delivery smtp` uses (AUTH to a relay)";
+    if (a->smtp_password && a->smtp_passwordeval)
+        return "has both `smtp_password` and `smtp_passwordeval`: keep one";
+    if (!secret) return "has `smtp_user` but no `smtp_password` (or `smtp_passwordeval`)";
+    return NULL;
+}
+
 /* Check the account just finished: required keys present. */
 static int finish_account(struct parser *ps)
 {
@@ -845,7 +875,7 @@ static int finish_account(struct parser *ps)
     else if (a->delivery.kind == DELIVERY_NONE)
         missing = "delivery";
     if (!missing && a->auth == AUTH_EXTERNAL && !a->tls_cert_file) missing = "tls_cert_file";
-    if (!missing && (problem = oauth2_problem(a)))
+    if (!missing && ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a))))
         return err_set(ps->e, ERR_USAGE, "%s:%d: account %s %s", a->file, a->line, a->name,
                        problem);
     if (!missing) return 0;
@@ -938,8 +968,7 @@ static int handle_line(struct parser *ps, char *s)
                     0);
     if (ntok < 2) return perr(ps, "`%s` needs a value", tok[0], 0);
     if (set_value(ps, k, tok + 1, ntok - 1) < 0) return -1;
-    if (!strcmp(k->name, "password") || !strcmp(k->name, "oauth2_client_secret"))
-        ps->saw_password = 1;
+    if (is_secret_key(k->name)) ps->saw_password = 1;
     ps->cur->set |= 1ULL << (k - keys);
     ps->cur->origin[k - keys] = ps->line;
     return 0;
@@ -1093,8 +1122,7 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
     case V_TEXT:
     case V_URL:
     case V_ADDRESS:
-        if ((!strcmp(k->name, "password") || !strcmp(k->name, "oauth2_client_secret")) &&
-            *(const char *const *)slot)
+        if ((is_secret_key(k->name)) && *(const char *const *)slot)
             snprintf(val, len, "****");
         else
             describe_str(*(const char *const *)slot, val, len);
@@ -1159,7 +1187,7 @@ int conf_check_account(const struct account *a, struct err *e)
         return err_set(e, ERR_USAGE, "account %s has no `delivery`", a->name);
     if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file)
         return err_set(e, ERR_USAGE, "account %s has no `tls_cert_file`", a->name);
-    if ((problem = oauth2_problem(a)))
+    if ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a)))
         return err_set(e, ERR_USAGE, "account %s %s", a->name, problem);
     return 0;
 }

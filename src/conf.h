@@ -34,6 +34,15 @@ enum auth_choice {
     AUTH_OAUTHBEARER,
     AUTH_EXTERNAL,
 };
+/* Order matches the names accepted by `smtp_auth` (conf.c). */
+enum smtp_auth_choice {
+    SMTP_AUTH_AUTO,
+    SMTP_AUTH_PLAIN,
+    SMTP_AUTH_LOGIN,
+    SMTP_AUTH_CRAM_MD5,
+    SMTP_AUTH_SCRAM_SHA_1,
+    SMTP_AUTH_SCRAM_SHA_256,
+};
 /* Order matches the names accepted by `oauth2` and `oauth2_flow` (conf.c). */
 enum oauth2_provider { OAUTH2_NONE, OAUTH2_MICROSOFT, OAUTH2_GOOGLE, OAUTH2_CUSTOM };
 enum oauth2_flow { OAUTH2_FLOW_CODE, OAUTH2_FLOW_DEVICE, OAUTH2_FLOW_CLIENT_CREDENTIALS };
@@ -99,6 +108,10 @@ struct account {
     int smtp_tls;              /* LMTP/SMTP: enum esmtp_tls (off, starttls, implicit) */
     const char *smtp_tls_trust_file;       /* LMTP/SMTP: CAs (PEM); NULL = the system's */
     struct rejected_setting smtp_rejected; /* LMTP/SMTP: keep, quarantine DIR, delete */
+    const char *smtp_user;                 /* SMTP: AUTH as this user; NULL = no AUTH */
+    const char *smtp_password;             /* SMTP: its password, or: */
+    const char *smtp_passwordeval;         /* a command that prints it */
+    int smtp_auth;                         /* SMTP: enum smtp_auth_choice */
     int pipelining;                        /* enum pipelining_mode */
     struct keep_setting keep;
     int fetch_all;               /* fetch new|all */

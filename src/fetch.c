@@ -454,7 +454,10 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     }
     if (k->ops->end(k, name, &werr) < 0) {
         delivery_failed(f, m.num, &werr);
-        return 0;
+        /* the sink's own login was refused (SMTP AUTH): nothing can be
+         * delivered, the run ends with that error */
+        if (werr.kind == ERR_AUTH) *f->e = werr;
+        return werr.kind == ERR_AUTH ? -1 : 0;
     }
     /* From here on its size is what really came (the summary, the progress
      * line and the group bound count it), not what LIST claimed. */

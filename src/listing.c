@@ -165,19 +165,30 @@ static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *of
     return 0;
 }
 
+const char *listing_uidl_of(const struct listing *l, unsigned long i)
+{
+    const struct listing_msg *m = &l->msgs[i];
+
+    if (!m->uidl_len) return NULL;
+    if (m->in_state) return state_uidl(l->st, state_entry_at(l->st, m->uidl_off));
+    return l->pool + m->uidl_off;
+}
+
 /* What the state remembers of message i, looked up as its UIDL arrives
- * (while the rest of the listing is still on its way). */
-static void recall(struct listing *l, unsigned long i)
+ * (while the rest of the listing is still on its way): 1 if it has the
+ * UIDL, and then message i names the state's copy. */
+static int recall(struct listing *l, unsigned long i, const char *uid, size_t len)
 {
     const struct state_entry *ent;
 
-    if (!l->st) return;
-    ent = state_lookup(l->st, listing_uidl_of(l, i), l->msgs[i].uidl_len);
-    if (!ent) return;
+    if (!l->st || !(ent = state_lookup(l->st, uid, len))) return 0;
     state_mark_listed(l->st, ent);
+    l->msgs[i].in_state = 1;
+    l->msgs[i].uidl_off = (uint32_t)state_index(l->st, ent);
     l->plan[i].seen = ent->status == STATE_DELIVERED;
     l->plan[i].reported_big = ent->status == STATE_SKIPPED;
     l->plan[i].first_seen = ent->first_seen;
+    return 1;
 }
 
 int listing_uidl(struct listing *l, int sent, struct err *e)
@@ -197,9 +208,10 @@ int listing_uidl(struct listing *l, int sent, struct err *e)
             return listing_error(l, "UIDL", line, len, e);
         if (reserve(l, n, e) < 0) return -1;
         if (l->msgs[n - 1].uidl_len) return listing_error(l, "UIDL", line, len, e);
-        if (pool_add(l, uid, uidlen, &l->msgs[n - 1].uidl_off, e) < 0) return -1;
+        if (!recall(l, n - 1, uid, uidlen) &&
+            pool_add(l, uid, uidlen, &l->msgs[n - 1].uidl_off, e) < 0)
+            return -1;
         l->msgs[n - 1].uidl_len = (uint16_t)uidlen;
-        recall(l, n - 1);
     }
     if (rc < 0) return listing_failed(e, "UIDL");
     if ((missing = left_out(l, 0)))

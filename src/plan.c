@@ -5,6 +5,9 @@
 
 #include "plan.h"
 
+/* The memory budget per message on the server (plan.h). */
+_Static_assert(sizeof(struct plan_item) == 16, "a plan item is 16 bytes");
+
 int plan_fetches(enum plan_action a)
 {
     return a == PLAN_FETCH || a == PLAN_FETCH_DELETE;
@@ -15,7 +18,7 @@ int plan_deletes(enum plan_action a)
     return a == PLAN_FETCH_DELETE || a == PLAN_DELETE;
 }
 
-static int expired(const struct plan_policy *p, int64_t first_seen)
+static int expired(const struct plan_policy *p, uint32_t first_seen)
 {
     return p->now - first_seen >= (int64_t)p->keep_seconds;
 }
@@ -46,17 +49,20 @@ void plan_make(const struct plan_policy *p, struct plan_item *items, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct plan_item *it = &items[i];
 
+        enum plan_action a;
+
         if (it->seen && !p->fetch_all) {
-            it->action = for_seen(p, it);
+            a = for_seen(p, it);
         } else if (p->max_size && it->size > p->max_size) {
-            it->action = PLAN_TOO_BIG;
+            a = PLAN_TOO_BIG;
         } else if (p->max_messages && fetching >= p->max_messages) {
-            it->action = PLAN_OVER_LIMIT;
+            a = PLAN_OVER_LIMIT;
         } else {
-            it->action = for_fetch(p, it);
+            a = for_fetch(p, it);
             fetching++;
         }
-        switch (it->action) {
+        it->action = (uint8_t)a;
+        switch (a) {
         case PLAN_FETCH:
         case PLAN_FETCH_DELETE:
             sum->fetch++;

@@ -30,12 +30,14 @@ enum plan_action {
     PLAN_OVER_LIMIT,   /* beyond max_messages: left for the next run */
 };
 
+/* 16 bytes: a listing holds one per message on the server (300,000 in
+ * issue 20's mailboxes). */
 struct plan_item {
     uint64_t size;
-    int seen;                /* delivered before (state says so) */
-    int64_t first_seen;      /* when, if seen */
-    int reported_big;        /* already reported as too big in an earlier run */
-    enum plan_action action; /* output */
+    uint32_t first_seen;  /* when, if seen (unix time, as the state holds it) */
+    uint8_t seen;         /* delivered before (state says so) */
+    uint8_t reported_big; /* already reported as too big in an earlier run */
+    uint8_t action;       /* output: enum plan_action */
 };
 
 struct plan_summary {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "dirs.h"
-#include "textfile.h"
 #include "fault.h"
 #include "fdio.h"
 #include "fileperm.h"
@@ -71,7 +70,16 @@ void state_key(char *buf, size_t len, const char *id)
     buf[o] = '\0';
 }
 
+/* The memory budget per entry (state.h): checked where it is built. */
+_Static_assert(sizeof(struct state_entry) == 12, "a state entry is 12 bytes");
+
 /* ---- the hash set --------------------------------------------------- */
+
+/* The table holds entry indexes (4 bytes a slot) and grows once it is 3/4
+ * full: at 300,000 entries that is 2 MiB rather than 4 (linear probing
+ * stays short at that load). Two UIDLs are one entry only when their bytes
+ * are equal: a probe compares the stored UIDL, never just the hash. */
+#define STATE_TABLE_FIRST 1024
 
 static uint64_t hash(const char *s, size_t n)
 {
@@ -98,24 +106,34 @@ static size_t slot_of(const struct state *s, const char *uidl, size_t len)
     }
 }
 
-static int grow_table(struct state *s)
+/* A table of nsize slots (a power of two) holding every entry. The
+ * entries are distinct, so each goes to the first empty slot of its probe
+ * run without a comparison, and they are taken in pool order (the pool is
+ * read front to back, not at random). */
+static int rehash(struct state *s, size_t nsize)
 {
-    size_t nsize = s->tsize ? s->tsize * 2 : 1024;
-    uint32_t *old = s->table;
-    size_t osize = s->tsize;
+    uint32_t *t = calloc(nsize, sizeof *t);
 
-    if (!(s->table = calloc(nsize, sizeof *s->table))) {
-        s->table = old;
-        return -1;
+    if (!t) return -1;
+    for (size_t k = 0; k < s->nents; k++) {
+        const struct state_entry *ent = &s->ents[k];
+        size_t i = (size_t)hash(s->pool + ent->off, ent->len) & (nsize - 1);
+        while (t[i]) i = (i + 1) & (nsize - 1);
+        t[i] = (uint32_t)(k + 1);
     }
+    free(s->table);
+    s->table = t;
     s->tsize = nsize;
-    for (size_t i = 0; i < osize; i++) {
-        if (!old[i]) continue;
-        const struct state_entry *ent = &s->ents[old[i] - 1];
-        s->table[slot_of(s, s->pool + ent->off, ent->len)] = old[i];
-    }
-    free(old);
     return 0;
+}
+
+/* Room for `want` entries in the table (grown at 3/4 full). */
+static int make_room(struct state *s, size_t want)
+{
+    size_t nsize = s->tsize ? s->tsize : STATE_TABLE_FIRST;
+
+    while (want * 4 > nsize * 3) nsize *= 2;
+    return nsize > s->tsize ? rehash(s, nsize) : 0;
 }
 
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len)
@@ -125,6 +143,11 @@ const struct state_entry *state_lookup(const struct state *s, const char *uidl, 
     if (s->tsize == 0) return NULL;
     v = s->table[slot_of(s, uidl, len)];
     return v ? &s->ents[v - 1] : NULL;
+}
+
+size_t state_index(const struct state *s, const struct state_entry *ent)
+{
+    return (size_t)(ent - s->ents);
 }
 
 void state_mark_listed(struct state *s, const struct state_entry *ent)
@@ -148,18 +171,24 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
+/* A time as an entry holds it (see state.h). */
+static uint32_t held_time(int64_t when)
+{
+    return when < 0 ? 0 : when > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)when;
+}
+
 /* Insert or merge one record into memory. */
 static int remember(struct state *s, const char *uidl, size_t len, char status, int64_t when)
 {
     size_t slot;
     struct state_entry *ent;
 
-    if ((s->nents + 1) * 2 > s->tsize && grow_table(s) < 0) return -1;
+    if (make_room(s, s->nents + 1) < 0) return -1;
     slot = slot_of(s, uidl, len);
     if (s->table[slot]) {
         ent = &s->ents[s->table[slot] - 1];
         if (status == STATE_DELIVERED) ent->status = STATE_DELIVERED;
-        if (when < ent->first_seen) ent->first_seen = when;
+        if (held_time(when) < ent->first_seen) ent->first_seen = held_time(when);
         return 0;
     }
     if (reserve((void **)&s->ents, &s->cap, s->nents + 1, sizeof *s->ents) < 0 ||
@@ -167,10 +196,10 @@ static int remember(struct state *s, const char *uidl, size_t len, char status, 
         return -1;
     ent = &s->ents[s->nents++];
     ent->off = (uint32_t)s->pool_len;
-    ent->len = (uint16_t)len;
+    ent->len = (uint8_t)len; /* callers pass printable words of at most STATE_UIDL_MAX */
     ent->status = status;
     ent->listed = 0;
-    ent->first_seen = when;
+    ent->first_seen = held_time(when);
     memcpy(s->pool + s->pool_len, uidl, len);
     s->pool[s->pool_len + len] = '\0';
     s->pool_len += len + 1;
@@ -225,22 +254,6 @@ static int take_lock(struct state *s, const char *what, struct err *e)
         err_set(e, ERR_LOCKED, "another popfetch is already fetching %s", what);
     err_hint(e, "wait for it to finish; runs of the same account never overlap");
     return -1;
-}
-
-/* Read a whole file; *text = NULL with 0 if it does not exist. */
-static int slurp(const char *path, const char *what, char **text, size_t *len, struct err *e)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc;
-
-    *text = NULL;
-    *len = 0;
-    if (fd < 0) {
-        if (errno == ENOENT) return 0;
-        return open_fail(e, what, path);
-    }
-    rc = textfile_read_fd(fd, path, STATE_FILE_MAX, what, ERR_LOCAL, text, len, NULL, e);
-    close(fd);
-    return rc;
 }
 
 struct record {
@@ -346,48 +359,127 @@ static int check_header(const char *l, size_t n, const char *magic)
     return (n == ml + 1 && l[ml] == FORMAT_VERSION[0]) ? 1 : -1;
 }
 
-/* Load one file's records; lines that do not parse are counted, not used. */
+/* One file being loaded: read in chunks (a state of 300,000 entries is
+ * 9 MiB of text that need never be in memory at once: issue 20), parsed a
+ * line at a time. */
+#define LOAD_CHUNK ((size_t)64 * 1024)
+
+struct loader {
+    struct state *s;
+    const char *path, *magic;
+    int journal;
+    int first;    /* the next line is the file's first */
+    int skipping; /* inside a line longer than a chunk (damaged): to its end */
+};
+
+/* One whole line (without its newline). */
+static int load_line(struct loader *ld, const char *l, size_t n, struct err *e)
+{
+    struct record r;
+    int first = ld->first, head;
+
+    ld->first = 0;
+    if (first && (head = check_header(l, n, ld->magic)) != 0) {
+        if (head > 0) return 0;
+        err_set(e, ERR_LOCAL, "%s was written by another popfetch version (%.*s)", ld->path,
+                (int)(n > 40 ? 40 : n), l);
+        err_hint(e, "use that popfetch version, or move the file away to start afresh");
+        return -1;
+    }
+    if (parse_record(l, n, ld->journal, &r) < 0) {
+        ld->s->dropped++;
+        return 0;
+    }
+    if (keep_record(ld->s, &r) < 0) return err_set(e, ERR_INTERNAL, "out of memory");
+    ld->s->jrecords += (size_t)ld->journal;
+    return 0;
+}
+
+/* The whole lines of buf[0..*have); what follows the last newline moves to
+ * the front. A chunk without a newline is a line too long for any record:
+ * counted once as damaged, and skipped to its end. */
+static int load_lines(struct loader *ld, char *buf, size_t *have, struct err *e)
+{
+    size_t pos = 0;
+    const char *nl;
+
+    while ((nl = memchr(buf + pos, '\n', *have - pos))) {
+        size_t n = (size_t)(nl - (buf + pos));
+        if (!ld->skipping && load_line(ld, buf + pos, n, e) < 0) return -1;
+        ld->skipping = 0;
+        pos += n + 1;
+    }
+    if (pos == 0 && *have == LOAD_CHUNK) {
+        ld->s->dropped += !ld->skipping;
+        ld->skipping = 1;
+        ld->first = 0;
+        *have = 0;
+        return 0;
+    }
+    memmove(buf, buf + pos, *have - pos);
+    *have -= pos;
+    return 0;
+}
+
+/* The table sized once for the whole file, as its first chunk suggests
+ * (its lines' average length), instead of rehashed at every doubling
+ * while 300,000 entries load. A wrong guess costs only a later rehash. */
+static void presize(struct loader *ld, const char *buf, size_t have, off_t size)
+{
+    size_t lines = 0;
+
+    for (const char *p = buf; (p = memchr(p, '\n', have - (size_t)(p - buf))); p++) lines++;
+    if (lines > 1 && size > 0) (void)make_room(ld->s, ld->s->nents + (size_t)size / (have / lines));
+}
+
+/* Read fd to its end (at most STATE_FILE_MAX bytes), line by line. */
+static int load_fd(struct loader *ld, int fd, char *buf, struct err *e)
+{
+    const char *what = ld->journal ? "journal" : "state file";
+    struct stat st;
+    size_t have = 0, total = 0;
+
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > STATE_FILE_MAX)
+        return err_set(e, ERR_LOCAL, "%s %s is not a regular file of at most %zu bytes", what,
+                       ld->path, STATE_FILE_MAX);
+    for (;;) {
+        ssize_t r = read(fd, buf + have, LOAD_CHUNK - have);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0)
+            return err_set(e, ERR_LOCAL, "cannot read %s %s: %s", what, ld->path, strerror(errno));
+        if (r == 0) break;
+        if ((total += (size_t)r) > STATE_FILE_MAX)
+            return err_set(e, ERR_LOCAL, "%s %s is not a regular file of at most %zu bytes", what,
+                           ld->path, STATE_FILE_MAX);
+        have += (size_t)r;
+        if (total == have) presize(ld, buf, have, st.st_size);
+        if (load_lines(ld, buf, &have, e) < 0) return -1;
+    }
+    if (have && !ld->skipping) ld->s->dropped++; /* torn last line: never trusted */
+    return 0;
+}
+
+/* Load one file's records; lines that do not parse are counted, not used.
+ * A file that does not exist is empty. */
 static int load_file(struct state *s, const char *path, const char *magic, int journal,
                      struct err *e)
 {
-    char *text;
-    size_t len, pos = 0;
+    struct loader ld = {.s = s, .path = path, .magic = magic, .journal = journal, .first = 1};
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc;
+    char *buf;
 
-    if (slurp(path, journal ? "journal" : "state file", &text, &len, e) < 0) return -1;
-    while (text && pos < len) {
-        const char *l = text + pos, *nl = memchr(l, '\n', len - pos);
-        size_t n;
-        struct record r;
-
-        if (!nl) { /* torn last line: never trusted */
-            s->dropped++;
-            break;
-        }
-        n = (size_t)(nl - l);
-        if (pos == 0 && check_header(l, n, magic) != 0) {
-            if (check_header(l, n, magic) < 0) {
-                err_set(e, ERR_LOCAL, "%s was written by another popfetch version (%.*s)", path,
-                        (int)(n > 40 ? 40 : n), l);
-                free(text);
-                err_hint(e, "use that popfetch version, or move the file away to start afresh");
-                return -1;
-            }
-            pos += n + 1;
-            continue;
-        }
-        pos += n + 1;
-        if (parse_record(l, n, journal, &r) < 0) {
-            s->dropped++;
-            continue;
-        }
-        if (keep_record(s, &r) < 0) {
-            free(text);
-            return err_set(e, ERR_INTERNAL, "out of memory");
-        }
-        s->jrecords += (size_t)journal;
+    if (fd < 0) {
+        if (errno == ENOENT) return 0;
+        return open_fail(e, journal ? "journal" : "state file", path);
     }
-    free(text);
-    return 0;
+    if (!(buf = malloc(LOAD_CHUNK))) {
+        close(fd);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    rc = load_fd(&ld, fd, buf, e);
+    free(buf);
+    close(fd);
+    return rc;
 }
 
 static int lock_names(struct state *s, const char *dir, const char *key, struct err *e)

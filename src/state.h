@@ -60,12 +60,15 @@ struct state_intent {
     char *note; /* the sink's words ("" for "-") */
 };
 
+/* 12 bytes an entry: a mailbox of 300,000 messages (issue 20) keeps one
+ * per message for the whole run. */
 struct state_entry {
-    uint32_t off; /* UIDL text in the string pool */
-    uint16_t len;
-    char status;        /* enum state_status */
-    uint8_t listed;     /* seen in this run's UIDL listing */
-    int64_t first_seen; /* unix time of delivery */
+    uint32_t off;        /* UIDL text in the string pool */
+    uint32_t first_seen; /* unix time of delivery (a time outside 0..2^32-1,
+                          * which no clock of ours gives, is held clamped) */
+    uint8_t len;         /* 1..STATE_UIDL_MAX */
+    char status;         /* enum state_status */
+    uint8_t listed;      /* seen in this run's UIDL listing */
 };
 
 /* Opaque: its layout (the hash set, the UIDL pool, the journal buffer, the
@@ -135,6 +138,11 @@ const struct state_intent *state_intents(const struct state *s, size_t *n);
 
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len);
 const char *state_uidl(const struct state *s, const struct state_entry *ent);
+
+/* The index of an entry (for state_entry_at): unlike the pointer, it stays
+ * valid across state_add(), so a listing can name a UIDL the state holds
+ * instead of keeping a copy of it. */
+size_t state_index(const struct state *s, const struct state_entry *ent);
 
 /* Mark an entry as present on the server in this run's listing. */
 void state_mark_listed(struct state *s, const struct state_entry *ent);

@@ -62,8 +62,10 @@ loads() {
   grep -qx 'account pop.gmail.com' "$W/gmail.conf"
   grep -qx 'tls implicit' "$W/gmail.conf"
   grep -qx 'keep on' "$W/gmail.conf"
-  grep -qx 'delivery mda "/usr/sbin/sendmail -i -- alice"' "$W/gmail.conf"
-  grep -q '^# .*SMTP to port 25 on localhost' "$W/gmail.conf"
+  # no smtphost, lmtp or mda: fetchmail's default, SMTP to the local MTA
+  grep -qx 'delivery smtp localhost:25' "$W/gmail.conf"
+  grep -qx 'recipient alice' "$W/gmail.conf"
+  grep -q "^# .*fetchmail's default delivery, SMTP to port 25 on" "$W/gmail.conf"
   convert "$RCS/defaults.rc" "$W/defaults.conf"
   [ "$status" -eq 0 ]
   grep -qx 'account frank@pop.work.example' "$W/defaults.conf"
@@ -179,4 +181,21 @@ RC
   [ "$status" -eq 0 ] || { echo "exit $status: $output"; cat "$W/out.conf"; false; }
   mailcheck forwarded "$(dovecot_maildir bob)" "$W/m"
   [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "a poll block without smtphost, lmtp or mda: fetchmail's default, SMTP to localhost:25, with smtpaddress's domain; esmtpname/esmtppassword become smtp_user/smtp_password" {
+  printf 'poll pop.example.org proto pop3 user u password p is alice here\npoll other.example.org user v password q is bob here smtpaddress example.net\npoll third.example.org esmtpname relayuser esmtppassword relaypw user w password r is carl here smtphost relay.example/587\n' >"$W/fm.rc"
+  chmod 600 "$W/fm.rc"
+  convert "$W/fm.rc" "$W/fm.conf"
+  [ "$status" -eq 0 ] || { echo "$CONVERT_ERR"; false; }
+  [ "$(grep -cx 'delivery smtp localhost:25' "$W/fm.conf")" -eq 2 ] || { cat "$W/fm.conf"; false; }
+  grep -qx 'recipient alice' "$W/fm.conf"
+  grep -qx 'recipient bob@example.net' "$W/fm.conf"
+  [ "$(grep -c 'sendmail' "$W/fm.conf")" -eq 0 ]
+  # esmtpname/esmtppassword: SMTP AUTH to the relay
+  grep -qx 'delivery smtp relay.example:587' "$W/fm.conf"
+  grep -qx 'smtp_user relayuser' "$W/fm.conf"
+  grep -qx 'smtp_password relaypw' "$W/fm.conf"
+  run "$POPFETCH" -f "$W/fm.conf" --dump-config
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
 }

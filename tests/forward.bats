@@ -132,6 +132,27 @@ fw_fake() {
   [ "$(grep -c '^C: LHLO ' "$SMTP_DIR/log")" -eq 1 ]
 }
 
+@test "fake smtp: with PIPELINING, RSET and XFORWARD go in the same write as MAIL, RCPT and DATA (one round trip); without it, each waits" {
+  dovecot_start
+  put_generated 2 3 xfpipe
+  fw_fake smtp "ext PIPELINING" "ext XFORWARD NAME ADDR PROTO"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; cat "$SMTP_DIR/log"; false; }
+  grep -q -- '-- batch XFORWARD,MAIL,RCPT,DATA$' "$SMTP_DIR/log" || { cat "$SMTP_DIR/log"; false; }
+  grep -q -- '-- batch RSET,XFORWARD,MAIL,RCPT,DATA$' "$SMTP_DIR/log" || { cat "$SMTP_DIR/log"; false; }
+  [ "$(grep -c '^C: XFORWARD NAME=\[UNAVAILABLE\] ADDR=127.0.0.1 PROTO=SMTP$' "$SMTP_DIR/log")" -eq 2 ]
+  [ -f "$SMTP_DIR/msg.2" ]
+  smtp_fake_stop
+  rm -rf "$SMTP_DIR"
+  put_generated 1 3 xfnopipe
+  fw_fake smtp "ext XFORWARD NAME ADDR PROTO"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; cat "$SMTP_DIR/log"; false; }
+  run grep -c -- '-- batch .*,' "$SMTP_DIR/log"
+  [ "$output" -eq 0 ]
+  grep -q '^C: XFORWARD ' "$SMTP_DIR/log"
+}
+
 @test "fake smtp: without PIPELINING each command waits for its reply" {
   dovecot_start
   put_generated 2 3 nopipe

@@ -2,12 +2,17 @@
  * deliver — picks the sink for an account; the shared sink_ops of sinks
  * whose end() is final. See deliver.h.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "deliver.h"
 #include "conf.h"
 #include "forward.h"
 #include "maildir.h"
 #include "mbox.h"
 #include "mda.h"
+#include "sasl.h"
+#include "secret.h"
 
 static int open_mbox(struct sink *s, const struct account *a, const struct deliver_ctx *c,
                      struct err *e)
@@ -43,9 +48,46 @@ int deliver_intend(struct sink *s, const char *note, struct err *e)
     return s->intend ? s->intend(s->intend_ctx, note, e) : 0;
 }
 
+/* `smtp_auth` as a SASL mechanism; -1 for auto. */
+static int smtp_mech(int choice)
+{
+    switch (choice) {
+    case SMTP_AUTH_PLAIN:
+        return SASL_PLAIN;
+    case SMTP_AUTH_LOGIN:
+        return SASL_LOGIN;
+    case SMTP_AUTH_CRAM_MD5:
+        return SASL_CRAM_MD5;
+    case SMTP_AUTH_SCRAM_SHA_1:
+        return SASL_SCRAM_SHA_1;
+    case SMTP_AUTH_SCRAM_SHA_256:
+        return SASL_SCRAM_SHA_256;
+    default:
+        return -1;
+    }
+}
+
+/* The SMTP relay's password: `smtp_password`, else `smtp_passwordeval` run
+ * like `passwordeval` (secret.c). */
+static int smtp_secret(const struct account *a, char **out, struct err *e)
+{
+    struct secret_cmd sc = {.what = "smtp_passwordeval",
+                            .cmd = a->smtp_passwordeval,
+                            .timeout_s = a->passwordeval_timeout,
+                            .timeout_key = "passwordeval_timeout"};
+
+    if (a->smtp_password) {
+        if (!(*out = strdup(a->smtp_password))) return err_set(e, ERR_INTERNAL, "out of memory");
+        return 0;
+    }
+    return secret_eval(&sc, out, e);
+}
+
 static int open_forward(struct sink *s, const struct account *a, const struct deliver_ctx *c,
                         struct err *e)
 {
+    char *secret = NULL;
+    int rc;
     struct forward_opts o = {
         .lmtp = a->delivery.kind == DELIVERY_LMTP,
         .target = a->delivery.arg,
@@ -64,9 +106,15 @@ static int open_forward(struct sink *s, const struct account *a, const struct de
         .warn_ctx = c->warn_ctx,
         .trace = c->trace,
         .trace_ctx = c->trace_ctx,
+        .auth_user = a->smtp_user,
+        .auth_mech = smtp_mech(a->smtp_auth),
     };
 
-    return forward_open(s, &o, e);
+    if (a->smtp_user && smtp_secret(a, &secret, e) < 0) return -1;
+    o.auth_secret = secret;
+    rc = forward_open(s, &o, e);
+    secret_free(secret);
+    return rc;
 }
 
 int deliver_final_sync(struct sink *s, struct err *e)

@@ -27,6 +27,11 @@
  * been removed; it will be fetched again), -1 = error. A sink without
  * recover_intent (NULL) writes no intents.
  *
+ * An end() that fails with ERR_AUTH says the sink's own login was refused
+ * (SMTP AUTH at a relay): nothing more can be delivered, and the fetch
+ * engine ends the run with that error (the message stays on the server).
+ * Any other failure of end() is that message's alone.
+ *
  * src/deliver/ holds the sinks: this file (the interface; deliver.c picks
  * the sink an account names and holds the shared defaults), maildir.c,
  * mbox.c, mda.c, forward.c (LMTP and SMTP, over esmtp.c), and their helpers

@@ -10,10 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "esmtp.h"
+#include "sasl.h"
 
 #define SMTP_PORT 25
 
@@ -78,6 +82,7 @@ int esmtp_init(struct esmtp *s, int lmtp, const char *target, const char *helo, 
     memset(s, 0, sizeof *s);
     net_init(&s->c);
     s->lmtp = lmtp;
+    s->auth_mech = -1;
     s->timeout_ms = timeout_ms;
     snprintf(s->helo, sizeof s->helo, "%s", helo && helo[0] ? helo : "localhost");
     if (lmtp && target[0] == '/') {
@@ -181,6 +186,8 @@ static int read_reply(struct esmtp *s, struct esmtp_reply *r, line_fn each, stru
                            s->c.host, shown);
         }
         r->code = code;
+        s->rtext = text;
+        s->rtext_len = len - (size_t)(text - line);
         if (each && n > 0) each(s, text, len - (size_t)(text - line));
         err_quote(r->text, sizeof r->text, line, len);
     }
@@ -236,10 +243,27 @@ static int word_is(const char *text, size_t len, const char *word, const char **
     return 1;
 }
 
+/* AUTH's mechanisms ("AUTH PLAIN LOGIN", or the old "AUTH=PLAIN LOGIN")
+ * added to s->mechs, as far as they fit. */
+static void auth_mechs(struct esmtp *s, const char *rest, const char *end)
+{
+    size_t have = strlen(s->mechs), n = (size_t)(end - rest);
+
+    s->ext |= ESMTP_AUTH;
+    if (have + 1 + n >= sizeof s->mechs) return;
+    if (have) s->mechs[have++] = ' ';
+    for (size_t i = 0; i < n; i++)
+        s->mechs[have + i] = isgraph((unsigned char)rest[i]) ? rest[i] : ' ';
+    s->mechs[have + n] = '\0';
+}
+
 static void extension(struct esmtp *s, const char *text, size_t len)
 {
     const char *rest;
 
+    if (word_is(text, len, "AUTH", &rest) ||
+        (len > 5 && strncasecmp(text, "AUTH=", 5) == 0 && (rest = text + 5)))
+        auth_mechs(s, rest, text + len);
     if (word_is(text, len, "PIPELINING", &rest)) s->ext |= ESMTP_PIPELINING;
     if (word_is(text, len, "8BITMIME", &rest)) s->ext |= ESMTP_8BITMIME;
     if (word_is(text, len, "SMTPUTF8", &rest)) s->ext |= ESMTP_SMTPUTF8;
@@ -292,10 +316,224 @@ static int starttls(struct esmtp *s, struct err *e)
     if (start_tls(s, e) < 0) return -1;
     s->ext = 0;
     s->size_max = 0;
+    s->mechs[0] = '\0';
     if (cmd(s, e, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->helo) < 0 || flush(s, e) < 0 ||
         read_reply(s, &r, extension, e) < 0)
         return -1;
     return r.code == 250 ? 0 : refused(s, s->lmtp ? "LHLO" : "EHLO", &r, e);
+}
+
+/* ---- AUTH (RFC 4954) ------------------------------------------------------------------- */
+
+int esmtp_set_auth(struct esmtp *s, const char *user, const char *secret, int mech, struct err *e)
+{
+    if (strpbrk(user, "\r\n") || strpbrk(secret, "\r\n"))
+        return err_set(e, ERR_USAGE, "smtp_user or the SMTP password contains a line break");
+    free(s->auth_user);
+    if (s->auth_secret) OPENSSL_cleanse(s->auth_secret, strlen(s->auth_secret));
+    free(s->auth_secret);
+    s->auth_user = strdup(user);
+    s->auth_secret = strdup(secret);
+    s->auth_mech = mech;
+    if (!s->auth_user || !s->auth_secret) return err_set(e, ERR_INTERNAL, "out of memory");
+    return 0;
+}
+
+int esmtp_loopback(const struct sockaddr *sa)
+{
+    static const unsigned char mapped[16] = {0, 0, 0,    0,    0,   0, 0, 0,
+                                             0, 0, 0xff, 0xff, 127, 0, 0, 1};
+
+    if (sa->sa_family == AF_UNIX) return 1;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        return ntohl(in->sin_addr.s_addr) == INADDR_LOOPBACK;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+               memcmp(in6->sin6_addr.s6_addr, mapped, sizeof mapped) == 0;
+    }
+    return 0;
+}
+
+/* May anything derived from the secret go out on this connection? Over TLS
+ * yes (the certificate was verified in the handshake, else there is no
+ * connection), without it only to this machine. */
+static int secret_ok(const struct esmtp *s)
+{
+    struct sockaddr_storage ss = {0};
+    socklen_t len = sizeof ss;
+
+    if (s->c.ssl || s->is_unix) return 1;
+    if (getpeername(s->c.fd, (struct sockaddr *)&ss, &len) < 0) return 0;
+    return esmtp_loopback((const struct sockaddr *)&ss);
+}
+
+static int offers(const struct esmtp *s, enum sasl_mech m)
+{
+    char buf[sizeof s->mechs], *save = NULL;
+
+    snprintf(buf, sizeof buf, "%s", s->mechs);
+    for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (strcasecmp(w, sasl_mech_name(m)) == 0) return 1;
+    return 0;
+}
+
+static int choose_mech(const struct esmtp *s, enum sasl_mech *m, struct err *e)
+{
+    static const enum sasl_mech strongest_first[] = {SASL_SCRAM_SHA_256, SASL_SCRAM_SHA_1,
+                                                     SASL_PLAIN, SASL_LOGIN, SASL_CRAM_MD5};
+
+    if (s->auth_mech >= 0) {
+        *m = (enum sasl_mech)s->auth_mech;
+        if (offers(s, *m)) return 0;
+        err_set(e, ERR_AUTH, "the %s server %s does not offer AUTH %s (smtp_auth)", proto(s),
+                s->target, sasl_mech_name(*m));
+        err_hint(e, "it offers: %s; set `smtp_auth` to one of them or to auto",
+                 s->mechs[0] ? s->mechs : "(nothing)");
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof strongest_first / sizeof strongest_first[0]; i++) {
+        if (offers(s, strongest_first[i])) {
+            *m = strongest_first[i];
+            return 0;
+        }
+    }
+    if (!(s->ext & ESMTP_AUTH)) {
+        err_set(e, ERR_AUTH, "the %s server %s does not offer AUTH, and smtp_user is set", proto(s),
+                s->target);
+        err_hint(e, "nothing was sent; many servers offer AUTH only after STARTTLS "
+                    "(smtp_tls starttls)");
+    } else {
+        err_set(e, ERR_AUTH, "the %s server %s offers no AUTH mechanism popfetch speaks (%s)",
+                proto(s), s->target, s->mechs);
+    }
+    return -1;
+}
+
+/* A line of secret material: prefix, then buf in base64 ("=" for an empty
+ * initial response after "AUTH MECH "); traced as prefix + "****". */
+static int send_secret(struct esmtp *s, const char *prefix, const unsigned char *buf, size_t len,
+                       struct err *e)
+{
+    size_t plen = strlen(prefix), cap = plen + sasl_b64_encoded_size(len) + 3, n;
+    char *line = malloc(cap), shown[80];
+    int rc;
+
+    if (!line) return err_set(e, ERR_INTERNAL, "out of memory");
+    if (flush(s, e) < 0) {
+        free(line);
+        return -1;
+    }
+    memcpy(line, prefix, plen);
+    n = plen + sasl_b64_encode(buf, len, line + plen);
+    if (len == 0 && plen) line[n++] = '=';
+    snprintf(shown, sizeof shown, "%s****", prefix);
+    trace(s, 'C', shown, strlen(shown));
+    line[n++] = '\r';
+    line[n++] = '\n';
+    rc = wr(s, line, n, e) < 0 || flush(s, e) < 0 ? -1 : 0;
+    OPENSSL_cleanse(s->wbuf, n < ESMTP_WBUF ? n : ESMTP_WBUF);
+    OPENSSL_cleanse(line, cap);
+    free(line);
+    return rc;
+}
+
+/* Give up the exchange: "*" (RFC 4954); the server answers 501. */
+static void cancel_auth(struct esmtp *s)
+{
+    struct esmtp_reply r;
+    struct err ignored;
+
+    if (cmd(s, &ignored, "*") == 0 && flush(s, &ignored) == 0) read_reply(s, &r, NULL, &ignored);
+}
+
+/* Answer the 334 challenge in s->rtext. */
+static int answer(struct esmtp *s, struct sasl *x, struct err *e)
+{
+    unsigned char raw[ESMTP_LINE_MAX];
+    const unsigned char *out;
+    size_t dlen, olen;
+    int rc;
+
+    if (sasl_b64_decode(s->rtext, s->rtext_len, raw, &dlen) < 0) {
+        cancel_auth(s);
+        return err_set(e, ERR_PROTOCOL,
+                       "the %s server %s sent an AUTH challenge that is not "
+                       "base64",
+                       proto(s), s->target);
+    }
+    if (sasl_step(x, raw, dlen, &out, &olen, e) < 0) {
+        OPENSSL_cleanse(raw, sizeof raw);
+        cancel_auth(s);
+        return -1;
+    }
+    rc = send_secret(s, "", out, olen, e);
+    OPENSSL_cleanse(raw, sizeof raw);
+    return rc;
+}
+
+static int login_refused(struct esmtp *s, const struct esmtp_reply *r, const struct sasl *x,
+                         struct err *e)
+{
+    const char *detail = sasl_server_error(x);
+
+    if (r->code / 100 == 4)
+        return err_set(e, ERR_SERVER, "the %s server %s refused the login for now: %s", proto(s),
+                       s->target, r->text);
+    err_set(e, ERR_AUTH, "the %s server %s refused the login of smtp_user %s: %s%s%s", proto(s),
+            s->target, s->auth_user, r->text, detail ? "; " : "", detail ? detail : "");
+    err_hint(e, "check smtp_user and smtp_password (or smtp_passwordeval); the mail stays on the "
+                "POP3 server");
+    return -1;
+}
+
+static int exchange(struct esmtp *s, struct sasl *x, enum sasl_mech m, struct err *e)
+{
+    const unsigned char *init;
+    size_t len;
+    int has;
+    char prefix[64];
+    struct esmtp_reply r;
+
+    if (sasl_initial(x, &init, &len, &has, e) < 0) return -1;
+    snprintf(prefix, sizeof prefix, "AUTH %s ", sasl_mech_name(m));
+    if (has && strlen(prefix) + sasl_b64_encoded_size(len) + 2 <= 512) {
+        if (send_secret(s, prefix, init, len, e) < 0) return -1;
+    } else if (cmd(s, e, "AUTH %s", sasl_mech_name(m)) < 0 || flush(s, e) < 0) {
+        return -1;
+    }
+    for (int step = 0; step < ESMTP_AUTH_STEPS; step++) {
+        if (read_reply(s, &r, NULL, e) < 0) return -1;
+        if (r.code == 235) return sasl_finish(x, e);
+        if (r.code != 334) return login_refused(s, &r, x, e);
+        if (answer(s, x, e) < 0) return -1;
+    }
+    cancel_auth(s);
+    return err_set(e, ERR_PROTOCOL, "the %s server %s kept sending AUTH challenges", proto(s),
+                   s->target);
+}
+
+static int esmtp_login(struct esmtp *s, struct err *e)
+{
+    struct sasl_params sp = {.user = s->auth_user, .secret = s->auth_secret, .host = s->target};
+    struct sasl *x = NULL;
+    enum sasl_mech m = SASL_PLAIN;
+    int rc;
+
+    if (!secret_ok(s)) {
+        err_set(e, ERR_AUTH,
+                "refusing to send the password of smtp_user %s unencrypted to the %s server %s",
+                s->auth_user, proto(s), s->target);
+        err_hint(e, "use `smtp_tls starttls` or `smtp_tls implicit`: without TLS a password "
+                    "goes only to this machine (a loopback address)");
+        return -1;
+    }
+    if (choose_mech(s, &m, e) < 0 || sasl_new(&x, m, &sp, e) < 0) return -1;
+    rc = exchange(s, x, m, e);
+    sasl_free(x);
+    return rc;
 }
 
 int esmtp_open(struct esmtp *s, struct err *e)
@@ -303,6 +541,10 @@ int esmtp_open(struct esmtp *s, struct err *e)
     int rc;
 
     s->up = 0;
+    if (s->auth_refused) {
+        *e = s->auth_err;
+        return -1;
+    }
     if (s->is_unix)
         rc = connect_unix(s, e);
     else
@@ -319,6 +561,7 @@ int esmtp_start(struct esmtp *s, struct err *e)
     s->up = s->used = 0;
     s->ext = 0;
     s->size_max = 0;
+    s->mechs[0] = '\0';
     s->wlen = 0;
     if (!s->wbuf && !(s->wbuf = malloc(ESMTP_WBUF))) {
         net_close(&s->c);
@@ -338,6 +581,13 @@ int esmtp_start(struct esmtp *s, struct err *e)
         goto fail;
     }
     if (s->tls_mode == ESMTP_TLS_STARTTLS && !s->c.ssl && starttls(s, e) < 0) goto fail;
+    if (s->auth_user && esmtp_login(s, e) < 0) {
+        if (e->kind == ERR_AUTH) {
+            s->auth_refused = 1;
+            s->auth_err = *e;
+        }
+        goto fail;
+    }
     s->up = 1;
     return 0;
 fail:
@@ -396,18 +646,11 @@ static int send_body(struct esmtp *s, esmtp_read_fn rd, void *rctx, struct err *
     return wr(s, ".\r\n", 3, e) < 0 || flush(s, e) < 0 ? -1 : 0;
 }
 
-static int xforward(struct esmtp *s, const struct esmtp_envelope *env, struct err *e)
-{
-    struct esmtp_reply r;
-
-    if (!env->xf || !(s->ext & ESMTP_XFORWARD)) return 0;
-    if (cmd(s, e, "XFORWARD %s", env->xf) < 0 || flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0)
-        return -1;
-    return r.code == 250 ? 0 : refused(s, "XFORWARD", &r, e);
-}
-
-/* RSET (on a used connection), XFORWARD, MAIL, and with PIPELINING the
- * RCPTs and DATA too; then the replies to RSET and MAIL. */
+/* RSET (on a used connection), XFORWARD (when offered and there is an
+ * origin to name), MAIL, and with PIPELINING the RCPTs and DATA too, all
+ * in one write (RFC 2920 lets XFORWARD and RSET go in a group, as
+ * Postfix's own client sends them); without it each waits for its reply.
+ * Then the replies to RSET, XFORWARD and MAIL. */
 static int start(struct esmtp *s, const struct esmtp_envelope *env, struct esmtp_result *res,
                  int pipe, struct err *e)
 {
@@ -415,16 +658,23 @@ static int start(struct esmtp *s, const struct esmtp_envelope *env, struct esmtp
     struct esmtp_reply r = {0};
 
     s->used = 1;
-    if (rset && cmd(s, e, "RSET") < 0) return -1;
-    if (rset && (!pipe || xf) &&
-        (flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0 || r.code != 250))
-        return r.code && r.code != 250 ? refused(s, "RSET", &r, e) : -1;
-    if (xforward(s, env, e) < 0 || mail_cmd(s, env, e) < 0) return -1;
+    if (rset &&
+        (cmd(s, e, "RSET") < 0 || (!pipe && (flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0))))
+        return -1;
+    if (rset && !pipe && r.code != 250) return refused(s, "RSET", &r, e);
+    if (xf && (cmd(s, e, "XFORWARD %s", env->xf) < 0 ||
+               (!pipe && (flush(s, e) < 0 || read_reply(s, &r, NULL, e) < 0))))
+        return -1;
+    if (xf && !pipe && r.code != 250) return refused(s, "XFORWARD", &r, e);
+    if (mail_cmd(s, env, e) < 0) return -1;
     for (size_t i = 0; i < env->nrcpt && pipe; i++)
         if (cmd(s, e, "RCPT TO:<%s>", env->rcpt[i]) < 0) return -1;
     if ((pipe && cmd(s, e, "DATA") < 0) || flush(s, e) < 0) return -1;
-    if (rset && pipe && !xf &&
+    if (rset && pipe &&
         (read_reply(s, &r, NULL, e) < 0 || (r.code != 250 && refused(s, "RSET", &r, e) < 0)))
+        return -1;
+    if (xf && pipe &&
+        (read_reply(s, &r, NULL, e) < 0 || (r.code != 250 && refused(s, "XFORWARD", &r, e) < 0)))
         return -1;
     return read_reply(s, &res->mail, NULL, e);
 }
@@ -529,4 +779,11 @@ void esmtp_free(struct esmtp *s)
 {
     free(s->wbuf);
     s->wbuf = NULL;
+    free(s->auth_user);
+    s->auth_user = NULL;
+    if (s->auth_secret) {
+        OPENSSL_cleanse(s->auth_secret, strlen(s->auth_secret));
+        free(s->auth_secret);
+        s->auth_secret = NULL;
+    }
 }

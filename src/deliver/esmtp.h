@@ -3,7 +3,8 @@
  * connection, for the forwarding sink (forward.c): connect (a Unix socket
  * or TCP), the greeting, LHLO/EHLO and the extensions it lists, then one
  * mail transaction at a time (RSET between them on a reused connection),
- * MAIL/RCPT/DATA pipelined (RFC 2920) when the server offers PIPELINING,
+ * RSET/XFORWARD/MAIL/RCPT/DATA pipelined (RFC 2920: one write, one round
+ * trip) when the server offers PIPELINING,
  * the message dot-stuffed with CRLF line ends, and the replies: one after
  * DATA for SMTP, one per accepted recipient for LMTP.
  *
@@ -11,6 +12,18 @@
  * protocols differ only in the hello command and in the replies after the
  * final dot, and every rule about replies, extensions and the message's
  * bytes must be the same in both.
+ *
+ * AUTH (RFC 4954) to a relay, when esmtp_set_auth gave a user and a
+ * secret: right after the hello (and STARTTLS, if configured), with sasl.c's
+ * mechanisms (the one named, else the strongest the EHLO's AUTH lists:
+ * SCRAM-SHA-256, SCRAM-SHA-1, PLAIN, LOGIN, CRAM-MD5). Nothing derived from
+ * the secret goes out unless the connection is TLS (whose certificate was
+ * verified in the handshake) or stays on this machine (a Unix socket,
+ * 127.0.0.1 or ::1): the same "may a secret be sent?" answer as POP3's
+ * (connect_secret_ok), else ERR_AUTH before AUTH is sent. The secret is
+ * traced as ****, and wiped (esmtp_free). A 5xx to the login is ERR_AUTH
+ * and sticks: every later esmtp_open fails at once with it (a refused
+ * password is not tried again in this run); a 4xx is ERR_SERVER.
  *
  * What it does not decide: what a reply means for the message (delivered,
  * retried, rejected: forward.c), the envelope (forward.c with header.c).
@@ -26,6 +39,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -46,7 +60,11 @@ enum {
     ESMTP_SMTPUTF8 = 8,
     ESMTP_STARTTLS = 16,
     ESMTP_XFORWARD = 32,
+    ESMTP_AUTH = 64,
 };
+
+#define ESMTP_MECHS_MAX  256 /* AUTH's list of mechanisms kept */
+#define ESMTP_AUTH_STEPS 16  /* challenges of one AUTH exchange */
 
 /* TLS to the server (`smtp_tls`; order matches conf.c's names). */
 enum esmtp_tls { ESMTP_TLS_OFF, ESMTP_TLS_STARTTLS, ESMTP_TLS_IMPLICIT };
@@ -72,6 +90,14 @@ struct esmtp {
     uint64_t size_max;   /* SIZE's value; 0 = none announced */
     unsigned char *wbuf; /* the message on its way out */
     size_t wlen;
+    char mechs[ESMTP_MECHS_MAX]; /* AUTH's mechanisms, space-separated */
+    char *auth_user;             /* NULL: no AUTH (esmtp_set_auth) */
+    char *auth_secret;           /* wiped by esmtp_free */
+    int auth_mech;               /* enum sasl_mech; -1 = the strongest offered */
+    int auth_refused;            /* the login was refused: auth_err, at once */
+    struct err auth_err;
+    const char *rtext; /* the last reply line's text (raw, until the next read) */
+    size_t rtext_len;
     /* -vv: each command and reply line, prefixed "LMTP " or "SMTP " (the
      * message itself as one "(N bytes of message data)" line); NULL = off */
     void (*trace)(void *ctx, char dir, const char *line, size_t len);
@@ -107,6 +133,17 @@ typedef ssize_t (*esmtp_read_fn)(void *ctx, void *buf, size_t len, struct err *e
 int esmtp_init(struct esmtp *s, int lmtp, const char *target, const char *helo, int timeout_ms,
                struct err *e);
 
+/* Log in with AUTH as `user` (mech: enum sasl_mech, or -1 for the
+ * strongest offered) on every connection esmtp_open makes. Copies both;
+ * ERR_USAGE if either holds a line break. */
+int esmtp_set_auth(struct esmtp *s, const char *user, const char *secret, int mech, struct err *e);
+
+/* Is this peer this machine's loopback (AF_UNIX, 127.0.0.1, ::1,
+ * ::ffff:127.0.0.1)? Other 127.x addresses count as elsewhere, as Dovecot
+ * counts them. The second half of the "may a secret be sent?" rule; for
+ * tests. */
+int esmtp_loopback(const struct sockaddr *sa);
+
 /* Connect, then esmtp_start. */
 int esmtp_open(struct esmtp *s, struct err *e);
 
@@ -126,7 +163,7 @@ int esmtp_send(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn 
 /* QUIT (without waiting long) and close. */
 void esmtp_close(struct esmtp *s);
 
-/* Free the buffers (after esmtp_close). */
+/* Free the buffers and wipe the secret (after esmtp_close). */
 void esmtp_free(struct esmtp *s);
 
 /* The parsing rules, for tests and fuzzing: one reply line. Returns the

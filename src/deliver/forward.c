@@ -412,6 +412,10 @@ int forward_open(struct sink *k, const struct forward_opts *o, struct err *e)
     f->s.trace = o->trace, f->s.trace_ctx = o->trace_ctx;
     f->s.tls_mode = o->tls;
     f->s.tls = (struct tls_opts){.verify = 1, .trust_file = o->trust_file, .min_version = 12};
+    if (o->auth_user && esmtp_set_auth(&f->s, o->auth_user, o->auth_secret, o->auth_mech, e) < 0) {
+        fw_close(k);
+        return -1;
+    }
     if (copy_opts(f, o) < 0) {
         fw_close(k);
         return err_set(e, ERR_INTERNAL, "out of memory");

@@ -63,6 +63,9 @@ struct forward_opts {
     int timeout_s;
     int tls;                /* enum esmtp_tls */
     const char *trust_file; /* for the server's certificate; NULL = the system's */
+    const char *auth_user;  /* SMTP AUTH (esmtp_set_auth); NULL = none */
+    const char *auth_secret;
+    int auth_mech;          /* enum sasl_mech; -1 = the strongest offered */
     const char *spool_dir;  /* NULL = $TMPDIR or /tmp */
     int rejected;           /* enum rejected_mode (conf.h): keep, quarantine, delete */
     const char *quarantine; /* the Maildir for REJECTED_QUARANTINE */

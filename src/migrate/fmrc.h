@@ -237,6 +237,7 @@ struct fm_entry {
     int line;
     enum fm_entry_kind kind;
     const char *name, *via, *service;
+    const char *esmtpname, *esmtppassword; /* SMTP AUTH to the smtphost */
     int proto, auth;
     const char *proto_text, *auth_text;
     struct fm_num timeout;

@@ -97,9 +97,8 @@ static const struct optdef opts[] = {
     {K_PRINCIPAL, OC_SERVER, ARG_STR, 0, 0,
      "popfetch has no Kerberos; it logs in with a password, SASL or a TLS client certificate", NULL,
      NULL},
-    {K_ESMTPNAME, OC_SERVER, ARG_STR, 0, 0, "SMTP AUTH for forwarding; " WHY_FORWARD, NULL, NULL},
-    {K_ESMTPPASSWORD, OC_SERVER, ARG_STR, 0, 1, "SMTP AUTH for forwarding; " WHY_FORWARD, NULL,
-     NULL},
+    {K_ESMTPNAME, OC_SERVER, ARG_STR, 0, 0, NULL, NULL, NULL},
+    {K_ESMTPPASSWORD, OC_SERVER, ARG_STR, 0, 1, NULL, NULL, NULL},
     {K_UIDL, OC_SERVER, ARG_NONE, 1, 0, "popfetch always tracks messages by UIDL",
      "popfetch always uses UIDL; with a server that has none, only keep off works", NULL},
     {K_INTERVAL, OC_SERVER, ARG_NUM, 0, 0,
@@ -413,6 +412,12 @@ static void apply_server(struct fm_entry *en, const struct fm_tok *opt, const st
     switch (opt->kw) {
     case K_VIA:
         en->via = a->v.text;
+        break;
+    case K_ESMTPNAME:
+        en->esmtpname = a->v.text;
+        break;
+    case K_ESMTPPASSWORD:
+        en->esmtppassword = a->v.text;
         break;
     case K_PROTOCOL:
         en->proto = a->v.val;

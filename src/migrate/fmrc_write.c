@@ -7,7 +7,8 @@
  * names (the server, USER@SERVER when users share it, made unique), the
  * mapping of each carried fetchmail setting onto popfetch keys (host, port,
  * user, password, TLS, auth, limits, delivery: fetchmail's mda with its
- * %-sequences and shell, or the local MTA), the comments that say what is
+ * %-sequences and shell, smtphost/lmtp, or fetchmail's default: SMTP to
+ * localhost:25), the comments that say what is
  * not carried and why, accounts written commented out (`skip`, other
  * protocols, values a config cannot hold), and fetchmail's login name as
  * the default remote user. Values are bounded and quoted as conf.c reads
@@ -210,6 +211,8 @@ static void merge_entry(struct fm_entry *m, const struct fm_entry *d)
 {
     MERGE_S(via);
     MERGE_S(service);
+    MERGE_S(esmtpname);
+    MERGE_S(esmtppassword);
     MERGE_N(timeout);
     if (!m->proto) {
         m->proto = d->proto;
@@ -789,7 +792,7 @@ static int rcpt_ok(const char *s)
  * delivery target; -1 if it cannot be one. */
 static int forward_target(const struct acct *a, char *dst, size_t max)
 {
-    const char *h = a->u.smtphost ? a->u.smtphost : "localhost";
+    const char *h = a->u.smtphost ? a->u.smtphost : a->u.lmtp ? "localhost" : "localhost/25";
     const char *slash = strrchr(h, '/');
     struct esmtp probe;
     struct err e;
@@ -804,6 +807,30 @@ static int forward_target(const struct acct *a, char *dst, size_t max)
         n = snprintf(dst, max, strchr(h, ':') ? "[%s]%s" : "%s%s", h, a->u.lmtp ? ":24" : "");
     if (n < 0 || (size_t)n >= max || !value_ok(dst, FM_VALUE_MAX)) return -1;
     return esmtp_init(&probe, a->u.lmtp, dst, NULL, 1000, &e);
+}
+
+/* esmtpname and esmtppassword: SMTP AUTH to the relay, as smtp_user and
+ * smtp_password. */
+static void put_smtp_auth(struct fm_out *o, const struct acct *a)
+{
+    const char *n = a->s.esmtpname, *p = a->s.esmtppassword;
+
+    if (!n && !p) return;
+    if (a->u.lmtp) {
+        comment(o, "`esmtpname`/`esmtppassword`: not carried: popfetch logs in to an SMTP relay "
+                   "only, not over LMTP.");
+        return;
+    }
+    if (!n || !p || !*n || !*p || !value_ok(n, FM_VALUE_MAX) || !value_ok(p, FM_VALUE_MAX)) {
+        comment(o, "`esmtpname`/`esmtppassword`: not carried: popfetch needs both, each without "
+                   "line breaks (or set smtp_user and smtp_passwordeval).");
+        return;
+    }
+    comment(o, "fetchmail's esmtpname/esmtppassword: SMTP AUTH to the relay. popfetch sends the "
+               "password only over TLS or to this machine (127.0.0.1, ::1): for a relay "
+               "elsewhere, add smtp_tls starttls (or implicit).");
+    put_kv(o, "smtp_user", n);
+    put_kv(o, "smtp_password", p);
 }
 
 /* smtphost/lmtp as delivery lmtp|smtp and recipient. Returns 1 if
@@ -832,8 +859,13 @@ static int put_forward(struct fm_out *o, const struct acct *a)
         commentf(o, "The recipient %s cannot be written as popfetch's recipient: not carried.", q);
         return 0;
     }
-    comment(o, "fetchmail forwarded this account's mail; popfetch does too (fetchmail tried "
-               "each smtphost in turn: popfetch uses the first).");
+    if (!a->u.smtphost && !a->u.lmtp)
+        comment(o, "No smtphost, lmtp or mda: fetchmail's default delivery, SMTP to port 25 on "
+                   "localhost (the local MTA), and popfetch's here too; or deliver straight into "
+                   "a Maildir with: delivery maildir ~/Maildir");
+    else
+        comment(o, "fetchmail forwarded this account's mail; popfetch does too (fetchmail tried "
+                   "each smtphost in turn: popfetch uses the first).");
     if (a->u.lmtp && a->u.smtphost && a->u.smtphost[0] != '/' && !strchr(a->u.smtphost, '/'))
         comment(o, "fetchmail's LMTP needs a port: 24, the LMTP port, is assumed.");
     if (!a->u.smtpname && !a->u.smtpaddress && rcpt[0])
@@ -850,6 +882,7 @@ static int put_forward(struct fm_out *o, const struct acct *a)
         put_value(o, rcpt);
         fmrc_out_str(o, "\n");
     }
+    put_smtp_auth(o, a);
     return 1;
 }
 
@@ -865,17 +898,22 @@ static void put_delivery(struct fm_out *o, const struct acct *a)
                                : "several local names",
                  FM_WHY_MULTIDROP);
     if (a->u.mda && put_mda(o, a)) return;
-    if (!a->u.mda && (a->u.smtphost || a->u.lmtp) && !a->multidrop && put_forward(o, a)) return;
+    if (!a->u.mda && !a->multidrop && (a->u.smtphost || a->u.lmtp || !a->u.forward) &&
+        put_forward(o, a))
+        return;
     if (a->u.forward)
         commentf(o,
                  "fetchmail forwarded this account's mail with %s, which popfetch does not do: "
                  "it delivers itself.",
                  a->u.forward);
-    else if (!a->u.mda)
-        comment(o, "fetchmail's default delivery is SMTP to port 25 on localhost, which popfetch "
-                   "does not do: it delivers itself.");
+    else if (!a->u.mda && a->multidrop)
+        comment(o, "fetchmail's default delivery is SMTP to port 25 on localhost; a multidrop "
+                   "mailbox's recipients come from each message, which popfetch does not do.");
     comment(o, "Handing each message to the local MTA comes closest (below); or deliver "
                "straight into a Maildir with: delivery maildir ~/Maildir");
+    if (a->s.esmtpname || a->s.esmtppassword)
+        comment(o, "`esmtpname`/`esmtppassword`: not carried: this account's mail goes to the "
+                   "local MTA's sendmail, not over SMTP.");
     snprintf(cmd, sizeof cmd, "/usr/sbin/sendmail -i -- %s", local);
     put_mda_line(o, cmd);
 }

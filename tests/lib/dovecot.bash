@@ -33,6 +33,7 @@
 #   DC_DIR DC_ADDR DC_POP3_PORT DC_POP3S_PORT DC_PID DC_LOG
 #   DC_CA DC_CA_KEY (CA certificate / key, PEM)  DC_CERT DC_KEY (server's)
 #   DC_LMTP_PORT (TCP) DC_LMTP_SOCKET (Unix socket): LMTP, with DC_LMTP=1
+#   DC_SASL_SOCKET: Dovecot's auth socket for Postfix's SASL, with DC_SASL=1
 #   (needs dovecot-lmtpd; delivers to the users below, e.g. RCPT TO:<bob>)
 #
 # Users: alice/secret and bob/hunter2 (stored as PLAIN, so USER/PASS, APOP,
@@ -236,6 +237,16 @@ service auth-worker {
   user = $user
 }
 EOF
+  if [[ -n ${DC_SASL:-} ]]; then
+    cat >>"$DC_DIR/dovecot.conf" <<EOF
+# Dovecot SASL for a private Postfix (tests/lib/postfix.bash, smtpd_sasl_type dovecot)
+service auth {
+  unix_listener auth-smtp {
+    mode = 0666
+  }
+}
+EOF
+  fi
   if [[ -n ${DC_LMTP:-} ]]; then
     cat >>"$DC_DIR/dovecot.conf" <<EOF
 service lmtp {
@@ -351,7 +362,8 @@ dovecot_start() {
     ports=$(_dc_free_ports "$addr") || { _dc_err "cannot bind to $addr"; break; }
     read -r DC_POP3_PORT DC_POP3S_PORT DC_LMTP_PORT <<<"$ports"
     DC_LMTP_SOCKET=$DC_DIR/run/lmtp
-    export DC_POP3_PORT DC_POP3S_PORT DC_LMTP_PORT DC_LMTP_SOCKET
+    DC_SASL_SOCKET=$DC_DIR/run/auth-smtp
+    export DC_POP3_PORT DC_POP3S_PORT DC_LMTP_PORT DC_LMTP_SOCKET DC_SASL_SOCKET
     _dc_write_conf "$user" "$group" "$uid" "$gid"
     _dc_launch && return 0
     rc=$?

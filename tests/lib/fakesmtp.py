@@ -4,8 +4,11 @@ servers do only on demand (4xx, 5xx, mixed per-recipient LMTP results, a
 SIZE limit, a connection dropped at a chosen point, no PIPELINING, no
 8BITMIME).
 
-  fakesmtp.py [--lmtp] (--port-file FILE | --unix PATH) --dir DIR
-              [--script FILE]
+  fakesmtp.py [--lmtp] (--port-file FILE [--addr ADDR] | --unix PATH)
+              --dir DIR [--script FILE]
+
+--addr: the address to listen on (default 127.0.0.1; 127.0.0.2 is a host
+that is not "this machine" to popfetch's secret rule).
 
 Serves one connection after another until killed. The script holds lines
 
@@ -15,7 +18,8 @@ Serves one connection after another until killed. The script holds lines
                        from 1 at each MAIL over all connections; without #N:
                        every transaction). KEY is mail, rcpt, rcpt:ADDRESS,
                        data, end, end:ADDRESS (LMTP: the reply for that
-                       recipient after the message), rset.
+                       recipient after the message), rset, auth (the
+                       reply to an AUTH line; default 235), xforward.
   REPLY `drop` closes the connection instead of answering; `end` taking
   `drop-mid` closes it after the first line of the message.
 
@@ -34,7 +38,8 @@ import socket
 import sys
 
 DEFAULTS = {"mail": "250 2.1.0 ok", "rcpt": "250 2.1.5 ok", "data": "354 go ahead",
-            "end": "250 2.0.0 ok", "rset": "250 2.0.0 ok"}
+            "end": "250 2.0.0 ok", "rset": "250 2.0.0 ok", "auth": "235 2.7.0 ok",
+            "xforward": "250 2.0.0 ok"}
 
 
 class Script:
@@ -157,6 +162,10 @@ class Server:
             elif verb == "QUIT":
                 c.send("221 2.0.0 bye")
                 return
+            elif verb == "XFORWARD":
+                self.answer(c, self.script.reply("xforward", self.ntrans))
+            elif verb == "AUTH":
+                self.answer(c, self.script.reply("auth", self.ntrans))
             elif verb == "NOOP":
                 c.send("250 2.0.0 ok")
             else:
@@ -198,6 +207,7 @@ def main():
     ap.add_argument("--lmtp", action="store_true")
     ap.add_argument("--port-file")
     ap.add_argument("--unix")
+    ap.add_argument("--addr", default="127.0.0.1")
     ap.add_argument("--dir", required=True)
     ap.add_argument("--script")
     args = ap.parse_args()
@@ -207,7 +217,7 @@ def main():
         ls.bind(args.unix)
     else:
         ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.bind(("127.0.0.1", 0))
+        ls.bind((args.addr, 0))
     ls.listen(5)
     if args.port_file:
         with open(args.port_file + ".tmp", "w", encoding="ascii") as f:

@@ -10,7 +10,7 @@
 #   fw_samples DIR        awkward messages into DIR/1..N (dots, 8-bit, no
 #                         final newline, UTF-8 header, long line, >From)
 #   fw_rc_lmtp TARGET [lines...]  account t (alice on Dovecot) → delivery lmtp
-#   smtp_fake_start [--lmtp] [--unix PATH] SCRIPT  start fakesmtp.py; sets
+#   smtp_fake_start [--lmtp] [--unix PATH] [--addr ADDR] SCRIPT  start fakesmtp.py; sets
 #                         SMTP_DIR (its log, msg.N, env.N), SMTP_PORT, SMTP_PID
 #   smtp_fake_stop        stop it by pid (idempotent)
 
@@ -34,7 +34,7 @@ fw_rc_lmtp() {
 smtp_fake_start() {
   local -a opts=()
   while [[ $1 == --* ]]; do
-    if [[ $1 == --unix ]]; then opts+=("$1" "$2"); shift 2; else opts+=("$1"); shift; fi
+    if [[ $1 == --unix || $1 == --addr ]]; then opts+=("$1" "$2"); shift 2; else opts+=("$1"); shift; fi
   done
   SMTP_DIR=$W/smtp
   mkdir -p "$SMTP_DIR"

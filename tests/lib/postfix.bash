@@ -12,7 +12,11 @@
 #
 #   postfix_start            sets PX_DIR PX_PORT PX_SMTPS_PORT (implicit TLS)
 #                            PX_CA (needs root: Postfix's master and its
-#                            queue permissions)
+#                            queue permissions); with DC_SASL=1 and the
+#                            test Dovecot started first, PX_SUB_PORT too: a
+#                            submission port taking mail only after AUTH
+#                            (Dovecot's SASL, the Dovecot users), which it
+#                            offers only after STARTTLS
 #   postfix_stop             `postfix -c DIR stop`, then the master by pid
 #   postfix_maildir USER     USER@test.example's Maildir
 #   postfix_wait_count USER N [SECS]  wait until USER's Maildir holds N
@@ -34,7 +38,7 @@ postfix_start() {
   [[ -e /etc/postfix/main.cf ]] || echo "compatibility_level = 3.6" >/etc/postfix/main.cf
   PX_DIR=$(TMPDIR=/tmp mktemp -d -t pfpx.XXXXXX) || return 1
   chmod 755 "$PX_DIR"
-  read -r PX_PORT PX_SMTPS_PORT _ < <(_dc_free_ports 127.0.0.1)
+  read -r PX_PORT PX_SMTPS_PORT PX_SUB_PORT < <(_dc_free_ports 127.0.0.1)
   mkdir -p "$PX_DIR/certs" "$PX_DIR/vmail/bob/Maildir"/{cur,new,tmp} "$PX_DIR/queue" "$PX_DIR/data"
   chown postfix "$PX_DIR/data"
   dovecot_make_certs "$PX_DIR/certs" || return 1
@@ -78,6 +82,11 @@ EOF2
     { $5 = "n"; print }' /etc/postfix/master.cf >"$PX_DIR/master.cf"
   printf '127.0.0.1:%s inet n - n - - smtpd -o smtpd_tls_wrappermode=yes\n' \
     "$PX_SMTPS_PORT" >>"$PX_DIR/master.cf"
+  if [[ -n ${DC_SASL:-} ]]; then
+    printf '127.0.0.1:%s inet n - n - - smtpd %s\n' "$PX_SUB_PORT" \
+      "-o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=$DC_SASL_SOCKET -o smtpd_tls_auth_only=yes -o smtpd_relay_restrictions=permit_sasl_authenticated,reject -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject" \
+      >>"$PX_DIR/master.cf"
+  fi
   {
     postfix -c "$PX_DIR" post-install create-missing &&
       postfix -c "$PX_DIR" set-permissions &&
@@ -93,7 +102,7 @@ EOF2
       "$PX_PORT" 2>/dev/null && break
     sleep 0.02
   done
-  export PX_DIR PX_PORT PX_SMTPS_PORT PX_CA
+  export PX_DIR PX_PORT PX_SMTPS_PORT PX_SUB_PORT PX_CA
 }
 
 postfix_stop() {

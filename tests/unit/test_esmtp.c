@@ -1,7 +1,9 @@
 /* Unit tests for the LMTP/SMTP pieces: reply lines, targets, the envelope
  * sender's completion, and the config keys that feed them. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/un.h>
 
 #include "conf.h"
 #include "esmtp.h"
@@ -126,4 +128,66 @@ TEST(conf_forwarding_keys)
     conf_free(&cfg);
     CHECK(load("account t\nhost h\nuser u\ndelivery maildir /m\nrecipient\n", &cfg, &e) == -1);
     conf_free(&cfg);
+}
+
+/* smtp_user, smtp_password / smtp_passwordeval, smtp_auth: together or not
+ * at all, for `delivery smtp` only; the file must be private. */
+TEST(conf_smtp_auth_keys)
+{
+    static const struct {
+        const char *extra, *why;
+    } bad[] = {
+        {"delivery smtp m\nsmtp_password p\n", "but no `smtp_user`"},
+        {"delivery smtp m\nsmtp_auth plain\n", "but no `smtp_user`"},
+        {"delivery smtp m\nsmtp_user u\n", "no `smtp_password`"},
+        {"delivery smtp m\nsmtp_user u\nsmtp_password p\nsmtp_passwordeval \"cat f\"\n",
+         "keep one"},
+        {"delivery lmtp /s\nsmtp_user u\nsmtp_password p\n", "only `delivery smtp` uses"},
+        {"delivery smtp m\nsmtp_user u\nsmtp_password p\nsmtp_auth apop\n", "scram-sha-256"},
+    };
+    static const char good[] = "account t\nhost h\nuser u\ndelivery smtp m:587\nsmtp_user s@x\n"
+                               "smtp_password pw\nsmtp_auth scram-sha-1\n";
+    struct config cfg;
+    struct err e;
+    char text[512];
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "account t\nhost h\nuser u\n%s", bad[i].extra);
+        CHECK(load(text, &cfg, &e) == -1);
+        CHECK(strstr(e.msg, bad[i].why) != NULL);
+        conf_free(&cfg);
+    }
+    CHECK(load(good, &cfg, &e) == 0);
+    CHECK(!strcmp(cfg.accounts[0].smtp_user, "s@x") &&
+          !strcmp(cfg.accounts[0].smtp_password, "pw"));
+    CHECK(cfg.accounts[0].smtp_auth == SMTP_AUTH_SCRAM_SHA_1);
+    conf_free(&cfg);
+    memset(&cfg, 0, sizeof cfg);
+    CHECK(conf_parse("pub.rc", good, strlen(good), 0, &cfg, &e) < 0);
+    CHECK(e.kind == ERR_CONFIG_PERM);
+    conf_free(&cfg);
+}
+
+/* The "this machine" half of the SMTP secret rule. */
+TEST(esmtp_loopback_peers)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+
+    CHECK(esmtp_loopback((struct sockaddr *)&un));
+    inet_pton(AF_INET, "127.0.0.1", &in.sin_addr);
+    CHECK(esmtp_loopback((struct sockaddr *)&in));
+    inet_pton(AF_INET, "127.0.0.2", &in.sin_addr);
+    CHECK(!esmtp_loopback((struct sockaddr *)&in));
+    inet_pton(AF_INET, "192.0.2.1", &in.sin_addr);
+    CHECK(!esmtp_loopback((struct sockaddr *)&in));
+    inet_pton(AF_INET6, "::1", &in6.sin6_addr);
+    CHECK(esmtp_loopback((struct sockaddr *)&in6));
+    inet_pton(AF_INET6, "::ffff:127.0.0.1", &in6.sin6_addr);
+    CHECK(esmtp_loopback((struct sockaddr *)&in6));
+    inet_pton(AF_INET6, "::ffff:10.0.0.1", &in6.sin6_addr);
+    CHECK(!esmtp_loopback((struct sockaddr *)&in6));
+    inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+    CHECK(!esmtp_loopback((struct sockaddr *)&in6));
 }

@@ -114,9 +114,11 @@ TEST(fmrc_pop3s_keep_fetchall)
     CHECK(a->tls == TLS_IMPLICIT && a->tls_verify == 1);
     CHECK(conf_port(a) == 995);
     CHECK(a->keep.mode == KEEP_ON && a->fetch_all == 1);
-    CHECK(a->delivery.kind == DELIVERY_MDA);
-    CHECK_STR(a->delivery.arg, "/usr/sbin/sendmail -i -- alice");
-    CHECK(has_comment(out, "SMTP to port 25 on localhost"));
+    /* no smtphost, lmtp or mda: fetchmail's default, SMTP to the local MTA */
+    CHECK(a->delivery.kind == DELIVERY_SMTP);
+    CHECK_STR(a->delivery.arg, "localhost:25");
+    CHECK_STR(a->recipients, "alice");
+    CHECK(has_comment(out, "fetchmail's default delivery, SMTP to port 25 on localhost"));
     CHECK(has_comment(out, "passwordeval"));
     CHECK(has_comment(out, "chmod 600"));
     CHECK(has_comment(out, "--import-seen fetchmail:"));
@@ -390,6 +392,28 @@ TEST(fmrc_forwarding)
     conf_free(&cfg);
 }
 
+/* esmtpname and esmtppassword: SMTP AUTH to the relay (smtp_user,
+ * smtp_password), from the defaults too; not over LMTP. */
+TEST(fmrc_esmtp_auth)
+{
+    struct config cfg;
+    char *out = conv_load("defaults esmtpname relayuser esmtppassword 'relay pw'\n"
+                          "poll a user u is alice here smtphost relay.example/587\n"
+                          "poll b user v is bob here lmtp smtphost /run/lmtp\n",
+                          &cfg);
+
+    CHECK(out && cfg.naccounts == 2);
+    CHECK(cfg.accounts[0].delivery.kind == DELIVERY_SMTP);
+    CHECK_STR(cfg.accounts[0].delivery.arg, "relay.example:587");
+    CHECK_STR(cfg.accounts[0].smtp_user, "relayuser");
+    CHECK_STR(cfg.accounts[0].smtp_password, "relay pw");
+    CHECK(has_comment(out, "add smtp_tls starttls"));
+    CHECK(cfg.accounts[1].delivery.kind == DELIVERY_LMTP && !cfg.accounts[1].smtp_user);
+    CHECK(has_comment(out, "not carried: popfetch logs in to an SMTP relay only"));
+    fetchmailrc_free(out);
+    conf_free(&cfg);
+}
+
 TEST(fmrc_remote_and_local_names)
 {
     struct config cfg;
@@ -402,13 +426,14 @@ TEST(fmrc_remote_and_local_names)
 
     CHECK(out && cfg.naccounts == 5);
     CHECK_STR(cfg.accounts[0].user, "eric");
-    CHECK_STR(cfg.accounts[0].delivery.arg, "/usr/sbin/sendmail -i -- esr");
+    CHECK_STR(cfg.accounts[0].delivery.arg, "localhost:25");
+    CHECK_STR(cfg.accounts[0].recipients, "esr");
     CHECK_STR(cfg.accounts[1].user, "carl"); /* fetchmail: the first local name */
     CHECK_STR(cfg.accounts[2].user, "dana");
     CHECK_STR(cfg.accounts[3].user, "tester"); /* the login name */
     CHECK(has_comment(out, "logs in with your login name"));
     CHECK_STR(cfg.accounts[4].user, "eve");
-    CHECK_STR(cfg.accounts[4].delivery.arg, "/usr/sbin/sendmail -i -- Eve");
+    CHECK_STR(cfg.accounts[4].recipients, "Eve");
     fetchmailrc_free(out);
     conf_free(&cfg);
 }
@@ -634,9 +659,10 @@ TEST(fmrc_not_carried_comments)
         fetchmailrc_free(out);
         conf_free(&cfg);
     }
-    /* an SMTP password is not repeated in the comment */
+    /* an SMTP password alone is not carried, nor repeated in the comment */
     CHECK((out = conv("poll h esmtppassword smtp-secret user u\n")));
-    CHECK(has_comment(out, "`esmtppassword ...`") && !strstr(out, "smtp-secret"));
+    CHECK(has_comment(out, "`esmtpname`/`esmtppassword`: not carried") &&
+          !strstr(out, "smtp-secret"));
     fetchmailrc_free(out);
 }
 
@@ -729,7 +755,7 @@ TEST(fmrc_lexer_states)
     CHECK_STR(cfg.accounts[0].password, "poll");
     CHECK(cfg.accounts[0].keep.mode == KEEP_OFF);
     CHECK(cfg.accounts[0].tls == TLS_STARTTLS); /* `ssl` was a local name */
-    CHECK_STR(cfg.accounts[0].delivery.arg, "/usr/sbin/sendmail -i -- ssl");
+    CHECK_STR(cfg.accounts[0].recipients, "ssl");
     CHECK_STR(cfg.accounts[1].user, "\"abc\"def");
     CHECK_STR(cfg.accounts[2].user, "12345");
     CHECK_STR(cfg.accounts[2].password, "007");
@@ -978,7 +1004,8 @@ TEST(fmrc_file_gmail_pop3s)
     CHECK_STR(a->user, "alice.example@gmail.com");
     CHECK_STR(a->password, "abcd efgh ijkl mnop");
     CHECK(a->tls == TLS_IMPLICIT && a->tls_verify && a->port == 995 && a->keep.mode == KEEP_ON);
-    CHECK_STR(a->delivery.arg, "/usr/sbin/sendmail -i -- alice");
+    CHECK_STR(a->delivery.arg, "localhost:25");
+    CHECK_STR(a->recipients, "alice");
     CHECK(has_comment(out, "`daemon 600`: not carried: run popfetch --daemon"));
     CHECK(has_comment(out, "`postmaster alice`: not carried"));
     fetchmailrc_free(out);

@@ -219,3 +219,45 @@ TEST(listing_recalls_the_state)
     CHECK(!state_lookup(st, "gone", 4) && state_count(st) == 2);
     state_close(st);
 }
+
+/* Issue 20: a UIDL the seen-state holds is not copied into the listing's
+ * pool (300,000 seen messages would keep two copies of every UIDL); the
+ * message names the state's copy, which stays right when state_add() moves
+ * the state's memory, and only the new UIDLs take pool space. */
+TEST(listing_names_the_states_copy_of_a_seen_uidl)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct wire w;
+    struct listing l;
+    struct err e;
+    char u[32], *uidl, *wire;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    for (int i = 1; i <= 3000; i++) {
+        int n = snprintf(u, sizeof u, "uid%d", i);
+        CHECK(state_add(st, u, (size_t)n, STATE_DELIVERED, 1000 + i, NULL, &e) == 0);
+    }
+    CHECK(state_commit(st, &e) == 0);
+    CHECK((uidl = numbered(3002, "uid")) && (wire = malloc(strlen(uidl) + 32)));
+    snprintf(wire, strlen(uidl) + 32, "+OK 3002 0\r\n%s", uidl);
+    CHECK(wire_open(&w, wire) == 0);
+    free(uidl);
+    free(wire);
+    listing_init(&l, &w.pop, st);
+    CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
+    CHECK(l.pool_len == strlen("uid3001") + 1 + strlen("uid3002") + 1);
+    CHECK(l.plan[0].seen && l.plan[0].first_seen == 1001 && !l.plan[3000].seen);
+    /* the state grows (its pool and entries move): the names still hold */
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(u, sizeof u, "more%d", i);
+        CHECK(state_add(st, u, (size_t)n, STATE_DELIVERED, 1, NULL, &e) == 0);
+    }
+    CHECK_STR(listing_uidl_of(&l, 0), "uid1");
+    CHECK_STR(listing_uidl_of(&l, 2999), "uid3000");
+    CHECK_STR(listing_uidl_of(&l, 3000), "uid3001");
+    CHECK_STR(listing_uidl_of(&l, 3001), "uid3002");
+    listing_free(&l);
+    wire_close(&w);
+    state_close(st);
+}
