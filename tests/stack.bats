@@ -111,15 +111,18 @@ EOF2
   health
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ $(grep '^alice-ext ' <<<"$output" | tr -s ' ') == "alice-ext "*" mail "* ]]
-  # the metrics are rewritten at most once a second: the second poll's
+  # the metrics are rewritten at most once a second: the last poll's
   # values may come up to a second after its object
   local i
   for ((i = 0; i < 30; i++)); do
     "$DC_PYTHON" "$PF_TOP/tests/lib/promcheck.py" "$W/popfetch.prom" >"$W/samples" || true
-    if grep -qx 'popfetch_messages_fetched_total account=bob-ext 2.0' "$W/samples"; then break; fi
+    if grep -qx 'popfetch_messages_fetched_total account=bob-ext 2.0' "$W/samples" &&
+      grep -qx 'popfetch_messages_fetched_total account=alice-ext 3.0' "$W/samples"; then
+      break
+    fi
     sleep 0.1
   done
-  grep -qx 'popfetch_messages_fetched_total account=alice-ext 3.0' "$W/samples"
+  grep -qx 'popfetch_messages_fetched_total account=alice-ext 3.0' "$W/samples" || { cat "$W/samples"; false; }
   grep -qx 'popfetch_messages_fetched_total account=bob-ext 2.0' "$W/samples"
 
   # the stack rewrites bob's file with a recipient Dovecot does not know,
