@@ -47,10 +47,11 @@ int atomicfile_write(int dirfd, const char *dir, const char *name, const void *d
         snprintf(path, sizeof path, "%s/%s", dir, tmp);
         return fileperm_open_error(e, ERR_CONFIG_PERM, ERR_LOCAL, "temporary file", path);
     }
-    /* the mode asked for, whatever the umask */
-    ok = fchmod(fd, mode) == 0 && fdio_write_full(fd, data, len) == 0 && fsync(fd) == 0;
+    /* the mode asked for, whatever the umask; not flushed (atomicfile.h
+     * says why losing the update in a crash is harmless) */
+    ok = fchmod(fd, mode) == 0 && fdio_write_full(fd, data, len) == 0;
     ok = close(fd) == 0 && ok;
-    if (!ok || renameat(dirfd, tmp, dirfd, name) < 0 || fsync(dirfd) < 0) {
+    if (!ok || renameat(dirfd, tmp, dirfd, name) < 0) {
         int saved = errno;
         unlinkat(dirfd, tmp, 0);
         return err_set(e, ERR_LOCAL, "cannot write %s/%s: %s", dir, name, strerror(saved));

@@ -1,7 +1,22 @@
 /*
  * atomicfile — small files that are replaced whole or not at all (status
- * files, the metrics file): written to NAME.tmp beside them, flushed, and
- * renamed over NAME, the directory flushed after; and read back bounded.
+ * files, the metrics file): written to NAME.tmp beside them and renamed
+ * over NAME; and read back bounded. A reader sees the old file or the new
+ * one, never a part.
+ *
+ * Nothing is flushed (no fsync of the file or the directory), on purpose:
+ * these files only describe runs, and each is rewritten by the next run
+ * (a status file) or within a second (the daemon's metrics file). What a
+ * crash of the machine can do to them is harmless: the last update lost
+ * (the status says the run before: its next run writes it again, a
+ * Prometheus counter that steps back is read as a counter reset), or, on a
+ * file system that does not order the data before the rename, a file
+ * that is not a status (status.h reads it as damaged and starts afresh,
+ * with a warning). Mail and seen-state never depend on them (their
+ * durability is state.c's and the sinks', design.md §3). Flushing cost two
+ * journal commits per run, under the status directory's lock: with many
+ * accounts polled at once (-d -j 16, bench scenario G) every run's status
+ * waited for the others' flushes.
  *
  * The rules of the state files hold (state.h): nothing is opened through
  * a symbolic link (O_NOFOLLOW: a link at NAME is refused, never read or

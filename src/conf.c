@@ -723,24 +723,39 @@ static void inherit(struct account *dst, const struct account *parent)
 }
 
 /* One value into the digest: strings by content (NULL apart from ""). */
+/* Key types whose value is a string (a pointer in struct account). */
+static int is_string_type(int type)
+{
+    return type == V_STR || type == V_PATH || type == V_FINGERPRINT || type == V_WORD ||
+           type == V_TEXT || type == V_URL || type == V_ADDRESS || type == V_RECIPIENTS;
+}
+
+static void digest_str(EVP_MD_CTX *md, const char *v)
+{
+    static const unsigned char none = 0xff;
+
+    if (v)
+        EVP_DigestUpdate(md, v, strlen(v) + 1);
+    else
+        EVP_DigestUpdate(md, &none, 1);
+}
+
+/* The value's content, never a pointer's bytes (those differ at every
+ * reading: the daemon's SIGHUP would take every account for changed). */
 static void digest_value(EVP_MD_CTX *md, const struct account *a, const struct keydef *k)
 {
     const char *slot = (const char *)a + k->off;
-    static const unsigned char none = 0xff;
 
-    if (k->type == V_STR || k->type == V_PATH || k->type == V_FINGERPRINT) {
-        const char *v = *(const char *const *)(const void *)slot;
-        if (v)
-            EVP_DigestUpdate(md, v, strlen(v) + 1);
-        else
-            EVP_DigestUpdate(md, &none, 1);
+    if (is_string_type(k->type)) {
+        digest_str(md, *(const char *const *)(const void *)slot);
     } else if (k->type == V_DELIVERY) {
         const struct delivery_setting *d = (const void *)slot;
         EVP_DigestUpdate(md, &d->kind, sizeof d->kind);
-        if (d->arg)
-            EVP_DigestUpdate(md, d->arg, strlen(d->arg) + 1);
-        else
-            EVP_DigestUpdate(md, &none, 1);
+        digest_str(md, d->arg);
+    } else if (k->type == V_REJECTED) {
+        const struct rejected_setting *r = (const void *)slot;
+        EVP_DigestUpdate(md, &r->mode, sizeof r->mode);
+        digest_str(md, r->dir);
     } else if (k->type == V_KEEP) {
         const struct keep_setting *kp = (const void *)slot;
         EVP_DigestUpdate(md, &kp->mode, sizeof kp->mode);

@@ -19,7 +19,8 @@
  * keeps its schedule, a changed or new one is polled at once, a removed
  * one is dropped once its running poll (if any) has ended; a broken config
  * keeps the one in use. --metrics is rewritten at most once a second after
- * runs end.
+ * runs end, and once more at the stop if the last runs changed it
+ * (tests/metrics.bats watches it).
  *
  * The daemon's own memory and open descriptors stay flat from cycle to
  * cycle: nothing of a run outlives its report but the schedule entry.

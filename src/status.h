@@ -9,7 +9,8 @@
  * DIR is the account's `status_dir`, by default its state directory; it is
  * created with mode 0700 and must keep fileperm.h's rule, like the state
  * directory. The file is replaced atomically (atomicfile.h: a new
- * ACCOUNT.status.tmp, fsync, rename, fsync of the directory), mode 0600,
+ * ACCOUNT.status.tmp renamed over it, not flushed: a crash may lose the
+ * last update, see there), mode 0600,
  * never through a symbolic link; two runs that end at once update it one
  * after the other (flock on the directory). A file that is not a status
  * (damaged, or from a newer popfetch) is never trusted: reading reports it

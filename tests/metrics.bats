@@ -9,7 +9,11 @@ load lib/common
 bats_require_minimum_version 1.5.0
 
 setup() { pf_setup; }
-teardown() { pf_teardown; }
+teardown() {
+  local p
+  for p in ${DPID:-} ${WPID:-}; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pf_teardown
+}
 
 # prom: the samples of the metrics file, one line each (promcheck.py)
 prom() { "$DC_PYTHON" "$PF_TOP/tests/lib/promcheck.py" "$W/prom/popfetch.prom"; }
@@ -95,4 +99,104 @@ same() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(a != "" && d < 0.001
   pf_run --metrics "$W/nowhere/popfetch.prom"
   [ "$status" -eq 1 ]
   [[ $output == *"--metrics: cannot open the metrics directory $W/nowhere"* ]]
+}
+
+# sample NAME LABELS FILE: a sample's value in a saved promcheck.py listing
+sample() { awk -v want="$1${2:+ $2}" '{ v = $NF; $NF = ""; sub(/ $/, ""); if ($0 == want) print v }' "$3"; }
+
+# at_least NAME LABELS N: the metrics file's sample is at least N now
+at_least() {
+  prom >"$W/now" 2>/dev/null || return 1
+  awk -v v="$(sample "$1" "$2" "$W/now")" -v n="$3" 'BEGIN { exit !(v != "" && v + 0 >= n) }'
+}
+
+# wait_until CMD...: up to 30 s for CMD to succeed
+wait_until() {
+  local i
+  for ((i = 0; i < 300; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+@test "--metrics in the daemon: rewritten at most once a second, never read half-written, values advance" {
+  local k
+  for k in 1 2 3 4 5 6; do
+    _DC_USERS+=("m$k")
+    _DC_PASSWORDS[m$k]=pw$k
+  done
+  dovecot_start
+  for k in 1 2 3 4 5; do
+    printf 'Subject: first %s\n\nbody\n' "$k" | dovecot_put "m$k"
+    printf 'Subject: second %s\n\nbody\n' "$k" | dovecot_put "m$k"
+  done
+  {
+    printf 'defaults\ntls_trust_file %s\nhost 127.0.0.1\nport %s\n\n' "$DC_CA" "$DC_POP3S_PORT"
+    for k in 1 2 3 4 5; do
+      printf 'account a%s\nuser m%s\npassword pw%s\ndelivery maildir %s\n\n' "$k" "$k" "$k" "$W/md$k"
+    done
+    printf 'account bad\nuser m6\npassword wrong\ndelivery maildir %s\n' "$W/md6"
+  } >"$RC"
+  chmod 600 "$RC"
+  mkdir -p "$W/prom"
+  "$DC_PYTHON" "$PF_TOP/tests/lib/promwatch.py" "$W/prom/popfetch.prom" "$W/stop" >"$W/watch" &
+  WPID=$!
+  # six polls at once end within the same second or two: each ends with
+  # the metrics due for a rewrite
+  "$POPFETCH" -f "$RC" --state-dir "$SD" -d 2 -j 6 --metrics "$W/prom/popfetch.prom" \
+    2>"$W/log" &
+  DPID=$!
+  wait_until at_least popfetch_runs_total "account=a5 outcome=mail" 1
+  wait_until at_least popfetch_runs_total "account=a1 outcome=mail" 1
+  prom >"$W/first"
+  for k in 1 2 3 4 5; do
+    [ "$(sample popfetch_messages_fetched_total "account=a$k" "$W/first")" = 2.0 ]
+  done
+  # the values advance with the next polls: new mail for a3, another
+  # failure for bad, a poll without mail for a1
+  printf 'Subject: third 3\n\nbody\n' | dovecot_put m3
+  wait_until at_least popfetch_messages_fetched_total account=a3 3
+  wait_until at_least popfetch_consecutive_failures account=bad 2
+  wait_until at_least popfetch_runs_total "account=a1 outcome=no-mail" 1
+  prom >"$W/later"
+  [ "$(sample popfetch_runs_total "account=a3 outcome=mail" "$W/later")" = 2.0 ]
+  [ "$(sample popfetch_runs_total "account=a1 outcome=mail" "$W/later")" = 1.0 ]
+  awk -v a="$(sample popfetch_last_run_timestamp_seconds account=a1 "$W/first")" \
+    -v b="$(sample popfetch_last_run_timestamp_seconds account=a1 "$W/later")" \
+    'BEGIN { exit !(b > a) }'
+  awk -v a="$(sample popfetch_metrics_timestamp_seconds "" "$W/first")" \
+    -v b="$(sample popfetch_metrics_timestamp_seconds "" "$W/later")" 'BEGIN { exit !(b > a) }'
+  # (the watch ends before the daemon: at its stop, the daemon writes what
+  # the last polls changed at once, however recent the version before)
+  touch "$W/stop"
+  local rc=0
+  wait "$WPID" || rc=$?
+  WPID=
+  cat "$W/watch"
+  [ "$rc" -eq 0 ]
+  kill -TERM "$DPID"
+  rc=0
+  wait "$DPID" || rc=$?
+  DPID=
+  [ "$rc" -eq 0 ]
+  # it was read many times while it changed, always whole, and no two
+  # versions were written within a second (by their own timestamps, taken
+  # after the daemon's check and the reading of six status files, which a
+  # busy machine may slow down: 100 ms of slack; without the limit, the
+  # versions come tens of milliseconds apart)
+  [ "$(awk '$1 == "reads" { print $2 }' "$W/watch")" -gt 100 ]
+  [ "$(awk '$1 == "rewrites" { print $2 }' "$W/watch")" -ge 3 ]
+  [ "$(awk '$1 == "min_gap_ms" { print $2 }' "$W/watch")" -ge 900 ]
+  # the file the daemon left: what was delivered, and what the status files say
+  prom >"$W/last"
+  local total=0
+  for k in 1 2 3 4 5; do
+    total=$((total + $(sample popfetch_messages_fetched_total "account=a$k" "$W/last" | cut -d. -f1)))
+    [ "$(sample popfetch_consecutive_failures "account=a$k" "$W/last")" = 0.0 ]
+  done
+  [ "$total" -eq 11 ]
+  [ "$(($(mailcheck count "$W/md1") + $(mailcheck count "$W/md2") + $(mailcheck count "$W/md3") +
+    $(mailcheck count "$W/md4") + $(mailcheck count "$W/md5")))" -eq 11 ]
+  [ "$(sample popfetch_consecutive_failures account=bad "$W/last")" = \
+    "$(jq -r .consecutive_failures "$SD/bad.status").0" ]
+  [ "$(sample popfetch_runs_total "account=bad outcome=auth" "$W/last")" = \
+    "$(jq -r .consecutive_failures "$SD/bad.status").0" ]
 }

@@ -473,3 +473,38 @@ TEST(conf_account_digest_tells_changed_accounts_apart)
     conf_free(&c1);
     conf_free(&c2);
 }
+
+/* Every key whose value is a string is compared by its text: read twice,
+ * an account with recipient, smtp_sender, smtp_helo, smtp_rejected
+ * quarantine and the oauth2 words is unchanged (its pointers differ), and
+ * a change to any of them is a change. */
+TEST(conf_account_digest_compares_string_values_not_pointers)
+{
+    static const char base[] = "account a\nhost h\nuser u\ndelivery lmtp /run/lmtp\n"
+                               "recipient bob carol\nsmtp_sender s@example.org\n"
+                               "smtp_helo me.example\nsmtp_rejected quarantine /q\n"
+                               "oauth2 google\noauth2_client_id id\noauth2_scope \"x y\"\n";
+    static const char *const changed[] = {
+        "recipient bob\n",         "smtp_sender t@example.org\n",
+        "smtp_helo you.example\n", "smtp_rejected quarantine /r\n",
+        "oauth2_client_id id2\n",  "oauth2_scope x\n"};
+    struct config c1, c2;
+    struct err e;
+    unsigned char d1[CONF_DIGEST_LEN], d2[CONF_DIGEST_LEN];
+    char text[512];
+
+    CHECK(load(base, &c1, &e) == 0);
+    CHECK(load(base, &c2, &e) == 0);
+    conf_account_digest(conf_find(&c1, "a"), d1);
+    conf_account_digest(conf_find(&c2, "a"), d2);
+    CHECK(memcmp(d1, d2, sizeof d1) == 0);
+    conf_free(&c2);
+    for (size_t i = 0; i < sizeof changed / sizeof *changed; i++) {
+        snprintf(text, sizeof text, "%s%s", base, changed[i]); /* the later line wins */
+        CHECK(load(text, &c2, &e) == 0);
+        conf_account_digest(conf_find(&c2, "a"), d2);
+        CHECK(memcmp(d1, d2, sizeof d1) != 0);
+        conf_free(&c2);
+    }
+    conf_free(&c1);
+}
