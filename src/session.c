@@ -140,32 +140,42 @@ static int lock_local(struct session *s)
     return 0;
 }
 
+typedef int (*settle_fn)(struct sink *, const char *, const char *, struct err *);
+
+/* Ask the sink about each journal record of a message not yet delivered;
+ * one it says is there (1) is recorded as delivered. Counts those in
+ * *found; commits them at once. */
+static int settle_records(struct session *s, const struct state_intent *r, size_t n,
+                          settle_fn settle, size_t *found)
+{
+    *found = 0;
+    for (size_t i = 0; settle && i < n; i++) {
+        size_t len = strlen(r[i].uidl);
+        const struct state_entry *ent = state_lookup(s->st, r[i].uidl, len);
+        int rc;
+        if (ent && ent->status == STATE_DELIVERED) continue;
+        if ((rc = settle(&s->sink, r[i].uidl, r[i].note, s->e)) < 0) return -1;
+        if (rc == 0) continue;
+        if (state_add(s->st, r[i].uidl, len, STATE_DELIVERED, r[i].when, NULL, s->e) < 0) return -1;
+        (*found)++;
+    }
+    return *found ? state_commit(s->st, s->e) : 0;
+}
+
 /* Intents in the journal with no record after them: a run was killed
  * while the sink made a message final. The sink says whether the message
  * is there (then it is recorded, and never delivered again) or not (then
  * what was left of it is gone, and it will be fetched again). */
 static int recover_intents(struct session *s)
 {
-    size_t n, found = 0;
+    size_t n, found;
     const struct state_intent *in = state_intents(s->st, &n);
-    int (*settle)(struct sink *, const char *, const char *, struct err *) =
-        s->sink.ops->recover_intent;
 
-    for (size_t i = 0; settle && i < n; i++) {
-        size_t len = strlen(in[i].uidl);
-        const struct state_entry *ent = state_lookup(s->st, in[i].uidl, len);
-        int rc;
-        if (ent && ent->status == STATE_DELIVERED) continue;
-        if ((rc = settle(&s->sink, in[i].uidl, in[i].note, s->e)) < 0) return -1;
-        if (rc == 0) continue;
-        if (state_add(s->st, in[i].uidl, len, STATE_DELIVERED, in[i].when, NULL, s->e) < 0)
-            return -1;
-        found++;
-    }
+    if (settle_records(s, in, n, s->sink.ops->recover_intent, &found) < 0) return -1;
     if (found)
         log_info(s->a->name, "%zu message%s delivered by a run that was stopped now recorded",
                  found, found == 1 ? "" : "s");
-    return found ? state_commit(s->st, s->e) : 0;
+    return 0;
 }
 
 /* Recipient records of messages not yet delivered: a forwarding sink
@@ -173,24 +183,10 @@ static int recover_intents(struct session *s)
  * one that every recipient now has is recorded as delivered. */
 static int recover_recipients(struct session *s)
 {
-    size_t n, done = 0;
+    size_t n, found;
     const struct state_intent *r = state_recipients(s->st, &n);
-    int (*learn)(struct sink *, const char *, const char *, struct err *) =
-        s->sink.ops->recover_recipient;
 
-    for (size_t i = 0; learn && i < n; i++) {
-        size_t len = strlen(r[i].uidl);
-        const struct state_entry *ent = state_lookup(s->st, r[i].uidl, len);
-        int rc;
-        if (ent && ent->status == STATE_DELIVERED) continue;
-        if ((rc = learn(&s->sink, r[i].uidl, r[i].note, s->e)) <= 0) {
-            if (rc < 0) return -1;
-            continue;
-        }
-        if (state_add(s->st, r[i].uidl, len, STATE_DELIVERED, r[i].when, NULL, s->e) < 0) return -1;
-        done++;
-    }
-    return done ? state_commit(s->st, s->e) : 0;
+    return settle_records(s, r, n, s->sink.ops->recover_recipient, &found);
 }
 
 /* Load the seen-state and finish what a previous run left in the sink.
