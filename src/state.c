@@ -309,6 +309,9 @@ static int parse_record(const char *l, size_t n, int journal, struct record *r)
     if (!printable_word(r->name, r->name_len, NAME_MAX_LEN) || memchr(r->name, '/', r->name_len))
         return -1;
     if (r->name_len == 1 && r->name[0] == '-') r->name_len = 0;
+    /* a recipient record names its recipient: one without could never
+     * be written back by a compaction */
+    if (r->status == STATE_RECIPIENT && !r->name_len) return -1;
     return 0;
 }
 

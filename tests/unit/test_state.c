@@ -365,6 +365,28 @@ TEST(state_recipient_records_outlive_a_compaction_until_delivered)
     state_close(s);
 }
 
+/* Found by fuzz_state: a recipient record naming no recipient ("-") was
+ * loaded, and the compaction that writes it back then failed for good. */
+TEST(state_recipient_record_without_recipient_is_damage)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+    size_t n;
+
+    write_file(dir, "r.journal", "popfetch-journal 1\nR 100 uid-1 -\nR 110 uid-2 carol\n");
+    CHECK(state_open(&s, dir, "r", &e) == 0);
+    state_recipients(s, &n);
+    CHECK(n == 1);
+    CHECK(state_dropped(s) == 1);
+    CHECK(state_compact(s, 1, &e) == 0);
+    state_close(s);
+    CHECK(state_open(&s, dir, "r", &e) == 0);
+    state_recipients(s, &n);
+    CHECK(n == 1 && state_dropped(s) == 0);
+    state_close(s);
+}
+
 TEST(state_uncommitted_records_are_not_remembered)
 {
     const char *dir = unit_tmpdir();
