@@ -27,6 +27,38 @@ for _u in ${BENCH_USERS:?BENCH_USERS is not set}; do
   _DC_PASSWORDS[$_u]=${BENCH_PASS:?BENCH_PASS is not set}
 done
 
+# With BENCH_STACK=1 (bench/run --server stack, the default when scenario G
+# runs) the server runs as a mail stack would for many short sessions,
+# appended to the test library's configuration (DC_EXTRA_CONF):
+# - pop3-login in high-performance mode (service_count = 0): a few login
+#   processes, started beforehand, each serving many connections, instead
+#   of a process forked per connection (Dovecot's documented choice for a
+#   busy server; the test library's default, a process per connection, is
+#   its "high-security" mode);
+# - pop3 processes reused (service_count = 0, client_limit stays 1, some
+#   started beforehand): safe when every mailbox has one uid, as in stacks
+#   with a single virtual-mail user (Mailu, docker-mailserver, mailcow);
+# - the auth cache, so a user's password lookup is not repeated per poll;
+# - no request for a client certificate (the test library asks for one
+#   for its EXTERNAL tests; a stack's POP3 service does not).
+# The server certificate stays the library's ECDSA P-256 (the kind a stack
+# gets from Let's Encrypt with an ECDSA key; cheaper to sign with than RSA).
+if [[ -n ${BENCH_STACK:-} ]]; then
+  DC_EXTRA_CONF='ssl_verify_client_cert = no
+auth_cache_size = 10M
+auth_cache_ttl = 1 hour
+service pop3-login {
+  service_count = 0
+  process_min_avail = 2
+}
+service pop3 {
+  service_count = 0
+  process_min_avail = 16
+  process_limit = 64
+}'
+  export DC_EXTRA_CONF
+fi
+
 trap '' INT
 trap 'dovecot_stop; exit 143' TERM
 

@@ -35,6 +35,10 @@
 #   DC_LMTP_PORT (TCP) DC_LMTP_SOCKET (Unix socket): LMTP, with DC_LMTP=1
 #   DC_SASL_SOCKET: Dovecot's auth socket for Postfix's SASL, with DC_SASL=1
 #   (needs dovecot-lmtpd; delivers to the users below, e.g. RCPT TO:<bob>)
+# DC_EXTRA_CONF, when set before dovecot_start, is appended to dovecot.conf
+# (Dovecot merges a repeated `service X {}` block and the last value of a
+# setting wins): bench/dcshell.bash gives the bench's server a production
+# stack's service settings this way.
 #
 # Users: alice/secret and bob/hunter2 (stored as PLAIN, so USER/PASS, APOP,
 # CRAM-MD5, SCRAM-SHA-1 and SCRAM-SHA-256 all work).
@@ -246,6 +250,9 @@ service auth {
   }
 }
 EOF
+  fi
+  if [[ -n ${DC_EXTRA_CONF:-} ]]; then
+    printf '# DC_EXTRA_CONF\n%s\n' "$DC_EXTRA_CONF" >>"$DC_DIR/dovecot.conf"
   fi
   if [[ -n ${DC_LMTP:-} ]]; then
     cat >>"$DC_DIR/dovecot.conf" <<EOF
