@@ -3,6 +3,7 @@
  * connect.h.
  */
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "connect.h"
@@ -42,15 +43,57 @@ static int start_tls(struct run *r, struct err *e)
 
 static void capa_seen(void *ctx, const struct pop3_reply *rep, const char *line, size_t len)
 {
-    const struct run *r = ctx;
+    struct run *r = ctx;
 
+    if (line) capamemo_add(&r->cn->learnt, line, len);
     if (r->ob && r->ob->capa) r->ob->capa(r->ob->ctx, r->when, rep, line, len);
+}
+
+/* "HOST PORT MODE": what a memo is learnt from. */
+static void server_id(const struct run *r, char *buf, size_t len)
+{
+    static const char *const mode[] = {"implicit", "starttls", "off"};
+
+    snprintf(buf, len, "%s %u %s", r->a->host, conf_port(r->a), mode[r->a->tls % 3]);
+}
+
+/* Only a CAPA read over TLS from a trusted certificate, in a fetch, is
+ * remembered or replaced by a memory (capamemo.h). */
+static int memo_allowed(const struct run *r)
+{
+    return r->cp->use == CONNECT_STRICT && r->cn->net->ssl && r->cn->peer.trusted;
 }
 
 static int capa(struct run *r, const char *when, struct err *e)
 {
+    char id[sizeof r->cn->learnt.server];
+    int rc;
+
     r->when = when;
-    return pop3_capa_watched(r->cn->pop, capa_seen, r, e);
+    server_id(r, id, sizeof id);
+    capamemo_begin(&r->cn->learnt, id, r->cn->peer.fingerprint, r->cn->pop->greeting);
+    if (!memo_allowed(r)) r->cn->learnt.have = 0;
+    rc = pop3_capa_watched(r->cn->pop, capa_seen, r, e);
+    if (!r->cn->pop->capa.known) r->cn->learnt.have = 0; /* -ERR: nothing to remember */
+    return rc;
+}
+
+/* The CAPA before login: remembered from the last poll when the server,
+ * its certificate and its greeting are the same, else asked. */
+static int capa_before_login(struct run *r, const char *when, struct err *e)
+{
+    const struct capamemo *m = r->cp->memo;
+    char id[sizeof r->cn->learnt.server];
+
+    server_id(r, id, sizeof id);
+    if (m && memo_allowed(r) &&
+        capamemo_matches(m, id, r->cn->peer.fingerprint, r->cn->pop->greeting)) {
+        capamemo_apply(m, &r->cn->pop->capa);
+        r->cn->capa_remembered = 1;
+        r->cn->learnt.have = 0;
+        return 0;
+    }
+    return capa(r, when, e);
 }
 
 /* STLS, then TLS and a fresh CAPA. Nothing continues in clear. */
@@ -78,7 +121,7 @@ static int stls(struct run *r, struct err *e)
                        r->a->host);
     if (r->ob && r->ob->stls) r->ob->stls(r->ob->ctx, listed, &rep);
     if (start_tls(r, e) < 0) return -1;
-    return capa(r, "after STLS", e);
+    return capa_before_login(r, "after STLS", e);
 }
 
 static void note(const struct run *r, const char *msg)
@@ -131,8 +174,8 @@ static int sequence(struct run *r, struct err *e)
     if (a->tls == TLS_IMPLICIT && start_tls(r, e) < 0) return -1;
     if (greeting(r, e) < 0) return -1;
     if (r->ob && r->ob->greeting) r->ob->greeting(r->ob->ctx, cn->pop);
-    if (capa(r, a->tls == TLS_STARTTLS ? "before STLS" : "before login", e) < 0) return -1;
-    return a->tls == TLS_STARTTLS ? stls(r, e) : 0;
+    if (a->tls == TLS_STARTTLS) return capa(r, "before STLS", e) < 0 ? -1 : stls(r, e);
+    return capa_before_login(r, "before login", e);
 }
 
 int connect_open(struct connection *cn, struct net_conn *net, struct pop3 *pop,

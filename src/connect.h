@@ -16,6 +16,9 @@
  * A clear connection (tls starttls or off) to a server that says nothing is
  * most often a POP3S port: the observer hears so after a few seconds, and
  * the timeout's error says so in its hint.
+ * In a fetch, the CAPA before login may come from connect_params.memo
+ * instead of the server (capamemo.h says when); the CAPA the server sent is
+ * handed back in connection.learnt for the caller to remember.
  *
  * It prints nothing: whoever wants to show the steps passes an observer,
  * whose callbacks see each one as it happens. Server and certificate text
@@ -25,6 +28,7 @@
 #ifndef POPFETCH_CONNECT_H
 #define POPFETCH_CONNECT_H
 
+#include "capamemo.h"
 #include "conf.h"
 #include "err.h"
 #include "net.h"
@@ -65,6 +69,8 @@ struct connection {
     struct net_conn *net;
     struct pop3 *pop;
     struct tls_peer_info peer; /* after TLS: the certificate and its verdict */
+    int capa_remembered;       /* the CAPA before login came from connect_params.memo */
+    struct capamemo learnt;    /* else the one the server sent, to remember (have: usable) */
 };
 
 struct connect_params {
@@ -72,6 +78,11 @@ struct connect_params {
     pop3_trace_fn trace; /* -vv protocol trace, or NULL */
     void *trace_ctx;
     const struct connect_observer *ob; /* or NULL */
+    /* In strict use, the capabilities remembered from the last poll, or
+     * NULL: used instead of asking CAPA before login when capamemo.h's
+     * rules allow (a trusted TLS connection to the same server, certificate
+     * and greeting; with STLS only the CAPA after it) */
+    const struct capamemo *memo;
 };
 
 /* Connect net to a's server, with pop on top of it, and run the sequence up

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "auth.h"
+#include "capamemo.h"
 #include "connect.h"
 #include "deliver.h"
 #include "fault.h"
@@ -46,6 +47,7 @@ struct session {
     int listing_sent;         /* the listing went out behind PASS */
     int sizes_each;           /* no LIST: a LIST n goes out before each RETR n */
     struct fetch_ahead ahead; /* messages RETRed ahead of the listing */
+    struct capamemo memo;     /* the CAPA remembered from the last poll (capamemo.h) */
     char local_host[256];     /* for Received: */
 };
 
@@ -256,7 +258,7 @@ static int connect_server(struct session *s)
     const struct account *a = s->a;
     struct connect_observer ob = {
         .ctx = (void *)a, .connected = seen_connected, .tls = seen_tls, .note = seen_note};
-    struct connect_params cp = {.use = CONNECT_STRICT, .ob = &ob};
+    struct connect_params cp = {.use = CONNECT_STRICT, .ob = &ob, .memo = &s->memo};
     const char *v;
     int rc;
 
@@ -267,6 +269,8 @@ static int connect_server(struct session *s)
     rc = connect_open(&s->conn, &s->net, &s->pop, a, &cp, s->e);
     v = tls_version_name(&s->net); /* for --json, also when the login fails */
     if (rc == 0 && v) snprintf(s->res->tls_version, sizeof s->res->tls_version, "%s", v);
+    if (rc == 0 && s->conn.capa_remembered)
+        log_info(a->name, "capabilities as %s announced them at the last poll (no CAPA)", a->host);
     return rc;
 }
 
@@ -350,19 +354,63 @@ static int login(struct session *s)
     /* the secret went to the server (a refusal is the server's verdict on it) */
     s->secret_sent = ai.mechanism && (ai.encrypted || s->a->allow_plaintext);
     s->listing_sent = ai.then_sent;
-    secret_free(s->secret);
-    s->secret = NULL;
+    if (!s->conn.capa_remembered || rc == 0) { /* else perhaps tried again (memo_failed) */
+        secret_free(s->secret);
+        s->secret = NULL;
+    }
     if (rc < 0) return -1;
     log_info(s->a->name, "logged in as %s (%s)", s->a->user, ai.mechanism);
     return capa_after_login(s);
 }
 
-/* Connect and log in. A saved OAuth2 token the server refuses (revoked,
- * or expired early) is refreshed once and tried on a new connection. */
+static void forget_memo(struct session *s)
+{
+    char key[1024];
+    struct err e;
+
+    s->memo.have = 0;
+    if (s->o->check) return; /* --check removes nothing */
+    session_state_key(s->a, key, sizeof key);
+    if (capamemo_forget(s->o->state_dir, key, &e) < 0) log_warn(s->a->name, "%s", e.msg);
+}
+
+/* A login that failed on remembered capabilities, for a reason they may
+ * have caused: a -ERR that is not the server's verdict on the secret (a
+ * mechanism or USER no longer offered, a command refused), or a refusal
+ * before the secret was sent. A wrong password (ERR_AUTH once the secret
+ * went out) or a busy mailbox is not one: that failure stands, as it
+ * would have with CAPA asked. */
+static int memo_failed(const struct session *s)
+{
+    enum err_kind k = s->e->kind;
+
+    return s->conn.capa_remembered &&
+           (k == ERR_SERVER || k == ERR_PROTOCOL || (k == ERR_AUTH && !s->secret_sent));
+}
+
+/* Connect and log in. Remembered capabilities that the login disproves
+ * are forgotten and the login tried once more on a new connection, after
+ * a CAPA. A saved OAuth2 token the server refuses (revoked, or expired
+ * early) is refreshed once and tried on a new connection. */
 static int connect_and_login(struct session *s)
 {
+    int rc;
+
     if (connect_server(s) < 0) return -1;
-    if (login(s) == 0) return 0;
+    rc = login(s);
+    if (rc < 0 && s->conn.capa_remembered) {
+        int again = memo_failed(s);
+        forget_memo(s);
+        if (again) {
+            log_info(s->a->name, "login failed (%s); asking CAPA and trying again", s->e->msg);
+            net_close(&s->net);
+            err_clear(s->e);
+            rc = connect_server(s) < 0 ? -1 : login(s);
+        }
+    }
+    secret_free(s->secret);
+    s->secret = NULL;
+    if (rc == 0) return 0;
     if (!s->a->oauth2 || s->token_fresh || !s->secret_sent || s->e->kind != ERR_AUTH) return -1;
     log_info(s->a->name, "the server refused the saved OAuth2 token (%s); refreshing it",
              s->e->msg);
@@ -572,9 +620,40 @@ static void quit(struct session *s)
 
 /* ---- the run ------------------------------------------------------------ */
 
+/* The capabilities remembered from the last poll (none is no error). */
+static void load_memo(struct session *s)
+{
+    char key[1024];
+    struct err e;
+
+    session_state_key(s->a, key, sizeof key);
+    if (capamemo_load(&s->memo, s->o->state_dir, key, &e) < 0)
+        log_info(s->a->name, "capabilities not remembered: %s", e.msg);
+}
+
+/* After the run: a CAPA the server sent over a trusted TLS connection is
+ * remembered when the run succeeded without a -ERR; a remembered one is
+ * forgotten when the run failed or met a -ERR (capamemo.h). */
+static void settle_memo(struct session *s, int rc)
+{
+    char key[1024];
+    struct err e;
+
+    if (s->o->check) return; /* creates nothing */
+    if (s->conn.capa_remembered) {
+        if (rc < 0 || s->pop.last_err[0]) forget_memo(s);
+        return;
+    }
+    if (rc < 0 || s->pop.last_err[0] || !s->conn.learnt.have) return;
+    session_state_key(s->a, key, sizeof key);
+    if (capamemo_save(&s->conn.learnt, s->o->state_dir, key, &e) < 0)
+        log_info(s->a->name, "capabilities not remembered: %s", e.msg);
+}
+
 static int run(struct session *s)
 {
     if (lock_local(s) < 0) return -1;
+    load_memo(s);
     if (auth_needs_secret(s->a) && get_secret(s, 0) < 0) return -1;
     if (connect_and_login(s) < 0) return -1;
     s->pipelining = will_pipeline(s);
@@ -621,6 +700,7 @@ int session_run(const struct account *a, const struct session_opts *o, struct se
     if (gethostname(s.local_host, sizeof s.local_host - 1) < 0) strcpy(s.local_host, "localhost");
     rc = run(&s);
     memcpy(res->server_reply, s.pop.last_err, sizeof res->server_reply);
+    if (s.st) settle_memo(&s, rc); /* under the account's lock */
     if (rc < 0 && s.e->kind == ERR_INTERRUPTED)
         err_hint(s.e, "what was delivered whole is recorded; nothing else was deleted, and the "
                       "next run goes on from there");
