@@ -861,26 +861,30 @@ static const char *smtp_auth_problem(const struct account *a)
     return NULL;
 }
 
-/* Check the account just finished: required keys present. */
+/* What keeps the account from being used, or NULL: a required key missing
+ * or keys that do not fit together. The one list of these rules, for the
+ * config file's accounts and the command line's. */
+static const char *account_problem(const struct account *a)
+{
+    const char *problem;
+
+    if (!a->host) return "has no `host`";
+    if (!a->user) return "has no `user`";
+    if (a->delivery.kind == DELIVERY_NONE) return "has no `delivery`";
+    if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file) return "has no `tls_cert_file`";
+    if ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a))) return problem;
+    return NULL;
+}
+
+/* Check the account just finished, naming where it was defined. */
 static int finish_account(struct parser *ps)
 {
-    struct account *a = ps->cur;
-    const char *missing = NULL, *problem;
+    const struct account *a = ps->cur;
+    const char *problem;
 
     if (!ps->in_section || a == &ps->defaults) return 0;
-    if (!a->host)
-        missing = "host";
-    else if (!a->user)
-        missing = "user";
-    else if (a->delivery.kind == DELIVERY_NONE)
-        missing = "delivery";
-    if (!missing && a->auth == AUTH_EXTERNAL && !a->tls_cert_file) missing = "tls_cert_file";
-    if (!missing && ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a))))
-        return err_set(ps->e, ERR_USAGE, "%s:%d: account %s %s", a->file, a->line, a->name,
-                       problem);
-    if (!missing) return 0;
-    return err_set(ps->e, ERR_USAGE, "%s:%d: account %s has no `%s`", a->file, a->line, a->name,
-                   missing);
+    if (!(problem = account_problem(a))) return 0;
+    return err_set(ps->e, ERR_USAGE, "%s:%d: account %s %s", a->file, a->line, a->name, problem);
 }
 
 /* "account NAME [: PARENT [PARENT...]]", words already split. */
@@ -1179,17 +1183,10 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
 
 int conf_check_account(const struct account *a, struct err *e)
 {
-    const char *problem;
+    const char *problem = account_problem(a);
 
-    if (!a->host) return err_set(e, ERR_USAGE, "account %s has no `host`", a->name);
-    if (!a->user) return err_set(e, ERR_USAGE, "account %s has no `user`", a->name);
-    if (a->delivery.kind == DELIVERY_NONE)
-        return err_set(e, ERR_USAGE, "account %s has no `delivery`", a->name);
-    if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file)
-        return err_set(e, ERR_USAGE, "account %s has no `tls_cert_file`", a->name);
-    if ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a)))
-        return err_set(e, ERR_USAGE, "account %s %s", a->name, problem);
-    return 0;
+    if (!problem) return 0;
+    return err_set(e, ERR_USAGE, "account %s %s", a->name, problem);
 }
 
 int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,
