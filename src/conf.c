@@ -1145,12 +1145,34 @@ static void describe_rejected(const struct rejected_setting *r, char *val, size_
              r->dir ? " " : "", r->dir ? dir : "");
 }
 
+/* A port, seconds, a count or a size; the port key shows the port in use. */
+static void describe_number(const struct account *a, const struct keydef *k, const void *slot,
+                            char *val, size_t len)
+{
+    if (k->type == V_PORT && !strcmp(k->name, "port"))
+        snprintf(val, len, "%u", conf_port(a));
+    else if (k->type != V_SIZE)
+        describe_count(*(const unsigned long *)slot, val, len);
+    else if (!*(const uint64_t *)slot)
+        snprintf(val, len, "(none)");
+    else
+        snprintf(val, len, "%llu", (unsigned long long)*(const uint64_t *)slot);
+}
+
+static void describe_locking(int b, char *val, size_t len)
+{
+    snprintf(val, len, "%s",
+             b == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL) ? "dotlock,fcntl"
+             : b == MBOX_LOCK_DOTLOCK                   ? "dotlock"
+             : b == MBOX_LOCK_FCNTL                     ? "fcntl"
+                                                        : "none");
+}
+
 int conf_describe(const struct account *a, size_t i, const char **name, char *val, size_t len,
                   int *origin)
 {
     const struct keydef *k = &keys[i];
     const void *slot = (const char *)a + (i < NKEYS ? k->off : 0);
-    int b;
 
     if (i >= NKEYS) return -1;
     *name = k->name;
@@ -1179,31 +1201,16 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
         snprintf(val, len, "%s", k->names[*(const int *)slot]);
         break;
     case V_PORT:
-        if (!strcmp(k->name, "port"))
-            snprintf(val, len, "%u", conf_port(a));
-        else
-            describe_count(*(const unsigned long *)slot, val, len);
-        break;
     case V_SECONDS:
     case V_COUNT:
-        describe_count(*(const unsigned long *)slot, val, len);
-        break;
     case V_SIZE:
-        if (!*(const uint64_t *)slot)
-            snprintf(val, len, "(none)");
-        else
-            snprintf(val, len, "%llu", (unsigned long long)*(const uint64_t *)slot);
+        describe_number(a, k, slot, val, len);
         break;
     case V_KEEP:
         describe_keep(slot, val, len);
         break;
     case V_LOCKING:
-        b = *(const int *)slot;
-        snprintf(val, len, "%s",
-                 b == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL) ? "dotlock,fcntl"
-                 : b == MBOX_LOCK_DOTLOCK                   ? "dotlock"
-                 : b == MBOX_LOCK_FCNTL                     ? "fcntl"
-                                                            : "none");
+        describe_locking(*(const int *)slot, val, len);
         break;
     case V_TLSVER:
         snprintf(val, len, "%s", *(const int *)slot == 13 ? "1.3" : "1.2");
