@@ -85,8 +85,10 @@ static void check_table(const struct listing *l, int covered)
         /* a UIDL the state holds is named there, any other is in the pool */
         if (m->flags & PLAN_IN_STATE)
             FUZZ_CHECK(m->ref < state_count(st) && state_entry_at(st, m->ref)->len == m->uidl_len);
-        else
+        else if (!l->st)
             FUZZ_CHECK((size_t)m->ref + m->uidl_len < l->pool_len);
+        else /* stashed in the state: counted, no pool of the listing's */
+            FUZZ_CHECK((size_t)m->uidl_len < l->pool_len && !l->pool);
         u = listing_uidl_of(l, i);
         FUZZ_CHECK(u[m->uidl_len] == '\0');
         for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);

@@ -134,7 +134,9 @@ int listing_list(struct listing *l, int sent, struct err *e)
     return 0;
 }
 
-/* Keep a UIDL in the pool (doubling, never past max_pool). */
+/* Keep a UIDL the state does not hold (never past max_pool): in the
+ * state's memory (state_stash: a delivery then records that copy rather
+ * than a second), or without a state in the listing's own pool (doubling). */
 static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *off, struct err *e)
 {
     size_t need = l->pool_len + len + 1;
@@ -144,6 +146,11 @@ static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *of
                        "%s sent more than %zu MiB of unique-ids in its UIDL listing, more than "
                        "popfetch handles",
                        host(l), l->max_pool >> 20);
+    if (l->st) {
+        if (state_stash(l->st, uid, len, off, e) < 0) return -1;
+        l->pool_len = need;
+        return 0;
+    }
     if (need > l->pool_cap) {
         size_t ncap = l->pool_cap ? l->pool_cap * 2 : 65536;
         char *n;
@@ -166,7 +173,7 @@ const char *listing_uidl_of(const struct listing *l, unsigned long i)
 
     if (!m->uidl_len) return NULL;
     if (m->flags & PLAN_IN_STATE) return state_uidl(l->st, state_entry_at(l->st, m->ref));
-    return l->pool + m->ref;
+    return l->st ? state_stashed(l->st, m->ref) : l->pool + m->ref;
 }
 
 uint32_t listing_first_seen(const void *listing, size_t i)

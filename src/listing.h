@@ -19,10 +19,12 @@
  *    (LISTING_MAX_MESSAGES: a STAT count above it is refused at once) and
  *    max_pool bytes of UIDLs (LISTING_MAX_POOL); beyond either, an
  *    ERR_PROTOCOL error. So a listing costs at most 12 bytes per message
- *    (one plan_item) plus the pool: 24 MiB + 256 MiB at the ceilings. The pool holds only
- *    the UIDLs the seen-state does not (a seen message names the state's
- *    copy): 7 MiB for a mailbox of 300,000 messages seen before, plus
- *    about 17 bytes for each new one (16-byte UIDLs).
+ *    (one plan_item) plus the UIDLs: 24 MiB + 256 MiB at the ceilings. A
+ *    seen message names the state's copy of its UIDL; a new one's UIDL is
+ *    kept once, in the state's memory (state_stash), so that its delivery
+ *    records that copy: about 17 bytes for each new message (16-byte
+ *    UIDLs), nothing for each seen one. Without a state, the listing's own
+ *    pool holds them.
  *  - Each UIDL is looked up in the seen-state as it arrives (while the rest
  *    of the listing is still on its way): plan[i] gets what the state
  *    remembers, and the entry is marked listed.
@@ -58,15 +60,16 @@ struct listing {
     struct state *st;    /* the seen-state UIDLs are looked up in; NULL = none */
     unsigned long count; /* messages on the server (STAT) */
     uint64_t total;      /* the mailbox's size (STAT) */
-    /* [cap]: each message's size, UIDL (ref: into the pool, or with
+    /* [cap]: each message's size, UIDL (ref: state_stashed(), or the pool
+     * without a state, or with
      * PLAN_IN_STATE the state entry's index, which state_add() leaves
      * valid: a UIDL the seen-state holds is not copied) and what the state
      * remembers; plan_make() decides */
     struct plan_item *plan;
-    unsigned long cap; /* messages the table holds (1..cap), at most count */
-    char *pool;        /* UIDLs, each NUL-terminated */
-    size_t pool_len, pool_cap;
-    int have_uidl; /* UIDL named every message */
+    unsigned long cap;         /* messages the table holds (1..cap), at most count */
+    char *pool;                /* UIDLs, each NUL-terminated (without a state) */
+    size_t pool_len, pool_cap; /* pool_len: the UIDLs kept, in either place */
+    int have_uidl;             /* UIDL named every message */
     /* the ceilings: LISTING_MAX_* (listing_init), lower in tests */
     unsigned long max_messages;
     size_t max_pool;

@@ -332,3 +332,33 @@ TEST(listing_holds_12_bytes_per_seen_message)
     CHECK(waitpid(pid, NULL, 0) == pid);
     state_close(st);
 }
+
+/* Issue 20: the first run keeps each new UIDL once: the listing stashes it
+ * in the state's memory (no pool of its own), and the delivery's
+ * state_add() records that very copy. */
+TEST(listing_new_uidl_is_kept_once)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_add(st, "old", 3, STATE_DELIVERED, 5, NULL, &e) == 0);
+    CHECK(wire_open(&w, "+OK 3 0\r\n+OK\r\n1 new-a\r\n2 old\r\n3 new-b\r\n.\r\n") == 0);
+    listing_init(&l, &w.pop, st);
+    CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
+    CHECK(l.pool == NULL && l.pool_len == strlen("new-a") + 1 + strlen("new-b") + 1);
+    for (unsigned long i = 0; i < 3; i++) {
+        const char *u = listing_uidl_of(&l, i);
+        CHECK(state_add(st, u, strlen(u), STATE_DELIVERED, 10, NULL, &e) == 0);
+    }
+    CHECK(state_count(st) == 3);
+    CHECK(state_uidl(st, state_lookup(st, "new-a", 5)) == listing_uidl_of(&l, 0));
+    CHECK(state_uidl(st, state_lookup(st, "new-b", 5)) == listing_uidl_of(&l, 2));
+    CHECK_STR(listing_uidl_of(&l, 1), "old");
+    listing_free(&l);
+    wire_close(&w);
+    state_close(st);
+}
