@@ -662,6 +662,7 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
     case V_COUNT:
         if (parse_ulong(v, &n) < 0 || n == 0)
             return perr(ps, "bad value `%s` for `%s`: use a positive number", v, k->name);
+        _Static_assert(CONF_SMTP_CONNECTIONS_MAX == 16, "the message below says 16");
         if (slot == (void *)&ps->cur->smtp_connections && n > CONF_SMTP_CONNECTIONS_MAX)
             return perr(ps, "bad value `%s` for `%s`: at most 16", v, k->name);
         *(unsigned long *)slot = n;
