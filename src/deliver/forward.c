@@ -462,10 +462,23 @@ static int settle(struct fwd *f, struct sink *k, struct fwd_conn *c, struct err 
     return rc;
 }
 
+/* The messages whose replies have arrived are settled now, without
+ * waiting: the sooner a message is recorded, the fewer a kill delivers
+ * twice (forward.h). */
+static int settle_ready(struct fwd *f, struct sink *k, struct err *e)
+{
+    for (size_t i = 0; i < f->nconn; i++)
+        if (f->conn[i].busy && net_has_pending_input(&f->conn[i].s.c) &&
+            settle(f, k, &f->conn[i], e) < 0)
+            return -1;
+    return 0;
+}
+
 static int fw_begin(struct sink *k, const struct deliver_msg *m, struct err *e)
 {
     struct fwd *f = k->impl;
 
+    if (settle_ready(f, k, e) < 0) return -1;
     free(f->cur.uidl);
     f->cur.uidl = NULL;
     if (m->uidl && !(f->cur.uidl = strdup(m->uidl)))
@@ -481,6 +494,7 @@ static int fw_write(struct sink *k, const unsigned char *buf, size_t len, struct
     const unsigned char *p = buf, *end = buf + len;
 
     if (len == 0) return 0;
+    if (settle_ready(f, k, e) < 0) return -1;
     while ((p = memchr(p, '\n', (size_t)(end - p)))) p++, f->lines++;
     f->body8 |= header_8bit(buf, len);
     f->last_lf = buf[len - 1] == '\n';
@@ -532,7 +546,7 @@ static int fw_end(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
         fw_abort(k);
         return 0;
     }
-    if (!(c = free_conn(f, k, e))) {
+    if (settle_ready(f, k, e) < 0 || !(c = free_conn(f, k, e))) {
         fw_abort(k);
         return -1;
     }

@@ -19,7 +19,9 @@
  * LMTP, 1 for SMTP): end() hands the spooled message to the next connection
  * in turn, pipelined up to its end line, and returns without waiting for
  * the replies after it (the sink is deferred, deliver.h): they are read
- * when that connection is needed again, or at the group's sync(), and each
+ * as soon as they have arrived (checked, without waiting, as the next
+ * message is spooled and ended), when that connection is needed again, or
+ * at the group's sync(), and each
  * message's outcome goes to the fetch engine on its own (deliver_settled).
  * The server (Dovecot's LMTP serves each connection in its own process)
  * works on up to N messages at once while popfetch fetches the next ones.
