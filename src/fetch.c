@@ -558,7 +558,8 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     ls->plan[i].size = f->cur_bytes;
     FAULT_POINT("after-tmp", m.num);
     if (f->late_failed) return -1; /* an earlier message could not be recorded */
-    if (f->final_end && !k->deferred && record_now(f, i) < 0) return -1;
+    /* a deferred sink's end() without a name was final (deliver.h) */
+    if (f->final_end && (!k->deferred || !name[0]) && record_now(f, i) < 0) return -1;
     return 1;
 }
 
@@ -617,7 +618,7 @@ static int answer_one(struct fetcher *f)
         progress(f, it->size);
         if (f->ng == 0) f->gstart = monotime_ms();
         memcpy(f->names[f->ng], name, DELIVER_NAME_MAX);
-        f->gstate[f->ng] = 0;
+        f->gstate[f->ng] = name[0] || !f->j.sink->deferred ? 0 : 1; /* 1: settled at end() */
         f->group[f->ng++] = x.i;
         f->gbytes += it->size < f->group_bytes ? it->size : f->group_bytes;
     }

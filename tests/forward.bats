@@ -402,6 +402,24 @@ PY
   [ "$(dovecot_count alice)" -eq 1 ]
 }
 
+@test "fake smtp, 2 connections: a message refused before it is sent (SIZE) and dropped by smtp_rejected delete is recorded: keep on, the next run sends nothing again" {
+  dovecot_start
+  mkdir -p "$W/orig"
+  printf 'Subject: small\n\nsmall\n' >"$W/orig/1"
+  { printf 'Subject: big\n\n'; head -c 3000 /dev/zero | tr '\0' y; printf '\n'; } >"$W/orig/2"
+  dovecot_put_dir alice "$W/orig"
+  fw_fake smtp "ext PIPELINING" "ext SIZE 1000"
+  sed -i 's/^smtp_connections .*/smtp_connections 2/' "$RC"
+  printf '%s\n' "smtp_rejected delete" "keep on" >>"$RC"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"warning"*"larger than"*"dropped (smtp_rejected delete)"* ]] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 1 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 1 ]
+  [ "$(dovecot_count alice)" -eq 2 ]
+}
+
 @test "fake smtp: a connection dropped between messages is opened again once; the run goes on" {
   dovecot_start
   put_generated 3 2 idle

@@ -43,7 +43,8 @@
  * A sink may hand a message on without waiting for its outcome (LMTP/SMTP
  * over several connections): it sets `deferred` (beside one_at_a_time) in
  * its open function. Its end() returning 0 then means "handed on, outcome
- * due" under the name it gives (unique among the messages not yet settled);
+ * due" under the name it gives (unique among the messages not yet settled;
+ * an empty name: the message is final already, as with one_at_a_time);
  * the outcome of each such message comes through deliver_settled() (0:
  * delivered, the fetch engine writes its record at once; -1 or DELIVER_STOP
  * with the reason: not delivered, never recorded, never deleted), from a
