@@ -448,7 +448,7 @@ static int got(void *ctx, const char *name, const char *rcpt, struct err *e)
     size_t j;
 
     if (name) {
-        for (j = 0; j < f->ng && strcmp(f->names[j], name); j++) continue;
+        for (j = 0; j < f->ng && strcmp(f->names[j], name) != 0; j++) continue;
         if (j == f->ng) return err_set(e, ERR_INTERNAL, "no message %s is being delivered", name);
         i = f->group[j];
     }
@@ -466,7 +466,7 @@ static int settled(void *ctx, const char *name, int rc, const struct err *why)
     struct fetcher *f = ctx;
     size_t j;
 
-    for (j = 0; j < f->ng && (f->gstate[j] || strcmp(f->names[j], name)); j++) continue;
+    for (j = 0; j < f->ng && (f->gstate[j] || strcmp(f->names[j], name) != 0); j++) continue;
     if (j == f->ng) {
         err_set(f->e, ERR_INTERNAL, "the delivery settled an unknown message %s", name);
         f->late_failed = 1;
