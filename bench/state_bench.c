@@ -138,8 +138,8 @@ static double check_listing(const char *dir, const char *listing, size_t len, si
         items[num - 1].size = 4096;
         if (ent) {
             state_mark_listed(s, ent);
-            items[num - 1].seen = ent->status == STATE_DELIVERED;
-            items[num - 1].first_seen = ent->first_seen;
+            items[num - 1].ref = (uint32_t)state_index(s, ent);
+            if (ent->status == STATE_DELIVERED) items[num - 1].flags |= PLAN_SEEN;
             seen++;
         }
     }

@@ -19,7 +19,8 @@
  *  - a listing accepted whole names every message 1..count: the table
  *    holds exactly count entries, each with its size (LIST) or UIDL;
  *  - every UIDL in the table is 1..255 bytes of %x21-7E, NUL-terminated
- *    inside the pool; plan[i].seen / reported_big match the state;
+ *    inside the pool (or the state's, PLAN_IN_STATE); PLAN_SEEN /
+ *    PLAN_REPORTED_BIG match the state; a size is held clamped (plan_size);
  *  - after listing_cover() the table holds count entries.
  */
 #include <string.h>
@@ -75,25 +76,27 @@ static void check_table(const struct listing *l, int covered)
     FUZZ_CHECK(covered || l->cap <= bound);
     FUZZ_CHECK(l->pool_len <= l->max_pool && l->pool_cap <= l->max_pool);
     for (unsigned long i = 0; i < l->cap; i++) {
-        const struct listing_msg *m = &l->msgs[i];
+        const struct plan_item *m = &l->plan[i];
         const struct state_entry *ent;
         const char *u;
 
         if (!m->uidl_len) continue;
         FUZZ_CHECK(m->uidl_len <= 255);
         /* a UIDL the state holds is named there, any other is in the pool */
-        if (m->in_state)
-            FUZZ_CHECK(m->uidl_off < state_count(st) &&
-                       state_entry_at(st, m->uidl_off)->len == m->uidl_len);
-        else
-            FUZZ_CHECK((size_t)m->uidl_off + m->uidl_len < l->pool_len);
+        if (m->flags & PLAN_IN_STATE)
+            FUZZ_CHECK(m->ref < state_count(st) && state_entry_at(st, m->ref)->len == m->uidl_len);
+        else if (!l->st)
+            FUZZ_CHECK((size_t)m->ref + m->uidl_len < l->pool_len);
+        else /* stashed in the state: counted, no pool of the listing's */
+            FUZZ_CHECK((size_t)m->uidl_len < l->pool_len && !l->pool);
         u = listing_uidl_of(l, i);
         FUZZ_CHECK(u[m->uidl_len] == '\0');
         for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
         ent = state_lookup(st, u, m->uidl_len);
-        FUZZ_CHECK(m->in_state == (ent != NULL));
-        FUZZ_CHECK(l->plan[i].seen == (ent && ent->status == STATE_DELIVERED));
-        FUZZ_CHECK(l->plan[i].reported_big == (ent && ent->status == STATE_SKIPPED));
+        FUZZ_CHECK(!(m->flags & PLAN_IN_STATE) == (ent == NULL));
+        FUZZ_CHECK(!(m->flags & PLAN_SEEN) == !(ent && ent->status == STATE_DELIVERED));
+        FUZZ_CHECK(!(m->flags & PLAN_REPORTED_BIG) == !(ent && ent->status == STATE_SKIPPED));
+        if (m->flags & PLAN_SEEN) FUZZ_CHECK(listing_first_seen(l, i) == ent->first_seen);
     }
 }
 
@@ -101,7 +104,7 @@ static void check_whole(const struct listing *l, int sizes)
 {
     FUZZ_CHECK(l->cap == l->count);
     for (unsigned long i = 0; i < l->count; i++)
-        FUZZ_CHECK(sizes ? l->msgs[i].have_size : l->msgs[i].uidl_len > 0);
+        FUZZ_CHECK(sizes ? (l->plan[i].flags & PLAN_HAVE_SIZE) != 0 : l->plan[i].uidl_len > 0);
 }
 
 static void run(struct listing *l, int flags)
@@ -135,12 +138,12 @@ static void run(struct listing *l, int flags)
     if (!(flags & 128)) return;
     FUZZ_CHECK(listing_cover(l, &e) == 0 && l->cap == l->count);
     for (unsigned long i = 0; i < l->count && i < 4; i++) {
-        int had = l->msgs[i].have_size;
+        int had = l->plan[i].flags & PLAN_HAVE_SIZE;
         if (listing_list_one(l, i, &e) < 0) {
             FUZZ_CHECK(e.kind != ERR_INTERNAL);
             return;
         }
-        FUZZ_CHECK(l->msgs[i].have_size >= had);
+        FUZZ_CHECK((l->plan[i].flags & PLAN_HAVE_SIZE) >= had);
     }
     check_table(l, 1);
 }

@@ -285,7 +285,7 @@ static int commit_group(struct fetcher *f, int dele)
     for (size_t j = 0; j < f->ng && !f->final_end; j++) { /* final: recorded at end() */
         unsigned long i = f->group[j];
         const char *uidl = listing_uidl_of(ls, i);
-        if (uidl && state_add(f->j.st, uidl, ls->msgs[i].uidl_len, STATE_DELIVERED, time(NULL),
+        if (uidl && state_add(f->j.st, uidl, ls->plan[i].uidl_len, STATE_DELIVERED, time(NULL),
                               f->names[j][0] ? f->names[j] : NULL, f->e) < 0)
             return -1;
     }
@@ -363,7 +363,12 @@ static uint64_t listed_limit(const struct fetcher *f, unsigned long i)
 {
     const struct listing *ls = f->j.ls;
 
-    return (ls->msgs[i].have_size ? ls->plan[i].size : ls->total) * 2 + (1 << 20);
+    const struct plan_item *it = &ls->plan[i];
+
+    /* a size held as PLAN_SIZE_MAX may be larger: the mailbox's bounds it */
+    if (!(it->flags & PLAN_HAVE_SIZE) || it->size == PLAN_SIZE_MAX)
+        return ls->total * 2 + (1 << 20);
+    return (uint64_t)it->size * 2 + (1 << 20);
 }
 
 /* The most a body may decode to: the smaller of listed_limit() and the
@@ -403,7 +408,7 @@ static int record_now(struct fetcher *f, unsigned long i)
     const char *uidl = listing_uidl_of(ls, i);
 
     if (!uidl) return 0;
-    if (state_add(f->j.st, uidl, ls->msgs[i].uidl_len, STATE_DELIVERED, time(NULL), NULL, f->e) <
+    if (state_add(f->j.st, uidl, ls->plan[i].uidl_len, STATE_DELIVERED, time(NULL), NULL, f->e) <
             0 ||
         state_write(f->j.st, f->e) < 0)
         return -1;
@@ -430,7 +435,7 @@ static int intend(void *ctx, const char *note, struct err *e)
         *e = *f->e;
         return -1;
     }
-    if (state_intend(f->j.st, uidl, ls->msgs[f->cur_i].uidl_len, time(NULL), note, e) < 0)
+    if (state_intend(f->j.st, uidl, ls->plan[f->cur_i].uidl_len, time(NULL), note, e) < 0)
         return -1;
     FAULT_POINT("after-intent", f->cur_num);
     return state_commit(f->j.st, e) < 0 ? -1 : 0;
@@ -453,7 +458,7 @@ static int got(void *ctx, const char *name, const char *rcpt, struct err *e)
         i = f->group[j];
     }
     if (!(uidl = listing_uidl_of(ls, i))) return 0;
-    return state_got(f->j.st, uidl, ls->msgs[i].uidl_len, time(NULL), rcpt, e);
+    return state_got(f->j.st, uidl, ls->plan[i].uidl_len, time(NULL), rcpt, e);
 }
 
 static void stop_asking(struct fetcher *f);
@@ -555,7 +560,7 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     }
     /* From here on its size is what really came (the summary, the progress
      * line and the group bound count it), not what LIST claimed. */
-    ls->plan[i].size = f->cur_bytes;
+    ls->plan[i].size = plan_size(f->cur_bytes);
     FAULT_POINT("after-tmp", m.num);
     if (f->late_failed) return -1; /* an earlier message could not be recorded */
     /* a deferred sink's end() without a name was final (deliver.h) */

@@ -17,10 +17,8 @@ void listing_init(struct listing *l, struct pop3 *pop, struct state *st)
 
 void listing_free(struct listing *l)
 {
-    free(l->msgs);
     free(l->plan);
     free(l->pool);
-    l->msgs = NULL;
     l->plan = NULL;
     l->pool = NULL;
     l->cap = 0;
@@ -84,17 +82,13 @@ int listing_stat(struct listing *l, int sent, struct err *e)
 static int reserve(struct listing *l, unsigned long n, struct err *e)
 {
     unsigned long ncap = l->cap ? l->cap : LISTING_FIRST;
-    struct listing_msg *m;
     struct plan_item *p;
 
     if (n <= l->cap) return 0;
     while (ncap < n) ncap *= 2;
     if (ncap > l->count) ncap = l->count;
-    if (!(m = realloc(l->msgs, ncap * sizeof *m))) return err_set(e, ERR_INTERNAL, "out of memory");
-    l->msgs = m;
     if (!(p = realloc(l->plan, ncap * sizeof *p))) return err_set(e, ERR_INTERNAL, "out of memory");
     l->plan = p;
-    memset(l->msgs + l->cap, 0, (ncap - l->cap) * sizeof *m);
     memset(l->plan + l->cap, 0, (ncap - l->cap) * sizeof *p);
     l->cap = ncap;
     return 0;
@@ -110,7 +104,8 @@ int listing_cover(struct listing *l, struct err *e)
 static unsigned long left_out(const struct listing *l, int sizes)
 {
     for (unsigned long i = 0; i < l->count; i++)
-        if (i >= l->cap || !(sizes ? l->msgs[i].have_size : l->msgs[i].uidl_len)) return i + 1;
+        if (i >= l->cap || !(sizes ? l->plan[i].flags & PLAN_HAVE_SIZE : l->plan[i].uidl_len))
+            return i + 1;
     return 0;
 }
 
@@ -129,9 +124,9 @@ int listing_list(struct listing *l, int sent, struct err *e)
         if (pop3_parse_list_line(line, len, &n, &size) < 0 || n > l->count)
             return listing_error(l, "LIST", line, len, e);
         if (reserve(l, n, e) < 0) return -1;
-        if (l->msgs[n - 1].have_size) return listing_error(l, "LIST", line, len, e);
-        l->msgs[n - 1].have_size = 1;
-        l->plan[n - 1].size = size;
+        if (l->plan[n - 1].flags & PLAN_HAVE_SIZE) return listing_error(l, "LIST", line, len, e);
+        l->plan[n - 1].flags |= PLAN_HAVE_SIZE;
+        l->plan[n - 1].size = plan_size(size);
     }
     if (rc < 0) return listing_failed(e, "LIST");
     if ((missing = left_out(l, 1)))
@@ -139,7 +134,9 @@ int listing_list(struct listing *l, int sent, struct err *e)
     return 0;
 }
 
-/* Keep a UIDL in the pool (doubling, never past max_pool). */
+/* Keep a UIDL the state does not hold (never past max_pool): in the
+ * state's memory (state_stash: a delivery then records that copy rather
+ * than a second), or without a state in the listing's own pool (doubling). */
 static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *off, struct err *e)
 {
     size_t need = l->pool_len + len + 1;
@@ -149,6 +146,11 @@ static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *of
                        "%s sent more than %zu MiB of unique-ids in its UIDL listing, more than "
                        "popfetch handles",
                        host(l), l->max_pool >> 20);
+    if (l->st) {
+        if (state_stash(l->st, uid, len, off, e) < 0) return -1;
+        l->pool_len = need;
+        return 0;
+    }
     if (need > l->pool_cap) {
         size_t ncap = l->pool_cap ? l->pool_cap * 2 : 65536;
         char *n;
@@ -167,11 +169,18 @@ static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *of
 
 const char *listing_uidl_of(const struct listing *l, unsigned long i)
 {
-    const struct listing_msg *m = &l->msgs[i];
+    const struct plan_item *m = &l->plan[i];
 
     if (!m->uidl_len) return NULL;
-    if (m->in_state) return state_uidl(l->st, state_entry_at(l->st, m->uidl_off));
-    return l->pool + m->uidl_off;
+    if (m->flags & PLAN_IN_STATE) return state_uidl(l->st, state_entry_at(l->st, m->ref));
+    return l->st ? state_stashed(l->st, m->ref) : l->pool + m->ref;
+}
+
+uint32_t listing_first_seen(const void *listing, size_t i)
+{
+    const struct listing *l = listing;
+
+    return state_entry_at(l->st, l->plan[i].ref)->first_seen;
 }
 
 /* What the state remembers of message i, looked up as its UIDL arrives
@@ -183,11 +192,9 @@ static int recall(struct listing *l, unsigned long i, const char *uid, size_t le
 
     if (!l->st || !(ent = state_lookup(l->st, uid, len))) return 0;
     state_mark_listed(l->st, ent);
-    l->msgs[i].in_state = 1;
-    l->msgs[i].uidl_off = (uint32_t)state_index(l->st, ent);
-    l->plan[i].seen = ent->status == STATE_DELIVERED;
-    l->plan[i].reported_big = ent->status == STATE_SKIPPED;
-    l->plan[i].first_seen = ent->first_seen;
+    l->plan[i].ref = (uint32_t)state_index(l->st, ent);
+    l->plan[i].flags |= PLAN_IN_STATE | (ent->status == STATE_DELIVERED ? PLAN_SEEN : 0) |
+                        (ent->status == STATE_SKIPPED ? PLAN_REPORTED_BIG : 0);
     return 1;
 }
 
@@ -204,14 +211,14 @@ int listing_uidl(struct listing *l, int sent, struct err *e)
     if (r.status != POP3_OK) return 0; /* no UIDL: have_uidl stays 0 */
     while ((rc = pop3_list_line(l->pop, &line, &len, e)) == 1) {
         unsigned long n;
-        if (pop3_parse_uidl_line(line, len, &n, &uid, &uidlen) < 0 || n > l->count)
+        if (pop3_parse_uidl_line(line, len, &n, &uid, &uidlen) < 0 || n > l->count ||
+            uidlen > UINT8_MAX)
             return listing_error(l, "UIDL", line, len, e);
         if (reserve(l, n, e) < 0) return -1;
-        if (l->msgs[n - 1].uidl_len) return listing_error(l, "UIDL", line, len, e);
-        if (!recall(l, n - 1, uid, uidlen) &&
-            pool_add(l, uid, uidlen, &l->msgs[n - 1].uidl_off, e) < 0)
+        if (l->plan[n - 1].uidl_len) return listing_error(l, "UIDL", line, len, e);
+        if (!recall(l, n - 1, uid, uidlen) && pool_add(l, uid, uidlen, &l->plan[n - 1].ref, e) < 0)
             return -1;
-        l->msgs[n - 1].uidl_len = (uint16_t)uidlen;
+        l->plan[n - 1].uidl_len = (uint8_t)uidlen; /* at most 255 (pop3_parse_uidl_line) */
     }
     if (rc < 0) return listing_failed(e, "UIDL");
     if ((missing = left_out(l, 0)))
@@ -232,7 +239,7 @@ int listing_list_one(struct listing *l, unsigned long i, struct err *e)
     if (pop3_parse_list_line(r.text, strlen(r.text), &n, &size) < 0 || n != i + 1)
         return listing_error(l, "LIST", r.text, strlen(r.text), e);
     if (reserve(l, n, e) < 0) return -1;
-    l->plan[i].size = size;
-    l->msgs[i].have_size = 1;
+    l->plan[i].size = plan_size(size);
+    l->plan[i].flags |= PLAN_HAVE_SIZE;
     return 0;
 }

@@ -18,11 +18,13 @@
  *  - Ceilings, whatever the server says: at most max_messages messages
  *    (LISTING_MAX_MESSAGES: a STAT count above it is refused at once) and
  *    max_pool bytes of UIDLs (LISTING_MAX_POOL); beyond either, an
- *    ERR_PROTOCOL error. So a listing costs at most 24 bytes per message
- *    plus the pool: 48 MiB + 256 MiB at the ceilings. The pool holds only
- *    the UIDLs the seen-state does not (a seen message names the state's
- *    copy): 7 MiB for a mailbox of 300,000 messages seen before, plus
- *    about 17 bytes for each new one (16-byte UIDLs).
+ *    ERR_PROTOCOL error. So a listing costs at most 12 bytes per message
+ *    (one plan_item) plus the UIDLs: 24 MiB + 256 MiB at the ceilings. A
+ *    seen message names the state's copy of its UIDL; a new one's UIDL is
+ *    kept once, in the state's memory (state_stash), so that its delivery
+ *    records that copy: about 17 bytes for each new message (16-byte
+ *    UIDLs), nothing for each seen one. Without a state, the listing's own
+ *    pool holds them.
  *  - Each UIDL is looked up in the seen-state as it arrives (while the rest
  *    of the listing is still on its way): plan[i] gets what the state
  *    remembers, and the entry is marked listed.
@@ -31,9 +33,9 @@
  *    (`sent`) is its business; a command not sent yet is sent here.
  *    Nothing here prints.
  *
- * The table's layout (msgs, plan, pool) is this module's: a session reads
- * it through the fields and listing_uidl_of(), and only this file decides
- * how it is stored and grown.
+ * The table's layout (plan, pool) is this module's: a session reads it
+ * through the fields, listing_uidl_of() and listing_first_seen(), and only
+ * this file decides how it is stored and grown.
  */
 #ifndef POPFETCH_LISTING_H
 #define POPFETCH_LISTING_H
@@ -53,27 +55,21 @@
 #define LISTING_MAX_MESSAGES 2000000UL
 #define LISTING_MAX_POOL     ((size_t)256 << 20)
 
-/* A message's UIDL and whether LIST gave its size (the size is in plan).
- * A UIDL the seen-state holds is not copied: the message names the state's
- * entry (its index, which state_add() leaves valid) instead. */
-struct listing_msg {
-    uint32_t uidl_off; /* into the pool, or the state entry's index */
-    uint16_t uidl_len; /* 0 = no UIDL */
-    uint8_t have_size; /* LIST (or LIST n) gave it */
-    uint8_t in_state;  /* uidl_off is a state entry's index */
-};
-
 struct listing {
     struct pop3 *pop;
-    struct state *st;         /* the seen-state UIDLs are looked up in; NULL = none */
-    unsigned long count;      /* messages on the server (STAT) */
-    uint64_t total;           /* the mailbox's size (STAT) */
-    struct listing_msg *msgs; /* [cap] */
-    struct plan_item *plan;   /* [cap]: sizes and what the state remembers; plan_make() decides */
-    unsigned long cap;        /* messages the table holds (1..cap), at most count */
-    char *pool;               /* UIDLs, each NUL-terminated */
-    size_t pool_len, pool_cap;
-    int have_uidl; /* UIDL named every message */
+    struct state *st;    /* the seen-state UIDLs are looked up in; NULL = none */
+    unsigned long count; /* messages on the server (STAT) */
+    uint64_t total;      /* the mailbox's size (STAT) */
+    /* [cap]: each message's size, UIDL (ref: state_stashed(), or the pool
+     * without a state, or with
+     * PLAN_IN_STATE the state entry's index, which state_add() leaves
+     * valid: a UIDL the seen-state holds is not copied) and what the state
+     * remembers; plan_make() decides */
+    struct plan_item *plan;
+    unsigned long cap;         /* messages the table holds (1..cap), at most count */
+    char *pool;                /* UIDLs, each NUL-terminated (without a state) */
+    size_t pool_len, pool_cap; /* pool_len: the UIDLs kept, in either place */
+    int have_uidl;             /* UIDL named every message */
     /* the ceilings: LISTING_MAX_* (listing_init), lower in tests */
     unsigned long max_messages;
     size_t max_pool;
@@ -98,7 +94,7 @@ int listing_list_one(struct listing *l, unsigned long i, struct err *e);
 
 /* Make the table hold every message 1..count: after the listings it does
  * already (they named every message); without LIST and UIDL, STAT's count
- * is all there is. Call it before using msgs[i] or plan[i] for any
+ * is all there is. Call it before using plan[i] for any
  * i < count. */
 int listing_cover(struct listing *l, struct err *e);
 
@@ -106,5 +102,9 @@ int listing_cover(struct listing *l, struct err *e);
  * until the next listing_uidl() or state_add() (either may move what holds
  * it). */
 const char *listing_uidl_of(const struct listing *l, unsigned long i);
+
+/* When message index i (PLAN_SEEN) was first seen, as the state remembers
+ * it: plan_policy.first_seen, with the listing as ctx. */
+uint32_t listing_first_seen(const void *listing, size_t i);
 
 #endif

@@ -6,7 +6,12 @@
 #include "plan.h"
 
 /* The memory budget per message on the server (plan.h). */
-_Static_assert(sizeof(struct plan_item) == 16, "a plan item is 16 bytes");
+_Static_assert(sizeof(struct plan_item) == 12, "a plan item is 12 bytes");
+
+uint32_t plan_size(uint64_t size)
+{
+    return size >= PLAN_SIZE_MAX ? PLAN_SIZE_MAX : (uint32_t)size;
+}
 
 int plan_fetches(enum plan_action a)
 {
@@ -18,24 +23,24 @@ int plan_deletes(enum plan_action a)
     return a == PLAN_FETCH_DELETE || a == PLAN_DELETE;
 }
 
-static int expired(const struct plan_policy *p, uint32_t first_seen)
+static int expired(const struct plan_policy *p, size_t i)
 {
-    return p->now - first_seen >= (int64_t)p->keep_seconds;
+    return p->now - p->first_seen(p->ctx, i) >= (int64_t)p->keep_seconds;
 }
 
 /* What to do with a message delivered in an earlier run. */
-static enum plan_action for_seen(const struct plan_policy *p, const struct plan_item *it)
+static enum plan_action for_seen(const struct plan_policy *p, size_t i)
 {
     if (p->keep == PLAN_KEEP_OFF) return PLAN_DELETE;
-    if (p->keep == PLAN_KEEP_FOR && expired(p, it->first_seen)) return PLAN_DELETE;
+    if (p->keep == PLAN_KEEP_FOR && expired(p, i)) return PLAN_DELETE;
     return PLAN_LEAVE;
 }
 
-static enum plan_action for_fetch(const struct plan_policy *p, const struct plan_item *it)
+static enum plan_action for_fetch(const struct plan_policy *p, const struct plan_item *it, size_t i)
 {
     if (p->keep == PLAN_KEEP_OFF) return PLAN_FETCH_DELETE;
     /* A refetch (-a) of an old message still honours its first-seen age. */
-    if (p->keep == PLAN_KEEP_FOR && it->seen && expired(p, it->first_seen))
+    if (p->keep == PLAN_KEEP_FOR && (it->flags & PLAN_SEEN) && expired(p, i))
         return PLAN_FETCH_DELETE;
     return PLAN_FETCH;
 }
@@ -51,14 +56,14 @@ void plan_make(const struct plan_policy *p, struct plan_item *items, size_t n,
 
         enum plan_action a;
 
-        if (it->seen && !p->fetch_all) {
-            a = for_seen(p, it);
-        } else if (p->max_size && it->size > p->max_size) {
+        if ((it->flags & PLAN_SEEN) && !p->fetch_all) {
+            a = for_seen(p, i);
+        } else if (p->max_size && (it->size > p->max_size || it->size == PLAN_SIZE_MAX)) {
             a = PLAN_TOO_BIG;
         } else if (p->max_messages && fetching >= p->max_messages) {
             a = PLAN_OVER_LIMIT;
         } else {
-            a = for_fetch(p, it);
+            a = for_fetch(p, it, i);
             fetching++;
         }
         it->action = (uint8_t)a;

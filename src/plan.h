@@ -19,6 +19,11 @@ struct plan_policy {
     uint64_t max_size;          /* 0 = no limit */
     unsigned long max_messages; /* 0 = no limit */
     int64_t now;                /* unix time */
+    /* when a seen item (PLAN_SEEN) was first seen (unix time), asked only
+     * for PLAN_KEEP_FOR: the caller's lookup (the state's entry), so that
+     * no item carries a copy */
+    uint32_t (*first_seen)(const void *ctx, size_t i);
+    const void *ctx;
 };
 
 enum plan_action {
@@ -30,15 +35,33 @@ enum plan_action {
     PLAN_OVER_LIMIT,   /* beyond max_messages: left for the next run */
 };
 
-/* 16 bytes: a listing holds one per message on the server (300,000 in
- * issue 20's mailboxes). */
-struct plan_item {
-    uint64_t size;
-    uint32_t first_seen;  /* when, if seen (unix time, as the state holds it) */
-    uint8_t seen;         /* delivered before (state says so) */
-    uint8_t reported_big; /* already reported as too big in an earlier run */
-    uint8_t action;       /* output: enum plan_action */
+/* 12 bytes: a listing holds one per message on the server (300,000 in
+ * issue 20's mailboxes), so the listing's own fields (where the UIDL is)
+ * live here too rather than in a second array, and what the state
+ * remembers of a seen message beyond `seen` (when it was first seen) is
+ * asked of plan_policy.first_seen instead of copied. */
+#define PLAN_SIZE_MAX UINT32_MAX /* a size held as this is this or more */
+
+enum plan_flag {
+    PLAN_SEEN = 1,         /* delivered before (the state says so) */
+    PLAN_REPORTED_BIG = 2, /* already reported as too big in an earlier run */
+    PLAN_HAVE_SIZE = 4,    /* listing: LIST (or LIST n) gave the size */
+    PLAN_IN_STATE = 8,     /* listing: `ref` is a state entry's index */
 };
+
+struct plan_item {
+    uint32_t size;    /* LIST's size, at most PLAN_SIZE_MAX (plan_size()) */
+    uint32_t ref;     /* listing: the UIDL's place (plan ignores it) */
+    uint8_t uidl_len; /* listing: 0 = no UIDL (plan ignores it) */
+    uint8_t flags;    /* enum plan_flag */
+    uint8_t action;   /* output: enum plan_action */
+    uint8_t spare;
+};
+
+/* A size as an item holds it: sizes of 4 GiB and more (which no POP3
+ * server sends for a real message) are held as PLAN_SIZE_MAX, which
+ * plan_make() takes as larger than any max_size. */
+uint32_t plan_size(uint64_t size);
 
 struct plan_summary {
     unsigned long fetch, delete_only, leave, too_big, over_limit;

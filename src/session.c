@@ -443,15 +443,17 @@ static void policy_of(const struct account *a, struct plan_policy *p)
 static int report_too_big(struct session *s)
 {
     for (unsigned long i = 0; i < s->ls.count; i++) {
-        if (s->ls.plan[i].action != PLAN_TOO_BIG || s->ls.plan[i].reported_big) continue;
+        const struct plan_item *it = &s->ls.plan[i];
+        if (it->action != PLAN_TOO_BIG || (it->flags & PLAN_REPORTED_BIG)) continue;
         if (!log_warn_seen(s->a->name,
-                           "message %lu is %llu bytes, more than max_size; it stays on the "
+                           "message %lu is %s%llu bytes, more than max_size; it stays on the "
                            "server",
-                           i + 1, (unsigned long long)s->ls.plan[i].size))
+                           i + 1, it->size == PLAN_SIZE_MAX ? "at least " : "",
+                           (unsigned long long)it->size))
             continue;
-        if (!s->o->check && s->ls.msgs[i].uidl_len &&
-            state_add(s->st, listing_uidl_of(&s->ls, i), s->ls.msgs[i].uidl_len, STATE_SKIPPED,
-                      time(NULL), NULL, s->e) < 0)
+        if (!s->o->check && it->uidl_len &&
+            state_add(s->st, listing_uidl_of(&s->ls, i), it->uidl_len, STATE_SKIPPED, time(NULL),
+                      NULL, s->e) < 0)
             return -1;
     }
     return s->o->check ? 0 : state_commit(s->st, s->e);
@@ -482,6 +484,8 @@ static int make_plan(struct session *s)
     struct plan_summary sum;
 
     policy_of(s->a, &p); /* sizes and what the state knows are in s->plan already */
+    p.first_seen = listing_first_seen;
+    p.ctx = &s->ls;
     plan_make(&p, s->ls.plan, s->ls.count, &sum);
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;

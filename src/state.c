@@ -179,11 +179,41 @@ static uint32_t held_time(int64_t when)
     return when < 0 ? 0 : when > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)when;
 }
 
+/* Copy a UIDL to the end of the pool: its offset, or -1 (out of memory,
+ * or past the 4 GiB an entry's offset can name). */
+static int64_t pool_put(struct state *s, const char *uidl, size_t len)
+{
+    size_t off = s->pool_len;
+    uintptr_t p = (uintptr_t)uidl, base = (uintptr_t)s->pool;
+    int inside = s->pool && p >= base && p - base < s->pool_len; /* moves with the pool */
+
+    if (off + len + 1 > UINT32_MAX ||
+        reserve((void **)&s->pool, &s->pool_cap, s->pool_len + len + 1, 1) < 0)
+        return -1;
+    memmove(s->pool + off, inside ? s->pool + (p - base) : uidl, len);
+    s->pool[off + len] = '\0';
+    s->pool_len += len + 1;
+    return (int64_t)off;
+}
+
+/* Where uidl (len bytes, NUL-terminated) already is in the pool (a copy
+ * state_stash() made), or -1: then state_add() names that copy. */
+static int64_t pool_offset_of(const struct state *s, const char *uidl, size_t len)
+{
+    uintptr_t p = (uintptr_t)uidl, b = (uintptr_t)s->pool;
+
+    if (!s->pool || p < b || p - b >= s->pool_len || s->pool_len - (p - b) < len + 1 ||
+        uidl[len] != '\0')
+        return -1;
+    return (int64_t)(p - b);
+}
+
 /* Insert or merge one record into memory. */
 static int remember(struct state *s, const char *uidl, size_t len, char status, int64_t when)
 {
     size_t slot;
     struct state_entry *ent;
+    int64_t off;
 
     if (make_room(s, s->nents + 1) < 0) return -1;
     slot = slot_of(s, uidl, len);
@@ -193,20 +223,31 @@ static int remember(struct state *s, const char *uidl, size_t len, char status, 
         if (held_time(when) < ent->first_seen) ent->first_seen = held_time(when);
         return 0;
     }
-    if (reserve((void **)&s->ents, &s->cap, s->nents + 1, sizeof *s->ents) < 0 ||
-        reserve((void **)&s->pool, &s->pool_cap, s->pool_len + len + 1, 1) < 0)
-        return -1;
+    if (reserve((void **)&s->ents, &s->cap, s->nents + 1, sizeof *s->ents) < 0) return -1;
+    /* a stashed UIDL is named where it is, never copied twice */
+    if ((off = pool_offset_of(s, uidl, len)) < 0 && (off = pool_put(s, uidl, len)) < 0) return -1;
     ent = &s->ents[s->nents++];
-    ent->off = (uint32_t)s->pool_len;
+    ent->off = (uint32_t)off;
     ent->len = (uint8_t)len; /* callers pass printable words of at most STATE_UIDL_MAX */
     ent->status = status;
     ent->listed = 0;
     ent->first_seen = held_time(when);
-    memcpy(s->pool + s->pool_len, uidl, len);
-    s->pool[s->pool_len + len] = '\0';
-    s->pool_len += len + 1;
     s->table[slot] = (uint32_t)s->nents;
     return 0;
+}
+
+int state_stash(struct state *s, const char *uidl, size_t len, uint32_t *off, struct err *e)
+{
+    int64_t o = pool_put(s, uidl, len);
+
+    if (o < 0) return err_set(e, ERR_INTERNAL, "out of memory");
+    *off = (uint32_t)o;
+    return 0;
+}
+
+const char *state_stashed(const struct state *s, uint32_t off)
+{
+    return s->pool + off;
 }
 
 /* ---- files ---------------------------------------------------------- */

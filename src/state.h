@@ -160,6 +160,16 @@ size_t state_index(const struct state *s, const struct state_entry *ent);
 /* Mark an entry as present on the server in this run's listing. */
 void state_mark_listed(struct state *s, const struct state_entry *ent);
 
+/* Keep a copy of a UIDL the state does not hold (a new message in this
+ * run's listing) in the state's own memory, *off naming it for
+ * state_stashed(); ERR_INTERNAL when out of memory. state_add() of the
+ * pointer state_stashed() returns takes that copy for its entry instead of
+ * making a second one (issue 20: a first run of 300,000 messages kept
+ * every UIDL twice). The copy stays until state_close(); the pointer is
+ * valid until the next state_stash() or state_add(). Nothing is recorded. */
+int state_stash(struct state *s, const char *uidl, size_t len, uint32_t *off, struct err *e);
+const char *state_stashed(const struct state *s, uint32_t off);
+
 /* Record a UIDL (name: the delivered Maildir file, or NULL). Buffered until
  * state_commit(). */
 int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,

@@ -1,8 +1,10 @@
 /* Unit tests for listing.c: STAT, LIST and UIDL read from a socket pair,
  * the table's growth and the ceilings. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "listing.h"
@@ -63,7 +65,7 @@ TEST(listing_stat_allocates_nothing_for_its_claim)
     listing_init(&l, &w.pop, NULL);
     CHECK(listing_stat(&l, 1, &e) == 0);
     CHECK(l.count == 1999999 && l.total == 100);
-    CHECK(l.cap == 0 && l.msgs == NULL && l.plan == NULL);
+    CHECK(l.cap == 0 && l.plan == NULL);
     /* the listing decides: message 4 is missing */
     CHECK(listing_list(&l, 1, &e) < 0);
     CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "left message 4 out of LIST"));
@@ -106,7 +108,8 @@ TEST(listing_grows_to_what_the_listing_names)
     CHECK(listing_stat(&l, 1, &e) == 0);
     CHECK(listing_list(&l, 1, &e) == 0);
     CHECK(l.cap == 5000);
-    CHECK(l.plan[0].size == 1 && l.plan[4999].size == 5000 && l.msgs[4999].have_size);
+    CHECK(l.plan[0].size == 1 && l.plan[4999].size == 5000 &&
+          (l.plan[4999].flags & PLAN_HAVE_SIZE));
     CHECK(listing_uidl(&l, 1, &e) == 0 && l.have_uidl);
     CHECK_STR(listing_uidl_of(&l, 0), "uid-1");
     CHECK_STR(listing_uidl_of(&l, 4999), "uid-5000");
@@ -179,9 +182,11 @@ TEST(listing_cover_and_list_one)
     listing_init(&l, &w.pop, NULL);
     CHECK(listing_stat(&l, 1, &e) == 0 && l.cap == 0);
     CHECK(listing_cover(&l, &e) == 0 && l.cap == 7);
-    CHECK(listing_list_one(&l, 4, &e) == 0 && l.msgs[4].have_size && l.plan[4].size == 500);
-    CHECK(listing_list_one(&l, 5, &e) == 0 && !l.msgs[5].have_size); /* refused: unknown */
-    CHECK(listing_list_one(&l, 6, &e) < 0);                          /* "4 40" for LIST 7 */
+    CHECK(listing_list_one(&l, 4, &e) == 0 && (l.plan[4].flags & PLAN_HAVE_SIZE) &&
+          l.plan[4].size == 500);
+    CHECK(listing_list_one(&l, 5, &e) == 0 &&
+          !(l.plan[5].flags & PLAN_HAVE_SIZE)); /* refused: unknown */
+    CHECK(listing_list_one(&l, 6, &e) < 0);     /* "4 40" for LIST 7 */
     CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "impossible LIST line: \"4 40\""));
     listing_free(&l);
     wire_close(&w);
@@ -207,9 +212,9 @@ TEST(listing_recalls_the_state)
     CHECK(wire_open(&w, "+OK 3 0\r\n+OK\r\n1 new\r\n2 seen\r\n3 big\r\n.\r\n") == 0);
     listing_init(&l, &w.pop, st);
     CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
-    CHECK(!l.plan[0].seen && !l.plan[0].reported_big);
-    CHECK(l.plan[1].seen && l.plan[1].first_seen == 1000);
-    CHECK(!l.plan[2].seen && l.plan[2].reported_big);
+    CHECK(!(l.plan[0].flags & (PLAN_SEEN | PLAN_REPORTED_BIG)));
+    CHECK((l.plan[1].flags & PLAN_SEEN) && listing_first_seen(&l, 1) == 1000);
+    CHECK(!(l.plan[2].flags & PLAN_SEEN) && (l.plan[2].flags & PLAN_REPORTED_BIG));
     listing_free(&l);
     wire_close(&w);
     CHECK(state_compact(st, 1, &e) == 0);
@@ -247,7 +252,8 @@ TEST(listing_names_the_states_copy_of_a_seen_uidl)
     listing_init(&l, &w.pop, st);
     CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
     CHECK(l.pool_len == strlen("uid3001") + 1 + strlen("uid3002") + 1);
-    CHECK(l.plan[0].seen && l.plan[0].first_seen == 1001 && !l.plan[3000].seen);
+    CHECK((l.plan[0].flags & PLAN_SEEN) && listing_first_seen(&l, 0) == 1001);
+    CHECK(!(l.plan[3000].flags & PLAN_SEEN));
     /* the state grows (its pool and entries move): the names still hold */
     for (int i = 0; i < 5000; i++) {
         int n = snprintf(u, sizeof u, "more%d", i);
@@ -257,6 +263,101 @@ TEST(listing_names_the_states_copy_of_a_seen_uidl)
     CHECK_STR(listing_uidl_of(&l, 2999), "uid3000");
     CHECK_STR(listing_uidl_of(&l, 3000), "uid3001");
     CHECK_STR(listing_uidl_of(&l, 3001), "uid3002");
+    listing_free(&l);
+    wire_close(&w);
+    state_close(st);
+}
+
+/* Bytes malloc has handed out and not taken back (glibc). */
+static size_t heap_in_use(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+
+    return mi.uordblks + mi.hblkhd;
+}
+
+/* Issue 20: a listing keeps one 12-byte item per message on the server and
+ * nothing else for a message the state has seen (no second array, no copy
+ * of its UIDL, no copy of its first-seen time): measured by what malloc
+ * holds, LIST and UIDL of 20,000 seen messages (24 bytes each before). */
+TEST(listing_holds_12_bytes_per_seen_message)
+{
+    enum { N = 20000 };
+    const char *dir = unit_tmpdir();
+    char *list = numbered(N, ""), *uidl = numbered(N, "uid"), *all, u[32];
+    struct state *st;
+    struct wire w;
+    struct listing l;
+    struct err e;
+    size_t before, len;
+    pid_t pid;
+    int sv[2];
+
+    CHECK(list && uidl && (all = malloc(strlen(list) + strlen(uidl) + 32)));
+    len =
+        (size_t)snprintf(all, strlen(list) + strlen(uidl) + 32, "+OK %d 0\r\n%s%s", N, list, uidl);
+    free(list);
+    free(uidl);
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    for (int i = 1; i <= N; i++) {
+        int n = snprintf(u, sizeof u, "uid%d", i);
+        CHECK(state_add(st, u, (size_t)n, STATE_DELIVERED, 1000 + i, NULL, &e) == 0);
+    }
+    CHECK(state_commit(st, &e) == 0);
+    /* more than a socket buffer holds: a child writes it */
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK((pid = fork()) >= 0);
+    if (pid == 0) {
+        close(sv[0]);
+        _exit(write(sv[1], all, len) == (ssize_t)len ? 0 : 1);
+    }
+    close(sv[1]);
+    free(all);
+    net_init(&w.net);
+    w.net.fd = sv[0];
+    w.net.rbuf = malloc(NET_RBUF_SIZE);
+    w.net.timeout_ms = 5000;
+    w.peer = -1;
+    snprintf(w.net.host, sizeof w.net.host, "pop.test");
+    pop3_init(&w.pop, &w.net);
+    CHECK(w.net.rbuf != NULL);
+    before = heap_in_use();
+    listing_init(&l, &w.pop, st);
+    CHECK(listing_stat(&l, 1, &e) == 0 && l.count == N);
+    CHECK(listing_list(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
+    CHECK(l.pool_len == 0 && listing_first_seen(&l, N - 1) == 1000 + N);
+    CHECK(heap_in_use() - before <= (size_t)N * 12 + 4096);
+    listing_free(&l);
+    net_close(&w.net);
+    CHECK(waitpid(pid, NULL, 0) == pid);
+    state_close(st);
+}
+
+/* Issue 20: the first run keeps each new UIDL once: the listing stashes it
+ * in the state's memory (no pool of its own), and the delivery's
+ * state_add() records that very copy. */
+TEST(listing_new_uidl_is_kept_once)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_add(st, "old", 3, STATE_DELIVERED, 5, NULL, &e) == 0);
+    CHECK(wire_open(&w, "+OK 3 0\r\n+OK\r\n1 new-a\r\n2 old\r\n3 new-b\r\n.\r\n") == 0);
+    listing_init(&l, &w.pop, st);
+    CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
+    CHECK(l.pool == NULL && l.pool_len == strlen("new-a") + 1 + strlen("new-b") + 1);
+    for (unsigned long i = 0; i < 3; i++) {
+        const char *u = listing_uidl_of(&l, i);
+        CHECK(state_add(st, u, strlen(u), STATE_DELIVERED, 10, NULL, &e) == 0);
+    }
+    CHECK(state_count(st) == 3);
+    CHECK(state_uidl(st, state_lookup(st, "new-a", 5)) == listing_uidl_of(&l, 0));
+    CHECK(state_uidl(st, state_lookup(st, "new-b", 5)) == listing_uidl_of(&l, 2));
+    CHECK_STR(listing_uidl_of(&l, 1), "old");
     listing_free(&l);
     wire_close(&w);
     state_close(st);

@@ -4,10 +4,22 @@
 
 #define DAY 86400
 
+/* plan_policy.first_seen over an array the test holds (the state's entries
+ * in a run); counts the questions. */
+static uint32_t seen_at[8];
+static int asked;
+
+static uint32_t first_seen_of(const void *ctx, size_t i)
+{
+    (void)ctx;
+    asked++;
+    return seen_at[i];
+}
+
 TEST(plan_delete_mode_fetches_new_and_deletes_seen)
 {
     struct plan_policy p = {.keep = PLAN_KEEP_OFF, .now = 1000000};
-    struct plan_item it[3] = {{.size = 10}, {.size = 10, .seen = 1}, {.size = 10}};
+    struct plan_item it[3] = {{.size = 10}, {.size = 10, .flags = PLAN_SEEN}, {.size = 10}};
     struct plan_summary s;
 
     plan_make(&p, it, 3, &s);
@@ -20,7 +32,7 @@ TEST(plan_delete_mode_fetches_new_and_deletes_seen)
 TEST(plan_keep_on_leaves_seen)
 {
     struct plan_policy p = {.keep = PLAN_KEEP_ON, .now = 1000000};
-    struct plan_item it[2] = {{.size = 1, .seen = 1, .first_seen = 1}, {.size = 1}};
+    struct plan_item it[2] = {{.size = 1, .flags = PLAN_SEEN}, {.size = 1}};
     struct plan_summary s;
 
     plan_make(&p, it, 2, &s);
@@ -30,22 +42,27 @@ TEST(plan_keep_on_leaves_seen)
 
 TEST(plan_keep_duration_deletes_only_when_old_enough)
 {
-    struct plan_policy p = {.keep = PLAN_KEEP_FOR, .keep_seconds = 14 * DAY, .now = 100 * DAY};
-    struct plan_item it[3] = {{.seen = 1, .first_seen = 100 * DAY - 14 * DAY},
-                              {.seen = 1, .first_seen = 100 * DAY - 14 * DAY + 1},
-                              {.size = 5}};
+    struct plan_policy p = {.keep = PLAN_KEEP_FOR,
+                            .keep_seconds = 14 * DAY,
+                            .now = 100 * DAY,
+                            .first_seen = first_seen_of};
+    struct plan_item it[3] = {{.flags = PLAN_SEEN}, {.flags = PLAN_SEEN}, {.size = 5}};
     struct plan_summary s;
 
+    seen_at[0] = 100 * DAY - 14 * DAY;
+    seen_at[1] = 100 * DAY - 14 * DAY + 1;
+    asked = 0;
     plan_make(&p, it, 3, &s);
     CHECK(it[0].action == PLAN_DELETE);
     CHECK(it[1].action == PLAN_LEAVE);
     CHECK(it[2].action == PLAN_FETCH);
+    CHECK(asked == 2); /* the new message's time is never asked */
 }
 
 TEST(plan_fetch_all_refetches_seen)
 {
     struct plan_policy p = {.keep = PLAN_KEEP_ON, .fetch_all = 1, .now = 5};
-    struct plan_item it[1] = {{.seen = 1, .first_seen = 1}};
+    struct plan_item it[1] = {{.flags = PLAN_SEEN}};
     struct plan_summary s;
 
     plan_make(&p, it, 1, &s);
@@ -56,7 +73,7 @@ TEST(plan_max_size_and_max_messages)
 {
     struct plan_policy p = {.keep = PLAN_KEEP_OFF, .max_size = 100, .max_messages = 2, .now = 5};
     struct plan_item it[5] = {
-        {.size = 50}, {.size = 500}, {.size = 60}, {.size = 70}, {.size = 1, .seen = 1}};
+        {.size = 50}, {.size = 500}, {.size = 60}, {.size = 70}, {.size = 1, .flags = PLAN_SEEN}};
     struct plan_summary s;
 
     plan_make(&p, it, 5, &s);
@@ -66,6 +83,26 @@ TEST(plan_max_size_and_max_messages)
     CHECK(it[3].action == PLAN_OVER_LIMIT);
     CHECK(it[4].action == PLAN_DELETE);
     CHECK(s.over_limit == 1 && s.too_big == 1 && s.fetch == 2);
+}
+
+/* Issue 20: an item is 12 bytes, so a size is held in 32 bits; one of
+ * 4 GiB or more is held as PLAN_SIZE_MAX and counts as too big for any
+ * max_size (left on the server and reported, never fetched past the limit). */
+TEST(plan_size_held_in_32_bits_is_too_big_when_clamped)
+{
+    struct plan_policy p = {.keep = PLAN_KEEP_ON, .max_size = (uint64_t)8 << 30, .now = 5};
+    struct plan_item it[2] = {{.size = plan_size((uint64_t)5 << 30)}, {.size = plan_size(4096)}};
+    struct plan_summary s;
+
+    CHECK(sizeof(struct plan_item) == 12);
+    CHECK(plan_size(UINT32_MAX - 1) == UINT32_MAX - 1 && plan_size(UINT32_MAX) == PLAN_SIZE_MAX);
+    CHECK(it[0].size == PLAN_SIZE_MAX && it[1].size == 4096);
+    plan_make(&p, it, 2, &s);
+    CHECK(it[0].action == PLAN_TOO_BIG);
+    CHECK(it[1].action == PLAN_FETCH);
+    p.max_size = 0; /* no limit: fetched, its real size is what counts */
+    plan_make(&p, it, 2, &s);
+    CHECK(it[0].action == PLAN_FETCH && s.fetch == 2);
 }
 
 TEST(plan_action_predicates)

@@ -677,3 +677,39 @@ TEST(state_loads_in_chunks_line_by_line)
     CHECK(!state_lookup(s, "torn", 4));
     state_close(s);
 }
+
+/* Issue 20: a UIDL stashed for a new message (the listing's) is the copy a
+ * state_add() of it records: kept once, not twice. The record is whole in
+ * the journal and after a compaction; a pointer into the pool that is not
+ * a stashed UIDL (here: a prefix of one) is still copied right, even when
+ * the copy moves the pool. */
+TEST(state_add_takes_the_stashed_copy)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct err e;
+    uint32_t off, off2;
+    const char *u;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_stash(st, "new-uidl-1", 10, &off, &e) == 0);
+    CHECK(state_stash(st, "abcdef", 6, &off2, &e) == 0);
+    u = state_stashed(st, off);
+    CHECK_STR(u, "new-uidl-1");
+    CHECK(state_add(st, u, 10, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    CHECK(state_uidl(st, state_lookup(st, "new-uidl-1", 10)) == state_stashed(st, off));
+    for (int i = 0; i < 3000; i++) { /* the pool moves many times */
+        char w[32];
+        int n = snprintf(w, sizeof w, "w%d", i);
+        CHECK(state_add(st, state_stashed(st, off2), 3, STATE_DELIVERED, 1, NULL, &e) == 0);
+        CHECK(state_add(st, w, (size_t)n, STATE_DELIVERED, 1, NULL, &e) == 0);
+    }
+    CHECK(state_lookup(st, "abc", 3) && !state_lookup(st, "abcdef", 6));
+    CHECK(state_count(st) == 3002);
+    CHECK(state_commit(st, &e) == 0 && state_compact(st, 0, &e) == 0);
+    state_close(st);
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_count(st) == 3002 && state_lookup(st, "new-uidl-1", 10) &&
+          state_lookup(st, "abc", 3) && state_lookup(st, "w2999", 5));
+    state_close(st);
+}
