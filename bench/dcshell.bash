@@ -94,8 +94,8 @@ bench_remove_put() {
 # M100000 (perf: maildir_filename_base_cmp).  Whichever tool's mailbox was
 # filled first paid for it in scenario C.
 #
-# With BENCH_HOME_DIR set (bench/run --tool-fs tmpfs), the users' homes and
-# mailboxes move there (a tmpfs) and $DC_DIR/home becomes a link to them:
+# With BENCH_HOME_DIR set (bench/run --tool-fs tmpfs, or scenario L), the users' homes and
+# mailboxes move there (the tools' file system) and $DC_DIR/home becomes a link to them:
 # the library keeps $DC_DIR under /tmp when we are root.
 bench_start() {
   dovecot_start "$@" || return 1

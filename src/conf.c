@@ -223,6 +223,7 @@ static const struct keydef keys[] = {
     {"smtp_tls", V_ENUM, OFF(smtp_tls), smtp_tls_names},
     {"smtp_tls_trust_file", V_PATH, OFF(smtp_tls_trust_file), NULL},
     {"smtp_rejected", V_REJECTED, OFF(smtp_rejected), NULL},
+    {"smtp_connections", V_COUNT, OFF(smtp_connections), NULL},
     {"smtp_user", V_STR, OFF(smtp_user), NULL},
     {"smtp_password", V_STR, OFF(smtp_password), NULL},
     {"smtp_passwordeval", V_STR, OFF(smtp_passwordeval), NULL},
@@ -626,6 +627,9 @@ static int set_number(struct parser *ps, const struct keydef *k, const char *v, 
     default: /* V_COUNT */
         if (parse_ulong(v, &n) < 0 || n == 0)
             return perr(ps, "bad value `%s` for `%s`: use a positive number", v, k->name);
+        _Static_assert(CONF_SMTP_CONNECTIONS_MAX == 16, "the message below says 16");
+        if (slot == (void *)&ps->cur->smtp_connections && n > CONF_SMTP_CONNECTIONS_MAX)
+            return perr(ps, "bad value `%s` for `%s`: at most 16", v, k->name);
         break;
     }
     *(unsigned long *)slot = n;

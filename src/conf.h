@@ -69,6 +69,8 @@ struct keep_setting {
 
 /* `smtp_rejected`: what becomes of a message an LMTP/SMTP server refused
  * permanently. */
+#define CONF_SMTP_CONNECTIONS_MAX 16 /* smtp_connections */
+
 enum rejected_mode { REJECTED_KEEP, REJECTED_QUARANTINE, REJECTED_DELETE };
 struct rejected_setting {
     int mode;        /* enum rejected_mode */
@@ -108,11 +110,12 @@ struct account {
     int smtp_tls;              /* LMTP/SMTP: enum esmtp_tls (off, starttls, implicit) */
     const char *smtp_tls_trust_file;       /* LMTP/SMTP: CAs (PEM); NULL = the system's */
     struct rejected_setting smtp_rejected; /* LMTP/SMTP: keep, quarantine DIR, delete */
-    const char *smtp_user;                 /* SMTP: AUTH as this user; NULL = no AUTH */
-    const char *smtp_password;             /* SMTP: its password, or: */
-    const char *smtp_passwordeval;         /* a command that prints it */
-    int smtp_auth;                         /* SMTP: enum smtp_auth_choice */
-    int pipelining;                        /* enum pipelining_mode */
+    unsigned long smtp_connections; /* LMTP/SMTP: connections at once; 0 = 4 (LMTP), 1 (SMTP) */
+    const char *smtp_user;          /* SMTP: AUTH as this user; NULL = no AUTH */
+    const char *smtp_password;      /* SMTP: its password, or: */
+    const char *smtp_passwordeval;  /* a command that prints it */
+    int smtp_auth;                  /* SMTP: enum smtp_auth_choice */
+    int pipelining;                 /* enum pipelining_mode */
     struct keep_setting keep;
     int fetch_all;               /* fetch new|all */
     uint64_t max_size;           /* 0 = no limit */

@@ -21,7 +21,12 @@
  * coming, so progress survives any rate of kills. A sink whose end() is
  * final (mbox, MDA) has each message's record written to the journal as
  * soon as end() returns (a write(), which a kill -9 cannot undo); the
- * group's one fsync still comes before any of its DELEs.
+ * group's one fsync still comes before any of its DELEs. A deferred sink
+ * (LMTP/SMTP over several connections, deliver.h) hands a message on at
+ * end(); its record is written when the sink settles it (delivered), or it
+ * counts as not delivered then; the group's sync() settles every message
+ * of the group, so its commit, its fsync and its DELEs see only delivered
+ * ones.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -60,6 +65,7 @@ struct fetcher {
     uint64_t group_bytes; /* bytes per durability barrier */
     unsigned long group[FETCH_GROUP];
     char names[FETCH_GROUP][DELIVER_NAME_MAX];
+    unsigned char gstate[FETCH_GROUP]; /* deferred sink: 0 outcome due, 1 delivered, 2 not */
     size_t ng;
     uint64_t gbytes;  /* the group's size as LIST (n) gave it, each capped at the bound */
     long long gstart; /* monotime_ms() when the group's first message ended */
@@ -275,6 +281,7 @@ static int commit_group(struct fetcher *f, int dele)
     if (f->nd + f->ng > sizeof f->deletable / sizeof f->deletable[0])
         return err_set(f->e, ERR_INTERNAL, "too many deletions waiting");
     if (k->ops->sync(k, f->e) < 0) return group_lost(f, 0);
+    if (f->late_failed) return -1; /* a settled message could not be recorded */
     for (size_t j = 0; j < f->ng && !f->final_end; j++) { /* final: recorded at end() */
         unsigned long i = f->group[j];
         const char *uidl = listing_uidl_of(ls, i);
@@ -285,10 +292,11 @@ static int commit_group(struct fetcher *f, int dele)
     if ((rc = state_commit(f->j.st, f->e)) < 0) return group_lost(f, rc != STATE_NOT_RECORDED);
     for (size_t j = 0; j < f->ng; j++) FAULT_POINT("after-journal", f->group[j] + 1);
     for (size_t j = 0; j < f->ng; j++)
-        if (k->ops->publish(k, f->names[j], f->e) < 0) return -1;
+        if (f->gstate[j] != 2 && k->ops->publish(k, f->names[j], f->e) < 0) return -1;
     if (k->ops->publish_sync(k, f->e) < 0) return -1;
     for (size_t j = 0; j < f->ng; j++) {
         unsigned long i = f->group[j];
+        if (f->gstate[j] == 2) continue; /* a deferred sink's refusal: reported when settled */
         FAULT_POINT("after-publish", i + 1);
         f->res->fetched++;
         f->res->bytes += ls->plan[i].size; /* what was received (receive()) */
@@ -436,14 +444,54 @@ static int intend(void *ctx, const char *note, struct err *e)
 /* The sink delivered the message being received to one of its
  * recipients, not to all: a recipient record goes into the journal now
  * (deliver.h). */
-static int got(void *ctx, const char *rcpt, struct err *e)
+static int got(void *ctx, const char *name, const char *rcpt, struct err *e)
 {
     struct fetcher *f = ctx;
     const struct listing *ls = f->j.ls;
-    const char *uidl = listing_uidl_of(ls, f->cur_i);
+    unsigned long i = f->cur_i;
+    const char *uidl;
+    size_t j;
 
-    if (!uidl) return 0;
-    return state_got(f->j.st, uidl, ls->plan[f->cur_i].uidl_len, time(NULL), rcpt, e);
+    if (name) {
+        for (j = 0; j < f->ng && strcmp(f->names[j], name) != 0; j++) continue;
+        if (j == f->ng) return err_set(e, ERR_INTERNAL, "no message %s is being delivered", name);
+        i = f->group[j];
+    }
+    if (!(uidl = listing_uidl_of(ls, i))) return 0;
+    return state_got(f->j.st, uidl, ls->plan[i].uidl_len, time(NULL), rcpt, e);
+}
+
+static void stop_asking(struct fetcher *f);
+
+/* A deferred sink's word on a message of the open group (deliver.h):
+ * delivered, its record is written now; else it failed, stays on the
+ * server and is neither recorded nor deleted. */
+static int settled(void *ctx, const char *name, int rc, const struct err *why)
+{
+    struct fetcher *f = ctx;
+    size_t j;
+
+    for (j = 0; j < f->ng && (f->gstate[j] || strcmp(f->names[j], name) != 0); j++) continue;
+    if (j == f->ng) {
+        err_set(f->e, ERR_INTERNAL, "the delivery settled an unknown message %s", name);
+        f->late_failed = 1;
+        return -1;
+    }
+    f->gstate[j] = rc == 0 ? 1 : 2;
+    if (rc == 0) {
+        if (record_now(f, f->group[j]) < 0) {
+            f->late_failed = 1;
+            return -1;
+        }
+        return 0;
+    }
+    delivery_failed(f, f->group[j] + 1, why);
+    if (why->kind == ERR_AUTH) { /* the sink's own login was refused: the run ends */
+        *f->e = *why;
+        f->late_failed = 1;
+    }
+    if (rc == DELIVER_STOP && !f->stopping) stop_asking(f);
+    return 0;
 }
 
 /* The sink asked for no more messages (DELIVER_STOP): no RETR goes out
@@ -514,7 +562,9 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
      * line and the group bound count it), not what LIST claimed. */
     ls->plan[i].size = plan_size(f->cur_bytes);
     FAULT_POINT("after-tmp", m.num);
-    if (f->final_end && record_now(f, i) < 0) return -1;
+    if (f->late_failed) return -1; /* an earlier message could not be recorded */
+    /* a deferred sink's end() without a name was final (deliver.h) */
+    if (f->final_end && (!k->deferred || !name[0]) && record_now(f, i) < 0) return -1;
     return 1;
 }
 
@@ -573,6 +623,7 @@ static int answer_one(struct fetcher *f)
         progress(f, it->size);
         if (f->ng == 0) f->gstart = monotime_ms();
         memcpy(f->names[f->ng], name, DELIVER_NAME_MAX);
+        f->gstate[f->ng] = name[0] || !f->j.sink->deferred ? 0 : 1; /* 1: settled at end() */
         f->group[f->ng++] = x.i;
         f->gbytes += it->size < f->group_bytes ? it->size : f->group_bytes;
     }
@@ -665,11 +716,15 @@ int fetch_messages(const struct fetch_job *job, struct fetch_result *res, struct
         job->sink->got = got;
         job->sink->got_ctx = f;
     }
+    job->sink->settled = settled;
+    job->sink->settled_ctx = f;
     rc = run(f);
     job->sink->intend = NULL;
     job->sink->intend_ctx = NULL;
     job->sink->got = NULL;
     job->sink->got_ctx = NULL;
+    job->sink->settled = NULL;
+    job->sink->settled_ctx = NULL;
     free(f);
     return rc;
 }

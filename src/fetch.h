@@ -35,6 +35,10 @@
  *    has each message's record written into the journal as soon as end()
  *    returns (not yet fsynced: that is the group's one commit, before any
  *    DELE), so a kill -9 after the sink accepted it cannot lose the record.
+ *    A deferred sink (deliver.h: LMTP/SMTP over several connections) has
+ *    it written when the sink settles the message (deliver_settled), at
+ *    the latest in the group's sync; a message settled as not delivered
+ *    is neither recorded nor deleted.
  *  - QUIT (pipelining only) goes out once every command is queued: behind
  *    the last DELEs, or behind the last RETR when nothing is deleted, neither by
  *    DELE nor by the server (EXPIRE 0 deletes what was RETRed, so there

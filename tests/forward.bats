@@ -19,7 +19,7 @@ teardown() {
 
 # ---- Dovecot LMTP ------------------------------------------------------------
 
-@test "lmtp: every sample reaches bob over the Unix socket byte for byte, once, over one connection" {
+@test "lmtp: every sample reaches bob over the Unix socket byte for byte, once, over the default four connections" {
   DC_LMTP=1 dovecot_start
   fw_samples "$W/orig"
   dovecot_put_dir alice "$W/orig"
@@ -28,9 +28,33 @@ teardown() {
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   mailcheck forwarded "$(dovecot_maildir bob)" "$W"/orig/*
   [ "$(dovecot_count alice)" -eq 0 ]
-  # one LMTP connection for the five messages
-  [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 1 ]
+  # four LMTP connections (smtp_connections' default) for the five messages
+  [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 4 ]
   [ "$(grep -c 'saved mail to INBOX' "$DC_LOG")" -eq 5 ]
+}
+
+@test "lmtp: 40 messages over 3 connections and over 1: each reaches bob once, byte for byte" {
+  DC_LMTP=1 dovecot_start
+  local i
+  mkdir -p "$W/orig"
+  for ((i = 1; i <= 40; i++)); do
+    { printf 'Return-Path: <s%d@example.org>\nSubject: many %d\n\n' "$i" "$i"
+      head -c $((i * 97)) /dev/zero | tr '\0' y; printf '\n.dot %d\n' "$i"; } >"$W/orig/$i"
+  done
+  dovecot_put_dir alice "$W/orig"
+  fw_rc_lmtp "$DC_LMTP_SOCKET" "recipient bob" "smtp_connections 3" "keep on"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  mailcheck forwarded "$(dovecot_maildir bob)" "$W"/orig/*
+  [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 3 ]
+  # the same with one connection, into a fresh mailbox: a new state
+  find "$(dovecot_maildir bob)" -type f -delete
+  sed -i 's/^smtp_connections .*/smtp_connections 1/' "$RC"
+  rm -rf "$SD"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  mailcheck forwarded "$(dovecot_maildir bob)" "$W"/orig/*
+  [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 4 ]
 }
 
 @test "lmtp: HOST:PORT over TCP, and a second run delivers nothing twice" {
@@ -110,13 +134,15 @@ teardown() {
 # ---- a scripted LMTP/SMTP server (tests/lib/fakesmtp.py) ---------------------
 
 # fw_fake KIND SCRIPT-LINES...: the scripted server (lmtp or smtp) on TCP,
-# account t (alice on Dovecot) forwarding to it for bob.
+# account t (alice on Dovecot) forwarding to it for bob over one connection
+# at a time (the transcripts below assume it; tests of several set
+# smtp_connections again).
 fw_fake() {
   local kind=$1
   shift
   printf '%s\n' "$@" >"$W/script"
   if [[ $kind == lmtp ]]; then smtp_fake_start --lmtp "$W/script"; else smtp_fake_start "$W/script"; fi
-  pf_rc_dovecot implicit "recipient bob"
+  pf_rc_dovecot implicit "recipient bob" "smtp_connections 1"
   sed -i "s|^delivery .*|delivery $kind 127.0.0.1:$SMTP_PORT|" "$RC"
 }
 
@@ -376,6 +402,24 @@ PY
   [ "$(dovecot_count alice)" -eq 1 ]
 }
 
+@test "fake smtp, 2 connections: a message refused before it is sent (SIZE) and dropped by smtp_rejected delete is recorded: keep on, the next run sends nothing again" {
+  dovecot_start
+  mkdir -p "$W/orig"
+  printf 'Subject: small\n\nsmall\n' >"$W/orig/1"
+  { printf 'Subject: big\n\n'; head -c 3000 /dev/zero | tr '\0' y; printf '\n'; } >"$W/orig/2"
+  dovecot_put_dir alice "$W/orig"
+  fw_fake smtp "ext PIPELINING" "ext SIZE 1000"
+  sed -i 's/^smtp_connections .*/smtp_connections 2/' "$RC"
+  printf '%s\n' "smtp_rejected delete" "keep on" >>"$RC"
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"warning"*"larger than"*"dropped (smtp_rejected delete)"* ]] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 1 ] || { echo "$output"; false; }
+  [ "$(grep -c '^C: MAIL' "$SMTP_DIR/log")" -eq 1 ]
+  [ "$(dovecot_count alice)" -eq 2 ]
+}
+
 @test "fake smtp: a connection dropped between messages is opened again once; the run goes on" {
   dovecot_start
   put_generated 3 2 idle
@@ -494,7 +538,7 @@ PY
   [ -x "$faults" ] || { echo "$faults is not built: make build/popfetch-faults"; false; }
   DC_LMTP=1 dovecot_start
   put_generated 4 3 crash
-  fw_rc_lmtp "$DC_LMTP_SOCKET" "recipient bob"
+  fw_rc_lmtp "$DC_LMTP_SOCKET" "recipient bob" "smtp_connections 1"
   POPFETCH_CRASH_AT=after-forward:2 run "$faults" -q -f "$RC" --state-dir "$SD"
   [ "$status" -eq 137 ]
   [ "$(dovecot_count bob)" -eq 2 ]
@@ -516,4 +560,82 @@ PY
   fake_stop
   run grep -c '^C: MAIL\|^C: DATA' "$SMTP_DIR/log"
   [ "$output" -eq 0 ]
+}
+
+@test "lmtp: kill -9 with four connections between an acceptance and its journal write: nothing lost, at most four duplicates" {
+  local faults=$PF_TOP/${FAULTS_BIN:-build/popfetch-faults}
+  [ -x "$faults" ] || { echo "$faults is not built: make build/popfetch-faults"; false; }
+  DC_LMTP=1 dovecot_start
+  put_generated 8 3 crash
+  fw_rc_lmtp "$DC_LMTP_SOCKET" "recipient bob" "smtp_connections 4"
+  POPFETCH_CRASH_AT=after-forward:2 run "$faults" -q -f "$RC" --state-dir "$SD"
+  [ "$status" -eq 137 ]
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run mailcheck subjects "$(dovecot_maildir bob)"
+  # every message at least once, message 1 (recorded before the kill) once,
+  # and no more than the four in flight twice
+  [ "$(sort -u <<<"$output")" = "$(printf 'crash %s\n' 1 2 3 4 5 6 7 8)" ] || { echo "$output"; false; }
+  [ "$(grep -c '^crash 1$' <<<"$output")" -eq 1 ] || { echo "$output"; false; }
+  [ "$(wc -l <<<"$output")" -le 12 ] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+# ---- several connections to the scripted server ------------------------------
+
+@test "fake lmtp, 2 connections: a 4xx on one and a 5xx on the other leave those two on the server; the others are delivered and deleted" {
+  dovecot_start
+  put_generated 4 3 par
+  fw_fake lmtp "ext PIPELINING" "end#2 451 4.3.0 try later" "end#3 550 5.7.1 no thanks"
+  sed -i 's/^smtp_connections .*/smtp_connections 2/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; cat "$SMTP_DIR/log"; false; }
+  [ "$(grep -c -- '-- connect' "$SMTP_DIR/log")" -eq 2 ]
+  [[ $output == *"message 2 was not delivered"*"451 4.3.0 try later"* ]] || { echo "$output"; false; }
+  [[ $output == *"message 3 was not delivered"*"550 5.7.1 no thanks"* ]] || { echo "$output"; false; }
+  # 1 and 4 left the server, 2 and 3 stayed
+  run mailcheck subjects "$(dovecot_maildir alice)"
+  [ "$output" = "$(printf 'par %s\n' 2 3)" ] || { echo "$output"; false; }
+  # the next run sends only those two (transactions 5 and 6)
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  grep -q 'Subject: par 2' "$SMTP_DIR/msg.5"
+  grep -q 'Subject: par 3' "$SMTP_DIR/msg.6"
+  [ ! -e "$SMTP_DIR/msg.7" ]
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "fake lmtp, 3 connections: a drop in the middle of DATA on one: that message stays, the others are delivered" {
+  dovecot_start
+  put_generated 5 3 drop
+  fw_fake lmtp "ext PIPELINING" "end#2 drop-mid"
+  sed -i 's/^smtp_connections .*/smtp_connections 3/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; cat "$SMTP_DIR/log"; false; }
+  [[ $output == *"message 2 was not delivered"* ]] || { echo "$output"; false; }
+  [[ $output == *"may have the message already"* ]] || { echo "$output"; false; }
+  [ ! -e "$SMTP_DIR/msg.2" ]
+  run mailcheck subjects "$(dovecot_maildir alice)"
+  [ "$output" = "drop 2" ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "fake lmtp, 2 connections: mixed per-recipient replies: the one who has it is remembered, the retry goes to the other alone" {
+  dovecot_start
+  put_generated 3 3 mix
+  fw_fake lmtp "ext PIPELINING" "end:carol#2 452 4.2.2 over quota"
+  sed -i 's/^smtp_connections .*/smtp_connections 2/; s/^recipient .*/recipient bob carol/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; cat "$SMTP_DIR/log"; false; }
+  [[ $output == *"message 2 was not delivered"*"for carol"*"delivered to bob"* ]] || { echo "$output"; false; }
+  run mailcheck subjects "$(dovecot_maildir alice)"
+  [ "$output" = "mix 2" ] || { echo "$output"; false; }
+  pf_run
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  grep -q 'Subject: mix 2' "$SMTP_DIR/msg.4"
+  [ "$(cat "$SMTP_DIR/env.4")" = "$(printf 'MAIL FROM:<alice@[127.0.0.1]>\nRCPT TO:<carol>')" ] || {
+    cat "$SMTP_DIR/env.4"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
 }

@@ -103,7 +103,8 @@ EOF2
   # Dovecot delivered them (its LMTP log), into the users' mailboxes, each once
   mailcheck forwarded "$(dovecot_maildir alice)" "$W"/o1/*
   mailcheck forwarded "$(dovecot_maildir bob)" "$W"/o2/*
-  [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 2 ]
+  # a connection per message up to smtp_connections (4 for LMTP): 3 + 2
+  [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 5 ]
   [ "$(dovecot_count ext1)" -eq 0 ]
   [ "$(dovecot_count ext2)" -eq 0 ]
   # the state is where the service's StateDirectory= puts it

@@ -43,9 +43,16 @@ static int open_mda(struct sink *s, const struct account *a, const struct delive
     return mda_open(s, &o, e);
 }
 
-int deliver_got(struct sink *s, const char *rcpt, struct err *e)
+int deliver_got(struct sink *s, const char *name, const char *rcpt, struct err *e)
 {
-    return s->got ? s->got(s->got_ctx, rcpt, e) : 0;
+    return s->got ? s->got(s->got_ctx, name, rcpt, e) : 0;
+}
+
+int deliver_settled(struct sink *s, const char *name, int rc, const struct err *why, struct err *e)
+{
+    if (!s->settled) return 0;
+    if (s->settled(s->settled_ctx, name, rc, why) == 0) return 0;
+    return err_set(e, ERR_INTERNAL, "%s", "the message's outcome could not be recorded");
 }
 
 int deliver_intend(struct sink *s, const char *note, struct err *e)
@@ -102,6 +109,7 @@ static int open_forward(struct sink *s, const struct account *a, const struct de
         .server = a->host,
         .remote_user = a->user,
         .timeout_s = (int)a->timeout,
+        .connections = (unsigned)a->smtp_connections,
         .tls = a->smtp_tls,
         .rejected = a->smtp_rejected.mode,
         .quarantine = a->smtp_rejected.dir,

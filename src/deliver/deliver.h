@@ -11,7 +11,7 @@
  * At start, recover finishes journaled names still in staging and removes
  * the sink's own orphans.
  *
- * A sink where ending is already final (mbox, MDA, LMTP/SMTP: the message is delivered, or refused,
+ * A sink where ending is already final (mbox, MDA: the message is delivered, or refused,
  * when end returns) takes the shared deliver_final_* functions for sync, publish, publish_sync and
  * recover (there is nothing to do), and sets one_at_a_time in its open
  * function so each message's record is written as soon as end returns.
@@ -39,6 +39,17 @@
  * recorded as delivered), 0 = not yet (the sink remembers and leaves those
  * recipients out when the message comes again), -1 = error. A sink without
  * recover_recipient (NULL) writes no recipient records.
+ *
+ * A sink may hand a message on without waiting for its outcome (LMTP/SMTP
+ * over several connections): it sets `deferred` (beside one_at_a_time) in
+ * its open function. Its end() returning 0 then means "handed on, outcome
+ * due" under the name it gives (unique among the messages not yet settled;
+ * an empty name: the message is final already, as with one_at_a_time);
+ * the outcome of each such message comes through deliver_settled() (0:
+ * delivered, the fetch engine writes its record at once; -1 or DELIVER_STOP
+ * with the reason: not delivered, never recorded, never deleted), from a
+ * later end() or at the latest from sync(), which settles every message
+ * handed on before it returns. deliver_got() names the message then.
  *
  * An end() that fails with ERR_AUTH says the sink's own login was refused
  * (SMTP AUTH at a relay): nothing more can be delivered, and the fetch
@@ -102,22 +113,33 @@ struct sink {
     const struct sink_ops *ops;
     void *impl;
     int one_at_a_time; /* set by the sink's open: end() is final, record each message at once */
+    int deferred;      /* set by the sink's open: end()'s outcome comes through deliver_settled */
     /* set by the fetch engine while it runs (NULL otherwise): records an
      * intent for the message being delivered */
     int (*intend)(void *ctx, const char *note, struct err *e);
     void *intend_ctx;
-    /* set likewise: records that the message being delivered reached rcpt */
-    int (*got)(void *ctx, const char *rcpt, struct err *e);
+    /* set likewise: records that the message `name` (NULL: the one being
+     * delivered) reached rcpt */
+    int (*got)(void *ctx, const char *name, const char *rcpt, struct err *e);
     void *got_ctx;
+    /* set likewise for a deferred sink: the outcome of the message `name` */
+    int (*settled)(void *ctx, const char *name, int rc, const struct err *why);
+    void *settled_ctx;
 };
 
 /* Record an intent for the message being delivered (see above); nothing
  * when no one listens. */
 int deliver_intend(struct sink *s, const char *note, struct err *e);
 
-/* Record that the message being delivered reached recipient rcpt (a
- * printable word without '/'; see above); nothing when no one listens. */
-int deliver_got(struct sink *s, const char *rcpt, struct err *e);
+/* Record that the message `name` (NULL: the one being delivered) reached
+ * recipient rcpt (a printable word without '/'; see above); nothing when
+ * no one listens. */
+int deliver_got(struct sink *s, const char *name, const char *rcpt, struct err *e);
+
+/* A deferred sink's word on the message it ended as `name`: rc 0
+ * delivered, -1 or DELIVER_STOP not delivered (why says why). -1 when the
+ * listener could not record it (e set; the run ends), else 0. */
+int deliver_settled(struct sink *s, const char *name, int rc, const struct err *why, struct err *e);
 
 /* sync, publish, publish_sync (deliver_final_sync too) and recover for a
  * sink whose end() is final: nothing to do, success. */

@@ -744,15 +744,19 @@ static int transact(struct esmtp *s, const struct esmtp_envelope *env, esmtp_rea
         return -1;
     }
     res->data_sent = 1;
-    return final_replies(s, env->nrcpt, acc, res, e);
+    s->pending = 1; /* the replies after the end line are read by esmtp_send_finish */
+    s->pend_n = env->nrcpt;
+    memcpy(s->pend_acc, acc, sizeof acc);
+    return 0;
 }
 
-int esmtp_send(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn rd, void *rctx,
-               struct esmtp_result *res, struct err *e)
+int esmtp_send_start(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn rd,
+                     void *rctx, struct esmtp_result *res, struct err *e)
 {
     memset(res, 0, sizeof *res);
     if (env->nrcpt == 0 || env->nrcpt > ESMTP_RCPT_MAX)
         return err_set(e, ERR_INTERNAL, "%zu recipients", env->nrcpt);
+    if (s->pending) return err_set(e, ERR_INTERNAL, "a transaction's replies are still due");
     s->wlen = 0;
     if (transact(s, env, rd, rctx, res, e) == 0) return 0;
     net_close(&s->c);
@@ -760,10 +764,29 @@ int esmtp_send(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn 
     return -1;
 }
 
+int esmtp_send_finish(struct esmtp *s, struct esmtp_result *res, struct err *e)
+{
+    if (!s->pending) return 0;
+    s->pending = 0;
+    if (final_replies(s, s->pend_n, s->pend_acc, res, e) == 0) return 0;
+    net_close(&s->c);
+    s->up = 0;
+    return -1;
+}
+
+int esmtp_send(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn rd, void *rctx,
+               struct esmtp_result *res, struct err *e)
+{
+    if (esmtp_send_start(s, env, rd, rctx, res, e) < 0) return -1;
+    return esmtp_send_finish(s, res, e);
+}
+
 void esmtp_close(struct esmtp *s)
 {
     struct esmtp_reply r;
     struct err ignored;
+
+    s->pending = 0;
 
     if (s->up) {
         s->c.timeout_ms = s->timeout_ms < 2000 ? s->timeout_ms : 2000;

@@ -96,7 +96,10 @@ struct esmtp {
     int auth_mech;               /* enum sasl_mech; -1 = the strongest offered */
     int auth_refused;            /* the login was refused: auth_err, at once */
     struct err auth_err;
-    const char *rtext; /* the last reply line's text (raw, until the next read) */
+    int pending;                  /* esmtp_send_start sent a message: its replies are due */
+    size_t pend_n;                /* ... its recipients */
+    int pend_acc[ESMTP_RCPT_MAX]; /* ... which of them were accepted at RCPT */
+    const char *rtext;            /* the last reply line's text (raw, until the next read) */
     size_t rtext_len;
     /* -vv: each command and reply line, prefixed "LMTP " or "SMTP " (the
      * message itself as one "(N bytes of message data)" line); NULL = off */
@@ -159,6 +162,17 @@ int esmtp_start(struct esmtp *s, struct err *e);
  * closed; res->data_sent says whether the server may have the message). */
 int esmtp_send(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn rd, void *rctx,
                struct esmtp_result *res, struct err *e);
+
+/* esmtp_send in two halves, so that the server's work on the message
+ * overlaps other work: esmtp_send_start does everything up to and with the
+ * end line (0: res holds the replies so far, and s->pending says whether
+ * the replies after the end line are still due; -1 as esmtp_send), then
+ * esmtp_send_finish reads those replies into res (0; at once when none is
+ * due; -1 as esmtp_send, res->data_sent being set). No other transaction
+ * may start on s in between. */
+int esmtp_send_start(struct esmtp *s, const struct esmtp_envelope *env, esmtp_read_fn rd,
+                     void *rctx, struct esmtp_result *res, struct err *e);
+int esmtp_send_finish(struct esmtp *s, struct esmtp_result *res, struct err *e);
 
 /* QUIT (without waiting long) and close. */
 void esmtp_close(struct esmtp *s);

@@ -15,7 +15,18 @@
  * a message permanently); SIZE when offered (a message over the server's
  * limit is refused permanently without being sent).
  *
- * The outcome, per message (end() is final: one_at_a_time):
+ * Several connections (`smtp_connections`; default FORWARD_LMTP_CONNS for
+ * LMTP, 1 for SMTP): end() hands the spooled message to the next connection
+ * in turn, pipelined up to its end line, and returns without waiting for
+ * the replies after it (the sink is deferred, deliver.h): they are read
+ * as soon as they have arrived (checked, without waiting, as the next
+ * message is spooled and ended), when that connection is needed again, or
+ * at the group's sync(), and each
+ * message's outcome goes to the fetch engine on its own (deliver_settled).
+ * The server (Dovecot's LMTP serves each connection in its own process)
+ * works on up to N messages at once while popfetch fetches the next ones.
+ *
+ * The outcome, per message:
  *  - every recipient accepted: delivered.
  *  - some accepted, others refused: each recipient that has it is recorded
  *    at once (deliver_got: a recipient record in the journal, state.h), and
@@ -39,23 +50,29 @@
  * A connection that dropped while idle (between messages) is opened again,
  * once per message; one that dropped after the message's end line was sent
  * is not retried: the server may have it, and the next run delivers it
- * again (a duplicate rather than a loss).
+ * again (a duplicate rather than a loss). Only the message on that
+ * connection is concerned; the others go on.
  *
- * Durability: end() returns once the server accepted the message; the
- * fetch engine then records it in the journal (one_at_a_time). A kill -9
- * or power cut between the two makes the next run deliver that message
- * again: at most one duplicate per interruption, never a loss (fault point
- * "after-forward", tested in tests/forward.bats).
+ * Durability: the fetch engine writes a message's record as soon as its
+ * replies are read and say delivered. A kill -9 or power cut before that
+ * makes the next run deliver again every message the server had accepted
+ * and popfetch had not yet recorded: at most one per connection, so at
+ * most smtp_connections duplicates per interruption, never a loss (fault
+ * point "after-forward", tested in tests/forward.bats and
+ * tests/crash.bats).
  */
 #ifndef POPFETCH_FORWARD_H
 #define POPFETCH_FORWARD_H
 
 #include <sys/types.h>
 
+#include "conf.h"
 #include "deliver.h"
 #include "err.h"
 
-#define FORWARD_TEMP_MAX 3 /* temporary failures in a row before the server is left alone */
+#define FORWARD_TEMP_MAX   3 /* temporary failures in a row before the server is left alone */
+#define FORWARD_LMTP_CONNS 4 /* LMTP's connections by default (bench/RESULTS.md, L) */
+#define FORWARD_CONNS_MAX  CONF_SMTP_CONNECTIONS_MAX
 
 struct forward_opts {
     int lmtp;               /* LMTP, else SMTP */
@@ -66,6 +83,7 @@ struct forward_opts {
     const char *server;     /* the POP3 server (completes local-only senders) */
     const char *remote_user;
     int timeout_s;
+    unsigned connections;   /* smtp_connections; 0 = the default (above) */
     int tls;                /* enum esmtp_tls */
     const char *trust_file; /* for the server's certificate; NULL = the system's */
     const char *auth_user;  /* SMTP AUTH (esmtp_set_auth); NULL = none */

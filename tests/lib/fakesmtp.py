@@ -10,12 +10,14 @@ SIZE limit, a connection dropped at a chosen point, no PIPELINING, no
 --addr: the address to listen on (default 127.0.0.1; 127.0.0.2 is a host
 that is not "this machine" to popfetch's secret rule).
 
-Serves one connection after another until killed. The script holds lines
+Serves each connection in its own thread until killed (popfetch's
+smtp_connections). The script holds lines
 
   ext WORD...          an extension listed after LHLO/EHLO (one per line)
   greeting REPLY       the greeting (default "220 fake ready")
   KEY[#N] REPLY        the reply to a command in transaction N (counted
-                       from 1 at each MAIL over all connections; without #N:
+                       from 1 at each MAIL over all connections, in the
+                       order they arrive; without #N:
                        every transaction). KEY is mail, rcpt, rcpt:ADDRESS,
                        data, end, end:ADDRESS (LMTP: the reply for that
                        recipient after the message), rset, auth (the
@@ -36,6 +38,7 @@ import os
 import re
 import socket
 import sys
+import threading
 
 DEFAULTS = {"mail": "250 2.1.0 ok", "rcpt": "250 2.1.5 ok", "data": "354 go ahead",
             "end": "250 2.0.0 ok", "rset": "250 2.0.0 ok", "auth": "235 2.7.0 ok",
@@ -70,10 +73,12 @@ class Script:
 class Conn:
     def __init__(self, sock, srv):
         self.sock, self.srv, self.buf = sock, srv, b""
+        self.in_data = False
 
     def log(self, text):
-        self.srv.logf.write(text + "\n")
-        self.srv.logf.flush()
+        with self.srv.lock:
+            self.srv.logf.write(text + "\n")
+            self.srv.logf.flush()
 
     def send(self, reply):
         self.log("S: " + reply)
@@ -86,7 +91,7 @@ class Conn:
         self.buf += data
         cmds = [l.split(b" ")[0].decode("ascii", "replace").upper()
                 for l in data.split(b"\r\n")[:-1] if l and l[:1].isalpha()]
-        if self.srv.in_data:
+        if self.in_data:
             return
         if cmds:
             self.log("-- batch " + ",".join(cmds))
@@ -102,12 +107,15 @@ class Server:
     def __init__(self, args):
         self.args, self.script = args, Script(args.script)
         self.logf = open(os.path.join(args.dir, "log"), "a", encoding="utf-8")
-        self.ntrans, self.nconn, self.in_data = 0, 0, False
+        self.ntrans, self.nconn = 0, 0
+        self.lock = threading.Lock()
 
     def serve(self, sock):
-        self.nconn += 1
         c = Conn(sock, self)
-        c.log(f"-- connect {self.nconn}")
+        with self.lock:
+            self.nconn += 1
+            nconn = self.nconn
+        c.log(f"-- connect {nconn}")
         try:
             self.session(c)
         except (EOFError, ConnectionError):
@@ -115,7 +123,6 @@ class Server:
         except Dropped:
             c.log("-- dropped")
         finally:
-            self.in_data = False
             sock.close()
 
     def answer(self, c, reply):
@@ -126,7 +133,7 @@ class Server:
 
     def session(self, c):
         c.send(self.script.greeting)
-        mail, rcpts = None, []
+        mail, rcpts, ntrans = None, [], 0
         while True:
             raw = c.line()
             text = raw.decode("utf-8", "replace")
@@ -137,44 +144,45 @@ class Server:
                 for i, l in enumerate(lines):
                     c.send(("250 " if i == len(lines) - 1 else "250-") + l)
             elif verb == "MAIL":
-                self.ntrans += 1
+                with self.lock:
+                    self.ntrans += 1
+                    ntrans = self.ntrans
                 mail, rcpts = None, []
-                if self.answer(c, self.script.reply("mail", self.ntrans)):
+                if self.answer(c, self.script.reply("mail", ntrans)):
                     mail = text
             elif verb == "RCPT":
                 m = re.match(r"RCPT TO:<([^>]*)>", text, re.I)
                 addr = m.group(1) if m else ""
                 if mail is None:
                     c.send("503 5.5.1 MAIL first")
-                elif self.answer(c, self.script.reply("rcpt", self.ntrans, addr)):
+                elif self.answer(c, self.script.reply("rcpt", ntrans, addr)):
                     rcpts.append(addr)
             elif verb == "DATA":
                 if mail is None or not rcpts:
                     c.send("554 5.5.1 no valid recipients")
                     continue
-                if not self.answer(c, self.script.reply("data", self.ntrans)):
+                if not self.answer(c, self.script.reply("data", ntrans)):
                     continue
-                self.message(c, mail, rcpts)
+                self.message(c, mail, rcpts, ntrans)
                 mail, rcpts = None, []
             elif verb == "RSET":
                 mail, rcpts = None, []
-                self.answer(c, self.script.reply("rset", self.ntrans))
+                self.answer(c, self.script.reply("rset", ntrans))
             elif verb == "QUIT":
                 c.send("221 2.0.0 bye")
                 return
             elif verb == "XFORWARD":
-                self.answer(c, self.script.reply("xforward", self.ntrans))
+                self.answer(c, self.script.reply("xforward", ntrans))
             elif verb == "AUTH":
-                self.answer(c, self.script.reply("auth", self.ntrans))
+                self.answer(c, self.script.reply("auth", ntrans))
             elif verb == "NOOP":
                 c.send("250 2.0.0 ok")
             else:
                 c.send("500 5.5.2 unknown command")
 
-    def message(self, c, mail, rcpts):
-        n = self.ntrans
+    def message(self, c, mail, rcpts, n):
         end = self.script.reply("end", n)
-        self.in_data = True
+        c.in_data = True
         body = []
         while True:
             if end == "drop-mid" and body:
@@ -186,7 +194,7 @@ class Server:
             if line == b".\r\n":
                 break
             body.append(line[1:] if line.startswith(b".") else line)
-        self.in_data = False
+        c.in_data = False
         with open(os.path.join(self.args.dir, f"msg.{n}"), "wb") as f:
             f.write(b"".join(body))
         with open(os.path.join(self.args.dir, f"env.{n}"), "w", encoding="utf-8") as f:
@@ -226,7 +234,7 @@ def main():
     while True:
         s, _ = ls.accept()
         s.settimeout(20)
-        srv.serve(s)
+        threading.Thread(target=srv.serve, args=(s,), daemon=True).start()
 
 
 if __name__ == "__main__":

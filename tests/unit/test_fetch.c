@@ -170,6 +170,11 @@ struct rec {
     unsigned long stop_at;              /* end() of this message asks for a pause (DELIVER_STOP) */
     int intent_durable[MAXMSG + 1];     /* its intent was fsynced when end() went on */
     int in_journal_at_next[MAXMSG + 1]; /* its record was in the journal when the next began */
+    /* a deferred sink (LMTP over connections): outcomes come later */
+    unsigned long refuse_at;              /* this message's outcome is a refusal */
+    int settled[MAXMSG + 1];              /* its outcome was given */
+    int in_journal_at_settle[MAXMSG + 1]; /* its record was in the journal right after */
+    int settled_in_end[MAXMSG + 1];       /* given from a later end(), not from sync */
 };
 
 /* Is message n's record in the journal file (fsynced or not)? */
@@ -283,6 +288,62 @@ static int rec_recover_intent(struct sink *k, const char *uidl, const char *note
     (void)k, (void)uidl, (void)note, (void)e;
     return 0;
 }
+
+/* A deferred sink's outcome for message n: delivered, or refused at
+ * refuse_at. */
+static int rec_settle(struct sink *k, unsigned long n, struct err *e)
+{
+    struct rec *r = rec_of(k);
+    char name[32];
+    struct err why;
+    int rc = 0;
+
+    err_clear(&why);
+    snprintf(name, sizeof name, "m%lu", n);
+    if (n == r->refuse_at) {
+        err_set(&why, ERR_DELIVERY, "refused for now");
+        rc = -1;
+    }
+    r->settled[n] = 1;
+    if (deliver_settled(k, name, rc, &why, e) < 0) return -1;
+    r->in_journal_at_settle[n] = rec_in_journal(r, n, name);
+    return 0;
+}
+
+/* As rec_end, deferred: the message before this one is settled now (its
+ * connection is needed again), this one stays due. */
+static int rec_end_deferred(struct sink *k, char name[DELIVER_NAME_MAX], struct err *e)
+{
+    struct rec *r = rec_of(k);
+    unsigned long before = r->cur - 1;
+
+    if (before >= 1 && !r->settled[before] && r->npending &&
+        r->pending[r->npending - 1] == before) {
+        r->settled_in_end[before] = 1;
+        if (rec_settle(k, before, e) < 0) return -1;
+    }
+    return rec_end(k, name, e);
+}
+
+/* Every message still due is settled, then recorded as one group. */
+static int rec_sync_deferred(struct sink *k, struct err *e)
+{
+    struct rec *r = rec_of(k);
+
+    for (size_t i = 0; i < r->npending; i++)
+        if (!r->settled[r->pending[i]] && rec_settle(k, r->pending[i], e) < 0) return -1;
+    return rec_sync(k, e);
+}
+
+static const struct sink_ops rec_deferred_ops = {
+    .begin = rec_begin,
+    .write = rec_write,
+    .end = rec_end_deferred,
+    .abort = rec_abort,
+    .sync = rec_sync_deferred,
+    .publish = rec_publish,
+    .publish_sync = rec_publish_sync,
+};
 
 static const struct sink_ops rec_ops = {
     .begin = rec_begin,
@@ -622,6 +683,46 @@ TEST(fetch_sink_whose_end_is_final_records_each_message_at_once)
     CHECK(r.rec.ngroups == 1);
     CHECK(r.rec.group[0][0] == 1 && r.rec.group[0][2] == 3 && r.rec.group[0][3] == 0);
     CHECK(deles_after_durable(&r));
+    state_close(r.st);
+}
+
+/* A deferred sink (LMTP over several connections): end() hands the
+ * message on, its outcome comes later, from a later end() or at sync. A
+ * delivered message's record is in the journal as soon as its outcome is
+ * given, and durable before its DELE; the refused one (3) is neither
+ * recorded nor deleted, and is reported as not delivered. */
+TEST(fetch_deferred_sink_outcomes_settled_later_dele_only_for_the_delivered)
+{
+    static struct rig r;
+    char cmds[GOTMAX];
+
+    rig_init(&r, 5, 200);
+    r.rules.window = 2;
+    r.rc = rig_connect(&r);
+    CHECK(r.rc == 0);
+    r.sink.ops = &rec_deferred_ops;
+    r.sink.one_at_a_time = 1;
+    r.sink.deferred = 1;
+    r.rec.final = 1;
+    r.rec.refuse_at = 3;
+    r.rc = rig_list_and_fetch(&r);
+    net_close(&r.net);
+    pthread_join(r.srv.th, NULL);
+    close(r.srv.fd);
+    listing_free(&r.ls);
+    CHECK(r.rc == 0 && r.res.fetched == 4 && r.res.deleted == 4 && r.res.failed == 1);
+    CHECK(r.rec.nfailed == 1 && r.rec.failed[0] == 3);
+    CHECK(!recorded(&r, 3) && offset_of_n(&r.srv, "DELE", 3) < 0);
+    for (unsigned long n = 1; n <= 5; n++) {
+        CHECK(r.rec.settled[n]);
+        if (n == 3) continue;
+        CHECK(recorded(&r, n) && r.rec.in_journal_at_settle[n]);
+        CHECK(r.rec.durable_out[n] &&
+              (uint64_t)offset_of_n(&r.srv, "DELE", n) >= r.rec.durable_out[n]);
+    }
+    /* some outcomes came from a later end(), the last one at sync */
+    CHECK(r.rec.settled_in_end[1] && !r.rec.settled_in_end[5]);
+    CHECK(strstr(fetch_cmds(&r, cmds, sizeof cmds), "DELE 3\n") == NULL);
     state_close(r.st);
 }
 
