@@ -604,13 +604,113 @@ static int set_keep(struct parser *ps, const char *v)
     return 0;
 }
 
+/* A number: a port, seconds, a size or a count. */
+static int set_number(struct parser *ps, const struct keydef *k, const char *v, void *slot)
+{
+    unsigned long n;
+
+    switch (k->type) {
+    case V_PORT:
+        if (parse_ulong(v, &n) < 0 || n == 0 || n > 65535)
+            return perr(ps, "bad port `%s`: use a number from 1 to 65535", v, 0);
+        break;
+    case V_SECONDS:
+        if (conf_parse_duration(v, &n) < 0 || n == 0 || n > 86400)
+            return perr(ps, "bad value `%s` for `%s`: use seconds from 1 to 86400", v, k->name);
+        break;
+    case V_SIZE:
+        if (conf_parse_size(v, (uint64_t *)slot) < 0 || *(uint64_t *)slot == 0)
+            return perr(ps, "bad value `%s` for `%s`: use a size like 10M, 512k or 20000", v,
+                        k->name);
+        return 0;
+    default: /* V_COUNT */
+        if (parse_ulong(v, &n) < 0 || n == 0)
+            return perr(ps, "bad value `%s` for `%s`: use a positive number", v, k->name);
+        break;
+    }
+    *(unsigned long *)slot = n;
+    return 0;
+}
+
+/* One of a fixed set of words: on/off, an enum's names, a TLS version. */
+static int set_choice(struct parser *ps, const struct keydef *k, const char *v, int *slot)
+{
+    char list[128], msg[256];
+    int i;
+
+    switch (k->type) {
+    case V_BOOL:
+        if ((i = parse_bool(v)) < 0)
+            return perr(ps, "bad value `%s` for `%s`: use on or off", v, k->name);
+        break;
+    case V_TLSVER:
+        if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
+            return perr(ps, "bad value `%s` for `tls_min_version`: use 1.2 or 1.3", v, 0);
+        i = v[2] == '3' ? 13 : 12;
+        break;
+    default: /* V_ENUM */
+        if ((i = enum_index(k->names, v)) < 0) {
+            enum_list(k->names, list, sizeof list);
+            snprintf(msg, sizeof msg, "bad value `%s` for `%s`: use %s", v, k->name, list);
+            return perr(ps, "%s", msg, 0);
+        }
+        break;
+    }
+    *slot = i;
+    return 0;
+}
+
+/* Printable text, one word or with spaces, never empty. */
+static int set_printable(struct parser *ps, const struct keydef *k, const char *v,
+                         const char **slot)
+{
+    unsigned char lowest = k->type == V_WORD ? 0x21 : 0x20;
+
+    for (const char *c = v; *c; c++)
+        if ((unsigned char)*c < lowest || (unsigned char)*c >= 0x7f)
+            return perr(ps,
+                        k->type == V_WORD ? "`%s` must be printable ASCII without spaces"
+                                          : "`%s` must be printable ASCII",
+                        k->name, 0);
+    if (!v[0]) return perr(ps, "`%s` may not be empty", k->name, 0);
+    return set_string(ps, slot, v, 0);
+}
+
+/* A string with a shape of its own: a fingerprint, an https URL, an address. */
+static int set_shaped(struct parser *ps, const struct keydef *k, const char *v, const char **slot)
+{
+    char norm[65], msg[ERR_MSG_MAX];
+    struct httpmsg_url u;
+
+    switch (k->type) {
+    case V_FINGERPRINT:
+        if (strlen(v) > 200 || tls_parse_fingerprint(v, norm) < 0)
+            return perr(ps,
+                        "`tls_fingerprint` must be a SHA-256 fingerprint (64 hex digits, "
+                        "colons optional)",
+                        0, 0);
+        return set_string(ps, slot, norm, 0);
+    case V_URL:
+        if (httpmsg_url_parse(v, k->name, &u, ps->e) < 0) {
+            snprintf(msg, sizeof msg, "%s", ps->e->msg);
+            return perr(ps, "%s (write it as https://HOST[:PORT]/PATH)", msg, 0);
+        }
+        return set_string(ps, slot, v, 0);
+    default: /* V_ADDRESS */
+        if (!address_ok(v, !strcmp(k->name, "smtp_sender")))
+            return perr(ps,
+                        "bad value `%s` for `%s`: one word of printable characters without "
+                        "<>, at most 255 bytes",
+                        v, k->name);
+        return set_string(ps, slot, v, 0);
+    }
+}
+
+/* One key's value(s) into the account being read, by the key's type. */
 static int set_value(struct parser *ps, const struct keydef *k, char **args, int nargs)
 {
     void *slot = (char *)ps->cur + k->off;
     const char *v = args[0];
-    char list[128];
-    int i;
-    unsigned long n;
 
     if (k->type == V_DELIVERY) return set_delivery(ps, args, nargs);
     if (k->type == V_RECIPIENTS) return set_recipients(ps, args, nargs);
@@ -620,95 +720,32 @@ static int set_value(struct parser *ps, const struct keydef *k, char **args, int
                     0);
     switch (k->type) {
     case V_STR:
-        if (!v[0]) return perr(ps, "`%s` may not be empty", k->name, 0);
-        return set_string(ps, (const char **)slot, v, 0);
     case V_PATH:
         if (!v[0]) return perr(ps, "`%s` may not be empty", k->name, 0);
-        return set_string(ps, (const char **)slot, v, 1);
+        return set_string(ps, (const char **)slot, v, k->type == V_PATH);
     case V_BOOL:
-        if ((i = parse_bool(v)) < 0)
-            return perr(ps, "bad value `%s` for `%s`: use on or off", v, k->name);
-        *(int *)slot = i;
-        return 0;
     case V_ENUM:
-        if ((i = enum_index(k->names, v)) < 0) {
-            char msg[256];
-            enum_list(k->names, list, sizeof list);
-            snprintf(msg, sizeof msg, "bad value `%s` for `%s`: use %s", v, k->name, list);
-            return perr(ps, "%s", msg, 0);
-        }
-        *(int *)slot = i;
-        return 0;
+    case V_TLSVER:
+        return set_choice(ps, k, v, (int *)slot);
     case V_PORT:
-        if (parse_ulong(v, &n) < 0 || n == 0 || n > 65535)
-            return perr(ps, "bad port `%s`: use a number from 1 to 65535", v, 0);
-        *(unsigned long *)slot = n;
-        return 0;
     case V_SECONDS:
-        if (conf_parse_duration(v, &n) < 0 || n == 0 || n > 86400)
-            return perr(ps, "bad value `%s` for `%s`: use seconds from 1 to 86400", v, k->name);
-        *(unsigned long *)slot = n;
-        return 0;
+    case V_SIZE:
+    case V_COUNT:
+        return set_number(ps, k, v, slot);
     case V_KEEP:
         return set_keep(ps, v);
     case V_LOCKING:
         return set_locking(ps, v, (int *)slot);
-    case V_SIZE:
-        if (conf_parse_size(v, (uint64_t *)slot) < 0 || *(uint64_t *)slot == 0)
-            return perr(ps, "bad value `%s` for `%s`: use a size like 10M, 512k or 20000", v,
-                        k->name);
-        return 0;
-    case V_COUNT:
-        if (parse_ulong(v, &n) < 0 || n == 0)
-            return perr(ps, "bad value `%s` for `%s`: use a positive number", v, k->name);
-        *(unsigned long *)slot = n;
-        return 0;
-    case V_TLSVER:
-        if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
-            return perr(ps, "bad value `%s` for `tls_min_version`: use 1.2 or 1.3", v, 0);
-        *(int *)slot = v[2] == '3' ? 13 : 12;
-        return 0;
-    case V_FINGERPRINT: {
-        char norm[65];
-        if (strlen(v) > 200 || tls_parse_fingerprint(v, norm) < 0)
-            return perr(ps,
-                        "`tls_fingerprint` must be a SHA-256 fingerprint (64 hex digits, "
-                        "colons optional)",
-                        0, 0);
-        return set_string(ps, (const char **)slot, norm, 0);
-    }
     case V_WORD:
     case V_TEXT:
-        for (const char *c = v; *c; c++)
-            if ((unsigned char)*c < (k->type == V_WORD ? 0x21 : 0x20) || (unsigned char)*c >= 0x7f)
-                return perr(ps,
-                            k->type == V_WORD ? "`%s` must be printable ASCII without spaces"
-                                              : "`%s` must be printable ASCII",
-                            k->name, 0);
-        if (!v[0]) return perr(ps, "`%s` may not be empty", k->name, 0);
-        return set_string(ps, (const char **)slot, v, 0);
-    case V_URL: {
-        struct httpmsg_url u;
-        if (httpmsg_url_parse(v, k->name, &u, ps->e) < 0) {
-            char msg[ERR_MSG_MAX];
-            snprintf(msg, sizeof msg, "%s", ps->e->msg);
-            return perr(ps, "%s (write it as https://HOST[:PORT]/PATH)", msg, 0);
-        }
-        return set_string(ps, (const char **)slot, v, 0);
-    }
+        return set_printable(ps, k, v, (const char **)slot);
+    case V_FINGERPRINT:
+    case V_URL:
     case V_ADDRESS:
-        if (!address_ok(v, !strcmp(k->name, "smtp_sender")))
-            return perr(ps,
-                        "bad value `%s` for `%s`: one word of printable characters without "
-                        "<>, at most 255 bytes",
-                        v, k->name);
-        return set_string(ps, (const char **)slot, v, 0);
-    case V_DELIVERY:
-    case V_RECIPIENTS:
-    case V_REJECTED:
-        break;
+        return set_shaped(ps, k, v, (const char **)slot);
+    default: /* the multi-value types, handled above */
+        return 0;
     }
-    return 0;
 }
 
 /* Overlay the keys a parent set onto the new account. */
@@ -861,26 +898,30 @@ static const char *smtp_auth_problem(const struct account *a)
     return NULL;
 }
 
-/* Check the account just finished: required keys present. */
+/* What keeps the account from being used, or NULL: a required key missing
+ * or keys that do not fit together. The one list of these rules, for the
+ * config file's accounts and the command line's. */
+static const char *account_problem(const struct account *a)
+{
+    const char *problem;
+
+    if (!a->host) return "has no `host`";
+    if (!a->user) return "has no `user`";
+    if (a->delivery.kind == DELIVERY_NONE) return "has no `delivery`";
+    if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file) return "has no `tls_cert_file`";
+    if ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a))) return problem;
+    return NULL;
+}
+
+/* Check the account just finished, naming where it was defined. */
 static int finish_account(struct parser *ps)
 {
-    struct account *a = ps->cur;
-    const char *missing = NULL, *problem;
+    const struct account *a = ps->cur;
+    const char *problem;
 
     if (!ps->in_section || a == &ps->defaults) return 0;
-    if (!a->host)
-        missing = "host";
-    else if (!a->user)
-        missing = "user";
-    else if (a->delivery.kind == DELIVERY_NONE)
-        missing = "delivery";
-    if (!missing && a->auth == AUTH_EXTERNAL && !a->tls_cert_file) missing = "tls_cert_file";
-    if (!missing && ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a))))
-        return err_set(ps->e, ERR_USAGE, "%s:%d: account %s %s", a->file, a->line, a->name,
-                       problem);
-    if (!missing) return 0;
-    return err_set(ps->e, ERR_USAGE, "%s:%d: account %s has no `%s`", a->file, a->line, a->name,
-                   missing);
+    if (!(problem = account_problem(a))) return 0;
+    return err_set(ps->e, ERR_USAGE, "%s:%d: account %s %s", a->file, a->line, a->name, problem);
 }
 
 /* "account NAME [: PARENT [PARENT...]]", words already split. */
@@ -1104,12 +1145,34 @@ static void describe_rejected(const struct rejected_setting *r, char *val, size_
              r->dir ? " " : "", r->dir ? dir : "");
 }
 
+/* A port, seconds, a count or a size; the port key shows the port in use. */
+static void describe_number(const struct account *a, const struct keydef *k, const void *slot,
+                            char *val, size_t len)
+{
+    if (k->type == V_PORT && !strcmp(k->name, "port"))
+        snprintf(val, len, "%u", conf_port(a));
+    else if (k->type != V_SIZE)
+        describe_count(*(const unsigned long *)slot, val, len);
+    else if (!*(const uint64_t *)slot)
+        snprintf(val, len, "(none)");
+    else
+        snprintf(val, len, "%llu", (unsigned long long)*(const uint64_t *)slot);
+}
+
+static void describe_locking(int b, char *val, size_t len)
+{
+    snprintf(val, len, "%s",
+             b == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL) ? "dotlock,fcntl"
+             : b == MBOX_LOCK_DOTLOCK                   ? "dotlock"
+             : b == MBOX_LOCK_FCNTL                     ? "fcntl"
+                                                        : "none");
+}
+
 int conf_describe(const struct account *a, size_t i, const char **name, char *val, size_t len,
                   int *origin)
 {
     const struct keydef *k = &keys[i];
     const void *slot = (const char *)a + (i < NKEYS ? k->off : 0);
-    int b;
 
     if (i >= NKEYS) return -1;
     *name = k->name;
@@ -1138,31 +1201,16 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
         snprintf(val, len, "%s", k->names[*(const int *)slot]);
         break;
     case V_PORT:
-        if (!strcmp(k->name, "port"))
-            snprintf(val, len, "%u", conf_port(a));
-        else
-            describe_count(*(const unsigned long *)slot, val, len);
-        break;
     case V_SECONDS:
     case V_COUNT:
-        describe_count(*(const unsigned long *)slot, val, len);
-        break;
     case V_SIZE:
-        if (!*(const uint64_t *)slot)
-            snprintf(val, len, "(none)");
-        else
-            snprintf(val, len, "%llu", (unsigned long long)*(const uint64_t *)slot);
+        describe_number(a, k, slot, val, len);
         break;
     case V_KEEP:
         describe_keep(slot, val, len);
         break;
     case V_LOCKING:
-        b = *(const int *)slot;
-        snprintf(val, len, "%s",
-                 b == (MBOX_LOCK_DOTLOCK | MBOX_LOCK_FCNTL) ? "dotlock,fcntl"
-                 : b == MBOX_LOCK_DOTLOCK                   ? "dotlock"
-                 : b == MBOX_LOCK_FCNTL                     ? "fcntl"
-                                                            : "none");
+        describe_locking(*(const int *)slot, val, len);
         break;
     case V_TLSVER:
         snprintf(val, len, "%s", *(const int *)slot == 13 ? "1.3" : "1.2");
@@ -1179,17 +1227,10 @@ int conf_describe(const struct account *a, size_t i, const char **name, char *va
 
 int conf_check_account(const struct account *a, struct err *e)
 {
-    const char *problem;
+    const char *problem = account_problem(a);
 
-    if (!a->host) return err_set(e, ERR_USAGE, "account %s has no `host`", a->name);
-    if (!a->user) return err_set(e, ERR_USAGE, "account %s has no `user`", a->name);
-    if (a->delivery.kind == DELIVERY_NONE)
-        return err_set(e, ERR_USAGE, "account %s has no `delivery`", a->name);
-    if (a->auth == AUTH_EXTERNAL && !a->tls_cert_file)
-        return err_set(e, ERR_USAGE, "account %s has no `tls_cert_file`", a->name);
-    if ((problem = oauth2_problem(a)) || (problem = smtp_auth_problem(a)))
-        return err_set(e, ERR_USAGE, "account %s %s", a->name, problem);
-    return 0;
+    if (!problem) return 0;
+    return err_set(e, ERR_USAGE, "account %s %s", a->name, problem);
 }
 
 int conf_parse(const char *name, const char *text, size_t len, int private_file, struct config *cfg,

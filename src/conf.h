@@ -216,7 +216,9 @@ int conf_key_index(const char *name);
 int conf_set_key(struct config *cfg, struct account *a, const char *key, const char *value,
                  const char *src, struct err *e);
 
-/* The required keys of an account are there (host, user, delivery). */
+/* The account can be used: its required keys are there (host, user,
+ * delivery, tls_cert_file for EXTERNAL) and its OAuth2 and SMTP AUTH keys
+ * fit together; else ERR_USAGE naming the account and the problem. */
 int conf_check_account(const struct account *a, struct err *e);
 
 /* path with a leading ~ expanded (paths_expand_home: $HOME, else the
