@@ -108,3 +108,21 @@ I 1733500101 uid-e 0:12
   [[ $output == *"another popfetch version"* ]]
   [ "$(cat "$SD/alice@127.0.0.1.state")" = "$(printf 'popfetch-state 3\nwhatever it holds')" ]
 }
+
+@test "--dump-state while a run holds the account: exit 8 naming the holder, then the entries" {
+  fake_start "$BATS_TEST_DIRNAME/transcripts/slow-after-login.txt" --implicit-tls
+  pf_rc_fake implicit
+  "$POPFETCH" -q -f "$RC" --state-dir "$SD" &
+  local first=$!
+  sleep 1
+  run "$POPFETCH" -f "$RC" --state-dir "$SD" --dump-state t
+  [ "$status" -eq 8 ]
+  [[ $output == *"another popfetch (pid $first)"* ]]
+  local rc=0
+  wait "$first" || rc=$?
+  [ "$rc" -eq 1 ] # the run finds no mail
+  fake_stop
+  run "$POPFETCH" -f "$RC" --state-dir "$SD" --dump-state t
+  [ "$status" -eq 0 ]
+  [ "${lines[1]}" = "# 0 UIDLs, 0 intents, 0 recipient records, 0 Maildir renames to finish, 0 damaged lines skipped" ]
+}
