@@ -1,6 +1,7 @@
 /*
  * fuzz_state — the seen-state loader (src/state.h): state_open reading a
- * hostile main file ("popfetch-state 1" header, "S TIME UIDL" lines) and
+ * hostile main file (version 2: "popfetch-state 2", group headers "S TIME"
+ * each followed by UIDL lines; version 1: "S TIME UIDL" lines) and
  * journal ("popfetch-journal 1", "S TIME UIDL NAME", intents "I TIME UIDL
  * NOTE", recipient records "R TIME UIDL RCPT"), then a round trip:
  * state_add + state_commit (journal append), state_compact (rewrite of the
@@ -20,7 +21,8 @@
  *    rehashes) leave every loaded entry findable; after state_commit and
  *    state_compact (prune, everything marked listed) the files load again
  *    without error and without dropped lines, to exactly the same entries
- *    (UIDL, status, first-seen time) plus the ones added.
+ *    (UIDL, status, first-seen time) plus the ones added, and the main
+ *    file it wrote is version 2.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -108,6 +110,21 @@ static void check_loaded(const struct state *s, size_t lines)
     check_intents(s, lines);
 }
 
+/* The main file a compaction wrote is today's format (state.h). */
+static int written_as_version_2(char *path, size_t size, const char *dir)
+{
+    static const char head[] = "popfetch-state 2\n";
+    char buf[sizeof head];
+    FILE *f;
+    size_t n;
+
+    snprintf(path, size, "%s/%s.state", dir, KEY);
+    if (!(f = fopen(path, "r"))) return 0;
+    n = fread(buf, 1, sizeof head - 1, f);
+    fclose(f);
+    return n == sizeof head - 1 && memcmp(buf, head, n) == 0;
+}
+
 static void cleanup(const char *dir)
 {
     static const char *const ext[] = {".state", ".journal", ".lock", ".state.tmp"};
@@ -176,6 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(state_commit(s, &e) == 0);
     FUZZ_CHECK(state_compact(s, 1, &e) == 0);
     state_close(s);
+    FUZZ_CHECK(written_as_version_2(path, sizeof path, dir));
 
     FUZZ_CHECK(state_open(&s, dir, KEY, &e) == 0);
     state_pending_names(s, &nnames);

@@ -56,7 +56,13 @@ static void usage(FILE *f)
           "                         print each account's settings after defaults and\n"
           "                         inheritance, and where each came from; connects\n"
           "                         to nothing\n"
-          "      --serverinfo [account]\n"
+          "      --dump-state [account...]\n"
+          "                         print what popfetch remembers of each account's\n"
+          "                         mailbox, one \"STATUS TIME UIDL\" line a message;\n"
+          "                         changes nothing\n",
+          f);
+    /* two strings: one would pass the 4095 bytes C promises */
+    fputs("      --serverinfo [account]\n"
           "                         show what the server offers: TLS, certificate,\n"
           "                         CAPA, SASL; logs in when a password is configured\n"
           "                         and the certificate is trusted\n"
@@ -103,6 +109,7 @@ enum {
     OPT_LOGFILE,
     OPT_SERVERINFO,
     OPT_DUMP_CONFIG,
+    OPT_DUMP_STATE,
     OPT_IMPORT_FETCHMAILRC,
     OPT_AUTHORIZE,
     OPT_DEVICE,
@@ -136,6 +143,7 @@ static const struct option longopts[] = {
     {"logfile", required_argument, NULL, OPT_LOGFILE},
     {"serverinfo", no_argument, NULL, OPT_SERVERINFO},
     {"dump-config", no_argument, NULL, OPT_DUMP_CONFIG},
+    {"dump-state", no_argument, NULL, OPT_DUMP_STATE},
     {"authorize", no_argument, NULL, OPT_AUTHORIZE},
     {"device", no_argument, NULL, OPT_DEVICE},
     {"import-fetchmailrc", required_argument, NULL, OPT_IMPORT_FETCHMAILRC},
@@ -270,6 +278,9 @@ static int flag_opt(struct cli_options *o, int c)
         return 0;
     case OPT_DUMP_CONFIG:
         o->dump_config = 1;
+        return 0;
+    case OPT_DUMP_STATE:
+        o->dump_state = 1;
         return 0;
     case OPT_AUTHORIZE:
         o->authorize = 1;

@@ -36,6 +36,7 @@ struct cli_options {
     const char *logfile;                      /* --logfile */
     int serverinfo;                           /* --serverinfo */
     int dump_config;                          /* --dump-config */
+    int dump_state;                           /* --dump-state */
     int authorize;                            /* --authorize: OAuth2 sign-in for an account */
     int device;                               /* --device: with --authorize, the device flow */
     int json;                                 /* --json: results on stdout, JSON Lines */

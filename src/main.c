@@ -2,9 +2,9 @@
  * main — what this invocation of popfetch is for: set up the process and the
  * log, read the config (or the command line's account), then hand over to
  * the mode the options chose: convert a fetchmailrc, import another tool's
- * seen-state, report a server (--serverinfo), sign in for an account's
- * OAuth2 token (--authorize), run the accounts once or as a daemon. Exit
- * codes come from exitcode.c.
+ * seen-state, print it (--dump-state), report a server (--serverinfo),
+ * sign in for an account's OAuth2 token (--authorize), run the accounts
+ * once or as a daemon. Exit codes come from exitcode.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "daemon.h"
+#include "dumpstate.h"
 #include "exitcode.h"
 #include "fetchmailrc.h"
 #include "import.h"
@@ -216,6 +217,7 @@ static int run_mode(struct config *cfg, struct cli_options *o)
     stop_install(o->daemon > 0);
     if (o->serverinfo) return run_serverinfo(cfg, o);
     if (cli_check_state_dirs(cfg, o, &e) < 0) return failed(NULL, &e);
+    if (o->dump_state) return dumpstate_run(cfg, o);
     if (o->authorize) return run_authorize(cfg, o);
     if (o->daemon) return daemon_run(cfg, o);
     return run_accounts(cfg, o);

@@ -85,8 +85,7 @@ void session_state_key(const struct account *a, char *buf, size_t len)
     state_key(buf, len, id);
 }
 
-/* The key an older popfetch used: user@host:port. */
-static void old_state_key(const struct account *a, char *buf, size_t len)
+void session_old_state_key(const struct account *a, char *buf, size_t len)
 {
     char id[1024];
 
@@ -100,7 +99,7 @@ int session_state_lock(const struct account *a, const char *dir, struct state **
     int moved;
 
     session_state_key(a, key, sizeof key);
-    old_state_key(a, old, sizeof old);
+    session_old_state_key(a, old, sizeof old);
     if (state_lock(st, dir, key, e) < 0) return -1;
     if ((moved = state_adopt(*st, old, e)) < 0) {
         state_close(*st);
@@ -120,7 +119,7 @@ static int lock_local(struct session *s)
     session_state_key(s->a, key, sizeof key);
     if (s->o->check) { /* --check touches nothing local: reads, creates nothing */
         char old[1024];
-        old_state_key(s->a, old, sizeof old);
+        session_old_state_key(s->a, old, sizeof old);
         if (state_peek(&s->st, s->o->state_dir, key, old, s->e) < 0) return -1;
         s->ls.st = s->st;
         return 0;

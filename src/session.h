@@ -53,6 +53,10 @@ struct session_result {
  * alone. */
 void session_state_key(const struct account *a, char *buf, size_t len);
 
+/* The name an older popfetch gave it: user@host:port (state_adopt takes
+ * its files over; --check and --dump-state read them where they are). */
+void session_old_state_key(const struct account *a, char *buf, size_t len);
+
 struct state;
 
 /* Lock the account's state in dir (state_lock), first taking over the

@@ -16,13 +16,14 @@
 #include "fileperm.h"
 #include "state.h"
 
-#define STATE_MAGIC    "popfetch-state "
-#define JOURNAL_MAGIC  "popfetch-journal "
-#define FORMAT_VERSION "1"
-#define STATE_HEADER   STATE_MAGIC FORMAT_VERSION
-#define JOURNAL_HEADER JOURNAL_MAGIC FORMAT_VERSION
-#define STATE_FILE_MAX ((size_t)512 * 1024 * 1024)
-#define NAME_MAX_LEN   255
+#define STATE_MAGIC     "popfetch-state "
+#define JOURNAL_MAGIC   "popfetch-journal "
+#define STATE_VERSION   2 /* the main file's (1: a record a line, still read) */
+#define JOURNAL_VERSION 1
+#define STATE_HEADER    STATE_MAGIC "2"
+#define JOURNAL_HEADER  JOURNAL_MAGIC "1"
+#define STATE_FILE_MAX  ((size_t)512 * 1024 * 1024)
+#define NAME_MAX_LEN    255
 /* state_settle(): compact once the journal or the prunable entries exceed
  * 1/STATE_SLACK_DIV of all entries, and at least STATE_SLACK_MIN */
 #define STATE_SLACK_DIV 16
@@ -55,6 +56,7 @@ struct state {
     size_t jrecords;    /* records in the journal file */
     size_t nlisted;     /* entries marked listed */
     int have_main;      /* the main file exists (known once locked) */
+    int old_format;     /* it was read in an older format: rewrite it */
     unsigned dropped;   /* invalid lines skipped while loading */
 };
 
@@ -321,21 +323,31 @@ static int known_kind(char c, int journal)
            (journal && (c == STATE_INTENT || c == STATE_RECIPIENT));
 }
 
+/* "K TIME", the start of every record and a whole version 2 group
+ * header: the kind and time into r; where TIME ends, or NULL. */
+static const char *parse_kind_time(const char *l, const char *end, int journal, struct record *r)
+{
+    const char *p;
+    int64_t t = 0;
+
+    if (end - l < 3 || !known_kind(l[0], journal) || l[1] != ' ') return NULL;
+    r->status = l[0];
+    for (p = l + 2; p < end && isdigit((unsigned char)*p); p++) {
+        if (t > 100000000000LL) return NULL;
+        t = t * 10 + (*p - '0');
+    }
+    if (p == l + 2) return NULL;
+    r->when = t;
+    return p;
+}
+
 /* "S TIME UIDL" or, in the journal, "S TIME UIDL NAME" (for an intent,
  * NAME is the sink's note). */
 static int parse_record(const char *l, size_t n, int journal, struct record *r)
 {
-    const char *end = l + n, *p, *sp;
-    int64_t t = 0;
+    const char *end = l + n, *p = parse_kind_time(l, end, journal, r), *sp;
 
-    if (n < 5 || !known_kind(l[0], journal) || l[1] != ' ') return -1;
-    r->status = l[0];
-    for (p = l + 2; p < end && isdigit((unsigned char)*p); p++) {
-        if (t > 100000000000LL) return -1;
-        t = t * 10 + (*p - '0');
-    }
-    if (p == l + 2 || p == end || *p != ' ') return -1;
-    r->when = t;
+    if (!p || p == end || *p != ' ') return -1;
     p++;
     sp = journal ? memchr(p, ' ', (size_t)(end - p)) : end;
     if (!sp) return -1;
@@ -398,14 +410,16 @@ static int keep_record(struct state *s, const struct record *r)
     return r->name_len ? add_name(s, r) : 0;
 }
 
-/* A header line "MAGIC VERSION": 1 if ours, 0 if not a header, -1 if it
- * names another version. */
-static int check_header(const char *l, size_t n, const char *magic)
+/* A header line "MAGIC VERSION": the version (1..max) if one this reader
+ * knows, 0 if not a header, -1 if it names another version (a newer one:
+ * refused, never overwritten). */
+static int check_header(const char *l, size_t n, const char *magic, int max)
 {
     size_t ml = strlen(magic);
 
     if (n < ml || memcmp(l, magic, ml) != 0) return 0;
-    return (n == ml + 1 && l[ml] == FORMAT_VERSION[0]) ? 1 : -1;
+    if (n != ml + 1 || l[ml] < '1' || l[ml] > '0' + max) return -1;
+    return l[ml] - '0';
 }
 
 /* One file being loaded: read in chunks (a state of 300,000 entries is
@@ -417,9 +431,34 @@ struct loader {
     struct state *s;
     const char *path, *magic;
     int journal;
-    int first;    /* the next line is the file's first */
-    int skipping; /* inside a line longer than a chunk (damaged): to its end */
+    int first;           /* the next line is the file's first */
+    int skipping;        /* inside a line longer than a chunk (damaged): to its end */
+    int version;         /* the file's format (a file without a header line: 1) */
+    struct record group; /* version 2: the last group header (status, time) */
+    int in_group;        /* ... which parsed: the UIDL lines under it count */
 };
+
+/* A version 2 line (state.h): a group header "K TIME" (it has a space), or
+ * a UIDL of the current group. A UIDL line with no group to belong to
+ * (before any header, or under one that did not parse) is damage: it never
+ * gets a made-up status or time. */
+static int load_grouped(struct loader *ld, const char *l, size_t n, struct err *e)
+{
+    const char *end = l + n;
+
+    if (memchr(l, ' ', n)) {
+        ld->in_group = parse_kind_time(l, end, 0, &ld->group) == end;
+        ld->s->dropped += !ld->in_group;
+        return 0;
+    }
+    if (!ld->in_group || !printable_word(l, n, STATE_UIDL_MAX)) {
+        ld->s->dropped++;
+        return 0;
+    }
+    if (remember(ld->s, l, n, ld->group.status, ld->group.when) < 0)
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    return 0;
+}
 
 /* One whole line (without its newline). */
 static int load_line(struct loader *ld, const char *l, size_t n, struct err *e)
@@ -428,13 +467,18 @@ static int load_line(struct loader *ld, const char *l, size_t n, struct err *e)
     int first = ld->first, head;
 
     ld->first = 0;
-    if (first && (head = check_header(l, n, ld->magic)) != 0) {
-        if (head > 0) return 0;
+    if (first && (head = check_header(l, n, ld->magic,
+                                      ld->journal ? JOURNAL_VERSION : STATE_VERSION)) != 0) {
+        if (head > 0) {
+            ld->version = head;
+            return 0;
+        }
         err_set(e, ERR_LOCAL, "%s was written by another popfetch version (%.*s)", ld->path,
                 (int)(n > 40 ? 40 : n), l);
         err_hint(e, "use that popfetch version, or move the file away to start afresh");
         return -1;
     }
+    if (ld->version == STATE_VERSION && !ld->journal) return load_grouped(ld, l, n, e);
     if (parse_record(l, n, ld->journal, &r) < 0) {
         ld->s->dropped++;
         return 0;
@@ -462,6 +506,7 @@ static int load_lines(struct loader *ld, char *buf, size_t *have, struct err *e)
         ld->s->dropped += !ld->skipping;
         ld->skipping = 1;
         ld->first = 0;
+        ld->in_group = 0; /* it may have been a group header: what follows is damage */
         *have = 0;
         return 0;
     }
@@ -513,7 +558,8 @@ static int load_fd(struct loader *ld, int fd, char *buf, struct err *e)
 static int load_file(struct state *s, const char *path, const char *magic, int journal,
                      struct err *e)
 {
-    struct loader ld = {.s = s, .path = path, .magic = magic, .journal = journal, .first = 1};
+    struct loader ld = {
+        .s = s, .path = path, .magic = magic, .journal = journal, .first = 1, .version = 1};
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), rc;
     char *buf;
 
@@ -526,6 +572,7 @@ static int load_file(struct state *s, const char *path, const char *magic, int j
         return err_set(e, ERR_INTERNAL, "out of memory");
     }
     rc = load_fd(&ld, fd, buf, e);
+    if (!journal && ld.version < STATE_VERSION) s->old_format = 1;
     free(buf);
     close(fd);
     return rc;
@@ -676,6 +723,12 @@ int state_peek(struct state **out, const char *dir, const char *key, const char 
     }
     *out = s;
     return 0;
+}
+
+void state_unlock(struct state *s)
+{
+    if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
+    s->lock_fd = -1;
 }
 
 int state_load(struct state *s, struct err *e)
@@ -909,24 +962,73 @@ static int create_tmp(const char *tmp, struct err *e)
     return fd;
 }
 
+/* The order of the main file (version 2, state.h): by status, then time,
+ * then the order the entries were first recorded, as one 64-bit key an
+ * entry: the status in bit 63 (D before S), the time in bits 31..62, the
+ * entry's index below (the pool's 32-bit offsets bound the entries far
+ * below 2^31). 8 bytes an entry, only while the file is written. */
+#define KEY_INDEX_BITS 31
+
+static int cmp_key(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The keys of the entries to write (all, or with `prune` the listed ones),
+ * sorted; *n of them. NULL when out of memory. */
+static uint64_t *group_order(const struct state *s, int prune, size_t *n)
+{
+    uint64_t *k = malloc((s->nents ? s->nents : 1) * sizeof *k);
+
+    *n = 0;
+    if (!k) return NULL;
+    for (size_t i = 0; i < s->nents; i++) {
+        const struct state_entry *ent = &s->ents[i];
+        if (prune && !ent->listed) continue;
+        k[(*n)++] = (uint64_t)(ent->status == STATE_SKIPPED) << 63 |
+                    (uint64_t)ent->first_seen << KEY_INDEX_BITS | (uint64_t)i;
+    }
+    qsort(k, *n, sizeof *k, cmp_key);
+    return k;
+}
+
+/* The entries in groups: a header line "K TIME" whenever the status or the
+ * time changes, then each UIDL on a line of its own. */
+static void write_groups(const struct state *s, const uint64_t *k, size_t n, FILE *f)
+{
+    const struct state_entry *prev = NULL;
+
+    fputs(STATE_HEADER "\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const struct state_entry *ent = &s->ents[k[i] & ((1ULL << KEY_INDEX_BITS) - 1)];
+        if (!prev || prev->status != ent->status || prev->first_seen != ent->first_seen)
+            fprintf(f, "%c %lu\n", ent->status, (unsigned long)ent->first_seen);
+        fwrite(s->pool + ent->off, 1, ent->len, f);
+        putc('\n', f);
+        prev = ent;
+    }
+}
+
 static int write_main(struct state *s, const char *tmp, int prune, struct err *e)
 {
-    int fd = create_tmp(tmp, e);
+    size_t n;
+    uint64_t *k = group_order(s, prune, &n);
+    int fd = k ? create_tmp(tmp, e) : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int ok;
 
-    if (fd < 0) return -1;
-    if (!f) {
+    if (!k) return err_set(e, ERR_INTERNAL, "out of memory");
+    if (fd < 0 || !f) {
+        free(k);
+        if (fd < 0) return -1;
         close(fd);
         unlink(tmp);
         return err_set(e, ERR_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
     }
-    fputs(STATE_HEADER "\n", f);
-    for (size_t i = 0; i < s->nents; i++) {
-        const struct state_entry *ent = &s->ents[i];
-        if (prune && !ent->listed) continue;
-        fprintf(f, "%c %lld %s\n", ent->status, (long long)ent->first_seen, s->pool + ent->off);
-    }
+    write_groups(s, k, n, f);
+    free(k);
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok) {
@@ -960,8 +1062,9 @@ int state_compact(struct state *s, int prune, struct err *e)
     char tmp[4200];
 
     if (state_commit(s, e) < 0) return -1;
-    /* nothing journaled, nothing to prune, nothing damaged: the file is current */
-    if (!prune && !s->jrecords && !s->dropped) return 0;
+    /* nothing journaled, nothing to prune, nothing damaged, not an older
+     * format: the file is current */
+    if (!prune && !s->jrecords && !s->dropped && !s->old_format) return 0;
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     if (write_main(s, tmp, prune, e) < 0) return -1;
     if (rename(tmp, s->path) < 0 || dirs_fsync(s->dir) < 0) {
@@ -976,20 +1079,22 @@ int state_compact(struct state *s, int prune, struct err *e)
         return err_set(e, ERR_LOCAL, "cannot remove journal %s: %s", s->jpath, strerror(errno));
     s->jrecords = 0;
     s->have_main = 1;
+    s->old_format = 0;
     return rejournal_recipients(s, e);
 }
 
 /* A rewrite costs a pass over every entry and three fsyncs; the journal
  * and the entries a prune would drop cost a little at every load. Rewrite
  * once either is a sizeable fraction of the whole, when there is no main
- * file yet (the first run), or when a line was dropped (so that its warning
- * is not repeated at every run). */
+ * file yet (the first run), when it is in an older format (version 1: the
+ * one rewrite that brings it to today's), or when a line was dropped (so
+ * that its warning is not repeated at every run). */
 static int worth_compacting(const struct state *s, int prune)
 {
     size_t slack = s->nents / STATE_SLACK_DIV;
 
     if (slack < STATE_SLACK_MIN) slack = STATE_SLACK_MIN;
-    if (!s->have_main || s->dropped || s->jrecords > slack) return 1;
+    if (!s->have_main || s->old_format || s->dropped || s->jrecords > slack) return 1;
     return prune && s->nents - s->nlisted > slack;
 }
 

@@ -177,7 +177,7 @@ RC
   comp "popfetch --auth" popfetch --auth
   [ "$reply" = "$(words --auth --authorize)" ]
   comp "popfetch --authorize --d" popfetch --authorize --d
-  [ "$reply" = "$(words --device --daemon --dump-config)" ]
+  [ "$reply" = "$(words --device --daemon --dump-config --dump-state)" ]
   comp "popfetch -f $W/rc --authorize w" popfetch -f "$W/rc" --authorize w
   [ "$reply" = "work" ]
   comp "popfetch -f $W/rc --authorize --device i" popfetch -f "$W/rc" --authorize --device i

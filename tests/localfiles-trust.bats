@@ -226,8 +226,8 @@ linked_run() {
   [ "$status" -eq 0 ]
   local st=$SD/alice@127.0.0.1.state
   [ -f "$st" ] && [ ! -L "$st" ] || false
-  [ "$(head -n 1 "$st")" = "popfetch-state 1" ]
-  [ "$(wc -l <"$st")" -eq 2 ]
+  [ "$(head -n 1 "$st")" = "popfetch-state 2" ]
+  [ "$(wc -l <"$st")" -eq 3 ]
   [ ! -e "$st.tmp" ] && [ ! -L "$st.tmp" ] || false
 }
 

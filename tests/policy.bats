@@ -106,7 +106,8 @@ put_n() { # put_n N: N small messages, kept in $W/orig
   # age the state: first seen two days ago
   local two_days_ago=$(( $(date +%s) - 2 * 86400 ))
   for f in "$SD"/*.state "$SD"/*.journal; do
-    if [ -f "$f" ]; then sed -i -E "s/^D [0-9]+ /D $two_days_ago /" "$f"; fi
+    # a journal record "D TIME UIDL NAME", a state file's group header "D TIME"
+    if [ -f "$f" ]; then sed -i -E "s/^D [0-9]+( |\$)/D $two_days_ago\1/" "$f"; fi
   done
   pf_run
   [ "$status" -eq 1 ]
@@ -206,7 +207,7 @@ first_run_then() {
   [[ $output == *"EXPIRE 0"* ]]
   fake_stop
   [ "$(mailcheck count "$MD")" -eq 3 ]
-  [ "$(cat "$SD"/*.state | grep -c ' same-uid$')" -eq 1 ]
+  [ "$(cat "$SD"/*.state | grep -cx 'same-uid')" -eq 1 ]
 }
 
 @test "a second popfetch on the same account exits 8 naming the holder" {
