@@ -463,6 +463,21 @@ static int got(void *ctx, const char *name, const char *rcpt, struct err *e)
 
 static void stop_asking(struct fetcher *f);
 
+/* The sink did not deliver message num (its end() or, for a deferred
+ * sink, its later outcome): reported; DELIVER_STOP stops asking for more.
+ * -1 (the error in f->e) when the sink's own login was refused (SMTP
+ * AUTH): nothing can be delivered, the run ends with that error. */
+static int sink_refused(struct fetcher *f, unsigned long num, int rc, const struct err *why)
+{
+    delivery_failed(f, num, why);
+    if (why->kind == ERR_AUTH) {
+        *f->e = *why;
+        return -1;
+    }
+    if (rc == DELIVER_STOP && !f->stopping) stop_asking(f);
+    return 0;
+}
+
 /* A deferred sink's word on a message of the open group (deliver.h):
  * delivered, its record is written now; else it failed, stays on the
  * server and is neither recorded nor deleted. */
@@ -485,12 +500,7 @@ static int settled(void *ctx, const char *name, int rc, const struct err *why)
         }
         return 0;
     }
-    delivery_failed(f, f->group[j] + 1, why);
-    if (why->kind == ERR_AUTH) { /* the sink's own login was refused: the run ends */
-        *f->e = *why;
-        f->late_failed = 1;
-    }
-    if (rc == DELIVER_STOP && !f->stopping) stop_asking(f);
+    if (sink_refused(f, f->group[j] + 1, rc, why) < 0) f->late_failed = 1;
     return 0;
 }
 
@@ -548,15 +558,7 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     }
     if ((rc = k->ops->end(k, name, &werr)) < 0) {
         if (f->late_failed) return -1; /* the group before it could not be committed */
-        delivery_failed(f, m.num, &werr);
-        /* the sink's own login was refused (SMTP AUTH): nothing can be
-         * delivered, the run ends with that error */
-        if (werr.kind == ERR_AUTH) {
-            *f->e = werr;
-            return -1;
-        }
-        if (rc == DELIVER_STOP) stop_asking(f);
-        return 0;
+        return sink_refused(f, m.num, rc, &werr);
     }
     /* From here on its size is what really came (the summary, the progress
      * line and the group bound count it), not what LIST claimed. */
