@@ -79,17 +79,19 @@ static void check_table(const struct listing *l, int covered)
         const struct plan_item *m = &l->plan[i];
         const struct state_entry *ent;
         const char *u;
+        char buf[LISTING_UIDL_BUF];
 
         if (!m->uidl_len) continue;
         FUZZ_CHECK(m->uidl_len <= 255);
         /* a UIDL the state holds is named there, any other is in the pool */
         if (m->flags & PLAN_IN_STATE)
-            FUZZ_CHECK(m->ref < state_count(st) && state_entry_at(st, m->ref)->len == m->uidl_len);
+            FUZZ_CHECK(m->ref < state_count(st) &&
+                       strlen(state_uidl(st, state_entry_at(st, m->ref), buf)) == m->uidl_len);
         else if (!l->st)
             FUZZ_CHECK((size_t)m->ref + m->uidl_len < l->pool_len);
         else /* stashed in the state: counted, no pool of the listing's */
             FUZZ_CHECK((size_t)m->uidl_len < l->pool_len && !l->pool);
-        u = listing_uidl_of(l, i);
+        u = listing_uidl_of(l, i, buf);
         FUZZ_CHECK(u[m->uidl_len] == '\0');
         for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
         ent = state_lookup(st, u, m->uidl_len);

@@ -93,13 +93,14 @@ static void check_loaded(const struct state *s, size_t lines)
     FUZZ_CHECK(state_dropped(s) <= lines);
     for (size_t i = 0; i < state_count(s); i++) {
         const struct state_entry *ent = state_entry_at(s, i);
-        const char *u = state_uidl(s, ent);
+        char buf[STATE_UIDL_MAX + 1];
+        const char *u = state_uidl(s, ent, buf);
+        size_t len = strlen(u);
 
-        FUZZ_CHECK(ent->len >= 1 && ent->len <= STATE_UIDL_MAX);
-        FUZZ_CHECK(strlen(u) == ent->len && printable(u, ent->len));
+        FUZZ_CHECK(len >= 1 && len <= STATE_UIDL_MAX && printable(u, len));
         FUZZ_CHECK(ent->status == STATE_DELIVERED || ent->status == STATE_SKIPPED);
         FUZZ_CHECK(ent->first_seen >= 0);
-        FUZZ_CHECK(state_lookup(s, u, ent->len) == ent);
+        FUZZ_CHECK(state_lookup(s, u, len) == ent);
     }
     FUZZ_CHECK(nnames <= lines);
     for (size_t i = 0; i < nnames; i++) {
@@ -172,8 +173,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (nsnap && !(snap = calloc(nsnap, sizeof *snap))) abort();
     for (size_t i = 0; i < nsnap; i++) {
         const struct state_entry *ent = state_entry_at(s, i);
-        memcpy(snap[i].uidl, state_uidl(s, ent), ent->len);
-        snap[i].len = ent->len;
+        char buf[STATE_UIDL_MAX + 1];
+        const char *u = state_uidl(s, ent, buf);
+        snap[i].len = strlen(u);
+        memcpy(snap[i].uidl, u, snap[i].len);
         snap[i].status = ent->status;
         snap[i].when = ent->first_seen;
         state_mark_listed(s, ent);

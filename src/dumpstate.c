@@ -27,7 +27,8 @@ static void print_state(const char *name, const struct state *s)
     printf("# account %s: %s\n", name, state_path(s));
     for (size_t i = 0; i < n; i++) {
         const struct state_entry *ent = state_entry_at(s, i);
-        printf("%c %lu %s\n", ent->status, (unsigned long)ent->first_seen, state_uidl(s, ent));
+        char buf[STATE_UIDL_MAX + 1];
+        printf("%c %lu %s\n", ent->status, (unsigned long)ent->first_seen, state_uidl(s, ent, buf));
     }
     print_aside(STATE_INTENT, in, nin);
     print_aside(STATE_RECIPIENT, r, nr);

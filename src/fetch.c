@@ -283,10 +283,8 @@ static int commit_group(struct fetcher *f, int dele)
     if (k->ops->sync(k, f->e) < 0) return group_lost(f, 0);
     if (f->late_failed) return -1; /* a settled message could not be recorded */
     for (size_t j = 0; j < f->ng && !f->final_end; j++) { /* final: recorded at end() */
-        unsigned long i = f->group[j];
-        const char *uidl = listing_uidl_of(ls, i);
-        if (uidl && state_add(f->j.st, uidl, ls->plan[i].uidl_len, STATE_DELIVERED, time(NULL),
-                              f->names[j][0] ? f->names[j] : NULL, f->e) < 0)
+        if (listing_record(ls, f->group[j], STATE_DELIVERED, time(NULL),
+                           f->names[j][0] ? f->names[j] : NULL, f->e) < 0)
             return -1;
     }
     if ((rc = state_commit(f->j.st, f->e)) < 0) return group_lost(f, rc != STATE_NOT_RECORDED);
@@ -405,11 +403,9 @@ static int body_failed(struct fetcher *f, unsigned long i)
 static int record_now(struct fetcher *f, unsigned long i)
 {
     const struct listing *ls = f->j.ls;
-    const char *uidl = listing_uidl_of(ls, i);
 
-    if (!uidl) return 0;
-    if (state_add(f->j.st, uidl, ls->plan[i].uidl_len, STATE_DELIVERED, time(NULL), NULL, f->e) <
-            0 ||
+    if (!ls->plan[i].uidl_len) return 0;
+    if (listing_record(ls, i, STATE_DELIVERED, time(NULL), NULL, f->e) < 0 ||
         state_write(f->j.st, f->e) < 0)
         return -1;
     FAULT_POINT("after-record", i + 1);
@@ -427,7 +423,8 @@ static int intend(void *ctx, const char *note, struct err *e)
 {
     struct fetcher *f = ctx;
     const struct listing *ls = f->j.ls;
-    const char *uidl = listing_uidl_of(ls, f->cur_i);
+    char buf[LISTING_UIDL_BUF];
+    const char *uidl = listing_uidl_of(ls, f->cur_i, buf);
 
     if (!uidl) return 0;
     if (f->ng && commit_group(f, 1) < 0) {
@@ -450,6 +447,7 @@ static int got(void *ctx, const char *name, const char *rcpt, struct err *e)
     const struct listing *ls = f->j.ls;
     unsigned long i = f->cur_i;
     const char *uidl;
+    char buf[LISTING_UIDL_BUF];
     size_t j;
 
     if (name) {
@@ -457,7 +455,7 @@ static int got(void *ctx, const char *name, const char *rcpt, struct err *e)
         if (j == f->ng) return err_set(e, ERR_INTERNAL, "no message %s is being delivered", name);
         i = f->group[j];
     }
-    if (!(uidl = listing_uidl_of(ls, i))) return 0;
+    if (!(uidl = listing_uidl_of(ls, i, buf))) return 0;
     return state_got(f->j.st, uidl, ls->plan[i].uidl_len, time(NULL), rcpt, e);
 }
 
@@ -519,7 +517,9 @@ static void stop_asking(struct fetcher *f)
 static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MAX])
 {
     struct listing *ls = f->j.ls;
-    struct deliver_msg m = {.num = i + 1, .uidl = listing_uidl_of(ls, i), .size = ls->plan[i].size};
+    char ubuf[LISTING_UIDL_BUF]; /* the sink's m.uidl: for as long as it receives */
+    struct deliver_msg m = {
+        .num = i + 1, .uidl = listing_uidl_of(ls, i, ubuf), .size = ls->plan[i].size};
     struct sink *k = f->j.sink;
     struct pop3_reply r;
     struct err werr;

@@ -167,13 +167,30 @@ static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *of
     return 0;
 }
 
-const char *listing_uidl_of(const struct listing *l, unsigned long i)
+const char *listing_uidl_of(const struct listing *l, unsigned long i, char buf[LISTING_UIDL_BUF])
 {
     const struct plan_item *m = &l->plan[i];
 
     if (!m->uidl_len) return NULL;
-    if (m->flags & PLAN_IN_STATE) return state_uidl(l->st, state_entry_at(l->st, m->ref));
-    return l->st ? state_stashed(l->st, m->ref) : l->pool + m->ref;
+    if (m->flags & PLAN_IN_STATE) return state_uidl(l->st, state_entry_at(l->st, m->ref), buf);
+    if (l->st)
+        state_stashed(l->st, m->ref, buf);
+    else
+        memcpy(buf, l->pool + m->ref, (size_t)m->uidl_len + 1);
+    return buf;
+}
+
+int listing_record(const struct listing *l, unsigned long i, char status, int64_t when,
+                   const char *name, struct err *e)
+{
+    const struct plan_item *m = &l->plan[i];
+    char buf[LISTING_UIDL_BUF];
+
+    if (!m->uidl_len) return 0;
+    if (!l->st) return err_set(e, ERR_INTERNAL, "no state to record message %lu in", i + 1);
+    if (m->flags & PLAN_IN_STATE)
+        return state_add(l->st, listing_uidl_of(l, i, buf), m->uidl_len, status, when, name, e);
+    return state_add_stashed(l->st, m->ref, status, when, name, e);
 }
 
 uint32_t listing_first_seen(const void *listing, size_t i)

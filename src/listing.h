@@ -21,10 +21,10 @@
  *    ERR_PROTOCOL error. So a listing costs at most 12 bytes per message
  *    (one plan_item) plus the UIDLs: 24 MiB + 256 MiB at the ceilings. A
  *    seen message names the state's copy of its UIDL; a new one's UIDL is
- *    kept once, in the state's memory (state_stash), so that its delivery
- *    records that copy: about 17 bytes for each new message (16-byte
- *    UIDLs), nothing for each seen one. Without a state, the listing's own
- *    pool holds them.
+ *    kept once, in the state's memory (state_stash, encoded: 9 bytes for
+ *    Dovecot's 16 hex digits), so that its delivery (listing_record)
+ *    records that copy; nothing for each seen one. Without a state, the
+ *    listing's own pool holds them as text.
  *  - Each UIDL is looked up in the seen-state as it arrives (while the rest
  *    of the listing is still on its way): plan[i] gets what the state
  *    remembers, and the entry is marked listed.
@@ -98,10 +98,18 @@ int listing_list_one(struct listing *l, unsigned long i, struct err *e);
  * i < count. */
 int listing_cover(struct listing *l, struct err *e);
 
-/* Message index i's UIDL, NUL-terminated, or NULL if it has none. Valid
- * until the next listing_uidl() or state_add() (either may move what holds
- * it). */
-const char *listing_uidl_of(const struct listing *l, unsigned long i);
+/* Message index i's UIDL, decoded into buf (NUL-terminated): buf, or NULL
+ * if it has none. The text stays in buf for as long as the caller keeps
+ * it: nothing here moves it. */
+#define LISTING_UIDL_BUF (STATE_UIDL_MAX + 1)
+const char *listing_uidl_of(const struct listing *l, unsigned long i, char buf[LISTING_UIDL_BUF]);
+
+/* Record message index i's UIDL in the state (state_add: status, when,
+ * name): a new message's through the copy the listing stashed
+ * (state_add_stashed), so it is kept once. 0 without doing anything when
+ * it has no UIDL. */
+int listing_record(const struct listing *l, unsigned long i, char status, int64_t when,
+                   const char *name, struct err *e);
 
 /* When message index i (PLAN_SEEN) was first seen, as the state remembers
  * it: plan_policy.first_seen, with the listing as ctx. */

@@ -498,9 +498,7 @@ static int report_too_big(struct session *s)
                            i + 1, it->size == PLAN_SIZE_MAX ? "at least " : "",
                            (unsigned long long)it->size))
             continue;
-        if (!s->o->check && it->uidl_len &&
-            state_add(s->st, listing_uidl_of(&s->ls, i), it->uidl_len, STATE_SKIPPED, time(NULL),
-                      NULL, s->e) < 0)
+        if (!s->o->check && listing_record(&s->ls, i, STATE_SKIPPED, time(NULL), NULL, s->e) < 0)
             return -1;
     }
     return s->o->check ? 0 : state_commit(s->st, s->e);

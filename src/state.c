@@ -77,36 +77,138 @@ void state_key(char *buf, size_t len, const char *id)
 /* The memory budget per entry (state.h): checked where it is built. */
 _Static_assert(sizeof(struct state_entry) == 12, "a state entry is 12 bytes");
 
+/* ---- UIDLs as the pool holds them ----------------------------------- */
+
+/* Each UIDL is held encoded, its first byte h saying how (issue 20:
+ * Dovecot's default UIDL is 16 hex digits, 8 bytes as nibbles):
+ *   h = 1..127:   h bytes follow, the UIDL as it is;
+ *   h = 128..191: the UIDL is h - 127 (1..64) digits of [0-9a-f], packed
+ *                 two a byte (high nibble first; an odd count leaves the
+ *                 last low nibble 0);
+ *   h = 192..255: the same for h - 191 digits of [0-9A-F];
+ *   h = 0:        a length byte L follows, then the L bytes as they are
+ *                 (a UIDL longer than 127, or of more than 64 digits).
+ * enc_uidl() picks one form by a fixed rule (digits and a-f only: lower;
+ * else digits and A-F only: upper; else as it is) and dec_uidl() gives
+ * back exactly the UIDL that was encoded (each form keeps the length and
+ * every character: its case is the form's, which is part of the compared
+ * bytes). So dec(enc(u)) == u for every UIDL u: enc is one-to-one, and two
+ * UIDLs are one entry exactly when their encodings are equal bytes
+ * ("00AB", "00ab" and "0AB" are three). The table hashes and compares
+ * encodings, so a listed UIDL is encoded once and never decoded. */
+#define ENC_RAW_MAX   127
+#define ENC_HEX_LOWER 128
+#define ENC_HEX_UPPER 192
+#define ENC_HEX_MAX   64
+#define ENC_MAX       (2 + STATE_UIDL_MAX)
+
+static int nibble(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The encoded form's size, from its first bytes. */
+static size_t enc_size(const unsigned char *p)
+{
+    if (p[0] == 0) return 2 + (size_t)p[1];
+    if (p[0] <= ENC_RAW_MAX) return 1 + (size_t)p[0];
+    return 1 + ((size_t)(p[0] & 63) + 2) / 2;
+}
+
+/* A UIDL of 1..STATE_UIDL_MAX bytes into out[ENC_MAX]: its size. */
+static size_t enc_uidl(unsigned char *out, const char *u, size_t len)
+{
+    int lower = 1, upper = 1;
+
+    for (size_t i = 0; i < len && (lower || upper); i++) {
+        unsigned char c = (unsigned char)u[i];
+        if (c >= '0' && c <= '9') continue;
+        lower &= c >= 'a' && c <= 'f';
+        upper &= c >= 'A' && c <= 'F';
+    }
+    if ((lower || upper) && len >= 1 && len <= ENC_HEX_MAX) {
+        out[0] = (unsigned char)((lower ? ENC_HEX_LOWER : ENC_HEX_UPPER) + (len - 1));
+        for (size_t i = 0; i < len; i++) {
+            unsigned v = (unsigned)nibble((unsigned char)u[i]);
+            if (i & 1)
+                out[1 + i / 2] = (unsigned char)(out[1 + i / 2] | v);
+            else
+                out[1 + i / 2] = (unsigned char)(v << 4);
+        }
+        return 1 + (len + 1) / 2;
+    }
+    if (len >= 1 && len <= ENC_RAW_MAX) {
+        out[0] = (unsigned char)len;
+        memcpy(out + 1, u, len);
+        return 1 + len;
+    }
+    out[0] = 0;
+    out[1] = (unsigned char)len;
+    memcpy(out + 2, u, len);
+    return 2 + len;
+}
+
+/* An encoded UIDL back into out[STATE_UIDL_MAX + 1], NUL-terminated: its
+ * length. */
+static size_t dec_uidl(char *out, const unsigned char *p)
+{
+    static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+    size_t n;
+
+    if (p[0] == 0 || p[0] <= ENC_RAW_MAX) {
+        n = p[0] ? p[0] : p[1];
+        memcpy(out, p + (p[0] ? 1 : 2), n);
+    } else {
+        const char *digits = p[0] >= ENC_HEX_UPPER ? up : lo;
+        n = (size_t)(p[0] & 63) + 1;
+        for (size_t i = 0; i < n; i++)
+            out[i] = digits[i & 1 ? p[1 + i / 2] & 15 : p[1 + i / 2] >> 4];
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* ---- the hash set --------------------------------------------------- */
 
 /* The table holds entry indexes (4 bytes a slot) and grows once it is 3/4
  * full: at 300,000 entries that is 2 MiB rather than 4 (linear probing
- * stays short at that load). Two UIDLs are one entry only when their bytes
- * are equal: a probe compares the stored UIDL, never just the hash. */
+ * stays short at that load). Two UIDLs are one entry only when their
+ * encodings are equal bytes (one-to-one, above): a probe compares the
+ * stored encoding, never just the hash. */
 #define STATE_TABLE_FIRST 1024
 
-static uint64_t hash(const char *s, size_t n)
+static uint64_t hash(const unsigned char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ULL;
 
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
     return h;
 }
 
-const char *state_uidl(const struct state *s, const struct state_entry *ent)
+static const unsigned char *enc_at(const struct state *s, uint32_t off)
 {
-    return s->pool + ent->off;
+    return (const unsigned char *)s->pool + off;
 }
 
-static size_t slot_of(const struct state *s, const char *uidl, size_t len)
+const char *state_uidl(const struct state *s, const struct state_entry *ent,
+                       char buf[STATE_UIDL_MAX + 1])
 {
-    size_t mask = s->tsize - 1, i = (size_t)hash(uidl, len) & mask;
+    dec_uidl(buf, enc_at(s, ent->off));
+    return buf;
+}
+
+static size_t slot_of(const struct state *s, const unsigned char *enc, size_t n)
+{
+    size_t mask = s->tsize - 1, i = (size_t)hash(enc, n) & mask;
 
     for (;; i = (i + 1) & mask) {
         uint32_t v = s->table[i];
         if (v == 0) return i;
-        const struct state_entry *ent = &s->ents[v - 1];
-        if (ent->len == len && memcmp(s->pool + ent->off, uidl, len) == 0) return i;
+        const unsigned char *p = enc_at(s, s->ents[v - 1].off);
+        if (p[0] == enc[0] && enc_size(p) == n && memcmp(p, enc, n) == 0) return i;
     }
 }
 
@@ -120,8 +222,8 @@ static int rehash(struct state *s, size_t nsize)
 
     if (!t) return -1;
     for (size_t k = 0; k < s->nents; k++) {
-        const struct state_entry *ent = &s->ents[k];
-        size_t i = (size_t)hash(s->pool + ent->off, ent->len) & (nsize - 1);
+        const unsigned char *p = enc_at(s, s->ents[k].off);
+        size_t i = (size_t)hash(p, enc_size(p)) & (nsize - 1);
         while (t[i]) i = (i + 1) & (nsize - 1);
         t[i] = (uint32_t)(k + 1);
     }
@@ -142,10 +244,11 @@ static int make_room(struct state *s, size_t want)
 
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len)
 {
+    unsigned char enc[ENC_MAX];
     uint32_t v;
 
-    if (s->tsize == 0) return NULL;
-    v = s->table[slot_of(s, uidl, len)];
+    if (s->tsize == 0 || len == 0 || len > STATE_UIDL_MAX) return NULL;
+    v = s->table[slot_of(s, enc, enc_uidl(enc, uidl, len))];
     return v ? &s->ents[v - 1] : NULL;
 }
 
@@ -181,75 +284,73 @@ static uint32_t held_time(int64_t when)
     return when < 0 ? 0 : when > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)when;
 }
 
-/* Copy a UIDL to the end of the pool: its offset, or -1 (out of memory,
- * or past the 4 GiB an entry's offset can name). */
-static int64_t pool_put(struct state *s, const char *uidl, size_t len)
+/* Copy an encoded UIDL to the end of the pool: its offset, or -1 (out of
+ * memory, or past the 4 GiB an entry's offset can name). */
+static int64_t pool_put(struct state *s, const unsigned char *enc, size_t n)
 {
     size_t off = s->pool_len;
-    uintptr_t p = (uintptr_t)uidl, base = (uintptr_t)s->pool;
-    int inside = s->pool && p >= base && p - base < s->pool_len; /* moves with the pool */
 
-    if (off + len + 1 > UINT32_MAX ||
-        reserve((void **)&s->pool, &s->pool_cap, s->pool_len + len + 1, 1) < 0)
+    if (off + n > UINT32_MAX || reserve((void **)&s->pool, &s->pool_cap, s->pool_len + n, 1) < 0)
         return -1;
-    memmove(s->pool + off, inside ? s->pool + (p - base) : uidl, len);
-    s->pool[off + len] = '\0';
-    s->pool_len += len + 1;
+    memcpy(s->pool + off, enc, n);
+    s->pool_len += n;
     return (int64_t)off;
 }
 
-/* Where uidl (len bytes, NUL-terminated) already is in the pool (a copy
- * state_stash() made), or -1: then state_add() names that copy. */
-static int64_t pool_offset_of(const struct state *s, const char *uidl, size_t len)
-{
-    uintptr_t p = (uintptr_t)uidl, b = (uintptr_t)s->pool;
-
-    if (!s->pool || p < b || p - b >= s->pool_len || s->pool_len - (p - b) < len + 1 ||
-        uidl[len] != '\0')
-        return -1;
-    return (int64_t)(p - b);
-}
-
-/* Insert or merge one record into memory. */
-static int remember(struct state *s, const char *uidl, size_t len, char status, int64_t when)
+/* Insert or merge one record (its UIDL encoded: enc, n) into memory: the
+ * entry's index, or -1 when out of memory. A new entry names the copy at
+ * `stashed` (a state_stash() of the same UIDL), or with -1 a new copy. */
+static int64_t remember_enc(struct state *s, const unsigned char *enc, size_t n, int64_t stashed,
+                            char status, int64_t when)
 {
     size_t slot;
     struct state_entry *ent;
-    int64_t off;
+    int64_t off = stashed;
 
     if (make_room(s, s->nents + 1) < 0) return -1;
-    slot = slot_of(s, uidl, len);
+    slot = slot_of(s, enc, n);
     if (s->table[slot]) {
         ent = &s->ents[s->table[slot] - 1];
         if (status == STATE_DELIVERED) ent->status = STATE_DELIVERED;
         if (held_time(when) < ent->first_seen) ent->first_seen = held_time(when);
-        return 0;
+        return (int64_t)(s->table[slot] - 1);
     }
     if (reserve((void **)&s->ents, &s->cap, s->nents + 1, sizeof *s->ents) < 0) return -1;
-    /* a stashed UIDL is named where it is, never copied twice */
-    if ((off = pool_offset_of(s, uidl, len)) < 0 && (off = pool_put(s, uidl, len)) < 0) return -1;
+    if (off < 0 && (off = pool_put(s, enc, n)) < 0) return -1;
     ent = &s->ents[s->nents++];
     ent->off = (uint32_t)off;
-    ent->len = (uint8_t)len; /* callers pass printable words of at most STATE_UIDL_MAX */
     ent->status = status;
     ent->listed = 0;
     ent->first_seen = held_time(when);
     s->table[slot] = (uint32_t)s->nents;
-    return 0;
+    return (int64_t)(s->nents - 1);
+}
+
+/* The same for a UIDL as it is (callers pass printable words of
+ * 1..STATE_UIDL_MAX bytes). */
+static int64_t remember(struct state *s, const char *uidl, size_t len, char status, int64_t when)
+{
+    unsigned char enc[ENC_MAX];
+
+    return remember_enc(s, enc, enc_uidl(enc, uidl, len), -1, status, when);
 }
 
 int state_stash(struct state *s, const char *uidl, size_t len, uint32_t *off, struct err *e)
 {
-    int64_t o = pool_put(s, uidl, len);
+    unsigned char enc[ENC_MAX];
+    int64_t o;
 
-    if (o < 0) return err_set(e, ERR_INTERNAL, "out of memory");
+    if (len == 0 || len > STATE_UIDL_MAX)
+        return err_set(e, ERR_INTERNAL, "refusing to keep a malformed UIDL");
+    if ((o = pool_put(s, enc, enc_uidl(enc, uidl, len))) < 0)
+        return err_set(e, ERR_INTERNAL, "out of memory");
     *off = (uint32_t)o;
     return 0;
 }
 
-const char *state_stashed(const struct state *s, uint32_t off)
+size_t state_stashed(const struct state *s, uint32_t off, char buf[STATE_UIDL_MAX + 1])
 {
-    return s->pool + off;
+    return dec_uidl(buf, enc_at(s, off));
 }
 
 /* ---- files ---------------------------------------------------------- */
@@ -753,6 +854,11 @@ size_t state_count(const struct state *s)
     return s->nents;
 }
 
+size_t state_pool_bytes(const struct state *s)
+{
+    return s->pool_len;
+}
+
 const struct state_entry *state_entry_at(const struct state *s, size_t i)
 {
     return i < s->nents ? &s->ents[i] : NULL;
@@ -809,20 +915,38 @@ static int buffer_record(struct state *s, const char *uidl, size_t len, char kin
     return 0;
 }
 
-int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
-              const char *name, struct err *e)
+/* state_add() with the entry's copy at `stashed` (or -1: a new one). */
+static int add_record(struct state *s, const char *uidl, size_t len, int64_t stashed, char status,
+                      int64_t when, const char *name, struct err *e)
 {
+    unsigned char enc[ENC_MAX];
     size_t mark = s->jlen;
+    int64_t k;
 
     if (buffer_record(s, uidl, len, status, when, name, e) < 0) return -1;
-    if (remember(s, uidl, len, status, when) < 0) {
+    if ((k = remember_enc(s, enc, enc_uidl(enc, uidl, len), stashed, status, when)) < 0) {
         s->jlen = mark;
         s->jrecords--;
         return err_set(e, ERR_INTERNAL, "out of memory");
     }
     /* It came from this run's listing: a prune must not drop it. */
-    state_mark_listed(s, &s->ents[s->table[slot_of(s, uidl, len)] - 1]);
+    state_mark_listed(s, &s->ents[k]);
     return 0;
+}
+
+int state_add(struct state *s, const char *uidl, size_t len, char status, int64_t when,
+              const char *name, struct err *e)
+{
+    return add_record(s, uidl, len, -1, status, when, name, e);
+}
+
+int state_add_stashed(struct state *s, uint32_t off, char status, int64_t when, const char *name,
+                      struct err *e)
+{
+    char uidl[STATE_UIDL_MAX + 1];
+    size_t len = state_stashed(s, off, uidl);
+
+    return add_record(s, uidl, len, (int64_t)off, status, when, name, e);
 }
 
 int state_intend(struct state *s, const char *uidl, size_t len, int64_t when, const char *note,
@@ -1005,8 +1129,10 @@ static void write_groups(const struct state *s, const uint64_t *k, size_t n, FIL
         const struct state_entry *ent = &s->ents[k[i] & ((1ULL << KEY_INDEX_BITS) - 1)];
         if (!prev || prev->status != ent->status || prev->first_seen != ent->first_seen)
             fprintf(f, "%c %lu\n", ent->status, (unsigned long)ent->first_seen);
-        fwrite(s->pool + ent->off, 1, ent->len, f);
-        putc('\n', f);
+        char u[STATE_UIDL_MAX + 1];
+        size_t len = dec_uidl(u, enc_at(s, ent->off));
+        u[len] = '\n';
+        fwrite(u, 1, len + 1, f);
         prev = ent;
     }
 }

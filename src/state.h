@@ -96,12 +96,13 @@ struct state_intent {
 };
 
 /* 12 bytes an entry: a mailbox of 300,000 messages (issue 20) keeps one
- * per message for the whole run. */
+ * per message for the whole run. Its UIDL is in the state's pool, encoded
+ * (hex digits two a byte, the length in front: state.c); state_uidl()
+ * gives it back as text. */
 struct state_entry {
-    uint32_t off;        /* UIDL text in the string pool */
+    uint32_t off;        /* the encoded UIDL in the pool */
     uint32_t first_seen; /* unix time of delivery (a time outside 0..2^32-1,
                           * which no clock of ours gives, is held clamped) */
-    uint8_t len;         /* 1..STATE_UIDL_MAX */
     char status;         /* enum state_status */
     uint8_t listed;      /* seen in this run's UIDL listing */
 };
@@ -166,6 +167,10 @@ int state_adopt(struct state *s, const char *old_key, struct err *e);
  *    deliveries (what a Maildir sink's recover() may have to finish);
  *    valid until state_close(). */
 size_t state_count(const struct state *s);
+/* Bytes of memory the state's UIDLs take (its pool: entries' and stashed
+ * copies, encoded): what a mailbox of many messages costs beside the
+ * entries and the table (issue 20). */
+size_t state_pool_bytes(const struct state *s);
 const struct state_entry *state_entry_at(const struct state *s, size_t i);
 unsigned state_dropped(const struct state *s);
 const char *state_path(const struct state *s);
@@ -181,8 +186,13 @@ const struct state_intent *state_intents(const struct state *s, size_t *n);
  * state_close(). */
 const struct state_intent *state_recipients(const struct state *s, size_t *n);
 
+/* The entry of a UIDL (its bytes, len of them), or NULL. */
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len);
-const char *state_uidl(const struct state *s, const struct state_entry *ent);
+
+/* An entry's UIDL, decoded into buf (NUL-terminated): buf. The state holds
+ * UIDLs encoded, so there is no pointer to one to keep. */
+const char *state_uidl(const struct state *s, const struct state_entry *ent,
+                       char buf[STATE_UIDL_MAX + 1]);
 
 /* The index of an entry (for state_entry_at): unlike the pointer, it stays
  * valid across state_add(), so a listing can name a UIDL the state holds
@@ -193,14 +203,17 @@ size_t state_index(const struct state *s, const struct state_entry *ent);
 void state_mark_listed(struct state *s, const struct state_entry *ent);
 
 /* Keep a copy of a UIDL the state does not hold (a new message in this
- * run's listing) in the state's own memory, *off naming it for
- * state_stashed(); ERR_INTERNAL when out of memory. state_add() of the
- * pointer state_stashed() returns takes that copy for its entry instead of
- * making a second one (issue 20: a first run of 300,000 messages kept
- * every UIDL twice). The copy stays until state_close(); the pointer is
- * valid until the next state_stash() or state_add(). Nothing is recorded. */
+ * run's listing: 1..STATE_UIDL_MAX bytes) in the state's own memory,
+ * encoded as its entries' are, *off naming it; ERR_INTERNAL when out of
+ * memory. state_stashed() decodes it into buf (NUL-terminated) and returns
+ * its length. state_add_stashed() records it taking that copy for its
+ * entry instead of making a second one (issue 20: a first run of 300,000
+ * messages kept every UIDL twice). The copy stays until state_close().
+ * Nothing is recorded by state_stash(). */
 int state_stash(struct state *s, const char *uidl, size_t len, uint32_t *off, struct err *e);
-const char *state_stashed(const struct state *s, uint32_t off);
+size_t state_stashed(const struct state *s, uint32_t off, char buf[STATE_UIDL_MAX + 1]);
+int state_add_stashed(struct state *s, uint32_t off, char status, int64_t when, const char *name,
+                      struct err *e);
 
 /* Record a UIDL (name: the delivered Maildir file, or NULL). Buffered until
  * state_commit(). */

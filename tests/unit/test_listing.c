@@ -10,6 +10,9 @@
 #include "listing.h"
 #include "unit.h"
 
+/* listing_uidl_of()'s buffer in the checks below */
+static char ub[LISTING_UIDL_BUF];
+
 /* A connection whose server has sent `wire` and closed its side. */
 struct wire {
     struct net_conn net;
@@ -111,8 +114,8 @@ TEST(listing_grows_to_what_the_listing_names)
     CHECK(l.plan[0].size == 1 && l.plan[4999].size == 5000 &&
           (l.plan[4999].flags & PLAN_HAVE_SIZE));
     CHECK(listing_uidl(&l, 1, &e) == 0 && l.have_uidl);
-    CHECK_STR(listing_uidl_of(&l, 0), "uid-1");
-    CHECK_STR(listing_uidl_of(&l, 4999), "uid-5000");
+    CHECK_STR(listing_uidl_of(&l, 0, ub), "uid-1");
+    CHECK_STR(listing_uidl_of(&l, 4999, ub), "uid-5000");
     CHECK(listing_cover(&l, &e) == 0 && l.cap == 5000);
     listing_free(&l);
     wire_close(&w);
@@ -135,7 +138,7 @@ TEST(listing_out_of_order_and_impossible_lines)
     CHECK(listing_uidl(&l, 1, &e) < 0);
     CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "impossible UIDL line: \"1 c\""));
     CHECK(l.cap == 3000);
-    CHECK_STR(listing_uidl_of(&l, 2999), "a");
+    CHECK_STR(listing_uidl_of(&l, 2999, ub), "a");
     listing_free(&l);
     wire_close(&w);
 
@@ -165,7 +168,7 @@ TEST(listing_uidl_pool_ceiling)
     CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "UIDL listing") &&
           strstr(e.msg, "more than popfetch handles"));
     CHECK(l.pool_len == 18 && l.pool_cap <= 20);
-    CHECK_STR(listing_uidl_of(&l, 1), "bbbbbbbb");
+    CHECK_STR(listing_uidl_of(&l, 1, ub), "bbbbbbbb");
     listing_free(&l);
     wire_close(&w);
 }
@@ -259,10 +262,10 @@ TEST(listing_names_the_states_copy_of_a_seen_uidl)
         int n = snprintf(u, sizeof u, "more%d", i);
         CHECK(state_add(st, u, (size_t)n, STATE_DELIVERED, 1, NULL, &e) == 0);
     }
-    CHECK_STR(listing_uidl_of(&l, 0), "uid1");
-    CHECK_STR(listing_uidl_of(&l, 2999), "uid3000");
-    CHECK_STR(listing_uidl_of(&l, 3000), "uid3001");
-    CHECK_STR(listing_uidl_of(&l, 3001), "uid3002");
+    CHECK_STR(listing_uidl_of(&l, 0, ub), "uid1");
+    CHECK_STR(listing_uidl_of(&l, 2999, ub), "uid3000");
+    CHECK_STR(listing_uidl_of(&l, 3000, ub), "uid3001");
+    CHECK_STR(listing_uidl_of(&l, 3001, ub), "uid3002");
     listing_free(&l);
     wire_close(&w);
     state_close(st);
@@ -350,14 +353,16 @@ TEST(listing_new_uidl_is_kept_once)
     listing_init(&l, &w.pop, st);
     CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0);
     CHECK(l.pool == NULL && l.pool_len == strlen("new-a") + 1 + strlen("new-b") + 1);
-    for (unsigned long i = 0; i < 3; i++) {
-        const char *u = listing_uidl_of(&l, i);
-        CHECK(state_add(st, u, strlen(u), STATE_DELIVERED, 10, NULL, &e) == 0);
-    }
+    /* "old" (4 bytes encoded), then the two stashed (6 bytes each) */
+    CHECK(state_pool_bytes(st) == 4 + 6 + 6);
+    for (unsigned long i = 0; i < 3; i++)
+        CHECK(listing_record(&l, i, STATE_DELIVERED, 10, NULL, &e) == 0);
     CHECK(state_count(st) == 3);
-    CHECK(state_uidl(st, state_lookup(st, "new-a", 5)) == listing_uidl_of(&l, 0));
-    CHECK(state_uidl(st, state_lookup(st, "new-b", 5)) == listing_uidl_of(&l, 2));
-    CHECK_STR(listing_uidl_of(&l, 1), "old");
+    CHECK(state_pool_bytes(st) == 4 + 6 + 6); /* recorded, not copied */
+    CHECK_STR(state_uidl(st, state_lookup(st, "new-a", 5), ub), "new-a");
+    CHECK_STR(state_uidl(st, state_lookup(st, "new-b", 5), ub), "new-b");
+    CHECK_STR(listing_uidl_of(&l, 0, ub), "new-a");
+    CHECK_STR(listing_uidl_of(&l, 1, ub), "old");
     listing_free(&l);
     wire_close(&w);
     state_close(st);

@@ -834,38 +834,132 @@ TEST(state_loads_in_chunks_line_by_line)
     state_close(s);
 }
 
-/* Issue 20: a UIDL stashed for a new message (the listing's) is the copy a
- * state_add() of it records: kept once, not twice. The record is whole in
- * the journal and after a compaction; a pointer into the pool that is not
- * a stashed UIDL (here: a prefix of one) is still copied right, even when
- * the copy moves the pool. */
+/* Issue 20: a UIDL stashed for a new message (the listing's) is the copy
+ * state_add_stashed() records: kept once, not twice. The record is whole
+ * in the journal and after a compaction, also when the pool moved. */
 TEST(state_add_takes_the_stashed_copy)
 {
     const char *dir = unit_tmpdir();
     struct state *st;
     struct err e;
     uint32_t off, off2;
-    const char *u;
+    char u[STATE_UIDL_MAX + 1];
 
     CHECK(state_open(&st, dir, "k", &e) == 0);
     CHECK(state_stash(st, "new-uidl-1", 10, &off, &e) == 0);
     CHECK(state_stash(st, "abcdef", 6, &off2, &e) == 0);
-    u = state_stashed(st, off);
+    CHECK(state_stashed(st, off, u) == 10);
     CHECK_STR(u, "new-uidl-1");
-    CHECK(state_add(st, u, 10, STATE_DELIVERED, 1000, NULL, &e) == 0);
-    CHECK(state_uidl(st, state_lookup(st, "new-uidl-1", 10)) == state_stashed(st, off));
+    CHECK(state_pool_bytes(st) == 11 + 4); /* as text with its length; 6 hex digits in 3 */
+    CHECK(state_add_stashed(st, off, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    CHECK(state_pool_bytes(st) == 11 + 4);
+    CHECK_STR(state_uidl(st, state_lookup(st, "new-uidl-1", 10), u), "new-uidl-1");
     for (int i = 0; i < 3000; i++) { /* the pool moves many times */
         char w[32];
         int n = snprintf(w, sizeof w, "w%d", i);
-        CHECK(state_add(st, state_stashed(st, off2), 3, STATE_DELIVERED, 1, NULL, &e) == 0);
+        CHECK(state_add_stashed(st, off2, STATE_DELIVERED, 1, NULL, &e) == 0);
         CHECK(state_add(st, w, (size_t)n, STATE_DELIVERED, 1, NULL, &e) == 0);
     }
-    CHECK(state_lookup(st, "abc", 3) && !state_lookup(st, "abcdef", 6));
+    CHECK(state_lookup(st, "abcdef", 6) && !state_lookup(st, "abc", 3));
     CHECK(state_count(st) == 3002);
     CHECK(state_commit(st, &e) == 0 && state_compact(st, 0, &e) == 0);
     state_close(st);
     CHECK(state_open(&st, dir, "k", &e) == 0);
     CHECK(state_count(st) == 3002 && state_lookup(st, "new-uidl-1", 10) &&
-          state_lookup(st, "abc", 3) && state_lookup(st, "w2999", 5));
+          state_lookup(st, "abcdef", 6) && state_lookup(st, "w2999", 5));
+    state_close(st);
+}
+
+/* The UIDLs of the encoding's every form and its edges (state.c). */
+static const char *const packed[] = {
+    "00AB",
+    "00ab",
+    "0AB",
+    "0ab",
+    "0",
+    "00",
+    "12345",
+    "0000000167A1B2C3",
+    "0000000167a1b2c3",
+    "0aB1",
+    "0A",
+    "0a",
+    "g",
+    "ABCDEFG",
+    /* 64 and 65 digits: the last hex form, then as text */
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0",
+    /* qpopper's MD5, and 70 characters (RFC 1939's longest) */
+    "d41d8cd98f00b204e9800998ecf8427e",
+    "uidl-of-seventy-characters-uidl-of-seventy-characters-uidl-of-seventy-",
+};
+
+static void check_packed(struct state *st, const char *long_hex, const char *long_raw)
+{
+    char u[STATE_UIDL_MAX + 1];
+    size_t n = sizeof packed / sizeof packed[0];
+
+    CHECK(state_count(st) == n + 2);
+    for (size_t i = 0; i < n; i++) {
+        const struct state_entry *ent = state_lookup(st, packed[i], strlen(packed[i]));
+        CHECK(ent != NULL);
+        CHECK_STR(state_uidl(st, ent, u), packed[i]);
+    }
+    CHECK_STR(state_uidl(st, state_lookup(st, long_hex, strlen(long_hex)), u), long_hex);
+    CHECK_STR(state_uidl(st, state_lookup(st, long_raw, strlen(long_raw)), u), long_raw);
+    /* one case or the other, never mixed; never a prefix or a longer one */
+    CHECK(!state_lookup(st, "00Ab", 4) && !state_lookup(st, "000", 3) &&
+          !state_lookup(st, "0AB0", 4) && !state_lookup(st, "0000000167A1B2c3", 16));
+}
+
+/* Issue 20: hex UIDLs are held two digits a byte, others as they are; each
+ * is its own entry and comes back exactly, from memory, from the journal
+ * and from a compacted file. */
+TEST(state_packed_uidls_round_trip)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct err e;
+    char long_hex[201], long_raw[STATE_UIDL_MAX + 1];
+
+    memset(long_hex, 'F', 200);
+    long_hex[200] = '\0';
+    memset(long_raw, 'x', STATE_UIDL_MAX);
+    long_raw[STATE_UIDL_MAX] = '\0';
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    for (size_t i = 0; i < sizeof packed / sizeof packed[0]; i++)
+        CHECK(state_add(st, packed[i], strlen(packed[i]), STATE_DELIVERED, (int64_t)i, NULL, &e) ==
+              0);
+    CHECK(state_add(st, long_hex, 200, STATE_SKIPPED, 7, NULL, &e) == 0);
+    CHECK(state_add(st, long_raw, STATE_UIDL_MAX, STATE_DELIVERED, 7, NULL, &e) == 0);
+    check_packed(st, long_hex, long_raw);
+    CHECK(state_commit(st, &e) == 0);
+    state_close(st);
+    CHECK(state_open(&st, dir, "k", &e) == 0); /* from the journal */
+    check_packed(st, long_hex, long_raw);
+    CHECK(state_compact(st, 0, &e) == 0);
+    state_close(st);
+    CHECK(state_open(&st, dir, "k", &e) == 0); /* from the main file */
+    check_packed(st, long_hex, long_raw);
+    CHECK(state_lookup(st, long_hex, 200) == state_lookup(st, long_hex, 200));
+    state_close(st);
+}
+
+/* Issue 20: Dovecot's UIDLs (16 hex digits) take 9 bytes each in memory
+ * (17 as text with a NUL before). */
+TEST(state_dovecot_uidl_takes_nine_bytes)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct err e;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    for (unsigned i = 0; i < 1000; i++) {
+        char u[17];
+        snprintf(u, sizeof u, "%08X%08X", i + 1, 0x67a1b2c3U);
+        CHECK(state_add(st, u, 16, STATE_DELIVERED, 1733500000, NULL, &e) == 0);
+    }
+    CHECK(state_count(st) == 1000);
+    CHECK(state_pool_bytes(st) == 1000 * 9);
     state_close(st);
 }
