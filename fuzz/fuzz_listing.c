@@ -96,9 +96,9 @@ static void check_table(const struct listing *l, int covered)
         for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
         ent = state_lookup(st, u, m->uidl_len);
         FUZZ_CHECK(!(m->flags & PLAN_IN_STATE) == (ent == NULL));
-        FUZZ_CHECK(!(m->flags & PLAN_SEEN) == !(ent && ent->status == STATE_DELIVERED));
-        FUZZ_CHECK(!(m->flags & PLAN_REPORTED_BIG) == !(ent && ent->status == STATE_SKIPPED));
-        if (m->flags & PLAN_SEEN) FUZZ_CHECK(listing_first_seen(l, i) == ent->first_seen);
+        FUZZ_CHECK(!(m->flags & PLAN_SEEN) == !(ent && state_entry_status(ent) == STATE_DELIVERED));
+        FUZZ_CHECK(!(m->flags & PLAN_REPORTED_BIG) == !(ent && state_entry_status(ent) == STATE_SKIPPED));
+        if (m->flags & PLAN_SEEN) FUZZ_CHECK(listing_first_seen(l, i) == state_entry_time(st, ent));
     }
 }
 

@@ -98,8 +98,7 @@ static void check_loaded(const struct state *s, size_t lines)
         size_t len = strlen(u);
 
         FUZZ_CHECK(len >= 1 && len <= STATE_UIDL_MAX && printable(u, len));
-        FUZZ_CHECK(ent->status == STATE_DELIVERED || ent->status == STATE_SKIPPED);
-        FUZZ_CHECK(ent->first_seen >= 0);
+        FUZZ_CHECK(state_entry_status(ent) == STATE_DELIVERED || state_entry_status(ent) == STATE_SKIPPED);
         FUZZ_CHECK(state_lookup(s, u, len) == ent);
     }
     FUZZ_CHECK(nnames <= lines);
@@ -177,8 +176,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *u = state_uidl(s, ent, buf);
         snap[i].len = strlen(u);
         memcpy(snap[i].uidl, u, snap[i].len);
-        snap[i].status = ent->status;
-        snap[i].when = ent->first_seen;
+        snap[i].status = state_entry_status(ent);
+        snap[i].when = state_entry_time(s, ent);
         state_mark_listed(s, ent);
     }
     /* Enough new records to make the hash table grow (and rehash) under
@@ -206,13 +205,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char u[16];
         snprintf(u, sizeof u, "fuzz-added-%03d", i);
         added = state_lookup(s, u, 14);
-        FUZZ_CHECK(added && added->status == STATE_DELIVERED);
+        FUZZ_CHECK(added && state_entry_status(added) == STATE_DELIVERED);
     }
     for (size_t i = 0; i < nsnap; i++) {
         const struct state_entry *ent = state_lookup(s, snap[i].uidl, snap[i].len);
         FUZZ_CHECK(ent != NULL);
         if (snap[i].len == 14 && !memcmp(snap[i].uidl, "fuzz-added-", 11)) continue;
-        FUZZ_CHECK(ent->status == snap[i].status && ent->first_seen == snap[i].when);
+        FUZZ_CHECK(state_entry_status(ent) == snap[i].status && state_entry_time(s, ent) == snap[i].when);
     }
     /* a compaction keeps no intent, and carries over the recipient
      * records of messages not delivered, and only those */
@@ -222,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r = state_recipients(s, &nr);
     for (size_t i = 0; i < nr; i++) {
         const struct state_entry *ent = state_lookup(s, r[i].uidl, strlen(r[i].uidl));
-        FUZZ_CHECK(!ent || ent->status != STATE_DELIVERED);
+        FUZZ_CHECK(!ent || state_entry_status(ent) != STATE_DELIVERED);
     }
     state_close(s);
     free(snap);

@@ -28,7 +28,8 @@ static void print_state(const char *name, const struct state *s)
     for (size_t i = 0; i < n; i++) {
         const struct state_entry *ent = state_entry_at(s, i);
         char buf[STATE_UIDL_MAX + 1];
-        printf("%c %lu %s\n", ent->status, (unsigned long)ent->first_seen, state_uidl(s, ent, buf));
+        printf("%c %lu %s\n", state_entry_status(ent), (unsigned long)state_entry_time(s, ent),
+               state_uidl(s, ent, buf));
     }
     print_aside(STATE_INTENT, in, nin);
     print_aside(STATE_RECIPIENT, r, nr);

@@ -197,7 +197,7 @@ uint32_t listing_first_seen(const void *listing, size_t i)
 {
     const struct listing *l = listing;
 
-    return state_entry_at(l->st, l->plan[i].ref)->first_seen;
+    return state_entry_time(l->st, state_entry_at(l->st, l->plan[i].ref));
 }
 
 /* What the state remembers of message i, looked up as its UIDL arrives
@@ -210,8 +210,9 @@ static int recall(struct listing *l, unsigned long i, const char *uid, size_t le
     if (!l->st || !(ent = state_lookup(l->st, uid, len))) return 0;
     state_mark_listed(l->st, ent);
     l->plan[i].ref = (uint32_t)state_index(l->st, ent);
-    l->plan[i].flags |= PLAN_IN_STATE | (ent->status == STATE_DELIVERED ? PLAN_SEEN : 0) |
-                        (ent->status == STATE_SKIPPED ? PLAN_REPORTED_BIG : 0);
+    l->plan[i].flags |= PLAN_IN_STATE |
+                        (state_entry_status(ent) == STATE_DELIVERED ? PLAN_SEEN : 0) |
+                        (state_entry_status(ent) == STATE_SKIPPED ? PLAN_REPORTED_BIG : 0);
     return 1;
 }
 

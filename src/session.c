@@ -154,7 +154,7 @@ static int settle_records(struct session *s, const struct state_intent *r, size_
         size_t len = strlen(r[i].uidl);
         const struct state_entry *ent = state_lookup(s->st, r[i].uidl, len);
         int rc;
-        if (ent && ent->status == STATE_DELIVERED) continue;
+        if (ent && state_entry_status(ent) == STATE_DELIVERED) continue;
         if ((rc = settle(&s->sink, r[i].uidl, r[i].note, s->e)) < 0) return -1;
         if (rc == 0) continue;
         if (state_add(s->st, r[i].uidl, len, STATE_DELIVERED, r[i].when, NULL, s->e) < 0) return -1;

@@ -43,7 +43,12 @@ struct state {
     size_t nents, cap;
     uint32_t *table; /* open addressing: entry index + 1, 0 = empty */
     size_t tsize;
-    char *jbuf; /* journal records not yet written */
+    uint32_t *times; /* the distinct first-seen times entries name */
+    size_t ntimes, times_cap;
+    uint32_t *tindex; /* open addressing over times: index + 1, 0 = empty */
+    size_t tisize;
+    size_t last_time; /* the index time_index() found last */
+    char *jbuf;       /* journal records not yet written */
     size_t jlen, jcap;
     char **names; /* journal records' file names (pending Maildir renames) */
     size_t nnames;
@@ -75,7 +80,33 @@ void state_key(char *buf, size_t len, const char *id)
 }
 
 /* The memory budget per entry (state.h): checked where it is built. */
-_Static_assert(sizeof(struct state_entry) == 12, "a state entry is 12 bytes");
+_Static_assert(sizeof(struct state_entry) == 8, "a state entry is 8 bytes");
+
+/* An entry's `bits`: the status in bits 0..2 (ENT_DELIVERED, ENT_SKIPPED),
+ * "listed" in bit 3, and in bits 4..31 the index of its first-seen time in
+ * the state's table of distinct times (a state has few: one a run-second
+ * in which messages were delivered, as the file's groups show). */
+#define ENT_DELIVERED  1u
+#define ENT_SKIPPED    2u
+#define ENT_STATUS     7u
+#define ENT_LISTED     8u
+#define ENT_TIME_SHIFT 4
+#define ENT_TIMES_MAX  ((size_t)1 << (32 - ENT_TIME_SHIFT))
+
+static uint32_t status_bits(char status)
+{
+    return status == STATE_SKIPPED ? ENT_SKIPPED : ENT_DELIVERED;
+}
+
+char state_entry_status(const struct state_entry *ent)
+{
+    return (ent->bits & ENT_STATUS) == ENT_SKIPPED ? STATE_SKIPPED : STATE_DELIVERED;
+}
+
+uint32_t state_entry_time(const struct state *s, const struct state_entry *ent)
+{
+    return s->times[ent->bits >> ENT_TIME_SHIFT];
+}
 
 /* ---- UIDLs as the pool holds them ----------------------------------- */
 
@@ -261,8 +292,8 @@ void state_mark_listed(struct state *s, const struct state_entry *ent)
 {
     struct state_entry *x = &s->ents[ent - s->ents];
 
-    s->nlisted += !x->listed;
-    x->listed = 1;
+    s->nlisted += !(x->bits & ENT_LISTED);
+    x->bits |= ENT_LISTED;
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
@@ -282,6 +313,54 @@ static int reserve(void **p, size_t *cap, size_t need, size_t elem)
 static uint32_t held_time(int64_t when)
 {
     return when < 0 ? 0 : when > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)when;
+}
+
+/* The table of distinct times (4 bytes each, and a slot of their own
+ * index: one a run-second in a state built by cron runs, so nothing a
+ * message) grows at 3/4 full like the entries' table. */
+#define TIMES_FIRST 64
+
+static size_t time_slot(uint32_t t, size_t mask)
+{
+    return (size_t)(((uint64_t)t * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
+}
+
+static int rehash_times(struct state *s, size_t nsize)
+{
+    uint32_t *t = calloc(nsize, sizeof *t);
+
+    if (!t) return -1;
+    for (size_t k = 0; k < s->ntimes; k++) {
+        size_t i = time_slot(s->times[k], nsize - 1);
+        while (t[i]) i = (i + 1) & (nsize - 1);
+        t[i] = (uint32_t)(k + 1);
+    }
+    free(s->tindex);
+    s->tindex = t;
+    s->tisize = nsize;
+    return 0;
+}
+
+/* The index of time t in the table of times (added if new), or -1 (out
+ * of memory, or more distinct times than an entry can name). A run of
+ * entries of one time (a group of the file, one run's deliveries) finds
+ * it without a probe. */
+static int64_t time_index(struct state *s, uint32_t t)
+{
+    size_t i, nsize = s->tisize ? s->tisize : TIMES_FIRST;
+
+    if (s->ntimes && s->times[s->last_time] == t) return (int64_t)s->last_time;
+    while ((s->ntimes + 1) * 4 > nsize * 3) nsize *= 2;
+    if (nsize > s->tisize && rehash_times(s, nsize) < 0) return -1;
+    for (i = time_slot(t, s->tisize - 1); s->tindex[i]; i = (i + 1) & (s->tisize - 1))
+        if (s->times[s->tindex[i] - 1] == t) return (int64_t)(s->last_time = s->tindex[i] - 1);
+    if (s->ntimes >= ENT_TIMES_MAX ||
+        reserve((void **)&s->times, &s->times_cap, s->ntimes + 1, sizeof *s->times) < 0)
+        return -1;
+    s->times[s->ntimes] = t;
+    s->tindex[i] = (uint32_t)(s->ntimes + 1);
+    s->last_time = s->ntimes++;
+    return (int64_t)s->last_time;
 }
 
 /* Copy an encoded UIDL to the end of the pool: its offset, or -1 (out of
@@ -305,23 +384,26 @@ static int64_t remember_enc(struct state *s, const unsigned char *enc, size_t n,
 {
     size_t slot;
     struct state_entry *ent;
-    int64_t off = stashed;
+    int64_t off = stashed, t;
 
     if (make_room(s, s->nents + 1) < 0) return -1;
     slot = slot_of(s, enc, n);
     if (s->table[slot]) {
         ent = &s->ents[s->table[slot] - 1];
-        if (status == STATE_DELIVERED) ent->status = STATE_DELIVERED;
-        if (held_time(when) < ent->first_seen) ent->first_seen = held_time(when);
+        if (status == STATE_DELIVERED) ent->bits = (ent->bits & ~ENT_STATUS) | ENT_DELIVERED;
+        if (held_time(when) < state_entry_time(s, ent)) {
+            if ((t = time_index(s, held_time(when))) < 0) return -1;
+            ent->bits = (ent->bits & ((1u << ENT_TIME_SHIFT) - 1)) | (uint32_t)t << ENT_TIME_SHIFT;
+        }
         return (int64_t)(s->table[slot] - 1);
     }
-    if (reserve((void **)&s->ents, &s->cap, s->nents + 1, sizeof *s->ents) < 0) return -1;
+    if (reserve((void **)&s->ents, &s->cap, s->nents + 1, sizeof *s->ents) < 0 ||
+        (t = time_index(s, held_time(when))) < 0)
+        return -1;
     if (off < 0 && (off = pool_put(s, enc, n)) < 0) return -1;
     ent = &s->ents[s->nents++];
     ent->off = (uint32_t)off;
-    ent->status = status;
-    ent->listed = 0;
-    ent->first_seen = held_time(when);
+    ent->bits = status_bits(status) | (uint32_t)t << ENT_TIME_SHIFT;
     s->table[slot] = (uint32_t)s->nents;
     return (int64_t)(s->nents - 1);
 }
@@ -1110,9 +1192,9 @@ static uint64_t *group_order(const struct state *s, int prune, size_t *n)
     if (!k) return NULL;
     for (size_t i = 0; i < s->nents; i++) {
         const struct state_entry *ent = &s->ents[i];
-        if (prune && !ent->listed) continue;
-        k[(*n)++] = (uint64_t)(ent->status == STATE_SKIPPED) << 63 |
-                    (uint64_t)ent->first_seen << KEY_INDEX_BITS | (uint64_t)i;
+        if (prune && !(ent->bits & ENT_LISTED)) continue;
+        k[(*n)++] = (uint64_t)(state_entry_status(ent) == STATE_SKIPPED) << 63 |
+                    (uint64_t)state_entry_time(s, ent) << KEY_INDEX_BITS | (uint64_t)i;
     }
     qsort(k, *n, sizeof *k, cmp_key);
     return k;
@@ -1127,8 +1209,10 @@ static void write_groups(const struct state *s, const uint64_t *k, size_t n, FIL
     fputs(STATE_HEADER "\n", f);
     for (size_t i = 0; i < n; i++) {
         const struct state_entry *ent = &s->ents[k[i] & ((1ULL << KEY_INDEX_BITS) - 1)];
-        if (!prev || prev->status != ent->status || prev->first_seen != ent->first_seen)
-            fprintf(f, "%c %lu\n", ent->status, (unsigned long)ent->first_seen);
+        if (!prev || state_entry_status(prev) != state_entry_status(ent) ||
+            state_entry_time(s, prev) != state_entry_time(s, ent))
+            fprintf(f, "%c %lu\n", state_entry_status(ent),
+                    (unsigned long)state_entry_time(s, ent));
         char u[STATE_UIDL_MAX + 1];
         size_t len = dec_uidl(u, enc_at(s, ent->off));
         u[len] = '\n';
@@ -1175,7 +1259,7 @@ static int rejournal_recipients(struct state *s, struct err *e)
     for (size_t i = 0; i < s->nrcpts; i++) {
         const struct state_intent *r = &s->rcpts[i];
         const struct state_entry *ent = state_lookup(s, r->uidl, strlen(r->uidl));
-        if (ent && ent->status == STATE_DELIVERED) continue;
+        if (ent && state_entry_status(ent) == STATE_DELIVERED) continue;
         if (buffer_record(s, r->uidl, strlen(r->uidl), STATE_RECIPIENT, r->when, r->note, e) < 0)
             return -1;
         kept++;
@@ -1250,6 +1334,8 @@ void state_close(struct state *s)
     free(s->pool);
     free(s->ents);
     free(s->table);
+    free(s->times);
+    free(s->tindex);
     free(s->jbuf);
     free(s);
 }

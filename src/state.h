@@ -95,16 +95,15 @@ struct state_intent {
     char *note; /* the sink's words ("" for "-") */
 };
 
-/* 12 bytes an entry: a mailbox of 300,000 messages (issue 20) keeps one
+/* 8 bytes an entry: a mailbox of 300,000 messages (issue 20) keeps one
  * per message for the whole run. Its UIDL is in the state's pool, encoded
  * (hex digits two a byte, the length in front: state.c); state_uidl()
- * gives it back as text. */
+ * gives it back as text. `bits` is state.c's (the status, "listed", and
+ * the index of its first-seen time in a table of the state's distinct
+ * times): read it through state_entry_status() and state_entry_time(). */
 struct state_entry {
-    uint32_t off;        /* the encoded UIDL in the pool */
-    uint32_t first_seen; /* unix time of delivery (a time outside 0..2^32-1,
-                          * which no clock of ours gives, is held clamped) */
-    char status;         /* enum state_status */
-    uint8_t listed;      /* seen in this run's UIDL listing */
+    uint32_t off;  /* the encoded UIDL in the pool */
+    uint32_t bits; /* state.c's */
 };
 
 /* Opaque: its layout (the hash set, the UIDL pool, the journal buffer, the
@@ -185,6 +184,12 @@ const struct state_intent *state_intents(const struct state *s, size_t *n);
  * in order, the recipient in `note`. Valid until the next state_got or
  * state_close(). */
 const struct state_intent *state_recipients(const struct state *s, size_t *n);
+
+/* An entry's status (STATE_DELIVERED or STATE_SKIPPED), and the unix time
+ * it was first seen (a time outside 0..2^32-1, which no clock of ours
+ * gives, is held clamped). */
+char state_entry_status(const struct state_entry *ent);
+uint32_t state_entry_time(const struct state *s, const struct state_entry *ent);
 
 /* The entry of a UIDL (its bytes, len of them), or NULL. */
 const struct state_entry *state_lookup(const struct state *s, const char *uidl, size_t len);

@@ -273,7 +273,7 @@ TEST(state_journal_survives_reopen_then_compacts)
 
     CHECK(state_open(&s, dir, "k", &e) == 0);
     ent = state_lookup(s, "uid-1", 5);
-    CHECK(ent && ent->status == STATE_DELIVERED && ent->first_seen == 1000);
+    CHECK(ent && state_entry_status(ent) == STATE_DELIVERED && state_entry_time(s, ent) == 1000);
     CHECK(state_lookup(s, "uid-2", 5) != NULL);
     CHECK(state_lookup(s, "uid-3", 5) == NULL);
     names = state_pending_names(s, &nnames);
@@ -320,7 +320,7 @@ TEST(state_written_records_and_intents)
 
     CHECK(state_open(&s, dir, "w", &e) == 0);
     ent = state_lookup(s, "uid-1", 5);
-    CHECK(ent && ent->status == STATE_DELIVERED);
+    CHECK(ent && state_entry_status(ent) == STATE_DELIVERED);
     CHECK(state_lookup(s, "uid-2", 5) == NULL); /* an intent is not "seen" */
     CHECK(state_lookup(s, "uid-3", 5) == NULL);
     CHECK(state_dropped(s) == 1);
@@ -477,16 +477,16 @@ TEST(state_version_1_file_is_rewritten_as_version_2)
                     "popfetch-state 2\nD 10\na\nc\nD 20\nb\nS 10\ns1\nS 1733500007\ns2\n"));
     CHECK(state_open(&s, dir, "k", &e) == 0);
     CHECK(state_count(s) == 5 && state_dropped(s) == 0);
-    CHECK((ent = state_lookup(s, "a", 1)) && ent->status == STATE_DELIVERED &&
-          ent->first_seen == 10);
-    CHECK((ent = state_lookup(s, "b", 1)) && ent->status == STATE_DELIVERED &&
-          ent->first_seen == 20);
-    CHECK((ent = state_lookup(s, "c", 1)) && ent->status == STATE_DELIVERED &&
-          ent->first_seen == 10);
-    CHECK((ent = state_lookup(s, "s1", 2)) && ent->status == STATE_SKIPPED &&
-          ent->first_seen == 10);
-    CHECK((ent = state_lookup(s, "s2", 2)) && ent->status == STATE_SKIPPED &&
-          ent->first_seen == 1733500007);
+    CHECK((ent = state_lookup(s, "a", 1)) && state_entry_status(ent) == STATE_DELIVERED &&
+          state_entry_time(s, ent) == 10);
+    CHECK((ent = state_lookup(s, "b", 1)) && state_entry_status(ent) == STATE_DELIVERED &&
+          state_entry_time(s, ent) == 20);
+    CHECK((ent = state_lookup(s, "c", 1)) && state_entry_status(ent) == STATE_DELIVERED &&
+          state_entry_time(s, ent) == 10);
+    CHECK((ent = state_lookup(s, "s1", 2)) && state_entry_status(ent) == STATE_SKIPPED &&
+          state_entry_time(s, ent) == 10);
+    CHECK((ent = state_lookup(s, "s2", 2)) && state_entry_status(ent) == STATE_SKIPPED &&
+          state_entry_time(s, ent) == 1733500007);
     /* current now: a clean run with nothing new rewrites nothing */
     CHECK(state_settle(s, 0, &e) == 0);
     state_close(s);
@@ -506,10 +506,11 @@ TEST(state_version_2_round_trip)
     write_file(dir, "k.state", "popfetch-state 2\nD 1733500000\n0000000167A1B2C3\nu2\nS 5\nu3\n");
     CHECK(state_open(&s, dir, "k", &e) == 0);
     CHECK(state_count(s) == 3 && state_dropped(s) == 0);
-    CHECK((ent = state_lookup(s, "0000000167A1B2C3", 16)) && ent->status == STATE_DELIVERED &&
-          ent->first_seen == 1733500000);
-    CHECK((ent = state_lookup(s, "u2", 2)) && ent->first_seen == 1733500000);
-    CHECK((ent = state_lookup(s, "u3", 2)) && ent->status == STATE_SKIPPED && ent->first_seen == 5);
+    CHECK((ent = state_lookup(s, "0000000167A1B2C3", 16)) &&
+          state_entry_status(ent) == STATE_DELIVERED && state_entry_time(s, ent) == 1733500000);
+    CHECK((ent = state_lookup(s, "u2", 2)) && state_entry_time(s, ent) == 1733500000);
+    CHECK((ent = state_lookup(s, "u3", 2)) && state_entry_status(ent) == STATE_SKIPPED &&
+          state_entry_time(s, ent) == 5);
     CHECK(state_add(s, "u4", 2, STATE_DELIVERED, 1733500001, "f4", &e) == 0);
     CHECK(state_add(s, "u5", 2, STATE_DELIVERED, 1733500000, NULL, &e) == 0);
     CHECK(state_commit(s, &e) == 0);
@@ -549,13 +550,13 @@ TEST(state_version_2_damage_is_dropped_never_trusted)
     write_file(dir, "k.state", text);
     CHECK(state_open(&s, dir, "k", &e) == 0);
     CHECK(state_count(s) == 4);
-    CHECK((ent = state_lookup(s, "good-1", 6)) && ent->status == STATE_DELIVERED &&
-          ent->first_seen == 10);
-    CHECK((ent = state_lookup(s, "good-2", 6)) && ent->status == STATE_SKIPPED &&
-          ent->first_seen == 20);
-    CHECK((ent = state_lookup(s, "good-3", 6)) && ent->status == STATE_SKIPPED &&
-          ent->first_seen == 20);
-    CHECK((ent = state_lookup(s, "good-4", 6)) && ent->status == STATE_SKIPPED);
+    CHECK((ent = state_lookup(s, "good-1", 6)) && state_entry_status(ent) == STATE_DELIVERED &&
+          state_entry_time(s, ent) == 10);
+    CHECK((ent = state_lookup(s, "good-2", 6)) && state_entry_status(ent) == STATE_SKIPPED &&
+          state_entry_time(s, ent) == 20);
+    CHECK((ent = state_lookup(s, "good-3", 6)) && state_entry_status(ent) == STATE_SKIPPED &&
+          state_entry_time(s, ent) == 20);
+    CHECK((ent = state_lookup(s, "good-4", 6)) && state_entry_status(ent) == STATE_SKIPPED);
     CHECK(!state_lookup(s, "orphan", 6) && !state_lookup(s, "lost-1", 6));
     CHECK(!state_lookup(s, "lost-3", 6) && !state_lookup(s, "lost-5", 6));
     CHECK(!state_lookup(s, "torn", 4));
@@ -789,14 +790,14 @@ TEST(state_far_future_time_is_clamped_not_dropped)
     write_file(dir, "k.state", "popfetch-state 1\nD 99999999999 far\nD 1000 near\n");
     CHECK(state_open(&s, dir, "k", &e) == 0);
     CHECK(state_dropped(s) == 0 && state_count(s) == 2);
-    CHECK((ent = state_lookup(s, "far", 3)) && ent->status == STATE_DELIVERED);
-    CHECK(ent->first_seen == UINT32_MAX);
-    CHECK((ent = state_lookup(s, "near", 4)) && ent->first_seen == 1000);
+    CHECK((ent = state_lookup(s, "far", 3)) && state_entry_status(ent) == STATE_DELIVERED);
+    CHECK(state_entry_time(s, ent) == UINT32_MAX);
+    CHECK((ent = state_lookup(s, "near", 4)) && state_entry_time(s, ent) == 1000);
     CHECK(state_add(s, "new", 3, STATE_DELIVERED, 1, NULL, &e) == 0);
     CHECK(state_compact(s, 0, &e) == 0);
     state_close(s);
     CHECK(state_open(&s, dir, "k", &e) == 0);
-    CHECK((ent = state_lookup(s, "far", 3)) && ent->first_seen == UINT32_MAX);
+    CHECK((ent = state_lookup(s, "far", 3)) && state_entry_time(s, ent) == UINT32_MAX);
     state_close(s);
 }
 
@@ -827,8 +828,8 @@ TEST(state_loads_in_chunks_line_by_line)
         const struct state_entry *ent;
         int n = snprintf(u, sizeof u, "uid-%07d", i);
         CHECK((ent = state_lookup(s, u, (size_t)n)) != NULL);
-        CHECK(ent->first_seen == (uint32_t)(1000 + i));
-        CHECK(ent->status == (i < 6000 ? STATE_DELIVERED : STATE_SKIPPED));
+        CHECK(state_entry_time(s, ent) == (uint32_t)(1000 + i));
+        CHECK(state_entry_status(ent) == (i < 6000 ? STATE_DELIVERED : STATE_SKIPPED));
     }
     CHECK(!state_lookup(s, "torn", 4));
     state_close(s);
@@ -962,4 +963,49 @@ TEST(state_dovecot_uidl_takes_nine_bytes)
     CHECK(state_count(st) == 1000);
     CHECK(state_pool_bytes(st) == 1000 * 9);
     state_close(st);
+}
+
+/* Issue 20: an entry is 8 bytes (its time an index into the state's
+ * distinct times); every time stays exact, also when each entry has its
+ * own, through a merge (the earliest wins, D over S), the journal and a
+ * compaction. */
+TEST(state_entry_is_eight_bytes_and_keeps_every_time)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    const struct state_entry *ent;
+    struct err e;
+    char u[32];
+
+    CHECK(sizeof(struct state_entry) == 8);
+    CHECK(state_open(&s, dir, "k", &e) == 0);
+    for (int i = 0; i < 20000; i++) {
+        int n = snprintf(u, sizeof u, "own-%d", i);
+        CHECK(state_add(s, u, (size_t)n, i % 3 ? STATE_DELIVERED : STATE_SKIPPED,
+                        1733500000 + (int64_t)i * 7, NULL, &e) == 0);
+    }
+    CHECK(state_add(s, "m", 1, STATE_SKIPPED, 50, NULL, &e) == 0);
+    CHECK(state_add(s, "m", 1, STATE_SKIPPED, 60, NULL, &e) == 0);
+    CHECK((ent = state_lookup(s, "m", 1)) && state_entry_time(s, ent) == 50 &&
+          state_entry_status(ent) == STATE_SKIPPED);
+    CHECK(state_add(s, "m", 1, STATE_DELIVERED, 40, NULL, &e) == 0);
+    CHECK(state_add(s, "m", 1, STATE_SKIPPED, 45, NULL, &e) == 0);
+    CHECK((ent = state_lookup(s, "m", 1)) && state_entry_time(s, ent) == 40 &&
+          state_entry_status(ent) == STATE_DELIVERED);
+    CHECK(state_commit(s, &e) == 0);
+    for (int pass = 0; pass < 2; pass++) { /* from the journal, then the compacted file */
+        state_close(s);
+        CHECK(state_open(&s, dir, "k", &e) == 0);
+        CHECK(state_count(s) == 20001);
+        for (int i = 0; i < 20000; i++) {
+            int n = snprintf(u, sizeof u, "own-%d", i);
+            CHECK((ent = state_lookup(s, u, (size_t)n)) != NULL);
+            CHECK(state_entry_time(s, ent) == (uint32_t)(1733500000 + i * 7));
+            CHECK(state_entry_status(ent) == (i % 3 ? STATE_DELIVERED : STATE_SKIPPED));
+        }
+        CHECK((ent = state_lookup(s, "m", 1)) && state_entry_time(s, ent) == 40 &&
+              state_entry_status(ent) == STATE_DELIVERED);
+        CHECK(state_compact(s, 0, &e) == 0);
+    }
+    state_close(s);
 }
