@@ -8,7 +8,8 @@
  * (pipelined) or sent now, bit 1 read LIST, bit 2 read UIDL, bits 3-4 the
  * message ceiling (8, 1000, 100000, LISTING_MAX_MESSAGES), bits 5-6 the
  * UIDL pool ceiling (64 bytes, 4 KiB, 1 MiB, LISTING_MAX_POOL), bit 7 then
- * cover the table and read up to four LIST n answers. The rest is the
+ * cover the table and read up to four LIST n answers. Bit 7 of byte 0 sets
+ * leave_seen (a UIDL listing without LIST is then sparse). The rest is the
  * server's output.
  *
  * Invariants (abort on violation):
@@ -21,7 +22,11 @@
  *  - every UIDL in the table is 1..255 bytes of %x21-7E, NUL-terminated
  *    inside the pool (or the state's, PLAN_IN_STATE); PLAN_SEEN /
  *    PLAN_REPORTED_BIG match the state; a size is held clamped (plan_size);
- *  - after listing_cover() the table holds count entries.
+ *  - after listing_cover() the table holds count entries;
+ *  - sparse: items only for messages not delivered before (never
+ *    PLAN_SEEN), numbered within 1..count, each number once, in ascending
+ *    order once the UIDL listing was accepted, when every message is an
+ *    item or left (items + left == count) and listing_item() finds each.
  */
 #include <string.h>
 
@@ -81,6 +86,13 @@ static void check_table(const struct listing *l, int covered)
         const char *u;
         char buf[LISTING_UIDL_BUF];
 
+        if (l->sparse) {
+            FUZZ_CHECK(l->nums[i] >= 1 && l->nums[i] <= l->count && m->uidl_len);
+            FUZZ_CHECK(!(m->flags & PLAN_SEEN));
+            if (i) FUZZ_CHECK(l->nums[i] != l->nums[i - 1]);
+            if (!l->unsorted && i) FUZZ_CHECK(l->nums[i] > l->nums[i - 1]);
+            if (!l->unsorted) FUZZ_CHECK(listing_item(l, listing_index(l, i)) == m);
+        }
         if (!m->uidl_len) continue;
         FUZZ_CHECK(m->uidl_len <= 255);
         /* a UIDL the state holds is named there, any other is in the pool */
@@ -91,7 +103,14 @@ static void check_table(const struct listing *l, int covered)
             FUZZ_CHECK((size_t)m->ref + m->uidl_len < l->pool_len);
         else /* stashed in the state: counted, no pool of the listing's */
             FUZZ_CHECK((size_t)m->uidl_len < l->pool_len && !l->pool);
-        u = listing_uidl_of(l, i, buf);
+        if (!l->sparse)
+            u = listing_uidl_of(l, i, buf);
+        else if (!l->unsorted)
+            u = listing_uidl_of(l, listing_index(l, i), buf);
+        else if (m->flags & PLAN_IN_STATE)
+            u = state_uidl(st, state_entry_at(st, m->ref), buf);
+        else
+            u = (state_stashed(st, m->ref, buf), buf);
         FUZZ_CHECK(u[m->uidl_len] == '\0');
         for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
         ent = state_lookup(st, u, m->uidl_len);
@@ -104,6 +123,15 @@ static void check_table(const struct listing *l, int covered)
 
 static void check_whole(const struct listing *l, int sizes)
 {
+    if (l->sparse) {
+        FUZZ_CHECK(!sizes && !l->unsorted && l->cap + l->left == l->count);
+        for (unsigned long i = 0; i < l->count; i++) {
+            const struct plan_item *m = listing_item(l, i);
+            char buf[LISTING_UIDL_BUF];
+            FUZZ_CHECK(!m == !listing_uidl_of(l, i, buf));
+        }
+        return;
+    }
     FUZZ_CHECK(l->cap == l->count);
     for (unsigned long i = 0; i < l->count; i++)
         FUZZ_CHECK(sizes ? (l->plan[i].flags & PLAN_HAVE_SIZE) != 0 : l->plan[i].uidl_len > 0);
@@ -138,14 +166,15 @@ static void run(struct listing *l, int flags)
         if (l->have_uidl) check_whole(l, 0);
     }
     if (!(flags & 128)) return;
-    FUZZ_CHECK(listing_cover(l, &e) == 0 && l->cap == l->count);
+    FUZZ_CHECK(listing_cover(l, &e) == 0 && (l->sparse || l->cap == l->count));
     for (unsigned long i = 0; i < l->count && i < 4; i++) {
-        int had = l->plan[i].flags & PLAN_HAVE_SIZE;
+        const struct plan_item *m = listing_item(l, i);
+        int had = m ? m->flags & PLAN_HAVE_SIZE : 0;
         if (listing_list_one(l, i, &e) < 0) {
             FUZZ_CHECK(e.kind != ERR_INTERNAL);
             return;
         }
-        FUZZ_CHECK((l->plan[i].flags & PLAN_HAVE_SIZE) >= had);
+        FUZZ_CHECK(!m || (m->flags & PLAN_HAVE_SIZE) >= had);
     }
     check_table(l, 1);
 }
@@ -169,6 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     listing_init(&l, &p, st);
     l.max_messages = max_messages[(flags >> 3) & 3];
     l.max_pool = max_pool[(flags >> 5) & 3];
+    l.leave_seen = (data[0] & 0x80) != 0;
     run(&l, flags);
     listing_free(&l);
     fake_server_close(&f);

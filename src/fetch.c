@@ -156,7 +156,7 @@ static int may_send(const struct fetcher *f)
  * it already) or a DELE of a message deleted unread? */
 static int needs_cmd(const struct fetcher *f, unsigned long i)
 {
-    enum plan_action act = f->j.ls->plan[i].action;
+    enum plan_action act = listing_action(f->j.ls, i);
 
     if (plan_fetches(act)) return i < f->j.ahead.lo || i >= f->j.ahead.hi;
     return plan_deletes(act);
@@ -173,12 +173,12 @@ static int fill(struct fetcher *f)
         if (queue_dele(f, f->deletable[f->dpos++]) < 0) return -1;
     if (f->dpos == f->nd) f->dpos = f->nd = 0;
     while (f->retrs < f->window && f->n + 2 <= FETCH_QUEUE - FETCH_GROUP && may_send(f)) {
-        while (f->next < ls->count &&
-               (!needs_cmd(f, f->next) || (f->stopping && plan_fetches(ls->plan[f->next].action))))
+        while (f->next < ls->count && (!needs_cmd(f, f->next) ||
+                                       (f->stopping && plan_fetches(listing_action(ls, f->next)))))
             f->next++;
         if (f->next >= ls->count) break;
-        int rc = plan_fetches(ls->plan[f->next].action) ? queue_retr(f, f->next)
-                                                        : queue_dele(f, f->next);
+        int rc = plan_fetches(listing_action(ls, f->next)) ? queue_retr(f, f->next)
+                                                           : queue_dele(f, f->next);
         if (rc < 0) return -1;
         f->next++;
     }
@@ -297,9 +297,10 @@ static int commit_group(struct fetcher *f, int dele)
         if (f->gstate[j] == 2) continue; /* a deferred sink's refusal: reported when settled */
         FAULT_POINT("after-publish", i + 1);
         f->res->fetched++;
-        f->res->bytes += ls->plan[i].size; /* what was received (receive()) */
-        if (!plan_deletes(ls->plan[i].action)) f->res->kept++;
-        if (dele && plan_deletes(ls->plan[i].action)) f->deletable[f->nd++] = i;
+        const struct plan_item *it = listing_item(ls, i); /* it was fetched: it has one */
+        f->res->bytes += it->size;                        /* what was received (receive()) */
+        if (!plan_deletes(it->action)) f->res->kept++;
+        if (dele && plan_deletes(it->action)) f->deletable[f->nd++] = i;
     }
     f->ng = 0;
     f->gbytes = 0;
@@ -361,10 +362,11 @@ static uint64_t listed_limit(const struct fetcher *f, unsigned long i)
 {
     const struct listing *ls = f->j.ls;
 
-    const struct plan_item *it = &ls->plan[i];
+    const struct plan_item *it = listing_item(ls, i);
 
-    /* a size held as PLAN_SIZE_MAX may be larger: the mailbox's bounds it */
-    if (!(it->flags & PLAN_HAVE_SIZE) || it->size == PLAN_SIZE_MAX)
+    /* a size held as PLAN_SIZE_MAX may be larger: the mailbox's bounds it
+     * (so does a guessed RETR of a message the listing left: no item) */
+    if (!it || !(it->flags & PLAN_HAVE_SIZE) || it->size == PLAN_SIZE_MAX)
         return ls->total * 2 + (1 << 20);
     return (uint64_t)it->size * 2 + (1 << 20);
 }
@@ -388,7 +390,7 @@ static int body_failed(struct fetcher *f, unsigned long i)
     uint64_t max = f->j.a->max_message_bytes;
 
     if (f->j.pop->body_bytes <= body_limit(f, i) || max > listed_limit(f, i)) return -1;
-    if (plan_fetches(f->j.ls->plan[i].action)) f->res->failed++;
+    if (plan_fetches(listing_action(f->j.ls, i))) f->res->failed++;
     err_set(f->e, ERR_DELIVERY,
             "message %lu is larger than max_message_bytes (%llu bytes): not delivered, it "
             "stays on the server",
@@ -404,7 +406,7 @@ static int record_now(struct fetcher *f, unsigned long i)
 {
     const struct listing *ls = f->j.ls;
 
-    if (!ls->plan[i].uidl_len) return 0;
+    if (!listing_item(ls, i)->uidl_len) return 0;
     if (listing_record(ls, i, STATE_DELIVERED, time(NULL), NULL, f->e) < 0 ||
         state_write(f->j.st, f->e) < 0)
         return -1;
@@ -432,8 +434,7 @@ static int intend(void *ctx, const char *note, struct err *e)
         *e = *f->e;
         return -1;
     }
-    if (state_intend(f->j.st, uidl, ls->plan[f->cur_i].uidl_len, time(NULL), note, e) < 0)
-        return -1;
+    if (state_intend(f->j.st, uidl, strlen(uidl), time(NULL), note, e) < 0) return -1;
     FAULT_POINT("after-intent", f->cur_num);
     return state_commit(f->j.st, e) < 0 ? -1 : 0;
 }
@@ -456,7 +457,7 @@ static int got(void *ctx, const char *name, const char *rcpt, struct err *e)
         i = f->group[j];
     }
     if (!(uidl = listing_uidl_of(ls, i, buf))) return 0;
-    return state_got(f->j.st, uidl, ls->plan[i].uidl_len, time(NULL), rcpt, e);
+    return state_got(f->j.st, uidl, strlen(uidl), time(NULL), rcpt, e);
 }
 
 static void stop_asking(struct fetcher *f);
@@ -517,9 +518,9 @@ static void stop_asking(struct fetcher *f)
 static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MAX])
 {
     struct listing *ls = f->j.ls;
-    char ubuf[LISTING_UIDL_BUF]; /* the sink's m.uidl: for as long as it receives */
-    struct deliver_msg m = {
-        .num = i + 1, .uidl = listing_uidl_of(ls, i, ubuf), .size = ls->plan[i].size};
+    char ubuf[LISTING_UIDL_BUF];                /* the sink's m.uidl: for as long as it receives */
+    struct plan_item *it = listing_item(ls, i); /* a message to fetch has one */
+    struct deliver_msg m = {.num = i + 1, .uidl = listing_uidl_of(ls, i, ubuf), .size = it->size};
     struct sink *k = f->j.sink;
     struct pop3_reply r;
     struct err werr;
@@ -562,7 +563,7 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     }
     /* From here on its size is what really came (the summary, the progress
      * line and the group bound count it), not what LIST claimed. */
-    ls->plan[i].size = plan_size(f->cur_bytes);
+    it->size = plan_size(f->cur_bytes);
     FAULT_POINT("after-tmp", m.num);
     if (f->late_failed) return -1; /* an earlier message could not be recorded */
     /* a deferred sink's end() without a name was final (deliver.h) */
@@ -589,7 +590,7 @@ static void queue_guessed(struct fetcher *f)
 {
     for (unsigned long i = f->j.ahead.lo; i < f->j.ahead.hi; i++) {
         push_retr(f, i);
-        if (plan_fetches(f->j.ls->plan[i].action)) f->unsent--;
+        if (plan_fetches(listing_action(f->j.ls, i))) f->unsent--;
     }
 }
 
@@ -607,6 +608,7 @@ static int answer_one(struct fetcher *f)
 {
     struct flight x = f->q[f->head];
     const struct plan_item *it;
+    enum plan_action act;
     char name[DELIVER_NAME_MAX];
     int rc;
 
@@ -615,11 +617,12 @@ static int answer_one(struct fetcher *f)
     if (x.cmd == FL_DELE) return dele_reply(f, x.i);
     if (x.cmd == FL_LIST) return listing_list_one(f->j.ls, x.i, f->e);
     f->retrs--;
-    it = &f->j.ls->plan[x.i];
+    it = listing_item(f->j.ls, x.i); /* NULL: a guessed RETR of a message left */
+    act = it ? (enum plan_action)it->action : PLAN_LEAVE;
     /* into `name`, not the group's slot: the group may be committed while
      * the body arrives (write_body) */
-    if (f->stopping && plan_fetches(it->action)) f->not_tried++;
-    rc = plan_fetches(it->action) && !f->stopping ? receive(f, x.i, name) : drop_guessed(f, x.i);
+    if (f->stopping && plan_fetches(act)) f->not_tried++;
+    rc = plan_fetches(act) && !f->stopping ? receive(f, x.i, name) : drop_guessed(f, x.i);
     if (rc < 0) return rc;
     if (rc == 1) {
         progress(f, it->size);
@@ -654,9 +657,9 @@ static void setup(struct fetcher *f)
     f->group_bytes = r->group_bytes ? r->group_bytes : FETCH_GROUP_BYTES;
     /* EXPIRE 0: QUIT deletes what was RETRed, so it must wait for durability */
     f->deletes_none = f->j.pop->capa.expire != 0;
-    for (unsigned long i = 0; i < ls->count; i++) {
-        f->unsent += plan_fetches(ls->plan[i].action) != 0;
-        if (plan_deletes(ls->plan[i].action)) f->deletes_none = 0;
+    for (unsigned long k = 0; k < listing_items(ls); k++) { /* a message without one is left */
+        f->unsent += plan_fetches(ls->plan[k].action) != 0;
+        if (plan_deletes(ls->plan[k].action)) f->deletes_none = 0;
     }
 }
 

@@ -19,9 +19,47 @@ void listing_free(struct listing *l)
 {
     free(l->plan);
     free(l->pool);
+    free(l->nums);
+    free(l->named);
     l->plan = NULL;
     l->pool = NULL;
-    l->cap = 0;
+    l->nums = NULL;
+    l->named = NULL;
+    l->cap = l->icap = 0;
+    l->named_bytes = 0;
+}
+
+unsigned long listing_items(const struct listing *l)
+{
+    return l->cap;
+}
+
+unsigned long listing_index(const struct listing *l, unsigned long k)
+{
+    return l->sparse ? (unsigned long)l->nums[k] - 1 : k;
+}
+
+struct plan_item *listing_item(const struct listing *l, unsigned long i)
+{
+    unsigned long lo = 0, hi = l->cap;
+
+    if (!l->sparse) return i < l->cap ? &l->plan[i] : NULL;
+    while (lo < hi) { /* nums ascending (listing_uidl) */
+        unsigned long mid = lo + (hi - lo) / 2;
+        if (l->nums[mid] == i + 1) return &l->plan[mid];
+        if (l->nums[mid] < i + 1)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+enum plan_action listing_action(const struct listing *l, unsigned long i)
+{
+    const struct plan_item *it = listing_item(l, i);
+
+    return it ? (enum plan_action)it->action : PLAN_LEAVE;
 }
 
 static const char *host(const struct listing *l)
@@ -96,7 +134,7 @@ static int reserve(struct listing *l, unsigned long n, struct err *e)
 
 int listing_cover(struct listing *l, struct err *e)
 {
-    return reserve(l, l->count, e);
+    return l->sparse ? 0 : reserve(l, l->count, e);
 }
 
 /* The first message 1..count that a listing left out (have_size or
@@ -169,9 +207,9 @@ static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *of
 
 const char *listing_uidl_of(const struct listing *l, unsigned long i, char buf[LISTING_UIDL_BUF])
 {
-    const struct plan_item *m = &l->plan[i];
+    const struct plan_item *m = listing_item(l, i);
 
-    if (!m->uidl_len) return NULL;
+    if (!m || !m->uidl_len) return NULL;
     if (m->flags & PLAN_IN_STATE) return state_uidl(l->st, state_entry_at(l->st, m->ref), buf);
     if (l->st)
         state_stashed(l->st, m->ref, buf);
@@ -183,10 +221,10 @@ const char *listing_uidl_of(const struct listing *l, unsigned long i, char buf[L
 int listing_record(const struct listing *l, unsigned long i, char status, int64_t when,
                    const char *name, struct err *e)
 {
-    const struct plan_item *m = &l->plan[i];
+    const struct plan_item *m = listing_item(l, i);
     char buf[LISTING_UIDL_BUF];
 
-    if (!m->uidl_len) return 0;
+    if (!m || !m->uidl_len) return 0;
     if (!l->st) return err_set(e, ERR_INTERNAL, "no state to record message %lu in", i + 1);
     if (m->flags & PLAN_IN_STATE)
         return state_add(l->st, listing_uidl_of(l, i, buf), m->uidl_len, status, when, name, e);
@@ -200,20 +238,138 @@ uint32_t listing_first_seen(const void *listing, size_t i)
     return state_entry_time(l->st, state_entry_at(l->st, l->plan[i].ref));
 }
 
-/* What the state remembers of message i, looked up as its UIDL arrives
- * (while the rest of the listing is still on its way): 1 if it has the
- * UIDL, and then message i names the state's copy. */
-static int recall(struct listing *l, unsigned long i, const char *uid, size_t len)
+/* What the state remembers of a message, looked up as its UIDL arrives
+ * (while the rest of the listing is still on its way): its entry (marked
+ * listed), or NULL. */
+static const struct state_entry *recall(struct listing *l, const char *uid, size_t len)
 {
     const struct state_entry *ent;
 
-    if (!l->st || !(ent = state_lookup(l->st, uid, len))) return 0;
+    if (!l->st || !(ent = state_lookup(l->st, uid, len))) return NULL;
     state_mark_listed(l->st, ent);
-    l->plan[i].ref = (uint32_t)state_index(l->st, ent);
-    l->plan[i].flags |= PLAN_IN_STATE |
-                        (state_entry_status(ent) == STATE_DELIVERED ? PLAN_SEEN : 0) |
-                        (state_entry_status(ent) == STATE_SKIPPED ? PLAN_REPORTED_BIG : 0);
-    return 1;
+    return ent;
+}
+
+/* Item m names what the state has of its UIDL (ent), or a copy of it. */
+static int keep_uidl(struct listing *l, struct plan_item *m, const struct state_entry *ent,
+                     const char *uid, size_t len, struct err *e)
+{
+    if (ent) {
+        char st = state_entry_status(ent);
+        m->ref = (uint32_t)state_index(l->st, ent);
+        m->flags |= PLAN_IN_STATE | (st == STATE_DELIVERED ? PLAN_SEEN : 0) |
+                    (st == STATE_SKIPPED ? PLAN_REPORTED_BIG : 0);
+    } else if (pool_add(l, uid, len, &m->ref, e) < 0) {
+        return -1;
+    }
+    m->uidl_len = (uint8_t)len; /* at most 255 (pop3_parse_uidl_line) */
+    return 0;
+}
+
+/* Sparse (listing.h): message n's bit, set; 1 if it was set already. */
+static int named_again(struct listing *l, unsigned long n, struct err *e)
+{
+    size_t byte = (n - 1) / 8, ncap = l->named_bytes ? l->named_bytes : 1024;
+    unsigned char bit = (unsigned char)(1u << ((n - 1) % 8)), *p;
+
+    if (byte >= l->named_bytes) {
+        while (ncap <= byte) ncap *= 2;
+        if (!(p = realloc(l->named, ncap))) return err_set(e, ERR_INTERNAL, "out of memory");
+        memset(p + l->named_bytes, 0, ncap - l->named_bytes);
+        l->named = p;
+        l->named_bytes = ncap;
+    }
+    if (l->named[byte] & bit) return 1;
+    l->named[byte] |= bit;
+    return 0;
+}
+
+/* Sparse: a new item for message n, zeroed (NULL when out of memory). */
+static struct plan_item *add_item(struct listing *l, unsigned long n, struct err *e)
+{
+    if (l->cap == l->icap) {
+        unsigned long ncap = l->icap ? l->icap * 2 : 64;
+        struct plan_item *p = realloc(l->plan, ncap * sizeof *p);
+        uint32_t *q;
+        if (p) l->plan = p;
+        if (!p || !(q = realloc(l->nums, ncap * sizeof *q))) {
+            err_set(e, ERR_INTERNAL, "out of memory");
+            return NULL;
+        }
+        l->nums = q;
+        l->icap = ncap;
+    }
+    l->unsorted |= l->cap && l->nums[l->cap - 1] > n;
+    l->nums[l->cap] = (uint32_t)n; /* at most LISTING_MAX_MESSAGES */
+    memset(&l->plan[l->cap], 0, sizeof l->plan[0]);
+    return &l->plan[l->cap++];
+}
+
+/* One UIDL line, message n: dense, into plan[n - 1]; sparse, a message the
+ * state has as delivered is left without an item, any other gets one. 1
+ * when n was named before (the caller's error). */
+static int take_uidl(struct listing *l, unsigned long n, const char *uid, size_t len, struct err *e)
+{
+    const struct state_entry *ent;
+    struct plan_item *m;
+    int again;
+
+    if (!l->sparse) {
+        if (reserve(l, n, e) < 0) return -1;
+        if (l->plan[n - 1].uidl_len) return 1;
+        return keep_uidl(l, &l->plan[n - 1], recall(l, uid, len), uid, len, e);
+    }
+    if ((again = named_again(l, n, e)) != 0) return again;
+    ent = recall(l, uid, len);
+    if (ent && state_entry_status(ent) == STATE_DELIVERED) {
+        l->left++;
+        return 0;
+    }
+    return (m = add_item(l, n, e)) ? keep_uidl(l, m, ent, uid, len, e) : -1;
+}
+
+static int cmp_num(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* Sparse: the items in message order (a server that listed them out of
+ * order). */
+static int sort_items(struct listing *l, struct err *e)
+{
+    uint64_t *k;
+    struct plan_item *p;
+
+    if (!l->unsorted) return 0;
+    k = malloc(l->cap * sizeof *k);
+    p = malloc(l->cap * sizeof *p);
+    if (!k || !p) {
+        free(k);
+        free(p);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
+    for (unsigned long i = 0; i < l->cap; i++) k[i] = (uint64_t)l->nums[i] << 32 | i;
+    qsort(k, l->cap, sizeof *k, cmp_num);
+    for (unsigned long i = 0; i < l->cap; i++) {
+        p[i] = l->plan[k[i] & UINT32_MAX];
+        l->nums[i] = (uint32_t)(k[i] >> 32);
+    }
+    free(k);
+    free(l->plan);
+    l->plan = p;
+    l->icap = l->cap;
+    l->unsorted = 0;
+    return 0;
+}
+
+/* Sparse: the first message 1..count no UIDL line named, or 0. */
+static unsigned long unnamed(const struct listing *l)
+{
+    for (unsigned long i = 0; i < l->count; i++)
+        if (i / 8 >= l->named_bytes || !(l->named[i / 8] & (1u << (i % 8)))) return i + 1;
+    return 0;
 }
 
 int listing_uidl(struct listing *l, int sent, struct err *e)
@@ -227,27 +383,26 @@ int listing_uidl(struct listing *l, int sent, struct err *e)
     if ((!sent && pop3_send(l->pop, "UIDL", NULL, e) < 0) || pop3_reply(l->pop, &r, e) < 0)
         return -1;
     if (r.status != POP3_OK) return 0; /* no UIDL: have_uidl stays 0 */
+    l->sparse = l->leave_seen && l->st && l->cap == 0;
     while ((rc = pop3_list_line(l->pop, &line, &len, e)) == 1) {
         unsigned long n;
         if (pop3_parse_uidl_line(line, len, &n, &uid, &uidlen) < 0 || n > l->count ||
             uidlen > UINT8_MAX)
             return listing_error(l, "UIDL", line, len, e);
-        if (reserve(l, n, e) < 0) return -1;
-        if (l->plan[n - 1].uidl_len) return listing_error(l, "UIDL", line, len, e);
-        if (!recall(l, n - 1, uid, uidlen) && pool_add(l, uid, uidlen, &l->plan[n - 1].ref, e) < 0)
-            return -1;
-        l->plan[n - 1].uidl_len = (uint8_t)uidlen; /* at most 255 (pop3_parse_uidl_line) */
+        if ((rc = take_uidl(l, n, uid, uidlen, e)) < 0) return -1;
+        if (rc) return listing_error(l, "UIDL", line, len, e);
     }
     if (rc < 0) return listing_failed(e, "UIDL");
-    if ((missing = left_out(l, 0)))
+    if ((missing = l->sparse ? unnamed(l) : left_out(l, 0)))
         return err_set(e, ERR_PROTOCOL, "%s left message %lu out of UIDL", host(l), missing);
     l->have_uidl = 1;
-    return 0;
+    return l->sparse ? sort_items(l, e) : 0;
 }
 
 int listing_list_one(struct listing *l, unsigned long i, struct err *e)
 {
     struct pop3_reply r;
+    struct plan_item *m;
     unsigned long n;
     uint64_t size;
 
@@ -256,8 +411,9 @@ int listing_list_one(struct listing *l, unsigned long i, struct err *e)
     if (r.status != POP3_OK) return 0;
     if (pop3_parse_list_line(r.text, strlen(r.text), &n, &size) < 0 || n != i + 1)
         return listing_error(l, "LIST", r.text, strlen(r.text), e);
-    if (reserve(l, n, e) < 0) return -1;
-    l->plan[i].size = plan_size(size);
-    l->plan[i].flags |= PLAN_HAVE_SIZE;
+    if (!l->sparse && reserve(l, n, e) < 0) return -1;
+    if (!(m = listing_item(l, i))) return 0; /* sparse: a message left (nothing to size) */
+    m->size = plan_size(size);
+    m->flags |= PLAN_HAVE_SIZE;
     return 0;
 }

@@ -26,8 +26,17 @@
  *    records that copy; nothing for each seen one. Without a state, the
  *    listing's own pool holds them as text.
  *  - Each UIDL is looked up in the seen-state as it arrives (while the rest
- *    of the listing is still on its way): plan[i] gets what the state
- *    remembers, and the entry is marked listed.
+ *    of the listing is still on its way): the message's item gets what the
+ *    state remembers, and the entry is marked listed.
+ *  - Items only for what the run acts on (issue 20): with `leave_seen` a
+ *    UIDL listing read without LIST is sparse: a message the state has as
+ *    delivered is decided "leave" as its line arrives (the state's listed
+ *    mark records it was seen) and gets no item; every other message gets
+ *    one carrying its number (16 bytes: item and number). A bit per message
+ *    still catches a repeated or missing number, so the contract above
+ *    holds. A dense table (LIST read, or a policy that needs the old
+ *    messages: keep off, keep for a time, fetch all) has an item a
+ *    message.
  *  - Read failures (a line too long, a timeout) say which listing they hit.
  *  - The caller owns the connection: which commands were pipelined ahead
  *    (`sent`) is its business; a command not sent yet is sent here.
@@ -64,9 +73,21 @@ struct listing {
      * without a state, or with
      * PLAN_IN_STATE the state entry's index, which state_add() leaves
      * valid: a UIDL the seen-state holds is not copied) and what the state
-     * remembers; plan_make() decides */
+     * remembers; plan_make() decides. Dense: plan[i] is message i + 1.
+     * Sparse: only the messages the run may act on, in message order,
+     * nums[k] the number of plan[k]. Read through listing_item(). */
     struct plan_item *plan;
-    unsigned long cap;         /* messages the table holds (1..cap), at most count */
+    unsigned long cap; /* items: dense, messages the table holds (1..cap), at most count */
+    /* set by the caller before listing_uidl(): the policy leaves every
+     * message the state has as delivered (keep on, not fetch-all), so a
+     * UIDL listing without LIST is read sparse */
+    int leave_seen;
+    int sparse, unsorted;
+    uint32_t *nums;       /* sparse: plan[k]'s message number */
+    unsigned long icap;   /* sparse: items allocated */
+    unsigned char *named; /* sparse: a bit per message its UIDL line named */
+    size_t named_bytes;
+    unsigned long left;        /* sparse: messages left without an item */
     char *pool;                /* UIDLs, each NUL-terminated (without a state) */
     size_t pool_len, pool_cap; /* pool_len: the UIDLs kept, in either place */
     int have_uidl;             /* UIDL named every message */
@@ -98,6 +119,15 @@ int listing_list_one(struct listing *l, unsigned long i, struct err *e);
  * i < count. */
 int listing_cover(struct listing *l, struct err *e);
 
+/* The items (plan[0..listing_items())), and message index of item k. */
+unsigned long listing_items(const struct listing *l);
+unsigned long listing_index(const struct listing *l, unsigned long k);
+
+/* Message index i's item, or NULL: a message a sparse listing left without
+ * one (then its action is PLAN_LEAVE), or one past a dense table. */
+struct plan_item *listing_item(const struct listing *l, unsigned long i);
+enum plan_action listing_action(const struct listing *l, unsigned long i);
+
 /* Message index i's UIDL, decoded into buf (NUL-terminated): buf, or NULL
  * if it has none. The text stays in buf for as long as the caller keeps
  * it: nothing here moves it. */
@@ -111,8 +141,8 @@ const char *listing_uidl_of(const struct listing *l, unsigned long i, char buf[L
 int listing_record(const struct listing *l, unsigned long i, char status, int64_t when,
                    const char *name, struct err *e);
 
-/* When message index i (PLAN_SEEN) was first seen, as the state remembers
- * it: plan_policy.first_seen, with the listing as ctx. */
+/* When item k (PLAN_SEEN) was first seen, as the state remembers it:
+ * plan_policy.first_seen, with the listing as ctx. */
 uint32_t listing_first_seen(const void *listing, size_t i);
 
 #endif

@@ -453,6 +453,9 @@ static int read_listing(struct session *s)
         s->ls.have_uidl = 1;
         return 0;
     }
+    /* keep on without fetch-all leaves every message delivered before:
+     * the listing keeps no item for them (issue 20) */
+    s->ls.leave_seen = s->a->keep.mode == KEEP_ON && !s->a->fetch_all;
     if ((!s->sizes_each && listing_list(&s->ls, ahead, s->e) < 0) ||
         listing_uidl(&s->ls, ahead, s->e) < 0)
         return -1;
@@ -489,8 +492,9 @@ static void policy_of(const struct account *a, struct plan_policy *p)
  * stderr, not /dev/null): else the next run tells again. */
 static int report_too_big(struct session *s)
 {
-    for (unsigned long i = 0; i < s->ls.count; i++) {
-        const struct plan_item *it = &s->ls.plan[i];
+    for (unsigned long k = 0; k < listing_items(&s->ls); k++) { /* a message without one is left */
+        const struct plan_item *it = &s->ls.plan[k];
+        unsigned long i = listing_index(&s->ls, k);
         if (it->action != PLAN_TOO_BIG || (it->flags & PLAN_REPORTED_BIG)) continue;
         if (!log_warn_seen(s->a->name,
                            "message %lu is %s%llu bytes, more than max_size; it stays on the "
@@ -531,17 +535,18 @@ static int make_plan(struct session *s)
     policy_of(s->a, &p); /* sizes and what the state knows are in s->plan already */
     p.first_seen = listing_first_seen;
     p.ctx = &s->ls;
-    plan_make(&p, s->ls.plan, s->ls.count, &sum);
+    plan_make(&p, s->ls.plan, listing_items(&s->ls), &sum);
+    sum.leave += s->ls.left; /* decided as the listing arrived */
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;
-    for (unsigned long i = 0; i < s->ls.count; i++)
-        if (s->ls.plan[i].action == PLAN_TOO_BIG) s->res->too_big++;
+    for (unsigned long k = 0; k < listing_items(&s->ls); k++)
+        if (s->ls.plan[k].action == PLAN_TOO_BIG) s->res->too_big++;
     log_info(s->a->name, "%lu message%s on the server, %lu to fetch", s->ls.count,
              s->ls.count == 1 ? "" : "s", sum.fetch);
     if (sum.fetch && !s->o->check) {
         uint64_t bytes = 0;
-        for (unsigned long i = 0; i < s->ls.count; i++)
-            if (plan_fetches(s->ls.plan[i].action)) bytes += s->ls.plan[i].size;
+        for (unsigned long k = 0; k < listing_items(&s->ls); k++)
+            if (plan_fetches(s->ls.plan[k].action)) bytes += s->ls.plan[k].size;
         progress_start(s->a->name, sum.fetch, bytes);
     }
     warn_expire(s);

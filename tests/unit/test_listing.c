@@ -367,3 +367,88 @@ TEST(listing_new_uidl_is_kept_once)
     wire_close(&w);
     state_close(st);
 }
+
+/* Issue 20: under keep on (leave_seen), a UIDL listing keeps an item only
+ * for a message the run may act on (new, or skipped before: max_size may
+ * have changed), out of order or not; a message delivered before is left
+ * as its line arrives, marked listed (a prune keeps it), with no item.
+ * Every message 1..count is still named exactly once. */
+TEST(listing_sparse_keeps_items_only_for_messages_to_act_on)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct wire w;
+    struct listing l;
+    struct err e;
+    char u[32], *wire;
+    size_t cap = 64 * 3010, len = 0;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    for (int i = 1; i <= 3000; i++) {
+        int n = snprintf(u, sizeof u, "%016X", i);
+        CHECK(state_add(st, u, (size_t)n, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    }
+    CHECK(state_add(st, "big", 3, STATE_SKIPPED, 1000, NULL, &e) == 0);
+    CHECK(state_add(st, "gone", 4, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    CHECK(state_compact(st, 0, &e) == 0);
+    state_close(st);
+    CHECK(state_open(&st, dir, "k", &e) == 0); /* nothing marked listed yet */
+    CHECK((wire = malloc(cap)) != NULL);
+    len += (size_t)snprintf(wire + len, cap - len, "+OK 3003 0\r\n+OK\r\n3003 new-b\r\n");
+    for (int i = 1; i <= 3000; i++)
+        len += (size_t)snprintf(wire + len, cap - len, "%d %016X\r\n", i, i);
+    snprintf(wire + len, cap - len, "3002 big\r\n3001 new-a\r\n.\r\n");
+    CHECK(wire_open(&w, wire) == 0);
+    free(wire);
+    listing_init(&l, &w.pop, st);
+    l.leave_seen = 1;
+    CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0 && l.have_uidl);
+    CHECK(listing_cover(&l, &e) == 0);
+    CHECK(listing_items(&l) == 3 && l.left == 3000 && l.icap <= 64);
+    CHECK(listing_index(&l, 0) == 3000 && listing_index(&l, 1) == 3001 &&
+          listing_index(&l, 2) == 3002);
+    CHECK(listing_item(&l, 0) == NULL && listing_item(&l, 2999) == NULL);
+    CHECK(listing_action(&l, 0) == PLAN_LEAVE && !listing_uidl_of(&l, 0, ub));
+    CHECK_STR(listing_uidl_of(&l, 3000, ub), "new-a");
+    CHECK_STR(listing_uidl_of(&l, 3001, ub), "big");
+    CHECK((listing_item(&l, 3001)->flags & PLAN_REPORTED_BIG) &&
+          !(listing_item(&l, 3001)->flags & PLAN_SEEN));
+    CHECK_STR(listing_uidl_of(&l, 3002, ub), "new-b");
+    listing_free(&l);
+    wire_close(&w);
+    CHECK(state_compact(st, 1, &e) == 0); /* the left ones were listed: kept */
+    state_close(st);
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_count(st) == 3001 && state_lookup(st, "0000000000000BB8", 16) &&
+          !state_lookup(st, "gone", 4));
+    state_close(st);
+}
+
+/* The contract holds sparse too: a repeated number (of a message left) or
+ * a missing one is refused. */
+TEST(listing_sparse_refuses_repeats_and_gaps)
+{
+    const char *dir = unit_tmpdir();
+    static const char *const wires[] = {
+        "+OK 3 0\r\n+OK\r\n1 old\r\n2 new\r\n1 old\r\n3 x\r\n.\r\n",
+        "+OK 3 0\r\n+OK\r\n1 old\r\n3 new\r\n.\r\n",
+        "+OK 3 0\r\n+OK\r\n1 new\r\n2 old\r\n3 new2\r\n3 old\r\n.\r\n",
+    };
+    struct state *st;
+    struct err e;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_add(st, "old", 3, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    for (size_t k = 0; k < sizeof wires / sizeof wires[0]; k++) {
+        struct wire w;
+        struct listing l;
+        CHECK(wire_open(&w, wires[k]) == 0);
+        listing_init(&l, &w.pop, st);
+        l.leave_seen = 1;
+        CHECK(listing_stat(&l, 1, &e) == 0);
+        CHECK(listing_uidl(&l, 1, &e) == -1 && e.kind == ERR_PROTOCOL);
+        listing_free(&l);
+        wire_close(&w);
+    }
+    state_close(st);
+}
