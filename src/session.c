@@ -674,18 +674,19 @@ static int run(struct session *s)
 static void cleanup(struct session *s, int clean)
 {
     struct err e;
+    int have_uidl = s->ls.have_uidl;
 
     secret_free(s->secret);
     net_close(&s->net);
     if (s->have_sink) s->sink.ops->close(&s->sink);
+    listing_free(&s->ls); /* before a compaction's own memory (issue 20) */
     if (s->st) {
         /* Every journaled delivery was published (or the run stopped before
          * publishing it, and then the journal keeps its name for recovery). */
-        if (clean && !s->o->check && state_settle(s->st, s->ls.have_uidl, &e) < 0)
+        if (clean && !s->o->check && state_settle(s->st, have_uidl, &e) < 0)
             log_warn(s->a->name, "%s", e.msg);
         state_close(s->st);
     }
-    listing_free(&s->ls);
 }
 
 int session_run(const struct account *a, const struct session_opts *o, struct session_result *res)

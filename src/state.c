@@ -1168,47 +1168,80 @@ static int create_tmp(const char *tmp, struct err *e)
     return fd;
 }
 
-/* The order of the main file (version 2, state.h): by status, then time,
- * then the order the entries were first recorded, as one 64-bit key an
- * entry: the status in bit 63 (D before S), the time in bits 31..62, the
- * entry's index below (the pool's 32-bit offsets bound the entries far
- * below 2^31). 8 bytes an entry, only while the file is written. */
-#define KEY_INDEX_BITS 31
-
-static int cmp_key(const void *a, const void *b)
+/* The order of the main file (version 2, state.h): by status (D first),
+ * then time, then the order the entries were first recorded. A counting
+ * sort over the (status, time) groups, which are few (one a run-second):
+ * 4 bytes an entry and 12 a distinct time, only while the file is written
+ * (issue 20: a 64-bit key an entry and qsort's copy of them cost 16, at
+ * the end of a first run while the listing is still held). */
+static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
     return (x > y) - (x < y);
 }
 
-/* The keys of the entries to write (all, or with `prune` the listed ones),
- * sorted; *n of them. NULL when out of memory. */
-static uint64_t *group_order(const struct state *s, int prune, size_t *n)
+/* rank[t]: the place of times[t] among the state's times, ascending. */
+static uint32_t *time_ranks(const struct state *s)
 {
-    uint64_t *k = malloc((s->nents ? s->nents : 1) * sizeof *k);
+    size_t nt = s->ntimes;
+    uint64_t *v = malloc((nt ? nt : 1) * sizeof *v);
+    uint32_t *rank = v ? malloc((nt ? nt : 1) * sizeof *rank) : NULL;
+
+    if (!rank) {
+        free(v);
+        return NULL;
+    }
+    for (size_t t = 0; t < nt; t++) v[t] = (uint64_t)s->times[t] << 32 | t;
+    qsort(v, nt, sizeof *v, cmp_u64);
+    for (size_t r = 0; r < nt; r++) rank[v[r] & UINT32_MAX] = (uint32_t)r;
+    free(v);
+    return rank;
+}
+
+/* The group of an entry: D groups first, each status's in time order. */
+static size_t group_of(const struct state *s, const uint32_t *rank, const struct state_entry *ent)
+{
+    size_t skipped = state_entry_status(ent) == STATE_SKIPPED;
+
+    return skipped * s->ntimes + rank[ent->bits >> ENT_TIME_SHIFT];
+}
+
+/* The indexes of the entries to write (all, or with `prune` the listed
+ * ones), in file order; *n of them. NULL when out of memory. */
+static uint32_t *group_order(const struct state *s, int prune, size_t *n)
+{
+    uint32_t *rank = time_ranks(s), *pos = NULL, *out = NULL;
 
     *n = 0;
-    if (!k) return NULL;
-    for (size_t i = 0; i < s->nents; i++) {
-        const struct state_entry *ent = &s->ents[i];
-        if (prune && !(ent->bits & ENT_LISTED)) continue;
-        k[(*n)++] = (uint64_t)(state_entry_status(ent) == STATE_SKIPPED) << 63 |
-                    (uint64_t)state_entry_time(s, ent) << KEY_INDEX_BITS | (uint64_t)i;
+    if (rank) pos = calloc(2 * s->ntimes + 1, sizeof *pos);
+    if (pos) out = malloc((s->nents ? s->nents : 1) * sizeof *out);
+    if (!out) {
+        free(rank);
+        free(pos);
+        return NULL;
     }
-    qsort(k, *n, sizeof *k, cmp_key);
-    return k;
+    for (size_t i = 0; i < s->nents; i++)
+        if (!prune || (s->ents[i].bits & ENT_LISTED)) pos[group_of(s, rank, &s->ents[i]) + 1]++;
+    for (size_t g = 1; g <= 2 * s->ntimes; g++) pos[g] += pos[g - 1];
+    for (size_t i = 0; i < s->nents; i++)
+        if (!prune || (s->ents[i].bits & ENT_LISTED))
+            out[pos[group_of(s, rank, &s->ents[i])]++] = (uint32_t)i;
+    *n = s->ntimes ? pos[2 * s->ntimes - 1] : 0;
+    free(rank);
+    free(pos);
+    return out;
 }
 
 /* The entries in groups: a header line "K TIME" whenever the status or the
  * time changes, then each UIDL on a line of its own. */
-static void write_groups(const struct state *s, const uint64_t *k, size_t n, FILE *f)
+static void write_groups(const struct state *s, const uint32_t *k, size_t n, FILE *f)
 {
     const struct state_entry *prev = NULL;
 
     fputs(STATE_HEADER "\n", f);
     for (size_t i = 0; i < n; i++) {
-        const struct state_entry *ent = &s->ents[k[i] & ((1ULL << KEY_INDEX_BITS) - 1)];
+        const struct state_entry *ent = &s->ents[k[i]];
         if (!prev || state_entry_status(prev) != state_entry_status(ent) ||
             state_entry_time(s, prev) != state_entry_time(s, ent))
             fprintf(f, "%c %lu\n", state_entry_status(ent),
@@ -1224,7 +1257,7 @@ static void write_groups(const struct state *s, const uint64_t *k, size_t n, FIL
 static int write_main(struct state *s, const char *tmp, int prune, struct err *e)
 {
     size_t n;
-    uint64_t *k = group_order(s, prune, &n);
+    uint32_t *k = group_order(s, prune, &n);
     int fd = k ? create_tmp(tmp, e) : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int ok;
