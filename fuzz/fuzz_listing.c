@@ -85,35 +85,38 @@ static void check_table(const struct listing *l, int covered)
         const struct state_entry *ent;
         const char *u;
         char buf[LISTING_UIDL_BUF];
+        uint32_t ref;
+        size_t ulen;
 
         if (l->sparse) {
-            FUZZ_CHECK(l->nums[i] >= 1 && l->nums[i] <= l->count && m->uidl_len);
+            FUZZ_CHECK(l->nums[i] >= 1 && l->nums[i] <= l->count && (m->flags & PLAN_HAVE_UIDL));
             FUZZ_CHECK(!(m->flags & PLAN_SEEN));
             if (i) FUZZ_CHECK(l->nums[i] != l->nums[i - 1]);
             if (!l->unsorted && i) FUZZ_CHECK(l->nums[i] > l->nums[i - 1]);
             if (!l->unsorted) FUZZ_CHECK(listing_item(l, listing_index(l, i)) == m);
         }
-        if (!m->uidl_len) continue;
-        FUZZ_CHECK(m->uidl_len <= 255);
+        if (!(m->flags & PLAN_HAVE_UIDL)) continue;
+        ref = plan_item_ref(m);
         /* a UIDL the state holds is named there, any other is in the pool */
         if (m->flags & PLAN_IN_STATE)
-            FUZZ_CHECK(m->ref < state_count(st) &&
-                       strlen(state_uidl(st, state_entry_at(st, m->ref), buf)) == m->uidl_len);
+            FUZZ_CHECK(ref < state_count(st));
         else if (!l->st)
-            FUZZ_CHECK((size_t)m->ref + m->uidl_len < l->pool_len);
+            FUZZ_CHECK((size_t)ref < l->pool_len && memchr(l->pool + ref, '\0', l->pool_len - ref));
         else /* stashed in the state: counted, no pool of the listing's */
-            FUZZ_CHECK((size_t)m->uidl_len < l->pool_len && !l->pool);
+            FUZZ_CHECK(!l->pool);
         if (!l->sparse)
             u = listing_uidl_of(l, i, buf);
         else if (!l->unsorted)
             u = listing_uidl_of(l, listing_index(l, i), buf);
         else if (m->flags & PLAN_IN_STATE)
-            u = state_uidl(st, state_entry_at(st, m->ref), buf);
+            u = state_uidl(st, state_entry_at(st, ref), buf);
         else
-            u = (state_stashed(st, m->ref, buf), buf);
-        FUZZ_CHECK(u[m->uidl_len] == '\0');
-        for (size_t k = 0; k < m->uidl_len; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
-        ent = state_lookup(st, u, m->uidl_len);
+            u = (state_stashed(st, ref, buf), buf);
+        ulen = strlen(u);
+        FUZZ_CHECK(ulen >= 1 && ulen <= 255);
+        if (!(m->flags & PLAN_IN_STATE)) FUZZ_CHECK(ulen < l->pool_len); /* counted */
+        for (size_t k = 0; k < ulen; k++) FUZZ_CHECK(u[k] > 0x20 && u[k] < 0x7f);
+        ent = state_lookup(st, u, ulen);
         FUZZ_CHECK(!(m->flags & PLAN_IN_STATE) == (ent == NULL));
         FUZZ_CHECK(!(m->flags & PLAN_SEEN) == !(ent && state_entry_status(ent) == STATE_DELIVERED));
         FUZZ_CHECK(!(m->flags & PLAN_REPORTED_BIG) == !(ent && state_entry_status(ent) == STATE_SKIPPED));
@@ -134,7 +137,7 @@ static void check_whole(const struct listing *l, int sizes)
     }
     FUZZ_CHECK(l->cap == l->count);
     for (unsigned long i = 0; i < l->count; i++)
-        FUZZ_CHECK(sizes ? (l->plan[i].flags & PLAN_HAVE_SIZE) != 0 : l->plan[i].uidl_len > 0);
+        FUZZ_CHECK((l->plan[i].flags & (sizes ? PLAN_HAVE_SIZE : PLAN_HAVE_UIDL)) != 0);
 }
 
 static void run(struct listing *l, int flags)

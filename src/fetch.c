@@ -298,7 +298,7 @@ static int commit_group(struct fetcher *f, int dele)
         FAULT_POINT("after-publish", i + 1);
         f->res->fetched++;
         const struct plan_item *it = listing_item(ls, i); /* it was fetched: it has one */
-        f->res->bytes += it->size;                        /* what was received (receive()) */
+        f->res->bytes += plan_item_size(it);              /* what was received (receive()) */
         if (!plan_deletes(it->action)) f->res->kept++;
         if (dele && plan_deletes(it->action)) f->deletable[f->nd++] = i;
     }
@@ -366,9 +366,9 @@ static uint64_t listed_limit(const struct fetcher *f, unsigned long i)
 
     /* a size held as PLAN_SIZE_MAX may be larger: the mailbox's bounds it
      * (so does a guessed RETR of a message the listing left: no item) */
-    if (!it || !(it->flags & PLAN_HAVE_SIZE) || it->size == PLAN_SIZE_MAX)
+    if (!it || !(it->flags & PLAN_HAVE_SIZE) || plan_item_size(it) == PLAN_SIZE_MAX)
         return ls->total * 2 + (1 << 20);
-    return (uint64_t)it->size * 2 + (1 << 20);
+    return (uint64_t)plan_item_size(it) * 2 + (1 << 20);
 }
 
 /* The most a body may decode to: the smaller of listed_limit() and the
@@ -406,7 +406,7 @@ static int record_now(struct fetcher *f, unsigned long i)
 {
     const struct listing *ls = f->j.ls;
 
-    if (!listing_item(ls, i)->uidl_len) return 0;
+    if (!(listing_item(ls, i)->flags & PLAN_HAVE_UIDL)) return 0;
     if (listing_record(ls, i, STATE_DELIVERED, time(NULL), NULL, f->e) < 0 ||
         state_write(f->j.st, f->e) < 0)
         return -1;
@@ -520,7 +520,8 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     struct listing *ls = f->j.ls;
     char ubuf[LISTING_UIDL_BUF];                /* the sink's m.uidl: for as long as it receives */
     struct plan_item *it = listing_item(ls, i); /* a message to fetch has one */
-    struct deliver_msg m = {.num = i + 1, .uidl = listing_uidl_of(ls, i, ubuf), .size = it->size};
+    struct deliver_msg m = {
+        .num = i + 1, .uidl = listing_uidl_of(ls, i, ubuf), .size = plan_item_size(it)};
     struct sink *k = f->j.sink;
     struct pop3_reply r;
     struct err werr;
@@ -563,7 +564,7 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     }
     /* From here on its size is what really came (the summary, the progress
      * line and the group bound count it), not what LIST claimed. */
-    it->size = plan_size(f->cur_bytes);
+    plan_item_set_size(it, f->cur_bytes);
     FAULT_POINT("after-tmp", m.num);
     if (f->late_failed) return -1; /* an earlier message could not be recorded */
     /* a deferred sink's end() without a name was final (deliver.h) */
@@ -625,12 +626,12 @@ static int answer_one(struct fetcher *f)
     rc = plan_fetches(act) && !f->stopping ? receive(f, x.i, name) : drop_guessed(f, x.i);
     if (rc < 0) return rc;
     if (rc == 1) {
-        progress(f, it->size);
+        progress(f, plan_item_size(it));
         if (f->ng == 0) f->gstart = monotime_ms();
         memcpy(f->names[f->ng], name, DELIVER_NAME_MAX);
         f->gstate[f->ng] = name[0] || !f->j.sink->deferred ? 0 : 1; /* 1: settled at end() */
         f->group[f->ng++] = x.i;
-        f->gbytes += it->size < f->group_bytes ? it->size : f->group_bytes;
+        f->gbytes += plan_item_size(it) < f->group_bytes ? plan_item_size(it) : f->group_bytes;
     }
     /* also after a failed message: the group may be complete now */
     if (f->ng &&

@@ -138,11 +138,11 @@ int listing_cover(struct listing *l, struct err *e)
 }
 
 /* The first message 1..count that a listing left out (have_size or
- * uidl_len still 0), or 0 if it named them all. */
+ * PLAN_HAVE_UIDL still unset), or 0 if it named them all. */
 static unsigned long left_out(const struct listing *l, int sizes)
 {
     for (unsigned long i = 0; i < l->count; i++)
-        if (i >= l->cap || !(sizes ? l->plan[i].flags & PLAN_HAVE_SIZE : l->plan[i].uidl_len))
+        if (i >= l->cap || !(l->plan[i].flags & (sizes ? PLAN_HAVE_SIZE : PLAN_HAVE_UIDL)))
             return i + 1;
     return 0;
 }
@@ -164,7 +164,7 @@ int listing_list(struct listing *l, int sent, struct err *e)
         if (reserve(l, n, e) < 0) return -1;
         if (l->plan[n - 1].flags & PLAN_HAVE_SIZE) return listing_error(l, "LIST", line, len, e);
         l->plan[n - 1].flags |= PLAN_HAVE_SIZE;
-        l->plan[n - 1].size = plan_size(size);
+        plan_item_set_size(&l->plan[n - 1], size);
     }
     if (rc < 0) return listing_failed(e, "LIST");
     if ((missing = left_out(l, 1)))
@@ -209,12 +209,13 @@ const char *listing_uidl_of(const struct listing *l, unsigned long i, char buf[L
 {
     const struct plan_item *m = listing_item(l, i);
 
-    if (!m || !m->uidl_len) return NULL;
-    if (m->flags & PLAN_IN_STATE) return state_uidl(l->st, state_entry_at(l->st, m->ref), buf);
+    if (!m || !(m->flags & PLAN_HAVE_UIDL)) return NULL;
+    if (m->flags & PLAN_IN_STATE)
+        return state_uidl(l->st, state_entry_at(l->st, plan_item_ref(m)), buf);
     if (l->st)
-        state_stashed(l->st, m->ref, buf);
+        state_stashed(l->st, plan_item_ref(m), buf);
     else
-        memcpy(buf, l->pool + m->ref, (size_t)m->uidl_len + 1);
+        strcpy(buf, l->pool + plan_item_ref(m)); /* at most 255 bytes and a NUL */
     return buf;
 }
 
@@ -224,18 +225,20 @@ int listing_record(const struct listing *l, unsigned long i, char status, int64_
     const struct plan_item *m = listing_item(l, i);
     char buf[LISTING_UIDL_BUF];
 
-    if (!m || !m->uidl_len) return 0;
+    if (!m || !(m->flags & PLAN_HAVE_UIDL)) return 0;
     if (!l->st) return err_set(e, ERR_INTERNAL, "no state to record message %lu in", i + 1);
-    if (m->flags & PLAN_IN_STATE)
-        return state_add(l->st, listing_uidl_of(l, i, buf), m->uidl_len, status, when, name, e);
-    return state_add_stashed(l->st, m->ref, status, when, name, e);
+    if (m->flags & PLAN_IN_STATE) {
+        const char *u = listing_uidl_of(l, i, buf);
+        return state_add(l->st, u, strlen(u), status, when, name, e);
+    }
+    return state_add_stashed(l->st, plan_item_ref(m), status, when, name, e);
 }
 
 uint32_t listing_first_seen(const void *listing, size_t i)
 {
     const struct listing *l = listing;
 
-    return state_entry_time(l->st, state_entry_at(l->st, l->plan[i].ref));
+    return state_entry_time(l->st, state_entry_at(l->st, plan_item_ref(&l->plan[i])));
 }
 
 /* What the state remembers of a message, looked up as its UIDL arrives
@@ -254,15 +257,18 @@ static const struct state_entry *recall(struct listing *l, const char *uid, size
 static int keep_uidl(struct listing *l, struct plan_item *m, const struct state_entry *ent,
                      const char *uid, size_t len, struct err *e)
 {
+    uint32_t ref;
+
     if (ent) {
         char st = state_entry_status(ent);
-        m->ref = (uint32_t)state_index(l->st, ent);
+        ref = (uint32_t)state_index(l->st, ent);
         m->flags |= PLAN_IN_STATE | (st == STATE_DELIVERED ? PLAN_SEEN : 0) |
                     (st == STATE_SKIPPED ? PLAN_REPORTED_BIG : 0);
-    } else if (pool_add(l, uid, len, &m->ref, e) < 0) {
+    } else if (pool_add(l, uid, len, &ref, e) < 0) {
         return -1;
     }
-    m->uidl_len = (uint8_t)len; /* at most 255 (pop3_parse_uidl_line) */
+    plan_item_set_ref(m, ref);
+    m->flags |= PLAN_HAVE_UIDL;
     return 0;
 }
 
@@ -316,7 +322,7 @@ static int take_uidl(struct listing *l, unsigned long n, const char *uid, size_t
 
     if (!l->sparse) {
         if (reserve(l, n, e) < 0) return -1;
-        if (l->plan[n - 1].uidl_len) return 1;
+        if (l->plan[n - 1].flags & PLAN_HAVE_UIDL) return 1;
         return keep_uidl(l, &l->plan[n - 1], recall(l, uid, len), uid, len, e);
     }
     if ((again = named_again(l, n, e)) != 0) return again;
@@ -413,7 +419,7 @@ int listing_list_one(struct listing *l, unsigned long i, struct err *e)
         return listing_error(l, "LIST", r.text, strlen(r.text), e);
     if (!l->sparse && reserve(l, n, e) < 0) return -1;
     if (!(m = listing_item(l, i))) return 0; /* sparse: a message left (nothing to size) */
-    m->size = plan_size(size);
+    plan_item_set_size(m, size);
     m->flags |= PLAN_HAVE_SIZE;
     return 0;
 }

@@ -18,8 +18,9 @@
  *  - Ceilings, whatever the server says: at most max_messages messages
  *    (LISTING_MAX_MESSAGES: a STAT count above it is refused at once) and
  *    max_pool bytes of UIDLs (LISTING_MAX_POOL); beyond either, an
- *    ERR_PROTOCOL error. So a listing costs at most 12 bytes per message
- *    (one plan_item) plus the UIDLs: 24 MiB + 256 MiB at the ceilings. A
+ *    ERR_PROTOCOL error. So a listing costs at most 14 bytes per message
+ *    (a 10-byte plan_item, in a sparse table with its 4-byte number, and a
+ *    bit) plus the UIDLs: 28 MiB + 256 MiB at the ceilings. A
  *    seen message names the state's copy of its UIDL; a new one's UIDL is
  *    kept once, in the state's memory (state_stash, encoded: 9 bytes for
  *    Dovecot's 16 hex digits), so that its delivery (listing_record)
@@ -32,7 +33,7 @@
  *    UIDL listing read without LIST is sparse: a message the state has as
  *    delivered is decided "leave" as its line arrives (the state's listed
  *    mark records it was seen) and gets no item; every other message gets
- *    one carrying its number (16 bytes: item and number). A bit per message
+ *    one carrying its number (14 bytes: item and number). A bit per message
  *    still catches a repeated or missing number, so the contract above
  *    holds. A dense table (LIST read, or a policy that needs the old
  *    messages: keep off, keep for a time, fetch all) has an item a

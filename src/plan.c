@@ -6,11 +6,42 @@
 #include "plan.h"
 
 /* The memory budget per message on the server (plan.h). */
-_Static_assert(sizeof(struct plan_item) == 12, "a plan item is 12 bytes");
+_Static_assert(sizeof(struct plan_item) == 10, "a plan item is 10 bytes");
 
 uint32_t plan_size(uint64_t size)
 {
     return size >= PLAN_SIZE_MAX ? PLAN_SIZE_MAX : (uint32_t)size;
+}
+
+static uint32_t join(const uint16_t h[2])
+{
+    return (uint32_t)h[0] | (uint32_t)h[1] << 16;
+}
+
+static void split(uint16_t h[2], uint32_t v)
+{
+    h[0] = (uint16_t)(v & 0xffff);
+    h[1] = (uint16_t)(v >> 16);
+}
+
+uint32_t plan_item_size(const struct plan_item *it)
+{
+    return join(it->size16);
+}
+
+void plan_item_set_size(struct plan_item *it, uint64_t size)
+{
+    split(it->size16, plan_size(size));
+}
+
+uint32_t plan_item_ref(const struct plan_item *it)
+{
+    return join(it->ref16);
+}
+
+void plan_item_set_ref(struct plan_item *it, uint32_t ref)
+{
+    split(it->ref16, ref);
 }
 
 int plan_fetches(enum plan_action a)
@@ -58,7 +89,8 @@ void plan_make(const struct plan_policy *p, struct plan_item *items, size_t n,
 
         if ((it->flags & PLAN_SEEN) && !p->fetch_all) {
             a = for_seen(p, i);
-        } else if (p->max_size && (it->size > p->max_size || it->size == PLAN_SIZE_MAX)) {
+        } else if (p->max_size &&
+                   (plan_item_size(it) > p->max_size || plan_item_size(it) == PLAN_SIZE_MAX)) {
             a = PLAN_TOO_BIG;
         } else if (p->max_messages && fetching >= p->max_messages) {
             a = PLAN_OVER_LIMIT;

@@ -35,11 +35,13 @@ enum plan_action {
     PLAN_OVER_LIMIT,   /* beyond max_messages: left for the next run */
 };
 
-/* 12 bytes: a listing holds one per message on the server (300,000 in
- * issue 20's mailboxes), so the listing's own fields (where the UIDL is)
- * live here too rather than in a second array, and what the state
+/* 10 bytes: a listing holds one per message on the server on a first run
+ * (300,000 in issue 20's mailboxes), so the listing's own fields (where the
+ * UIDL is) live here too rather than in a second array, what the state
  * remembers of a seen message beyond `seen` (when it was first seen) is
- * asked of plan_policy.first_seen instead of copied. */
+ * asked of plan_policy.first_seen instead of copied, and the 32-bit fields
+ * are halves (2-byte alignment): read and set them through the functions
+ * below. */
 #define PLAN_SIZE_MAX UINT32_MAX /* a size held as this is this or more */
 
 enum plan_flag {
@@ -47,16 +49,20 @@ enum plan_flag {
     PLAN_REPORTED_BIG = 2, /* already reported as too big in an earlier run */
     PLAN_HAVE_SIZE = 4,    /* listing: LIST (or LIST n) gave the size */
     PLAN_IN_STATE = 8,     /* listing: `ref` is a state entry's index */
+    PLAN_HAVE_UIDL = 16,   /* listing: UIDL named it (`ref` says where) */
 };
 
 struct plan_item {
-    uint32_t size;    /* LIST's size, at most PLAN_SIZE_MAX (plan_size()) */
-    uint32_t ref;     /* listing: the UIDL's place (plan ignores it) */
-    uint8_t uidl_len; /* listing: 0 = no UIDL (plan ignores it) */
-    uint8_t flags;    /* enum plan_flag */
-    uint8_t action;   /* output: enum plan_action */
-    uint8_t spare;
+    uint16_t size16[2]; /* LIST's size, at most PLAN_SIZE_MAX: plan_item_size() */
+    uint16_t ref16[2];  /* listing: the UIDL's place (plan ignores it): plan_item_ref() */
+    uint8_t flags;      /* enum plan_flag */
+    uint8_t action;     /* output: enum plan_action */
 };
+
+uint32_t plan_item_size(const struct plan_item *it);
+void plan_item_set_size(struct plan_item *it, uint64_t size); /* held as plan_size() */
+uint32_t plan_item_ref(const struct plan_item *it);
+void plan_item_set_ref(struct plan_item *it, uint32_t ref);
 
 /* A size as an item holds it: sizes of 4 GiB and more (which no POP3
  * server sends for a real message) are held as PLAN_SIZE_MAX, which

@@ -499,8 +499,8 @@ static int report_too_big(struct session *s)
         if (!log_warn_seen(s->a->name,
                            "message %lu is %s%llu bytes, more than max_size; it stays on the "
                            "server",
-                           i + 1, it->size == PLAN_SIZE_MAX ? "at least " : "",
-                           (unsigned long long)it->size))
+                           i + 1, plan_item_size(it) == PLAN_SIZE_MAX ? "at least " : "",
+                           (unsigned long long)plan_item_size(it)))
             continue;
         if (!s->o->check && listing_record(&s->ls, i, STATE_SKIPPED, time(NULL), NULL, s->e) < 0)
             return -1;
@@ -546,7 +546,7 @@ static int make_plan(struct session *s)
     if (sum.fetch && !s->o->check) {
         uint64_t bytes = 0;
         for (unsigned long k = 0; k < listing_items(&s->ls); k++)
-            if (plan_fetches(s->ls.plan[k].action)) bytes += s->ls.plan[k].size;
+            if (plan_fetches(s->ls.plan[k].action)) bytes += plan_item_size(&s->ls.plan[k]);
         progress_start(s->a->name, sum.fetch, bytes);
     }
     warn_expire(s);

@@ -73,7 +73,7 @@ TEST(listing_stat_allocates_nothing_for_its_claim)
     CHECK(listing_list(&l, 1, &e) < 0);
     CHECK(e.kind == ERR_PROTOCOL && strstr(e.msg, "left message 4 out of LIST"));
     CHECK(l.cap <= 1024);
-    CHECK(l.plan[0].size == 10 && l.plan[2].size == 30);
+    CHECK(plan_item_size(&l.plan[0]) == 10 && plan_item_size(&l.plan[2]) == 30);
     listing_free(&l);
     wire_close(&w);
 }
@@ -111,7 +111,7 @@ TEST(listing_grows_to_what_the_listing_names)
     CHECK(listing_stat(&l, 1, &e) == 0);
     CHECK(listing_list(&l, 1, &e) == 0);
     CHECK(l.cap == 5000);
-    CHECK(l.plan[0].size == 1 && l.plan[4999].size == 5000 &&
+    CHECK(plan_item_size(&l.plan[0]) == 1 && plan_item_size(&l.plan[4999]) == 5000 &&
           (l.plan[4999].flags & PLAN_HAVE_SIZE));
     CHECK(listing_uidl(&l, 1, &e) == 0 && l.have_uidl);
     CHECK_STR(listing_uidl_of(&l, 0, ub), "uid-1");
@@ -186,7 +186,7 @@ TEST(listing_cover_and_list_one)
     CHECK(listing_stat(&l, 1, &e) == 0 && l.cap == 0);
     CHECK(listing_cover(&l, &e) == 0 && l.cap == 7);
     CHECK(listing_list_one(&l, 4, &e) == 0 && (l.plan[4].flags & PLAN_HAVE_SIZE) &&
-          l.plan[4].size == 500);
+          plan_item_size(&l.plan[4]) == 500);
     CHECK(listing_list_one(&l, 5, &e) == 0 &&
           !(l.plan[5].flags & PLAN_HAVE_SIZE)); /* refused: unknown */
     CHECK(listing_list_one(&l, 6, &e) < 0);     /* "4 40" for LIST 7 */
