@@ -142,11 +142,11 @@ static double check_listing(const char *dir, const char *listing, size_t len, si
         if (pop3_parse_uidl_line(l, ll, &num, &uid, &uidlen) < 0 || num == 0 || num > n)
             die("bad listing line", NULL);
         const struct state_entry *ent = state_lookup(s, uid, uidlen);
-        items[num - 1].size = 4096;
+        plan_item_set_size(&items[num - 1], 4096);
         if (ent) {
             state_mark_listed(s, ent);
-            items[num - 1].ref = (uint32_t)state_index(s, ent);
-            if (ent->status == STATE_DELIVERED) items[num - 1].flags |= PLAN_SEEN;
+            plan_item_set_ref(&items[num - 1], (uint32_t)state_index(s, ent));
+            if (state_entry_status(ent) == STATE_DELIVERED) items[num - 1].flags |= PLAN_SEEN;
             seen++;
         }
     }
