@@ -1172,8 +1172,8 @@ static int create_tmp(const char *tmp, struct err *e)
  * then time, then the order the entries were first recorded. A counting
  * sort over the (status, time) groups, which are few (one a run-second):
  * 4 bytes an entry and 12 a distinct time, only while the file is written
- * (issue 20: a 64-bit key an entry and qsort's copy of them cost 16, at
- * the end of a first run while the listing is still held). */
+ * and only when the entries are not in that order already (write_groups;
+ * a 64-bit key an entry and qsort's copy of them cost 16). */
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -1235,43 +1235,99 @@ static uint32_t *group_order(const struct state *s, int prune, size_t *n)
 
 /* The entries in groups: a header line "K TIME" whenever the status or the
  * time changes, then each UIDL on a line of its own. */
-static void write_groups(const struct state *s, const uint32_t *k, size_t n, FILE *f)
+static void write_entry(const struct state *s, const struct state_entry *ent,
+                        const struct state_entry **prev, FILE *f)
+{
+    char u[STATE_UIDL_MAX + 1];
+    size_t len;
+
+    if (!*prev || state_entry_status(*prev) != state_entry_status(ent) ||
+        state_entry_time(s, *prev) != state_entry_time(s, ent))
+        fprintf(f, "%c %lu\n", state_entry_status(ent), (unsigned long)state_entry_time(s, ent));
+    len = dec_uidl(u, enc_at(s, ent->off));
+    u[len] = '\n';
+    fwrite(u, 1, len + 1, f);
+    *prev = ent;
+}
+
+static void write_sorted(const struct state *s, const uint32_t *k, size_t n, FILE *f)
 {
     const struct state_entry *prev = NULL;
 
-    fputs(STATE_HEADER "\n", f);
-    for (size_t i = 0; i < n; i++) {
-        const struct state_entry *ent = &s->ents[k[i]];
-        if (!prev || state_entry_status(prev) != state_entry_status(ent) ||
-            state_entry_time(s, prev) != state_entry_time(s, ent))
-            fprintf(f, "%c %lu\n", state_entry_status(ent),
-                    (unsigned long)state_entry_time(s, ent));
-        char u[STATE_UIDL_MAX + 1];
-        size_t len = dec_uidl(u, enc_at(s, ent->off));
-        u[len] = '\n';
-        fwrite(u, 1, len + 1, f);
-        prev = ent;
+    for (size_t i = 0; i < n; i++) write_entry(s, &s->ents[k[i]], &prev, f);
+}
+
+static int written(const struct state_entry *ent, int prune, char status)
+{
+    return state_entry_status(ent) == status && (!prune || (ent->bits & ENT_LISTED));
+}
+
+/* Are the entries of each status already in the order of their times?
+ * They nearly always are: a file is loaded in that order and a run adds
+ * entries as it goes, its clock moving forward. Then the file is written
+ * status by status in entry order, which is the sorted order, with no
+ * index array (4 bytes an entry: group_order). */
+static int in_time_order(const struct state *s, int prune)
+{
+    static const char order[] = {STATE_DELIVERED, STATE_SKIPPED};
+
+    for (size_t o = 0; o < sizeof order; o++) {
+        uint32_t last = 0;
+        for (size_t i = 0; i < s->nents; i++) {
+            const struct state_entry *ent = &s->ents[i];
+            if (!written(ent, prune, order[o])) continue;
+            if (state_entry_time(s, ent) < last) return 0;
+            last = state_entry_time(s, ent);
+        }
     }
+    return 1;
+}
+
+static void write_in_place(const struct state *s, int prune, FILE *f)
+{
+    static const char order[] = {STATE_DELIVERED, STATE_SKIPPED};
+    const struct state_entry *prev = NULL;
+
+    for (size_t o = 0; o < sizeof order; o++)
+        for (size_t i = 0; i < s->nents; i++)
+            if (written(&s->ents[i], prune, order[o])) write_entry(s, &s->ents[i], &prev, f);
+}
+
+/* The main file's lines, in (status, time, entry) order: written straight
+ * from the entries when they are in that order, sorted otherwise. */
+static int write_groups(const struct state *s, int prune, FILE *f)
+{
+    size_t n;
+    uint32_t *k;
+
+    fputs(STATE_HEADER "\n", f);
+    if (in_time_order(s, prune)) {
+        write_in_place(s, prune, f);
+        return 0;
+    }
+    if (!(k = group_order(s, prune, &n))) return -1;
+    write_sorted(s, k, n, f);
+    free(k);
+    return 0;
 }
 
 static int write_main(struct state *s, const char *tmp, int prune, struct err *e)
 {
-    size_t n;
-    uint32_t *k = group_order(s, prune, &n);
-    int fd = k ? create_tmp(tmp, e) : -1;
+    int fd = create_tmp(tmp, e);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int ok;
 
-    if (!k) return err_set(e, ERR_INTERNAL, "out of memory");
-    if (fd < 0 || !f) {
-        free(k);
-        if (fd < 0) return -1;
+    if (fd < 0) return -1;
+    if (!f) {
         close(fd);
         unlink(tmp);
         return err_set(e, ERR_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
     }
-    write_groups(s, k, n, f);
-    free(k);
+    if (write_groups(s, prune, f) < 0) {
+        fclose(f);
+        unlink(tmp);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok) {
