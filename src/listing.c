@@ -214,8 +214,8 @@ const char *listing_uidl_of(const struct listing *l, unsigned long i, char buf[L
         return state_uidl(l->st, state_entry_at(l->st, plan_item_ref(m)), buf);
     if (l->st)
         state_stashed(l->st, plan_item_ref(m), buf);
-    else
-        strcpy(buf, l->pool + plan_item_ref(m)); /* at most 255 bytes and a NUL */
+    else /* at most 255 bytes and a NUL (listing_uidl) */
+        memcpy(buf, l->pool + plan_item_ref(m), strlen(l->pool + plan_item_ref(m)) + 1);
     return buf;
 }
 
