@@ -386,8 +386,10 @@ struct rig {
     struct sink sink;
     struct account a;
     struct fetch_rules rules;
-    int keep;    /* enum plan_keep */
-    long expire; /* CAPA EXPIRE (-1: not announced) */
+    int keep;            /* enum plan_keep */
+    long expire;         /* CAPA EXPIRE (-1: not announced) */
+    uint64_t seen;       /* bit n: uid-n recorded as delivered before the listing */
+    unsigned long items; /* the listing's items */
     struct fetch_result res;
     struct err e;
     int rc;
@@ -452,12 +454,21 @@ static int rig_list_and_fetch(struct rig *r)
                             .ob = &ob};
     struct pop3_reply reply;
 
+    for (unsigned long n = 1; n < 64; n++) {
+        char u[32];
+        int len = snprintf(u, sizeof u, "uid-%lu", n);
+        if ((r->seen >> n & 1) &&
+            state_add(r->st, u, (size_t)len, STATE_DELIVERED, 500, NULL, &r->e) < 0)
+            return -1;
+    }
     listing_init(&r->ls, &r->pop, r->st);
+    r->ls.leave_seen = r->keep == PLAN_KEEP_ON; /* as a session sets it */
     if (listing_stat(&r->ls, 0, &r->e) < 0 ||
         (!r->rules.sizes_each && listing_list(&r->ls, 0, &r->e) < 0) ||
         listing_uidl(&r->ls, 0, &r->e) < 0 || listing_cover(&r->ls, &r->e) < 0)
         return -1;
-    plan_make(&p, r->ls.plan, r->ls.count, &sum);
+    plan_make(&p, r->ls.plan, listing_items(&r->ls), &sum);
+    r->items = listing_items(&r->ls);
     r->listed_out = r->net.bytes_out;
     if (fetch_messages(&job, &r->res, &r->e) < 0) return -1;
     if (!r->res.quit_sent && pop3_send(&r->pop, "QUIT", NULL, &r->e) < 0) return -1;
@@ -618,6 +629,32 @@ TEST(fetch_sends_list_n_in_front_of_each_retr_when_sizes_come_per_message)
               "LIST 1\nRETR 1\nLIST 2\nRETR 2\nLIST 3\nRETR 3\nLIST 4\nRETR 4\nQUIT\n");
     for (unsigned long n = 1; n <= 4; n++) /* each size came from its own LIST n */
         CHECK(body_ok(&r, n) && r.rec.size[n] == wire_of(n, 200, wire));
+    state_close(r.st);
+}
+
+/* Issue 20: under keep on, a listing without LIST keeps items only for
+ * the messages to fetch; the messages delivered before (here 2, 5 and 6)
+ * get no command and no record, the others are fetched in order. */
+TEST(fetch_keep_on_fetches_only_the_new_of_a_sparse_listing)
+{
+    static struct rig r;
+    char cmds[GOTMAX], wire[2 * BODYMAX];
+
+    rig_init(&r, 8, 200);
+    r.keep = PLAN_KEEP_ON;
+    r.rules.sizes_each = 1;
+    r.seen = 1u << 2 | 1u << 5 | 1u << 6;
+    rig_run(&r);
+    CHECK(r.rc == 0 && r.res.fetched == 5 && r.res.failed == 0);
+    CHECK(r.items == 5);
+    CHECK_STR(fetch_cmds(&r, cmds, sizeof cmds),
+              "LIST 1\nRETR 1\nLIST 3\nRETR 3\nLIST 4\nRETR 4\nLIST 7\nRETR 7\nLIST 8\nRETR "
+              "8\nQUIT\n");
+    for (unsigned long n = 1; n <= 8; n++) {
+        CHECK(recorded(&r, n));
+        if (n != 2 && n != 5 && n != 6)
+            CHECK(body_ok(&r, n) && r.rec.size[n] == wire_of(n, 200, wire));
+    }
     state_close(r.st);
 }
 
