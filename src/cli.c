@@ -233,47 +233,50 @@ static int bad_opt(int c, char **argv, struct err *e)
     return -1;
 }
 
-/* Options that only switch something on, and options that only name a
- * file or directory (their argument kept as given): one table each. */
-static const struct {
-    int c;
+/* Options that only switch something on (`path` 0), and options that
+ * only name a file or directory, their argument kept as given (`path` 1):
+ * where each goes in struct cli_options. */
+struct table_opt {
+    int c, path;
     size_t off;
-} switch_opts[] =
-    {
-        {'a', offsetof(struct cli_options, fetch_all)},
-        {'c', offsetof(struct cli_options, check)},
-        {'q', offsetof(struct cli_options, quiet)},
-        {'s', offsetof(struct cli_options, quiet)},
-        {OPT_JSON, offsetof(struct cli_options, json)},
-        {OPT_STATUS, offsetof(struct cli_options, status)},
-        {OPT_SYSLOG, offsetof(struct cli_options, syslog)},
-        {OPT_SERVERINFO, offsetof(struct cli_options, serverinfo)},
-        {OPT_DUMP_CONFIG, offsetof(struct cli_options, dump_config)},
-        {OPT_DUMP_STATE, offsetof(struct cli_options, dump_state)},
-        {OPT_AUTHORIZE, offsetof(struct cli_options, authorize)},
-        {OPT_DEVICE, offsetof(struct cli_options, device)},
-},
-  path_opts[] = {
-      {'f', offsetof(struct cli_options, config)},
-      {'S', offsetof(struct cli_options, state_dir)},
-      {'I', offsetof(struct cli_options, import_seen)},
-      {OPT_METRICS, offsetof(struct cli_options, metrics)},
-      {OPT_LOGFILE, offsetof(struct cli_options, logfile)},
-      {OPT_IMPORT_FETCHMAILRC, offsetof(struct cli_options, import_fetchmailrc)},
 };
+
+#define OFF(field) offsetof(struct cli_options, field)
+
+static const struct table_opt table_opts[] = {
+    {'a', 0, OFF(fetch_all)},
+    {'c', 0, OFF(check)},
+    {'q', 0, OFF(quiet)},
+    {'s', 0, OFF(quiet)},
+    {OPT_JSON, 0, OFF(json)},
+    {OPT_STATUS, 0, OFF(status)},
+    {OPT_SYSLOG, 0, OFF(syslog)},
+    {OPT_SERVERINFO, 0, OFF(serverinfo)},
+    {OPT_DUMP_CONFIG, 0, OFF(dump_config)},
+    {OPT_DUMP_STATE, 0, OFF(dump_state)},
+    {OPT_AUTHORIZE, 0, OFF(authorize)},
+    {OPT_DEVICE, 0, OFF(device)},
+    {'f', 1, OFF(config)},
+    {'S', 1, OFF(state_dir)},
+    {'I', 1, OFF(import_seen)},
+    {OPT_METRICS, 1, OFF(metrics)},
+    {OPT_LOGFILE, 1, OFF(logfile)},
+    {OPT_IMPORT_FETCHMAILRC, 1, OFF(import_fetchmailrc)},
+};
+#undef OFF
 
 static int table_opt(struct cli_options *o, int c)
 {
-    for (size_t i = 0; i < sizeof switch_opts / sizeof switch_opts[0]; i++)
-        if (switch_opts[i].c == c) {
-            *(int *)(void *)((char *)o + switch_opts[i].off) = 1;
-            return 0;
-        }
-    for (size_t i = 0; i < sizeof path_opts / sizeof path_opts[0]; i++)
-        if (path_opts[i].c == c) {
-            *(const char **)(void *)((char *)o + path_opts[i].off) = optarg;
-            return 0;
-        }
+    for (size_t i = 0; i < sizeof table_opts / sizeof table_opts[0]; i++) {
+        const struct table_opt *t = &table_opts[i];
+        void *field = (char *)o + t->off;
+        if (t->c != c) continue;
+        if (t->path)
+            *(const char **)field = optarg;
+        else
+            *(int *)field = 1;
+        return 0;
+    }
     return 1;
 }
 
