@@ -187,6 +187,7 @@ static int pool_add(struct listing *l, const char *uid, size_t len, uint32_t *of
     if (l->st) {
         if (state_stash(l->st, uid, len, off, e) < 0) return -1;
         l->pool_len = need;
+        l->stashed++;
         return 0;
     }
     if (need > l->pool_cap) {
@@ -402,6 +403,7 @@ int listing_uidl(struct listing *l, int sent, struct err *e)
     if ((missing = l->sparse ? unnamed(l) : left_out(l, 0)))
         return err_set(e, ERR_PROTOCOL, "%s left message %lu out of UIDL", host(l), missing);
     l->have_uidl = 1;
+    if (l->st) state_expect(l->st, l->stashed); /* what the deliveries will add */
     return l->sparse ? sort_items(l, e) : 0;
 }
 

@@ -89,6 +89,7 @@ struct listing {
     unsigned char *named; /* sparse: a bit per message its UIDL line named */
     size_t named_bytes;
     unsigned long left;        /* sparse: messages left without an item */
+    unsigned long stashed;     /* new UIDLs kept in the state's memory (state_stash) */
     char *pool;                /* UIDLs, each NUL-terminated (without a state) */
     size_t pool_len, pool_cap; /* pool_len: the UIDLs kept, in either place */
     int have_uidl;             /* UIDL named every message */

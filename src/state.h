@@ -170,6 +170,8 @@ size_t state_count(const struct state *s);
  * copies, encoded): what a mailbox of many messages costs beside the
  * entries and the table (issue 20). */
 size_t state_pool_bytes(const struct state *s);
+/* Bytes the hash table takes (4 a slot). */
+size_t state_table_bytes(const struct state *s);
 const struct state_entry *state_entry_at(const struct state *s, size_t i);
 unsigned state_dropped(const struct state *s);
 const char *state_path(const struct state *s);
@@ -219,6 +221,11 @@ int state_stash(struct state *s, const char *uidl, size_t len, uint32_t *off, st
 size_t state_stashed(const struct state *s, uint32_t off, char buf[STATE_UIDL_MAX + 1]);
 int state_add_stashed(struct state *s, uint32_t off, char status, int64_t when, const char *name,
                       struct err *e);
+
+/* About n more entries are coming (a listing's new messages): size the
+ * table for them at once, exactly rather than to the next doubling. Best
+ * effort (without memory it grows as entries come). */
+void state_expect(struct state *s, size_t n);
 
 /* Record a UIDL (name: the delivered Maildir file, or NULL). Buffered until
  * state_commit(). */
