@@ -28,7 +28,9 @@
  *    listing's own pool holds them as text.
  *  - Each UIDL is looked up in the seen-state as it arrives (while the rest
  *    of the listing is still on its way): the message's item gets what the
- *    state remembers, and the entry is marked listed.
+ *    state remembers, and the entry is marked listed. Once the UIDL listing
+ *    is whole, the state is told how many new UIDLs it stashed
+ *    (state_expect), so that its table is sized once for the deliveries.
  *  - Items only for what the run acts on (issue 20): with `leave_seen` a
  *    UIDL listing read without LIST is sparse: a message the state has as
  *    delivered is decided "leave" as its line arrives (the state's listed
