@@ -258,7 +258,7 @@ static const struct state_entry *recall(struct listing *l, const char *uid, size
 static int keep_uidl(struct listing *l, struct plan_item *m, const struct state_entry *ent,
                      const char *uid, size_t len, struct err *e)
 {
-    uint32_t ref;
+    uint32_t ref = 0;
 
     if (ent) {
         char st = state_entry_status(ent);

@@ -1252,7 +1252,7 @@ static uint32_t *group_order(const struct state *s, int prune, size_t *n)
 
     *n = 0;
     if (rank) pos = calloc(2 * s->ntimes + 1, sizeof *pos);
-    if (pos) out = malloc((s->nents ? s->nents : 1) * sizeof *out);
+    if (pos) out = calloc(s->nents ? s->nents : 1, sizeof *out); /* zero: untouched until written */
     if (!out) {
         free(rank);
         free(pos);
