@@ -898,7 +898,6 @@ static const char *smtp_auth_problem(const struct account *a)
         return "has `smtp_user`, which only `delivery smtp` uses (AUTH to a relay)";
     if (a->smtp_password && a->smtp_passwordeval)
         return "has both `smtp_password` and `smtp_passwordeval`: keep one";
-    if (!secret) return "has `smtp_user` but no `smtp_password` (or `smtp_passwordeval`)";
     return NULL;
 }
 

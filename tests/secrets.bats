@@ -142,14 +142,6 @@ pe_stop_round() {
   [ "$(mailcheck count "$MD")" -eq 1 ]
 }
 
-# on_pty [--expect TEXT --send KEYS]... -- COMMAND...: run on a real terminal
-# (tests/lib/onpty.py); what it showed in $W/pty.log, the terminal's echo
-# flag in $W/pty.state.
-on_pty() {
-  "$DC_PYTHON" "$PF_TOP/tests/lib/onpty.py" --log "$W/pty.log" --state "$W/pty.state" \
-    --timeout 15 "$@"
-}
-
 # rc_prompt [lines...]: account "t" on the private Dovecot with no password
 # anywhere (HOME=$W has no ~/.netrc): popfetch asks on the terminal.
 rc_prompt() {
