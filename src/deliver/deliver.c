@@ -128,7 +128,7 @@ static int open_forward(struct sink *s, const struct account *a, const struct de
         .server = a->host,
         .remote_user = a->user,
         .timeout_s = (int)a->timeout,
-        .connections = (unsigned)a->smtp_connections,
+        .connections = conf_smtp_connections(a),
         .tls = a->smtp_tls,
         .rejected = a->smtp_rejected.mode,
         .quarantine = a->smtp_rejected.dir,

@@ -71,7 +71,7 @@
 #include "err.h"
 
 #define FORWARD_TEMP_MAX   3 /* temporary failures in a row before the server is left alone */
-#define FORWARD_LMTP_CONNS 4 /* LMTP's connections by default (bench/RESULTS.md, L) */
+#define FORWARD_LMTP_CONNS CONF_LMTP_CONNECTIONS /* LMTP's by default (bench/RESULTS.md, L) */
 #define FORWARD_CONNS_MAX  CONF_SMTP_CONNECTIONS_MAX
 
 struct forward_opts {
