@@ -57,6 +57,19 @@ teardown() {
   [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 4 ]
 }
 
+@test "lmtp -vv with 2 connections: each dialogue line names its connection, and one transaction's lines carry one id" {
+  DC_LMTP=1 dovecot_start
+  put_generated 6 3 ids
+  fw_rc_lmtp "$DC_LMTP_SOCKET" "recipient bob" "smtp_connections 2"
+  pf_run -vv
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(mailcheck count "$(dovecot_maildir bob)")" -eq 6 ]
+  run "$DC_PYTHON" "$PF_TOP/tests/lib/traceconns.py" LMTP <<<"$output"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "${lines[0]}" = "ids 1 2" ] || { echo "$output"; false; }
+  [ "${lines[1]}" = "mail 6" ] || { echo "$output"; false; }
+}
+
 @test "lmtp: HOST:PORT over TCP, and a second run delivers nothing twice" {
   DC_LMTP=1 dovecot_start
   fw_samples "$W/orig"

@@ -222,3 +222,24 @@ relay_netrc() {
   [ "$(grep -c 'Password for' "$W/pty.log")" -eq 0 ]
   [ "$(grep -c 'no password for smtp_user bob at the SMTP relay 127.0.0.1' "$W/pty.log")" -eq 2 ]
 }
+
+@test "smtp auth: -vv with 2 connections names each one (SMTP[1], SMTP[2]) and still masks what AUTH sends" {
+  printf 'Return-Path: <a@example.org>\nSubject: one\n\n1\n' >"$W/1"
+  printf 'Return-Path: <b@example.org>\nSubject: two\n\n2\n' >"$W/2"
+  dovecot_put alice "$W/1"
+  dovecot_put alice "$W/2"
+  printf 'ext AUTH PLAIN LOGIN\n' >"$W/script"
+  smtp_fake_start "$W/script"
+  sed -i "s|^delivery .*|delivery smtp 127.0.0.1:$SMTP_PORT|; s/^smtp_tls starttls/smtp_tls off/" "$RC"
+  printf 'smtp_password hunter2\nsmtp_connections 2\n' >>"$RC"
+  pf_run -vv
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"> SMTP[1] AUTH PLAIN ****"* && $output == *"> SMTP[2] AUTH PLAIN ****"* ]] || {
+    echo "$output"; false; }
+  [[ $output == *"> SMTP[1] MAIL FROM:<a@example.org>"* && $output == *"> SMTP[2] MAIL FROM:<b@example.org>"* ]] || {
+    echo "$output"; false; }
+  [[ $output != *hunter2* && $output != *"$(printf '\0bob\0hunter2' | base64)"* ]] || {
+    echo "$output"; false; }
+  [[ $output != *"> SMTP "* && $output != *"< SMTP "* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

@@ -95,7 +95,9 @@ struct forward_opts {
     const char *tag;        /* the account's tag (Maildir file names) */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
-    void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv; NULL = off */
+    /* -vv, NULL = off; with several connections each line names its own
+     * ("LMTP[2] MAIL FROM:<...>", esmtp.h's trace_id, from 1) */
+    void (*trace)(void *ctx, char dir, const char *line, size_t len);
     void *trace_ctx;
 };
 
