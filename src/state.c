@@ -1013,39 +1013,95 @@ static uint64_t *group_order(const struct state *s, int prune, size_t *n)
 
 /* The entries in groups: a header line "K TIME" whenever the status or the
  * time changes, then each UIDL on a line of its own. */
-static void write_groups(const struct state *s, const uint64_t *k, size_t n, FILE *f)
+static void write_entry(const struct state *s, const struct state_entry *ent,
+                        const struct state_entry **prev, FILE *f)
+{
+    if (!*prev || (*prev)->status != ent->status || (*prev)->first_seen != ent->first_seen)
+        fprintf(f, "%c %lu\n", ent->status, (unsigned long)ent->first_seen);
+    fwrite(s->pool + ent->off, 1, ent->len, f);
+    putc('\n', f);
+    *prev = ent;
+}
+
+static void write_sorted(const struct state *s, const uint64_t *k, size_t n, FILE *f)
 {
     const struct state_entry *prev = NULL;
 
-    fputs(STATE_HEADER "\n", f);
-    for (size_t i = 0; i < n; i++) {
-        const struct state_entry *ent = &s->ents[k[i] & ((1ULL << KEY_INDEX_BITS) - 1)];
-        if (!prev || prev->status != ent->status || prev->first_seen != ent->first_seen)
-            fprintf(f, "%c %lu\n", ent->status, (unsigned long)ent->first_seen);
-        fwrite(s->pool + ent->off, 1, ent->len, f);
-        putc('\n', f);
-        prev = ent;
+    for (size_t i = 0; i < n; i++)
+        write_entry(s, &s->ents[k[i] & ((1ULL << KEY_INDEX_BITS) - 1)], &prev, f);
+}
+
+static int written(const struct state_entry *ent, int prune, char status)
+{
+    return ent->status == status && (!prune || ent->listed);
+}
+
+/* Are the entries of each status already in the order of their times?
+ * They nearly always are: a file is loaded in that order and a run adds
+ * entries as it goes, its clock moving forward. Then the file is written
+ * status by status in entry order, which is the sorted order, with no key
+ * array (8 bytes an entry, 2.4 MB at 300,000: the first run's peak). */
+static int in_time_order(const struct state *s, int prune)
+{
+    static const char order[] = {STATE_DELIVERED, STATE_SKIPPED};
+
+    for (size_t o = 0; o < sizeof order; o++) {
+        uint32_t last = 0;
+        for (size_t i = 0; i < s->nents; i++) {
+            const struct state_entry *ent = &s->ents[i];
+            if (!written(ent, prune, order[o])) continue;
+            if (ent->first_seen < last) return 0;
+            last = ent->first_seen;
+        }
     }
+    return 1;
+}
+
+static void write_in_place(const struct state *s, int prune, FILE *f)
+{
+    static const char order[] = {STATE_DELIVERED, STATE_SKIPPED};
+    const struct state_entry *prev = NULL;
+
+    for (size_t o = 0; o < sizeof order; o++)
+        for (size_t i = 0; i < s->nents; i++)
+            if (written(&s->ents[i], prune, order[o])) write_entry(s, &s->ents[i], &prev, f);
+}
+
+/* The main file's lines, in (status, time, entry) order: written straight
+ * from the entries when they are in that order, sorted otherwise. */
+static int write_groups(const struct state *s, int prune, FILE *f)
+{
+    size_t n;
+    uint64_t *k;
+
+    fputs(STATE_HEADER "\n", f);
+    if (in_time_order(s, prune)) {
+        write_in_place(s, prune, f);
+        return 0;
+    }
+    if (!(k = group_order(s, prune, &n))) return -1;
+    write_sorted(s, k, n, f);
+    free(k);
+    return 0;
 }
 
 static int write_main(struct state *s, const char *tmp, int prune, struct err *e)
 {
-    size_t n;
-    uint64_t *k = group_order(s, prune, &n);
-    int fd = k ? create_tmp(tmp, e) : -1;
+    int fd = create_tmp(tmp, e);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     int ok;
 
-    if (!k) return err_set(e, ERR_INTERNAL, "out of memory");
-    if (fd < 0 || !f) {
-        free(k);
-        if (fd < 0) return -1;
+    if (fd < 0) return -1;
+    if (!f) {
         close(fd);
         unlink(tmp);
         return err_set(e, ERR_LOCAL, "cannot write %s: %s", tmp, strerror(errno));
     }
-    write_groups(s, k, n, f);
-    free(k);
+    if (write_groups(s, prune, f) < 0) {
+        fclose(f);
+        unlink(tmp);
+        return err_set(e, ERR_INTERNAL, "out of memory");
+    }
     ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok = (fclose(f) == 0) && ok;
     if (!ok) {
