@@ -174,6 +174,18 @@ rc_prompt() {
   grep -qx "after echo on" "$W/pty.state"
 }
 
+@test "terminal prompt: with -j, accounts running side by side never ask (two prompts raced for one keyboard and hung): exit 3 each" {
+  printf 'account a\nhost 127.0.0.1\nport 1\nuser alice\ndelivery maildir %s\n\naccount b : a\nuser carol\n' "$MD" >"$RC"
+  chmod 600 "$RC"
+  run on_pty -- env HOME="$W" "$POPFETCH" -f "$RC" --state-dir "$SD" -t 2 -j 2
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 3 ]
+  [ "$(grep -c 'Password for' "$W/pty.log")" -eq 0 ]
+  grep -q "a: no password for alice@127.0.0.1" "$W/pty.log"
+  grep -q "b: no password for carol@127.0.0.1" "$W/pty.log"
+  grep -qx "after echo on" "$W/pty.state"
+}
+
 @test "passwordeval on a terminal: it has the terminal while it runs, so it may ask there" {
   dovecot_start
   dovecot_put alice - <<<$'Subject: one\n\nbody\n'
