@@ -357,6 +357,25 @@ PY
   [ "$(grep -c '^C: RCPT TO:<bob>' "$SMTP_DIR/log")" -eq 1 ]
 }
 
+@test "fake lmtp: the recipient records of a message someone else deleted from the server go at the next compaction" {
+  dovecot_start
+  put_generated 1 2 gone
+  fw_fake lmtp "ext PIPELINING" "end:carol#1 451 4.3.0 later"
+  sed -i 's/^recipient .*/recipient bob carol/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  grep -q '^R [0-9]* [^ ]* bob$' "$SD"/*.journal
+  # another client deletes it; a torn journal line (a kill mid-write) makes
+  # the next clean run rewrite the state
+  find "$(dovecot_maildir alice)" -type f -path '*/cur/*' -delete
+  find "$(dovecot_maildir alice)" -type f -path '*/new/*' -delete
+  [ "$(dovecot_count alice)" -eq 0 ]
+  printf 'D 17' >>"$(echo "$SD"/*.journal)"
+  pf_run
+  [ "$status" -eq 1 ] || { echo "$output"; false; }
+  [ "$(cat "$SD"/*.journal 2>/dev/null | grep -c '^R ')" -eq 0 ] || { cat "$SD"/*; false; }
+}
+
 @test "fake lmtp: mixed replies survive a compaction of the seen-state: the one without it still gets it alone" {
   dovecot_start
   put_generated 1 2 packed
