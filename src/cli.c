@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,82 +15,86 @@
 #include "paths.h"
 #include "version.h"
 
+/* The --help text, in parts (C promises string literals of 4095 bytes, no
+ * more): how to fetch, what it reports and where it delivers, the commands
+ * that do something else. */
+static const char *const usage_text[] = {
+    "Usage: popfetch [options] [account...]\n"
+    "Fetch mail from POP3 servers into Maildir, mbox or an MDA; with no account,\n"
+    "every account.\n"
+    "\n"
+    "  -f, --config FILE|DIR|-\n"
+    "                         config file, directory of *.conf files, or - for\n"
+    "                         stdin (default $XDG_CONFIG_HOME/popfetch/config or\n"
+    "                         ~/.popfetchrc, then config.d/*.conf beside the first)\n"
+    "  -v, --verbose          a summary line per account; twice: protocol trace\n"
+    "  -q, -s, --quiet        errors only\n"
+    "  -k, --keep             leave messages on the server\n"
+    "  -K, --no-keep          delete messages once they are safely delivered\n"
+    "  -a, --all              also fetch messages seen before\n"
+    "  -c, --check            count new messages, fetch nothing (exit 0 if any)\n"
+    "  -l, --max-size SIZE    leave larger messages on the server (e.g. 10M)\n"
+    "  -B, --max-messages N   fetch at most N messages per account and run\n"
+    "  -t, --timeout SECONDS  for connecting, each read or write, each status line,\n"
+    "                         each 64 KiB of a listing or message\n"
+    "  -j, --jobs N           fetch up to N accounts at once (default 1)\n"
+    "  -d, --daemon SECONDS   poll every SECONDS in the foreground (SIGUSR1: now,\n"
+    "                         SIGHUP: re-read the config, SIGTERM: stop)\n",
+    "      --json             one JSON object per account and run on stdout (JSON\n"
+    "                         Lines); everything else goes to stderr\n"
+    "      --metrics FILE     after the runs, write every account's metrics to FILE\n"
+    "                         (Prometheus text format, for node_exporter's textfile\n"
+    "                         collector)\n"
+    "      --status [account...]\n"
+    "                         each account's last run, last success, failures in a\n"
+    "                         row and next poll; exit 0 if every last run succeeded\n"
+    "      --syslog           log to syslog (facility mail) instead of the terminal\n"
+    "      --logfile FILE     log to FILE, with timestamps\n"
+    "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
+    "      --maildir DIR      deliver into the Maildir DIR\n"
+    "      --mbox FILE        append to the mbox FILE\n"
+    "      --state-dir DIR    where seen-state lives\n"
+    "                         (default $XDG_STATE_HOME/popfetch)\n"
+    "      --dump-config [account...]\n"
+    "                         print each account's settings after defaults and\n"
+    "                         inheritance, and where each came from; connects\n"
+    "                         to nothing\n"
+    "      --dump-state [account...]\n"
+    "                         print what popfetch remembers of each account's\n"
+    "                         mailbox, one \"STATUS TIME UIDL\" line a message;\n"
+    "                         changes nothing\n",
+    "      --serverinfo [account]\n"
+    "                         show what the server offers: TLS, certificate,\n"
+    "                         CAPA, SASL; logs in when a password is configured\n"
+    "                         and the certificate is trusted\n"
+    "      --authorize [--device] ACCOUNT\n"
+    "                         sign in once for an account with `oauth2` set: open\n"
+    "                         the printed address in a browser (--device: enter a\n"
+    "                         code on another device); popfetch refreshes the token\n"
+    "                         by itself afterwards\n"
+    "      --import-fetchmailrc FILE\n"
+    "                         print the popfetch config equivalent to a\n"
+    "                         fetchmailrc (what cannot be carried is a comment)\n"
+    "      --import-seen FORMAT:FILE [account]\n"
+    "                         mark as seen what fetchmail (.fetchids), mpop or\n"
+    "                         getmail (oldmail-*) already fetched\n"
+    "      --host HOST [--port N] --user NAME [--tls MODE] [--auth MECH]\n"
+    "      [--passwordeval CMD] [--tls-trust-file FILE]\n"
+    "                         an account given here instead of a config file\n"
+    "                         (needs --maildir, --mbox or --mda too)\n"
+    "  -V, --version          version and build details\n"
+    "  -h, --help             this help\n"
+    "\n"
+    "Exit status: 0 mail retrieved, 1 no new mail, 2 connect/TLS failure,\n"
+    "3 authentication, 4 protocol error, 5 usage/config error, 6 config readable\n"
+    "by others, 7 server error, 8 account locked, 9 mailbox busy, 10 delivery\n"
+    "failed, 11 DNS, 13 more mail waits (-B), 23 internal error.\n"
+    "See popfetch(1) and popfetchrc(5).\n",
+};
+
 static void usage(FILE *f)
 {
-    fputs("Usage: popfetch [options] [account...]\n"
-          "Fetch mail from POP3 servers into Maildir, mbox or an MDA; with no account,\n"
-          "every account.\n"
-          "\n"
-          "  -f, --config FILE|DIR|-\n"
-          "                         config file, directory of *.conf files, or - for\n"
-          "                         stdin (default $XDG_CONFIG_HOME/popfetch/config or\n"
-          "                         ~/.popfetchrc, then config.d/*.conf beside the first)\n"
-          "  -v, --verbose          a summary line per account; twice: protocol trace\n"
-          "  -q, -s, --quiet        errors only\n"
-          "  -k, --keep             leave messages on the server\n"
-          "  -K, --no-keep          delete messages once they are safely delivered\n"
-          "  -a, --all              also fetch messages seen before\n"
-          "  -c, --check            count new messages, fetch nothing (exit 0 if any)\n"
-          "  -l, --max-size SIZE    leave larger messages on the server (e.g. 10M)\n"
-          "  -B, --max-messages N   fetch at most N messages per account and run\n"
-          "  -t, --timeout SECONDS  for connecting, each read or write, each status line,\n"
-          "                         each 64 KiB of a listing or message\n"
-          "  -j, --jobs N           fetch up to N accounts at once (default 1)\n"
-          "  -d, --daemon SECONDS   poll every SECONDS in the foreground (SIGUSR1: now,\n"
-          "                         SIGHUP: re-read the config, SIGTERM: stop)\n"
-          "      --json             one JSON object per account and run on stdout (JSON\n"
-          "                         Lines); everything else goes to stderr\n"
-          "      --metrics FILE     after the runs, write every account's metrics to FILE\n"
-          "                         (Prometheus text format, for node_exporter's textfile\n"
-          "                         collector)\n"
-          "      --status [account...]\n"
-          "                         each account's last run, last success, failures in a\n"
-          "                         row and next poll; exit 0 if every last run succeeded\n"
-          "      --syslog           log to syslog (facility mail) instead of the terminal\n"
-          "      --logfile FILE     log to FILE, with timestamps\n"
-          "  -m, --mda COMMAND      deliver by running COMMAND (e.g. \"procmail -d %T\")\n"
-          "      --maildir DIR      deliver into the Maildir DIR\n"
-          "      --mbox FILE        append to the mbox FILE\n"
-          "      --state-dir DIR    where seen-state lives\n"
-          "                         (default $XDG_STATE_HOME/popfetch)\n"
-          "      --dump-config [account...]\n"
-          "                         print each account's settings after defaults and\n"
-          "                         inheritance, and where each came from; connects\n"
-          "                         to nothing\n"
-          "      --dump-state [account...]\n"
-          "                         print what popfetch remembers of each account's\n"
-          "                         mailbox, one \"STATUS TIME UIDL\" line a message;\n"
-          "                         changes nothing\n",
-          f);
-    /* two strings: one would pass the 4095 bytes C promises */
-    fputs("      --serverinfo [account]\n"
-          "                         show what the server offers: TLS, certificate,\n"
-          "                         CAPA, SASL; logs in when a password is configured\n"
-          "                         and the certificate is trusted\n"
-          "      --authorize [--device] ACCOUNT\n"
-          "                         sign in once for an account with `oauth2` set: open\n"
-          "                         the printed address in a browser (--device: enter a\n"
-          "                         code on another device); popfetch refreshes the token\n"
-          "                         by itself afterwards\n"
-          "      --import-fetchmailrc FILE\n"
-          "                         print the popfetch config equivalent to a\n"
-          "                         fetchmailrc (what cannot be carried is a comment)\n"
-          "      --import-seen FORMAT:FILE [account]\n"
-          "                         mark as seen what fetchmail (.fetchids), mpop or\n"
-          "                         getmail (oldmail-*) already fetched\n"
-          "      --host HOST [--port N] --user NAME [--tls MODE] [--auth MECH]\n"
-          "      [--passwordeval CMD] [--tls-trust-file FILE]\n"
-          "                         an account given here instead of a config file\n"
-          "                         (needs --maildir, --mbox or --mda too)\n"
-          "  -V, --version          version and build details\n"
-          "  -h, --help             this help\n"
-          "\n"
-          "Exit status: 0 mail retrieved, 1 no new mail, 2 connect/TLS failure,\n"
-          "3 authentication, 4 protocol error, 5 usage/config error, 6 config readable\n"
-          "by others, 7 server error, 8 account locked, 9 mailbox busy, 10 delivery\n"
-          "failed, 11 DNS, 13 more mail waits (-B), 23 internal error.\n"
-          "See popfetch(1) and popfetchrc(5).\n",
-          f);
+    for (size_t i = 0; i < sizeof usage_text / sizeof usage_text[0]; i++) fputs(usage_text[i], f);
 }
 
 static void version(void)
@@ -228,68 +233,63 @@ static int bad_opt(int c, char **argv, struct err *e)
     return -1;
 }
 
-/* Options that only set a field. */
+/* Options that only switch something on (`path` 0), and options that
+ * only name a file or directory, their argument kept as given (`path` 1):
+ * where each goes in struct cli_options. */
+struct table_opt {
+    int c, path;
+    size_t off;
+};
+
+#define OFF(field) offsetof(struct cli_options, field)
+
+static const struct table_opt table_opts[] = {
+    {'a', 0, OFF(fetch_all)},
+    {'c', 0, OFF(check)},
+    {'q', 0, OFF(quiet)},
+    {'s', 0, OFF(quiet)},
+    {OPT_JSON, 0, OFF(json)},
+    {OPT_STATUS, 0, OFF(status)},
+    {OPT_SYSLOG, 0, OFF(syslog)},
+    {OPT_SERVERINFO, 0, OFF(serverinfo)},
+    {OPT_DUMP_CONFIG, 0, OFF(dump_config)},
+    {OPT_DUMP_STATE, 0, OFF(dump_state)},
+    {OPT_AUTHORIZE, 0, OFF(authorize)},
+    {OPT_DEVICE, 0, OFF(device)},
+    {'f', 1, OFF(config)},
+    {'S', 1, OFF(state_dir)},
+    {'I', 1, OFF(import_seen)},
+    {OPT_METRICS, 1, OFF(metrics)},
+    {OPT_LOGFILE, 1, OFF(logfile)},
+    {OPT_IMPORT_FETCHMAILRC, 1, OFF(import_fetchmailrc)},
+};
+#undef OFF
+
+static int table_opt(struct cli_options *o, int c)
+{
+    for (size_t i = 0; i < sizeof table_opts / sizeof table_opts[0]; i++) {
+        const struct table_opt *t = &table_opts[i];
+        void *field = (char *)o + t->off;
+        if (t->c != c) continue;
+        if (t->path)
+            *(const char **)field = optarg;
+        else
+            *(int *)field = 1;
+        return 0;
+    }
+    return 1;
+}
+
+/* An option that needs no checking: 0 taken, 1 not one of these. */
 static int flag_opt(struct cli_options *o, int c)
 {
     switch (c) {
-    case 'f':
-        o->config = optarg;
-        return 0;
     case 'v':
         o->verbose++;
-        return 0;
-    case 'q':
-    case 's':
-        o->quiet = 1;
         return 0;
     case 'k':
     case 'K':
         o->keep = c == 'k';
-        return 0;
-    case 'a':
-        o->fetch_all = 1;
-        return 0;
-    case 'c':
-        o->check = 1;
-        return 0;
-    case 'S':
-        o->state_dir = optarg;
-        return 0;
-    case 'I':
-        o->import_seen = optarg;
-        return 0;
-    case OPT_JSON:
-        o->json = 1;
-        return 0;
-    case OPT_STATUS:
-        o->status = 1;
-        return 0;
-    case OPT_METRICS:
-        o->metrics = optarg;
-        return 0;
-    case OPT_SYSLOG:
-        o->syslog = 1;
-        return 0;
-    case OPT_LOGFILE:
-        o->logfile = optarg;
-        return 0;
-    case OPT_SERVERINFO:
-        o->serverinfo = 1;
-        return 0;
-    case OPT_DUMP_CONFIG:
-        o->dump_config = 1;
-        return 0;
-    case OPT_DUMP_STATE:
-        o->dump_state = 1;
-        return 0;
-    case OPT_AUTHORIZE:
-        o->authorize = 1;
-        return 0;
-    case OPT_DEVICE:
-        o->device = 1;
-        return 0;
-    case OPT_IMPORT_FETCHMAILRC:
-        o->import_fetchmailrc = optarg;
         return 0;
     case 'm':
     case 'M':
@@ -298,7 +298,7 @@ static int flag_opt(struct cli_options *o, int c)
         o->delivery_arg = optarg;
         return 0;
     default:
-        return 1; /* not a flag */
+        return table_opt(o, c);
     }
 }
 
