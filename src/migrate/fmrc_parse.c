@@ -11,6 +11,7 @@
  * bounded to FETCHMAILRC_MAX_ACCOUNTS users and FM_NOTES_MAX notes each;
  * merging with `defaults` is the writer's.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,67 +438,66 @@ static void apply_server(struct fm_entry *en, const struct fm_tok *opt, const st
     }
 }
 
+/* The user options that only store their value: where each goes in
+ * struct fm_user, and whether it is text, a yes/no ("no keep" is 0) or a
+ * number. */
+enum user_field { UF_TEXT, UF_FLAG, UF_NUM };
+
+static const struct {
+    int kw;
+    enum user_field kind;
+    size_t off;
+} user_fields[] = {
+#define OFF(field) offsetof(struct fm_user, field)
+    {K_PASSWORD, UF_TEXT, OFF(password)},
+    {K_PASSWORDFILE, UF_TEXT, OFF(passwordfile)},
+    {K_MDA, UF_TEXT, OFF(mda)},
+    {K_SMTPADDRESS, UF_TEXT, OFF(smtpaddress)},
+    {K_SMTPNAME, UF_TEXT, OFF(smtpname)},
+    {K_SSLPROTO, UF_TEXT, OFF(sslproto)},
+    {K_SSLCERTFILE, UF_TEXT, OFF(sslcertfile)},
+    {K_SSLCERT, UF_TEXT, OFF(sslcert)},
+    {K_SSLKEY, UF_TEXT, OFF(sslkey)},
+    {K_SSLFINGERPRINT, UF_TEXT, OFF(sslfingerprint)},
+    {K_KEEP, UF_FLAG, OFF(keep)},
+    {K_FETCHALL, UF_FLAG, OFF(fetchall)},
+    {K_SSL, UF_FLAG, OFF(ssl)},
+    {K_SSLCERTCK, UF_FLAG, OFF(sslcertck)},
+    {K_LIMIT, UF_NUM, OFF(limit)},
+    {K_FETCHLIMIT, UF_NUM, OFF(fetchlimit)},
+#undef OFF
+};
+
+static void store_user(struct fm_user *u, int kw, int no, const struct args *a)
+{
+    for (size_t i = 0; i < sizeof user_fields / sizeof user_fields[0]; i++) {
+        void *field = (char *)u + user_fields[i].off;
+        if (user_fields[i].kw != kw) continue;
+        if (user_fields[i].kind == UF_TEXT)
+            *(const char **)field = a->v.text;
+        else if (user_fields[i].kind == UF_FLAG)
+            *(int *)field = !no;
+        else
+            *(struct fm_num *)field = (struct fm_num){1, a->v.num};
+        return;
+    }
+}
+
+/* A user option: the two that also say how fetchmail forwarded, then the
+ * ones that only store their value. */
 static void apply_user(struct fm_user *u, const struct fm_tok *opt, int no, const struct args *a)
 {
-    const char *s = a->v.text;
-
     switch (opt->kw) {
-    case K_PASSWORD:
-        u->password = s;
-        break;
-    case K_PASSWORDFILE:
-        u->passwordfile = s;
-        break;
-    case K_MDA:
-        u->mda = s;
-        break;
     case K_SMTPHOST:
-        u->smtphost = s;
+        u->smtphost = a->v.text;
         u->forward = "smtphost";
-        break;
-    case K_SMTPADDRESS:
-        u->smtpaddress = s;
-        break;
-    case K_SMTPNAME:
-        u->smtpname = s;
         break;
     case K_LMTP:
         u->lmtp = 1;
         u->forward = "LMTP";
         break;
-    case K_KEEP:
-        u->keep = !no;
-        break;
-    case K_FETCHALL:
-        u->fetchall = !no;
-        break;
-    case K_SSL:
-        u->ssl = !no;
-        break;
-    case K_SSLCERTCK:
-        u->sslcertck = !no;
-        break;
-    case K_SSLPROTO:
-        u->sslproto = s;
-        break;
-    case K_SSLCERTFILE:
-        u->sslcertfile = s;
-        break;
-    case K_SSLCERT:
-        u->sslcert = s;
-        break;
-    case K_SSLKEY:
-        u->sslkey = s;
-        break;
-    case K_SSLFINGERPRINT:
-        u->sslfingerprint = s;
-        break;
-    case K_LIMIT:
-        u->limit = (struct fm_num){1, a->v.num};
-        break;
-    case K_FETCHLIMIT:
-        u->fetchlimit = (struct fm_num){1, a->v.num};
-        break;
+    default:
+        store_user(u, opt->kw, no, a);
     }
 }
 
