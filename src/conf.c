@@ -279,6 +279,12 @@ unsigned conf_port(const struct account *a)
     return a->tls == TLS_IMPLICIT ? 995 : 110;
 }
 
+unsigned conf_smtp_connections(const struct account *a)
+{
+    if (a->smtp_connections) return (unsigned)a->smtp_connections;
+    return a->delivery.kind == DELIVERY_LMTP ? CONF_LMTP_CONNECTIONS : 1;
+}
+
 /* ---- the parser ----------------------------------------------------- */
 
 struct parser {
@@ -898,7 +904,6 @@ static const char *smtp_auth_problem(const struct account *a)
         return "has `smtp_user`, which only `delivery smtp` uses (AUTH to a relay)";
     if (a->smtp_password && a->smtp_passwordeval)
         return "has both `smtp_password` and `smtp_passwordeval`: keep one";
-    if (!secret) return "has `smtp_user` but no `smtp_password` (or `smtp_passwordeval`)";
     return NULL;
 }
 
@@ -1149,12 +1154,15 @@ static void describe_rejected(const struct rejected_setting *r, char *val, size_
              r->dir ? " " : "", r->dir ? dir : "");
 }
 
-/* A port, seconds, a count or a size; the port key shows the port in use. */
+/* A port, seconds, a count or a size; the port and smtp_connections keys
+ * show the value in use (their default depends on other keys). */
 static void describe_number(const struct account *a, const struct keydef *k, const void *slot,
                             char *val, size_t len)
 {
     if (k->type == V_PORT && !strcmp(k->name, "port"))
         snprintf(val, len, "%u", conf_port(a));
+    else if (slot == (const void *)&a->smtp_connections)
+        snprintf(val, len, "%u", conf_smtp_connections(a));
     else if (k->type != V_SIZE)
         describe_count(*(const unsigned long *)slot, val, len);
     else if (!*(const uint64_t *)slot)

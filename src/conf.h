@@ -70,6 +70,7 @@ struct keep_setting {
 /* `smtp_rejected`: what becomes of a message an LMTP/SMTP server refused
  * permanently. */
 #define CONF_SMTP_CONNECTIONS_MAX 16 /* smtp_connections */
+#define CONF_LMTP_CONNECTIONS     4  /* smtp_connections' default for LMTP (SMTP: 1) */
 
 enum rejected_mode { REJECTED_KEEP, REJECTED_QUARANTINE, REJECTED_DELETE };
 struct rejected_setting {
@@ -192,6 +193,10 @@ struct account *conf_find(struct config *cfg, const char *name);
 
 /* The port to use: the configured one or 995/110 by TLS mode. */
 unsigned conf_port(const struct account *a);
+
+/* The LMTP/SMTP connections to use: smtp_connections, or
+ * CONF_LMTP_CONNECTIONS for `delivery lmtp` and 1 otherwise. */
+unsigned conf_smtp_connections(const struct account *a);
 
 /* Parse "14d", "12h", "1d12h", "90m", "3600" (seconds) into seconds. */
 int conf_parse_duration(const char *s, unsigned long *out);

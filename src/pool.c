@@ -17,6 +17,7 @@
 #include "exitcode.h"
 #include "fdio.h"
 #include "pool.h"
+#include "secret.h"
 #include "stop.h"
 
 int pool_init(struct pool *p, size_t max, struct err *e)
@@ -76,6 +77,7 @@ static void child_main(const struct pool *p, int wfd, size_t id, pool_run_fn fn,
 
     for (size_t i = 0; i < p->max; i++)
         if (p->slots[i].fd >= 0) close(p->slots[i].fd);
+    secret_no_prompt(); /* others may run beside it: no race for the keyboard */
     memset(&out, 0, sizeof out);
     fn(ctx, id, &out);
     (void)fdio_write_full(wfd, &out, sizeof out); /* else the parent sees how it ended */

@@ -7,7 +7,9 @@
  * (killed, crashed) yields an ERR_INTERNAL outcome that says how it ended.
  *
  * A child keeps none of the parent's other pipes, and its own pipe is
- * closed on exec (an MDA or passwordeval never holds it). A child that has
+ * closed on exec (an MDA or passwordeval never holds it). A child never
+ * asks for a password on the terminal (secret_no_prompt): several run at
+ * once and would race for the keyboard. A child that has
  * handed its outcome over frees its slot at once; it is reaped while it
  * exits, without the parent waiting for it. Nothing here
  * prints; pool_wait() waits with stop_poll() (stop.h), so a stop signal

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -208,7 +209,7 @@ int secret_eval(const struct secret_cmd *sc, char **out, struct err *e)
 /* 1 with *out set, 0 when ~/.netrc has no password for the account (or
  * cannot be read), -1 on an error (a file we must not trust, a password
  * others can read or that cannot be used). */
-static int from_netrc(const struct account *a, char **out, struct err *e)
+static int from_netrc(const struct secret_who *w, char **out, struct err *e)
 {
     char path[4096], *text, pw[NETRC_TOKEN_MAX + 1];
     struct stat st;
@@ -226,19 +227,19 @@ static int from_netrc(const struct account *a, char **out, struct err *e)
         textfile_free(text, len);
         return -1;
     }
-    found = netrc_lookup(text, len, a->host, a->user, pw, sizeof pw);
+    found = netrc_lookup(text, len, w->host, w->user, pw, sizeof pw);
     textfile_free(text, len);
     if (found == 0) return 0;
     if (st.st_mode & 0044) {
         OPENSSL_cleanse(pw, sizeof pw);
         err_set(e, ERR_CONFIG_PERM, "%s holds the password for %s but others can read it", path,
-                a->host);
+                w->host);
         err_hint(e, "run `chmod 600 %s`", path);
         return -1;
     }
     if (found < 0) {
         err_set(e, ERR_AUTH, "%s: the password for %s is longer than %d bytes or holds a NUL byte",
-                path, a->host, NETRC_TOKEN_MAX);
+                path, w->host, NETRC_TOKEN_MAX);
         return -1;
     }
     *out = copy_secret(pw, strlen(pw));
@@ -283,13 +284,22 @@ static int tty_read_line(int fd, char *buf, size_t max, size_t *len, struct err 
     return 0;
 }
 
-static int from_terminal(const struct account *a, char **out, struct err *e)
+static int no_prompt; /* secret_no_prompt() was called */
+
+void secret_no_prompt(void)
+{
+    no_prompt = 1;
+}
+
+static int from_terminal(const struct secret_who *w, char **out, struct err *e)
 {
     struct termios old, quiet;
     char *buf;
     size_t len = 0;
-    int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY), rc;
+    int fd, rc;
 
+    if (no_prompt) return 0;
+    fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (fd < 0 || !isatty(STDIN_FILENO) || tcgetattr(fd, &old) < 0) {
         if (fd >= 0) close(fd);
         return 0;
@@ -302,7 +312,7 @@ static int from_terminal(const struct account *a, char **out, struct err *e)
     quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL);
     quiet.c_lflag |= ICANON;
     tcsetattr(fd, TCSAFLUSH, &quiet); /* before the prompt: nothing typed after it shows */
-    dprintf(fd, "Password for %s@%s: ", a->user, a->host);
+    dprintf(fd, "%s: ", w->prompt);
     rc = tty_read_line(fd, buf, SECRET_MAX, &len, e);
     tcsetattr(fd, TCSAFLUSH, &old);
     dprintf(fd, "\n");
@@ -314,8 +324,20 @@ static int from_terminal(const struct account *a, char **out, struct err *e)
     return rc < 0 ? -1 : len > 0;
 }
 
+int secret_ask(const struct secret_who *w, char **out, struct err *e)
+{
+    int rc;
+
+    *out = NULL;
+    if ((rc = from_netrc(w, out, e)) != 0) return rc < 0 ? -1 : 0;
+    if ((rc = from_terminal(w, out, e)) != 0) return rc < 0 ? -1 : 0;
+    return 1;
+}
+
 int secret_get(const struct account *a, char **out, struct err *e)
 {
+    char prompt[1024];
+    struct secret_who w = {.host = a->host, .user = a->user, .prompt = prompt};
     int rc;
 
     *out = NULL;
@@ -331,8 +353,8 @@ int secret_get(const struct account *a, char **out, struct err *e)
                                 .timeout_key = "passwordeval_timeout"};
         return secret_eval(&sc, out, e);
     }
-    if ((rc = from_netrc(a, out, e)) != 0) return rc < 0 ? -1 : 0;
-    if ((rc = from_terminal(a, out, e)) != 0) return rc < 0 ? -1 : 0;
+    snprintf(prompt, sizeof prompt, "Password for %s@%s", a->user, a->host);
+    if ((rc = secret_ask(&w, out, e)) != 1) return rc;
     err_set(e, ERR_AUTH, "no password for %s@%s", a->user, a->host);
     err_hint(e,
              "set `passwordeval` (e.g. \"pass show mail/%s\") or `password` in the config, "

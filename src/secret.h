@@ -30,6 +30,26 @@
 /* Obtain the account's secret into a fresh buffer (NUL-terminated). */
 int secret_get(const struct account *a, char **out, struct err *e);
 
+/* Whose password ~/.netrc and the terminal are asked for. */
+struct secret_who {
+    const char *host;   /* ~/.netrc's `machine` */
+    const char *user;   /* ~/.netrc's `login` */
+    const char *prompt; /* what the terminal shows, ": " added: "Password for alice@pop.example" */
+};
+
+/* secret_get's last two sources, with the same rules, for any login (the
+ * POP3 account's, an SMTP relay's): ~/.netrc, then the prompt on the
+ * terminal (only when standard input is one and /dev/tty opens, and not
+ * after secret_no_prompt: never in the daemon, under cron or with -j). 0 with *out set; 1 when
+ * neither gave one (*out NULL, e untouched); -1 on an error (a ~/.netrc refused: ERR_CONFIG_PERM;
+ * a stop signal at the prompt: ERR_INTERRUPTED). */
+int secret_ask(const struct secret_who *w, char **out, struct err *e);
+
+/* From now on this process never asks on the terminal (secret_ask finds
+ * nothing there): for an account's process when several run at once (-j,
+ * the daemon; pool.c), where prompts would race for the same keyboard. */
+void secret_no_prompt(void);
+
 /* A command whose first line of output is a secret. */
 struct secret_cmd {
     const char *what;        /* the config key, for messages: "passwordeval" */

@@ -319,12 +319,26 @@ size_t state_index(const struct state *s, const struct state_entry *ent)
     return (size_t)(ent - s->ents);
 }
 
+/* The recipient records of UIDL: its message is in this run's listing, so
+ * a prune keeps them (rejournal_recipients). Records are few (a message
+ * some recipients refused): a scan. */
+static void rcpts_listed(struct state *s, const char *uidl, size_t len)
+{
+    for (size_t i = 0; i < s->nrcpts; i++)
+        if (strlen(s->rcpts[i].uidl) == len && !memcmp(s->rcpts[i].uidl, uidl, len))
+            s->rcpts[i].listed = 1;
+}
+
 void state_mark_listed(struct state *s, const struct state_entry *ent)
 {
     struct state_entry *x = &s->ents[ent - s->ents];
 
     s->nlisted += !(x->bits & ENT_LISTED);
     x->bits |= ENT_LISTED;
+    if (s->nrcpts && state_entry_status(x) != STATE_DELIVERED) {
+        char u[STATE_UIDL_MAX + 1];
+        rcpts_listed(s, u, strlen(state_uidl(s, x, u)));
+    }
 }
 
 static int reserve(void **p, size_t *cap, size_t need, size_t elem)
@@ -458,6 +472,7 @@ int state_stash(struct state *s, const char *uidl, size_t len, uint32_t *off, st
     if ((o = pool_put(s, enc, enc_uidl(enc, uidl, len))) < 0)
         return err_set(e, ERR_INTERNAL, "out of memory");
     *off = (uint32_t)o;
+    if (s->nrcpts) rcpts_listed(s, uidl, len);
     return 0;
 }
 
@@ -605,6 +620,7 @@ static int add_aside(struct state_intent **list, size_t *count, const struct rec
     n->when = r->when;
     n->uidl = strndup(r->uidl, r->uidl_len);
     n->note = r->name ? strndup(r->name, r->name_len) : strdup(""); /* the parser gives one */
+    n->listed = 0;
     if (!n->uidl || !n->note) {
         free(n->uidl);
         free(n->note);
@@ -1087,6 +1103,7 @@ int state_got(struct state *s, const char *uidl, size_t len, int64_t when, const
 
     if (buffer_record(s, uidl, len, STATE_RECIPIENT, when, rcpt, e) < 0) return -1;
     if (add_aside(&s->rcpts, &s->nrcpts, &r) < 0) return err_set(e, ERR_INTERNAL, "out of memory");
+    s->rcpts[s->nrcpts - 1].listed = 1; /* fetched in this run: listed */
     return state_write(s, e);
 }
 
@@ -1377,15 +1394,16 @@ static int write_main(struct state *s, const char *tmp, int prune, struct err *e
 
 /* After a compaction: the recipient records of messages not yet
  * delivered go into the new journal again (the main file holds statuses
- * only), made durable before anything is acted on. */
-static int rejournal_recipients(struct state *s, struct err *e)
+ * only), made durable before anything is acted on; with `prune`, only
+ * those of messages still on the server, as for entries. */
+static int rejournal_recipients(struct state *s, int prune, struct err *e)
 {
     size_t kept = 0;
 
     for (size_t i = 0; i < s->nrcpts; i++) {
         const struct state_intent *r = &s->rcpts[i];
         const struct state_entry *ent = state_lookup(s, r->uidl, strlen(r->uidl));
-        if (ent && state_entry_status(ent) == STATE_DELIVERED) continue;
+        if ((ent && state_entry_status(ent) == STATE_DELIVERED) || (prune && !r->listed)) continue;
         if (buffer_record(s, r->uidl, strlen(r->uidl), STATE_RECIPIENT, r->when, r->note, e) < 0)
             return -1;
         kept++;
@@ -1416,7 +1434,7 @@ int state_compact(struct state *s, int prune, struct err *e)
     s->jrecords = 0;
     s->have_main = 1;
     s->old_format = 0;
-    return rejournal_recipients(s, e);
+    return rejournal_recipients(s, prune, e);
 }
 
 /* A rewrite costs a pass over every entry and three fsyncs; the journal

@@ -61,7 +61,9 @@
  * answered at the next start by the sink (who still lacks it) and is
  * carried into the new journal by a compaction while its UIDL is not
  * delivered (a kill in between the two costs at most a duplicate to those
- * recipients, never a loss). A reader drops a record of a kind it does not know (counted as
+ * recipients, never a loss) and, with `prune`, is still on the server (the
+ * rule for entries: a message deleted by someone else takes its records
+ * along). A reader drops a record of a kind it does not know (counted as
  * damaged, never "seen"), so new kinds can be added without a new version.
  *
  * Local files cannot be redirected: the state directory must keep
@@ -93,6 +95,8 @@ struct state_intent {
     int64_t when;
     char *uidl;
     char *note; /* the sink's words ("" for "-") */
+    int listed; /* R: its UIDL is in this run's listing (state_stash, state_mark_listed) or
+                   state_got wrote it: a prune keeps it */
 };
 
 /* 8 bytes an entry: a mailbox of 300,000 messages (issue 20) keeps one
@@ -260,7 +264,9 @@ int state_commit(struct state *s, struct err *e);
 /* Rewrite the main file from memory (in today's format) and empty the
  * journal; nothing to do when the file is current. With
  * `prune`, entries not marked listed are dropped (the server no longer has
- * them); pass it only after a complete UIDL listing. */
+ * them), and so are the recipient records of UIDLs not in the listing
+ * (neither stashed nor marked listed); pass it only after a complete UIDL
+ * listing. */
 int state_compact(struct state *s, int prune, struct err *e);
 
 /* At the end of a clean run: commit, then state_compact() only if the

@@ -181,4 +181,14 @@ teardown() { pf_teardown; }
   grep -Eq "^  smtp_rejected +quarantine $W/q +# $RC:7\$" <<<"$output"
   grep -Eq "^  delivery +lmtp $W/lmtp +# $RC:13\$" <<<"$output"
   grep -Eq "^  smtp_rejected +keep +# default\$" <<<"$output"
+  # smtp_connections left alone: the number in use, 1 for SMTP, 4 for LMTP
+  sed -n '/^account f/,/^account l/p' <<<"$output" | grep -Eq "^  smtp_connections +1 +# default\$" || {
+    echo "$output"; false; }
+  sed -n '/^account l/,$p' <<<"$output" | grep -Eq "^  smtp_connections +4 +# default\$" || {
+    echo "$output"; false; }
+  # ...and as set
+  printf 'smtp_connections 2\n' >>"$RC"
+  pf_run --dump-config l
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  grep -Eq "^  smtp_connections +2 +# $RC:14\$" <<<"$output" || { echo "$output"; false; }
 }

@@ -57,6 +57,19 @@ teardown() {
   [ "$(grep -c 'lmtp([0-9]*): Info: Connect from local' "$DC_LOG")" -eq 4 ]
 }
 
+@test "lmtp -vv with 2 connections: each dialogue line names its connection, and one transaction's lines carry one id" {
+  DC_LMTP=1 dovecot_start
+  put_generated 6 3 ids
+  fw_rc_lmtp "$DC_LMTP_SOCKET" "recipient bob" "smtp_connections 2"
+  pf_run -vv
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(mailcheck count "$(dovecot_maildir bob)")" -eq 6 ]
+  run "$DC_PYTHON" "$PF_TOP/tests/lib/traceconns.py" LMTP <<<"$output"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "${lines[0]}" = "ids 1 2" ] || { echo "$output"; false; }
+  [ "${lines[1]}" = "mail 6" ] || { echo "$output"; false; }
+}
+
 @test "lmtp: HOST:PORT over TCP, and a second run delivers nothing twice" {
   DC_LMTP=1 dovecot_start
   fw_samples "$W/orig"
@@ -342,6 +355,25 @@ PY
   pf_run
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(grep -c '^C: RCPT TO:<bob>' "$SMTP_DIR/log")" -eq 1 ]
+}
+
+@test "fake lmtp: the recipient records of a message someone else deleted from the server go at the next compaction" {
+  dovecot_start
+  put_generated 1 2 gone
+  fw_fake lmtp "ext PIPELINING" "end:carol#1 451 4.3.0 later"
+  sed -i 's/^recipient .*/recipient bob carol/' "$RC"
+  pf_run
+  [ "$status" -eq 10 ] || { echo "$output"; false; }
+  grep -q '^R [0-9]* [^ ]* bob$' "$SD"/*.journal
+  # another client deletes it; a torn journal line (a kill mid-write) makes
+  # the next clean run rewrite the state
+  find "$(dovecot_maildir alice)" -type f -path '*/cur/*' -delete
+  find "$(dovecot_maildir alice)" -type f -path '*/new/*' -delete
+  [ "$(dovecot_count alice)" -eq 0 ]
+  printf 'D 17' >>"$(echo "$SD"/*.journal)"
+  pf_run
+  [ "$status" -eq 1 ] || { echo "$output"; false; }
+  [ "$(cat "$SD"/*.journal 2>/dev/null | grep -c '^R ')" -eq 0 ] || { cat "$SD"/*; false; }
 }
 
 @test "fake lmtp: mixed replies survive a compaction of the seen-state: the one without it still gets it alone" {

@@ -142,14 +142,6 @@ pe_stop_round() {
   [ "$(mailcheck count "$MD")" -eq 1 ]
 }
 
-# on_pty [--expect TEXT --send KEYS]... -- COMMAND...: run on a real terminal
-# (tests/lib/onpty.py); what it showed in $W/pty.log, the terminal's echo
-# flag in $W/pty.state.
-on_pty() {
-  "$DC_PYTHON" "$PF_TOP/tests/lib/onpty.py" --log "$W/pty.log" --state "$W/pty.state" \
-    --timeout 15 "$@"
-}
-
 # rc_prompt [lines...]: account "t" on the private Dovecot with no password
 # anywhere (HOME=$W has no ~/.netrc): popfetch asks on the terminal.
 rc_prompt() {
@@ -179,6 +171,18 @@ rc_prompt() {
   cat "$W/pty.log" "$W/pty.state"
   [ "$status" -eq 23 ]
   grep -q "stopped by SIGINT at the password prompt" "$W/pty.log"
+  grep -qx "after echo on" "$W/pty.state"
+}
+
+@test "terminal prompt: with -j, accounts running side by side never ask (two prompts raced for one keyboard and hung): exit 3 each" {
+  printf 'account a\nhost 127.0.0.1\nport 1\nuser alice\ndelivery maildir %s\n\naccount b : a\nuser carol\n' "$MD" >"$RC"
+  chmod 600 "$RC"
+  run on_pty -- env HOME="$W" "$POPFETCH" -f "$RC" --state-dir "$SD" -t 2 -j 2
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 3 ]
+  [ "$(grep -c 'Password for' "$W/pty.log")" -eq 0 ]
+  grep -q "a: no password for alice@127.0.0.1" "$W/pty.log"
+  grep -q "b: no password for carol@127.0.0.1" "$W/pty.log"
   grep -qx "after echo on" "$W/pty.state"
 }
 

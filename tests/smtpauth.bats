@@ -139,3 +139,107 @@ teardown() {
   [ "$(dovecot_count alice)" -eq 1 ]
   smtp_fake_stop
 }
+
+# relay_netrc MODE: ~/.netrc (in $W/home) with the relay's password for
+# smtp_user bob, and nothing else: no smtp_password in the config.
+relay_netrc() {
+  mkdir -p "$W/home"
+  printf 'machine 127.0.0.1 login alice password not-this-one\nmachine 127.0.0.1\n  login bob\n  password hunter2\n' \
+    >"$W/home/.netrc"
+  chmod "$1" "$W/home/.netrc"
+}
+
+@test "smtp auth: ~/.netrc's machine RELAY login SMTP_USER gives the relay's password" {
+  printf 'Return-Path: <a@example.org>\nSubject: one\n\n1\n' >"$W/1"
+  dovecot_put alice "$W/1"
+  relay_netrc 600
+  HOME=$W/home pf_run -vv </dev/null
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"> SMTP AUTH SCRAM-SHA-256 ****"* ]] || { echo "$output"; false; }
+  [[ $output != *hunter2* ]] || { echo "$output"; false; }
+  postfix_wait_count bob 1
+  mailcheck forwarded "$(postfix_maildir bob)" "$W/1"
+  [ "$(dovecot_count alice)" -eq 0 ]
+  grep -q 'sasl_method=SCRAM-SHA-256, sasl_username=bob' "$PX_DIR/maillog"
+}
+
+@test "smtp auth: a ~/.netrc that group can write is refused for the relay's password too (exit 6), nothing fetched" {
+  printf 'Return-Path: <a@example.org>\nSubject: one\n\n1\n' >"$W/1"
+  dovecot_put alice "$W/1"
+  relay_netrc 620
+  HOME=$W/home pf_run </dev/null
+  [ "$status" -eq 6 ] || { echo "$output"; false; }
+  [[ $output == *"$W/home/.netrc is writable by its group"* ]] || { echo "$output"; false; }
+  [[ $output != *hunter2* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 1 ]
+  [ "$(find "$(postfix_maildir bob)" -type f | wc -l)" -eq 0 ]
+}
+
+@test "smtp auth: no relay password anywhere (no key, no ~/.netrc entry, no terminal): exit 3 naming the relay" {
+  printf 'Return-Path: <a@example.org>\nSubject: one\n\n1\n' >"$W/1"
+  dovecot_put alice "$W/1"
+  mkdir -p "$W/home"
+  HOME=$W/home pf_run </dev/null
+  [ "$status" -eq 3 ] || { echo "$output"; false; }
+  [[ $output == *"no password for smtp_user bob at the SMTP relay 127.0.0.1"* ]] || {
+    echo "$output"; false; }
+  [[ $output == *"machine 127.0.0.1 login bob"* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 1 ]
+}
+
+@test "smtp auth: on a terminal the relay's password is asked, naming the relay; nothing typed shows" {
+  printf 'Return-Path: <a@example.org>\nSubject: one\n\n1\n' >"$W/1"
+  dovecot_put alice "$W/1"
+  mkdir -p "$W/home"
+  run on_pty --expect "Password for smtp_user bob at the SMTP relay 127.0.0.1: " --send 'hunter2\r' \
+    -- env HOME="$W/home" "$POPFETCH" -f "$RC" --state-dir "$SD"
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 0 ]
+  [ "$(grep -c hunter2 "$W/pty.log")" -eq 0 ]
+  grep -qx "at-expect 1 echo off" "$W/pty.state"
+  grep -qx "after echo on" "$W/pty.state"
+  postfix_wait_count bob 1
+  mailcheck forwarded "$(postfix_maildir bob)" "$W/1"
+  [ "$(dovecot_count alice)" -eq 0 ]
+}
+
+@test "smtp auth: Ctrl-C at the relay's password prompt stops popfetch (exit 23)" {
+  mkdir -p "$W/home"
+  run on_pty --expect "Password for smtp_user bob at the SMTP relay 127.0.0.1: " --send '\x03' \
+    -- env HOME="$W/home" "$POPFETCH" -f "$RC" --state-dir "$SD"
+  cat "$W/pty.log" "$W/pty.state"
+  [ "$status" -eq 23 ]
+  grep -q "stopped by SIGINT at the password prompt" "$W/pty.log"
+  grep -qx "after echo on" "$W/pty.state"
+}
+
+@test "smtp auth: with -j, accounts running side by side never ask on the terminal: exit 3 each, no prompt" {
+  mkdir -p "$W/home"
+  printf 'account t2 : t\nuser bob\n' >>"$RC"
+  run on_pty -- env HOME="$W/home" "$POPFETCH" -f "$RC" --state-dir "$SD" -j 2
+  cat "$W/pty.log"
+  [ "$status" -eq 3 ]
+  [ "$(grep -c 'Password for' "$W/pty.log")" -eq 0 ]
+  [ "$(grep -c 'no password for smtp_user bob at the SMTP relay 127.0.0.1' "$W/pty.log")" -eq 2 ]
+}
+
+@test "smtp auth: -vv with 2 connections names each one (SMTP[1], SMTP[2]) and still masks what AUTH sends" {
+  printf 'Return-Path: <a@example.org>\nSubject: one\n\n1\n' >"$W/1"
+  printf 'Return-Path: <b@example.org>\nSubject: two\n\n2\n' >"$W/2"
+  dovecot_put alice "$W/1"
+  dovecot_put alice "$W/2"
+  printf 'ext AUTH PLAIN LOGIN\n' >"$W/script"
+  smtp_fake_start "$W/script"
+  sed -i "s|^delivery .*|delivery smtp 127.0.0.1:$SMTP_PORT|; s/^smtp_tls starttls/smtp_tls off/" "$RC"
+  printf 'smtp_password hunter2\nsmtp_connections 2\n' >>"$RC"
+  pf_run -vv
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ $output == *"> SMTP[1] AUTH PLAIN ****"* && $output == *"> SMTP[2] AUTH PLAIN ****"* ]] || {
+    echo "$output"; false; }
+  [[ $output == *"> SMTP[1] MAIL FROM:<a@example.org>"* && $output == *"> SMTP[2] MAIL FROM:<b@example.org>"* ]] || {
+    echo "$output"; false; }
+  [[ $output != *hunter2* && $output != *"$(printf '\0bob\0hunter2' | base64)"* ]] || {
+    echo "$output"; false; }
+  [[ $output != *"> SMTP "* && $output != *"< SMTP "* ]] || { echo "$output"; false; }
+  [ "$(dovecot_count alice)" -eq 0 ]
+}

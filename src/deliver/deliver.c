@@ -2,11 +2,13 @@
  * deliver — picks the sink for an account; the shared sink_ops of sinks
  * whose end() is final. See deliver.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deliver.h"
 #include "conf.h"
+#include "esmtp.h"
 #include "forward.h"
 #include "maildir.h"
 #include "mbox.h"
@@ -80,19 +82,36 @@ static int smtp_mech(int choice)
 }
 
 /* The SMTP relay's password: `smtp_password`, else `smtp_passwordeval` run
- * like `passwordeval` (secret.c). */
+ * like `passwordeval`, else ~/.netrc's `machine RELAY login SMTP_USER`, else
+ * the terminal's prompt naming the relay: POP3's rules (secret.c). */
 static int smtp_secret(const struct account *a, char **out, struct err *e)
 {
     struct secret_cmd sc = {.what = "smtp_passwordeval",
                             .cmd = a->smtp_passwordeval,
                             .timeout_s = a->passwordeval_timeout,
                             .timeout_key = "passwordeval_timeout"};
+    struct esmtp relay; /* its host name, from `delivery smtp HOST[:PORT]` */
+    char prompt[1024];
+    struct secret_who w = {.host = relay.target, .user = a->smtp_user, .prompt = prompt};
+    int rc;
 
+    *out = NULL;
     if (a->smtp_password) {
         if (!(*out = strdup(a->smtp_password))) return err_set(e, ERR_INTERNAL, "out of memory");
         return 0;
     }
-    return secret_eval(&sc, out, e);
+    if (a->smtp_passwordeval) return secret_eval(&sc, out, e);
+    if (esmtp_init(&relay, 0, a->delivery.arg, NULL, 1000, e) < 0) return -1;
+    snprintf(prompt, sizeof prompt, "Password for smtp_user %s at the SMTP relay %s", a->smtp_user,
+             relay.target);
+    if ((rc = secret_ask(&w, out, e)) != 1) return rc;
+    err_set(e, ERR_AUTH, "no password for smtp_user %s at the SMTP relay %s", a->smtp_user,
+            relay.target);
+    err_hint(e,
+             "set `smtp_passwordeval` or `smtp_password` in the config, or add \"machine %s "
+             "login %s password ...\" to ~/.netrc",
+             relay.target, a->smtp_user);
+    return -1;
 }
 
 static int open_forward(struct sink *s, const struct account *a, const struct deliver_ctx *c,
@@ -109,7 +128,7 @@ static int open_forward(struct sink *s, const struct account *a, const struct de
         .server = a->host,
         .remote_user = a->user,
         .timeout_s = (int)a->timeout,
-        .connections = (unsigned)a->smtp_connections,
+        .connections = conf_smtp_connections(a),
         .tls = a->smtp_tls,
         .rejected = a->smtp_rejected.mode,
         .quarantine = a->smtp_rejected.dir,

@@ -143,16 +143,19 @@ int esmtp_parse_line(const char *line, size_t len, int *more, const char **text)
     return code;
 }
 
+/* "LMTP line", or "LMTP[N] line" with a trace_id. */
 static void trace(struct esmtp *s, char dir, const char *line, size_t len)
 {
-    char buf[ESMTP_LINE_MAX + 8];
+    char buf[ESMTP_LINE_MAX + 32];
+    int k;
 
     if (!s->trace) return;
     if (len > ESMTP_LINE_MAX) len = ESMTP_LINE_MAX;
-    memcpy(buf, proto(s), 4);
-    buf[4] = ' ';
-    memcpy(buf + 5, line, len);
-    s->trace(s->trace_ctx, dir, buf, len + 5);
+    k = s->trace_id ? snprintf(buf, 32, "%s[%u] ", proto(s), s->trace_id)
+                    : snprintf(buf, 32, "%s ", proto(s));
+    if (k < 0 || k >= 32) return;
+    memcpy(buf + k, line, len);
+    s->trace(s->trace_ctx, dir, buf, len + (size_t)k);
 }
 
 typedef void (*line_fn)(struct esmtp *s, const char *text, size_t len);

@@ -105,6 +105,7 @@ struct esmtp {
      * message itself as one "(N bytes of message data)" line); NULL = off */
     void (*trace)(void *ctx, char dir, const char *line, size_t len);
     void *trace_ctx;
+    unsigned trace_id; /* not 0: the prefix is "LMTP[trace_id] " (one of several) */
 };
 
 /* The envelope of one message. */

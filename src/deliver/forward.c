@@ -678,16 +678,17 @@ static int copy_opts(struct fwd *f, const struct forward_opts *o)
                                                                                                : -1;
 }
 
-/* One connection's settings (forward_open). */
+/* One connection's settings (forward_open); id: its number from 1 in the
+ * -vv trace when there are several, else 0. */
 static int conn_init(struct fwd_conn *c, const struct forward_opts *o, const char *helo,
-                     struct err *e)
+                     unsigned id, struct err *e)
 {
     c->m.sp.fd = -1;
     net_init(&c->s.c);
     if (esmtp_init(&c->s, o->lmtp, o->target, helo, (o->timeout_s > 0 ? o->timeout_s : 60) * 1000,
                    e) < 0)
         return -1;
-    c->s.trace = o->trace, c->s.trace_ctx = o->trace_ctx;
+    c->s.trace = o->trace, c->s.trace_ctx = o->trace_ctx, c->s.trace_id = id;
     c->s.tls_mode = o->tls;
     c->s.tls = (struct tls_opts){.verify = 1, .trust_file = o->trust_file, .min_version = 12};
     if (o->auth_user && esmtp_set_auth(&c->s, o->auth_user, o->auth_secret, o->auth_mech, e) < 0)
@@ -724,7 +725,8 @@ int forward_open(struct sink *k, const struct forward_opts *o, struct err *e)
     for (size_t i = 0; i < f->nconn; i++) f->conn[i].m.sp.fd = -1;
     if (!o->helo && gethostname(host, sizeof host - 1) < 0) host[0] = '\0';
     for (size_t i = 0; i < f->nconn; i++)
-        if (conn_init(&f->conn[i], o, o->helo ? o->helo : host, e) < 0) {
+        if (conn_init(&f->conn[i], o, o->helo ? o->helo : host, f->nconn > 1 ? (unsigned)i + 1 : 0,
+                      e) < 0) {
             fw_close(k);
             return -1;
         }

@@ -71,7 +71,7 @@
 #include "err.h"
 
 #define FORWARD_TEMP_MAX   3 /* temporary failures in a row before the server is left alone */
-#define FORWARD_LMTP_CONNS 4 /* LMTP's connections by default (bench/RESULTS.md, L) */
+#define FORWARD_LMTP_CONNS CONF_LMTP_CONNECTIONS /* LMTP's by default (bench/RESULTS.md, L) */
 #define FORWARD_CONNS_MAX  CONF_SMTP_CONNECTIONS_MAX
 
 struct forward_opts {
@@ -95,7 +95,9 @@ struct forward_opts {
     const char *tag;        /* the account's tag (Maildir file names) */
     void (*warn)(void *ctx, const char *msg);
     void *warn_ctx;
-    void (*trace)(void *ctx, char dir, const char *line, size_t len); /* -vv; NULL = off */
+    /* -vv, NULL = off; with several connections each line names its own
+     * ("LMTP[2] MAIL FROM:<...>", esmtp.h's trace_id, from 1) */
+    void (*trace)(void *ctx, char dir, const char *line, size_t len);
     void *trace_ctx;
 };
 

@@ -87,6 +87,14 @@ PY
   dovecot_put_dir alice "$W/orig"
 }
 
+# on_pty [--expect TEXT --send KEYS]... -- COMMAND...: run on a real terminal
+# (tests/lib/onpty.py); what it showed in $W/pty.log, the terminal's echo
+# flag in $W/pty.state.
+on_pty() {
+  "$DC_PYTHON" "$PF_TOP/tests/lib/onpty.py" --log "$W/pty.log" --state "$W/pty.state" \
+    --timeout 15 "$@"
+}
+
 # mailcheck ARGS: the independent reader (Python's mailbox module).
 mailcheck() {
   "$DC_PYTHON" "$PF_TOP/tests/lib/mailcheck.py" "$@"

@@ -552,13 +552,14 @@ dovecot_count() {
   find "$md/new" "$md/cur" -maxdepth 1 -type f ! -name '.*' | wc -l
 }
 
-# dovecot_wait_logouts [SECS]: wait (default up to 5 s) until every
+# dovecot_wait_logouts [SECS]: wait (default up to 20 s) until every
 # successful login has its "Disconnected" line in the log.  The pop3 process
 # writes that line only after answering QUIT, so a test that just saw its
-# client exit may otherwise read the log too early.  (Dovecot 2.3 writes
+# client exit may otherwise read the log too early; on a loaded machine
+# (make check beside other builds) the line has come 5 s late.  (Dovecot 2.3 writes
 # "pop3-login: Info: Login: user=<...>"; the level may be left out.)
 dovecot_wait_logouts() {
-  local limit=${1:-5} i logins outs
+  local limit=${1:-20} i logins outs
   for ((i = 0; i < limit * 50; i++)); do
     logins=$(grep -cE 'pop3-login: (Info: )?Login: ' "$DC_LOG" 2>/dev/null) || true
     outs=$(grep -c 'pop3(.*Disconnected.* retr=' "$DC_LOG" 2>/dev/null) || true
@@ -573,10 +574,10 @@ dovecot_wait_logouts() {
 # the server's "Disconnected: ... top=T/b, retr=R/b, del=D/total" lines —
 # the server's own count of messages retrieved and deleted.  Waits for
 # pending logouts first (see dovecot_wait_logouts); prints nothing and fails
-# when one is still pending after 5 s (the sums would leave its RETRs out).
+# when one is still pending after 20 s (the sums would leave its RETRs out).
 dovecot_retr_del_counts() {
   [[ -n ${DC_LOG:-} ]] || { _dc_err "no server; call dovecot_start first"; return 1; }
-  dovecot_wait_logouts 5 || return 1
+  dovecot_wait_logouts || return 1
   awk '
     /Disconnected/ && / retr=/ {
       if (match($0, / retr=[0-9]+/)) r += substr($0, RSTART + 6, RLENGTH - 6)

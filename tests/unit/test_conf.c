@@ -509,8 +509,8 @@ TEST(conf_account_digest_compares_string_values_not_pointers)
     conf_free(&c1);
 }
 
-/* smtp_connections: 1 to 16, default 0 (the sink's: 4 for LMTP, 1 for
- * SMTP); 0 and 17 are errors naming the key. */
+/* smtp_connections: 1 to 16, default 0 (conf_smtp_connections: 4 for
+ * LMTP, 1 for SMTP); 0 and 17 are errors naming the key. */
 TEST(conf_smtp_connections_bounds)
 {
     struct config c;
@@ -518,10 +518,15 @@ TEST(conf_smtp_connections_bounds)
 
     CHECK(load("account a\nhost h\nuser u\ndelivery lmtp /run/lmtp\n", &c, &e) == 0);
     CHECK(conf_find(&c, "a")->smtp_connections == 0);
+    CHECK(conf_smtp_connections(conf_find(&c, "a")) == 4);
+    conf_free(&c);
+    CHECK(load("account a\nhost h\nuser u\ndelivery smtp relay\n", &c, &e) == 0);
+    CHECK(conf_smtp_connections(conf_find(&c, "a")) == 1);
     conf_free(&c);
     CHECK(load("account a\nhost h\nuser u\ndelivery lmtp /run/lmtp\nsmtp_connections 16\n", &c,
                &e) == 0);
     CHECK(conf_find(&c, "a")->smtp_connections == 16);
+    CHECK(conf_smtp_connections(conf_find(&c, "a")) == 16);
     conf_free(&c);
     CHECK(load("account a\nhost h\nuser u\nsmtp_connections 17\n", &c, &e) < 0);
     CHECK(strstr(e.msg, "smtp_connections") && strstr(e.msg, "at most 16"));

@@ -130,8 +130,10 @@ TEST(conf_forwarding_keys)
     conf_free(&cfg);
 }
 
-/* smtp_user, smtp_password / smtp_passwordeval, smtp_auth: together or not
- * at all, for `delivery smtp` only; the file must be private. */
+/* smtp_user, smtp_password / smtp_passwordeval, smtp_auth: no secret key
+ * or smtp_auth without smtp_user, for `delivery smtp` only; the file must be
+ * private. smtp_user alone is fine: ~/.netrc or the terminal may give the
+ * password (secret_ask). */
 TEST(conf_smtp_auth_keys)
 {
     static const struct {
@@ -139,7 +141,6 @@ TEST(conf_smtp_auth_keys)
     } bad[] = {
         {"delivery smtp m\nsmtp_password p\n", "but no `smtp_user`"},
         {"delivery smtp m\nsmtp_auth plain\n", "but no `smtp_user`"},
-        {"delivery smtp m\nsmtp_user u\n", "no `smtp_password`"},
         {"delivery smtp m\nsmtp_user u\nsmtp_password p\nsmtp_passwordeval \"cat f\"\n",
          "keep one"},
         {"delivery lmtp /s\nsmtp_user u\nsmtp_password p\n", "only `delivery smtp` uses"},
@@ -165,6 +166,10 @@ TEST(conf_smtp_auth_keys)
     memset(&cfg, 0, sizeof cfg);
     CHECK(conf_parse("pub.rc", good, strlen(good), 0, &cfg, &e) < 0);
     CHECK(e.kind == ERR_CONFIG_PERM);
+    conf_free(&cfg);
+    CHECK(load("account t\nhost h\nuser u\ndelivery smtp m\nsmtp_user u\n", &cfg, &e) == 0);
+    CHECK(!strcmp(cfg.accounts[0].smtp_user, "u") && !cfg.accounts[0].smtp_password &&
+          !cfg.accounts[0].smtp_passwordeval);
     conf_free(&cfg);
 }
 

@@ -389,17 +389,63 @@ TEST(state_recipient_record_without_recipient_is_damage)
     struct state *s = NULL;
     struct err e;
     size_t n;
+    uint32_t off;
 
     write_file(dir, "r.journal", "popfetch-journal 1\nR 100 uid-1 -\nR 110 uid-2 carol\n");
     CHECK(state_open(&s, dir, "r", &e) == 0);
     state_recipients(s, &n);
     CHECK(n == 1);
     CHECK(state_dropped(s) == 1);
+    CHECK(state_stash(s, "uid-2", 5, &off, &e) == 0); /* still on the server */
     CHECK(state_compact(s, 1, &e) == 0);
     state_close(s);
     CHECK(state_open(&s, dir, "r", &e) == 0);
     state_recipients(s, &n);
     CHECK(n == 1 && state_dropped(s) == 0);
+    state_close(s);
+}
+
+/* A prune drops the recipient records of messages no longer on the server
+ * (deleted by someone else), by the rule for entries: kept are those of a
+ * UIDL in this run's listing (a new one, stashed; or one the state holds,
+ * marked listed) and those state_got wrote in this run; without prune all
+ * stay. The journal's format is unchanged. */
+TEST(state_prune_drops_recipient_records_of_messages_gone)
+{
+    const char *dir = unit_tmpdir();
+    struct state *s = NULL;
+    struct err e;
+    const struct state_intent *r;
+    size_t n;
+    uint32_t off;
+
+    write_file(dir, "p.state", "popfetch-state 2\nS 50\nbig-here\nS 50\nbig-gone\n");
+    write_file(dir, "p.journal",
+               "popfetch-journal 1\nR 100 gone bob\nR 110 here bob\nR 120 gone carol\n"
+               "R 130 big-here bob\nR 140 big-gone bob\n");
+    CHECK(state_open(&s, dir, "p", &e) == 0);
+    state_recipients(s, &n);
+    CHECK(n == 5);
+    CHECK(state_compact(s, 0, &e) == 0); /* no complete listing: every record stays */
+    state_close(s);
+    CHECK(state_open(&s, dir, "p", &e) == 0);
+    state_recipients(s, &n);
+    CHECK(n == 5);
+    CHECK(state_stash(s, "here", 4, &off, &e) == 0);
+    state_mark_listed(s, state_lookup(s, "big-here", 8));
+    CHECK(state_got(s, "new", 3, 150, "dave", &e) == 0);
+    CHECK(state_compact(s, 1, &e) == 0);
+    CHECK(lines_in(dir, "p.journal") == 4); /* the header and the three kept */
+    state_close(s);
+    CHECK(state_open(&s, dir, "p", &e) == 0);
+    r = state_recipients(s, &n);
+    CHECK(n == 3);
+    CHECK_STR(r[0].uidl, "here");
+    CHECK(r[0].when == 110);
+    CHECK_STR(r[1].uidl, "big-here");
+    CHECK_STR(r[2].uidl, "new");
+    CHECK_STR(r[2].note, "dave");
+    CHECK(state_lookup(s, "big-here", 8) && !state_lookup(s, "big-gone", 8));
     state_close(s);
 }
 
