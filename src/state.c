@@ -337,7 +337,8 @@ void state_mark_listed(struct state *s, const struct state_entry *ent)
     x->bits |= ENT_LISTED;
     if (s->nrcpts && state_entry_status(x) != STATE_DELIVERED) {
         char u[STATE_UIDL_MAX + 1];
-        rcpts_listed(s, u, strlen(state_uidl(s, x, u)));
+        size_t n = strlen(state_uidl(s, x, u));
+        rcpts_listed(s, u, n);
     }
 }
 
