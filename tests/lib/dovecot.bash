@@ -25,6 +25,8 @@
 #   dovecot_maildir USER          path of USER's Maildir
 #   dovecot_retr_del_counts       "R D": RETRs and DELEs the server counted
 #   dovecot_wait_logouts [SECS]   wait until every logged-in session has ended
+#   dovecot_log_mark, dovecot_retr_del_since MARK   RETR/DELE counts of the
+#                                 sessions begun after the mark
 #   dovecot_make_certs DIR        CA + localhost certificate (also usable alone)
 #   dovecot_client_cert NAME DIR  a client certificate for NAME signed by the
 #                                 server's CA: DIR/NAME.pem and DIR/NAME.key
@@ -585,6 +587,42 @@ dovecot_retr_del_counts() {
     }
     END { printf "%d %d\n", r, d }
   ' "$DC_LOG"
+}
+
+# dovecot_log_mark: the log's length now, for dovecot_retr_del_since.
+dovecot_log_mark() {
+  [[ -n ${DC_LOG:-} ]] || { _dc_err "no server; call dovecot_start first"; return 1; }
+  wc -l <"$DC_LOG"
+}
+
+# dovecot_retr_del_since MARK: print "R D" as dovecot_retr_del_counts does,
+# but only for the sessions that logged in after dovecot_log_mark printed
+# MARK, matched by their session ids; waits (up to 20 s) for each one's
+# Disconnected line.  A session killed before the mark may never get its
+# line: at load, Dovecot's pop3 process has been seen still waiting a
+# minute after its client was SIGKILLed in the middle of a large RETR, so
+# comparing totals around a rerun would wait on it.
+dovecot_retr_del_since() {
+  local mark=${1:?usage: dovecot_retr_del_since MARK} i out
+  for ((i = 0; i < 20 * 50; i++)); do
+    out=$(awk -v mark="$mark" '
+      NR > mark && /pop3-login: (Info: )?Login: / && match($0, /session=<[^>]+>/) {
+        want[substr($0, RSTART + 9, RLENGTH - 10)] = 1; n++
+      }
+      /Disconnected/ && / retr=/ && match($0, /><[^>]+>: /) {
+        id = substr($0, RSTART + 2, RLENGTH - 5)
+        if (!(id in want) || (id in seen)) next
+        seen[id] = 1; got++
+        if (match($0, / retr=[0-9]+/)) r += substr($0, RSTART + 6, RLENGTH - 6)
+        if (match($0, / del=[0-9]+/))  d += substr($0, RSTART + 5, RLENGTH - 5)
+      }
+      END { if (got == n) printf "%d %d\n", r, d }
+    ' "$DC_LOG")
+    [[ -n $out ]] && { echo "$out"; return 0; }
+    sleep 0.02
+  done
+  _dc_err "a session logged in after line $mark has no Disconnected line after 20s"
+  return 1
 }
 
 # dovecot_put_dir USER DIR: deliver every file in DIR, in numeric order of
