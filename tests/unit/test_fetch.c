@@ -568,6 +568,31 @@ TEST(fetch_keeps_at_most_window_retrs_in_flight)
     state_close(r.st);
 }
 
+/* RETRs go out in batches: once half the window has been answered, the
+ * other half in one write, not a RETR behind each answer (each a TLS record
+ * and a wake-up of the server). Never fewer than half a window in flight
+ * while messages remain. */
+TEST(fetch_sends_retrs_in_batches_of_half_a_window)
+{
+    static struct rig r;
+    unsigned writes = 0;
+
+    rig_init(&r, 16, 300);
+    r.keep = PLAN_KEEP_ON;
+    r.rules.window = 4;
+    rig_run(&r);
+    CHECK(r.rc == 0);
+    CHECK(r.res.fetched == 16 && r.res.failed == 0);
+    for (unsigned long n = 2; n <= 16; n++) {
+        unsigned k = retrs_from(&r.srv, r.rec.begin_out[n], n);
+        CHECK(body_ok(&r, n));
+        CHECK(k <= 4 && (n > 14 || k >= 3));
+        writes += r.rec.begin_out[n] != r.rec.begin_out[n - 1];
+    }
+    CHECK(writes <= 7); /* the 12 RETRs after the first window, 2 a write */
+    state_close(r.st);
+}
+
 TEST(fetch_without_pipelining_sends_one_command_at_a_time)
 {
     static struct rig r;
