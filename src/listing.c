@@ -34,6 +34,11 @@ unsigned long listing_items(const struct listing *l)
     return l->cap;
 }
 
+unsigned long listing_left(const struct listing *l)
+{
+    return l->count > l->cap ? l->count - l->cap : 0;
+}
+
 unsigned long listing_index(const struct listing *l, unsigned long k)
 {
     return l->sparse ? (unsigned long)l->nums[k] - 1 : k;
@@ -328,10 +333,7 @@ static int take_uidl(struct listing *l, unsigned long n, const char *uid, size_t
     }
     if ((again = named_again(l, n, e)) != 0) return again;
     ent = recall(l, uid, len);
-    if (ent && state_entry_status(ent) == STATE_DELIVERED) {
-        l->left++;
-        return 0;
-    }
+    if (ent && state_entry_status(ent) == STATE_DELIVERED) return 0; /* left: no item */
     return (m = add_item(l, n, e)) ? keep_uidl(l, m, ent, uid, len, e) : -1;
 }
 

@@ -90,7 +90,6 @@ struct listing {
     unsigned long icap;   /* sparse: items allocated */
     unsigned char *named; /* sparse: a bit per message its UIDL line named */
     size_t named_bytes;
-    unsigned long left;        /* sparse: messages left without an item */
     unsigned long stashed;     /* new UIDLs kept in the state's memory (state_stash) */
     char *pool;                /* UIDLs, each NUL-terminated (without a state) */
     size_t pool_len, pool_cap; /* pool_len: the UIDLs kept, in either place */
@@ -125,6 +124,10 @@ int listing_cover(struct listing *l, struct err *e);
 
 /* The items (plan[0..listing_items())), and message index of item k. */
 unsigned long listing_items(const struct listing *l);
+/* Messages decided "leave" as the listing arrived, without an item (a
+ * sparse listing's messages delivered before; 0 for a dense one once
+ * covered). */
+unsigned long listing_left(const struct listing *l);
 unsigned long listing_index(const struct listing *l, unsigned long k);
 
 /* Message index i's item, or NULL: a message a sparse listing left without

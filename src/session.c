@@ -536,7 +536,7 @@ static int make_plan(struct session *s)
     p.first_seen = listing_first_seen;
     p.ctx = &s->ls;
     plan_make(&p, s->ls.plan, listing_items(&s->ls), &sum);
-    sum.leave += s->ls.left; /* decided as the listing arrived */
+    sum.leave += listing_left(&s->ls); /* decided as the listing arrived */
     s->res->waiting = sum.over_limit;
     s->res->new_messages = sum.fetch + sum.over_limit;
     for (unsigned long k = 0; k < listing_items(&s->ls); k++)

@@ -404,7 +404,7 @@ TEST(listing_sparse_keeps_items_only_for_messages_to_act_on)
     l.leave_seen = 1;
     CHECK(listing_stat(&l, 1, &e) == 0 && listing_uidl(&l, 1, &e) == 0 && l.have_uidl);
     CHECK(listing_cover(&l, &e) == 0);
-    CHECK(listing_items(&l) == 3 && l.left == 3000 && l.icap <= 64);
+    CHECK(listing_items(&l) == 3 && listing_left(&l) == 3000 && l.icap <= 64);
     CHECK(listing_index(&l, 0) == 3000 && listing_index(&l, 1) == 3001 &&
           listing_index(&l, 2) == 3002);
     CHECK(listing_item(&l, 0) == NULL && listing_item(&l, 2999) == NULL);
