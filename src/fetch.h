@@ -75,7 +75,7 @@
 #include "pop3.h"
 #include "state.h"
 
-#define FETCH_WINDOW      256         /* RETRs in flight with pipelining, at most */
+#define FETCH_WINDOW      1024        /* RETRs in flight with pipelining, at most */
 #define FETCH_GROUP       64          /* messages per durability group, at most */
 #define FETCH_GROUP_BYTES (4UL << 20) /* a group ends once it holds this much */
 #define FETCH_GROUP_MS    1000        /* ... or once it has been open this long */
