@@ -296,25 +296,23 @@ static int named_again(struct listing *l, unsigned long n, struct err *e)
     return 0;
 }
 
-/* Sparse: a new item for message n, zeroed (NULL when out of memory). */
-static struct plan_item *add_item(struct listing *l, unsigned long n, struct err *e)
+/* Sparse: item it becomes message n's, at the end of the table. */
+static int add_item(struct listing *l, unsigned long n, const struct plan_item *it, struct err *e)
 {
     if (l->cap == l->icap) {
         unsigned long ncap = l->icap ? l->icap * 2 : 64;
         struct plan_item *p = realloc(l->plan, ncap * sizeof *p);
         uint32_t *q;
         if (p) l->plan = p;
-        if (!p || !(q = realloc(l->nums, ncap * sizeof *q))) {
-            err_set(e, ERR_INTERNAL, "out of memory");
-            return NULL;
-        }
+        if (!p || !(q = realloc(l->nums, ncap * sizeof *q)))
+            return err_set(e, ERR_INTERNAL, "out of memory");
         l->nums = q;
         l->icap = ncap;
     }
     l->unsorted |= l->cap && l->nums[l->cap - 1] > n;
     l->nums[l->cap] = (uint32_t)n; /* at most LISTING_MAX_MESSAGES */
-    memset(&l->plan[l->cap], 0, sizeof l->plan[0]);
-    return &l->plan[l->cap++];
+    l->plan[l->cap++] = *it;
+    return 0;
 }
 
 /* One UIDL line, message n: dense, into plan[n - 1]; sparse, a message the
@@ -323,7 +321,7 @@ static struct plan_item *add_item(struct listing *l, unsigned long n, struct err
 static int take_uidl(struct listing *l, unsigned long n, const char *uid, size_t len, struct err *e)
 {
     const struct state_entry *ent;
-    struct plan_item *m;
+    struct plan_item m = {0};
     int again;
 
     if (!l->sparse) {
@@ -334,7 +332,10 @@ static int take_uidl(struct listing *l, unsigned long n, const char *uid, size_t
     if ((again = named_again(l, n, e)) != 0) return again;
     ent = recall(l, uid, len);
     if (ent && state_entry_status(ent) == STATE_DELIVERED) return 0; /* left: no item */
-    return (m = add_item(l, n, e)) ? keep_uidl(l, m, ent, uid, len, e) : -1;
+    /* made whole before it joins the table: a UIDL refused (the pool's
+     * ceiling) leaves no item without one */
+    if (keep_uidl(l, &m, ent, uid, len, e) < 0) return -1;
+    return add_item(l, n, &m, e);
 }
 
 static int cmp_num(const void *a, const void *b)

@@ -452,3 +452,30 @@ TEST(listing_sparse_refuses_repeats_and_gaps)
     }
     state_close(st);
 }
+
+/* Sparse, a UIDL refused at the pool's ceiling leaves the table as it was:
+ * no item for that message (the fuzzer found one without a UIDL). */
+TEST(listing_sparse_uidl_over_the_pool_ceiling_adds_no_item)
+{
+    const char *dir = unit_tmpdir();
+    struct state *st;
+    struct wire w;
+    struct listing l;
+    struct err e;
+
+    CHECK(state_open(&st, dir, "k", &e) == 0);
+    CHECK(state_add(st, "old", 3, STATE_DELIVERED, 1000, NULL, &e) == 0);
+    CHECK(wire_open(&w, "+OK 3 0\r\n+OK\r\n1 old\r\n2 new\r\n3 a-much-longer-unique-id\r\n.\r\n") ==
+          0);
+    listing_init(&l, &w.pop, st);
+    l.leave_seen = 1;
+    l.max_pool = 10; /* "new" fits, the third does not */
+    CHECK(listing_stat(&l, 1, &e) == 0);
+    CHECK(listing_uidl(&l, 1, &e) == -1 && e.kind == ERR_PROTOCOL &&
+          strstr(e.msg, "more than popfetch handles"));
+    CHECK(l.sparse && listing_items(&l) == 1 && l.nums[0] == 2);
+    CHECK(listing_item(&l, 1)->flags & PLAN_HAVE_UIDL);
+    listing_free(&l);
+    wire_close(&w);
+    state_close(st);
+}
