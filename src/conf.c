@@ -771,7 +771,7 @@ static void inherit(struct account *dst, const struct account *parent)
 
 /* One value into the digest: strings by content (NULL apart from ""). */
 /* Key types whose value is a string (a pointer in struct account). */
-static int is_string_type(int type)
+static int is_string_type(enum vtype type)
 {
     return type == V_STR || type == V_PATH || type == V_FINGERPRINT || type == V_WORD ||
            type == V_TEXT || type == V_URL || type == V_ADDRESS || type == V_RECIPIENTS;
