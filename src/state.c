@@ -260,21 +260,41 @@ static size_t slot_of(const struct state *s, const unsigned char *enc, size_t n)
     }
 }
 
-/* A table of nsize slots holding every entry. The
- * entries are distinct, so each goes to the first empty slot of its probe
- * run without a comparison, and they are taken in pool order (the pool is
- * read front to back, not at random). */
-static int rehash(struct state *s, size_t nsize)
+/* An open-addressing index of nsize slots (linear probing) for n distinct
+ * items, item k at home_of(s, k, nsize) or the first free slot after it,
+ * named k + 1 (0 = empty). Distinct, so each goes to the first empty slot
+ * of its probe run without a comparison; taken in order (the entries'
+ * pool, the times' array: read front to back, not at random). NULL when
+ * out of memory. Both the entries' table and the times' table are built
+ * by it. */
+typedef size_t (*home_fn)(const struct state *s, size_t k, size_t nsize);
+
+static uint32_t *build_index(const struct state *s, size_t n, size_t nsize, home_fn home_of)
 {
     uint32_t *t = nsize <= UINT32_MAX ? calloc(nsize, sizeof *t) : NULL;
 
-    if (!t) return -1;
-    for (size_t k = 0; k < s->nents; k++) {
-        const unsigned char *p = enc_at(s, s->ents[k].off);
-        size_t i = home(hash(p, enc_size(p)), nsize);
+    if (!t) return NULL;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = home_of(s, k, nsize);
         while (t[i]) i = next_slot(i, nsize);
         t[i] = (uint32_t)(k + 1);
     }
+    return t;
+}
+
+static size_t entry_home(const struct state *s, size_t k, size_t nsize)
+{
+    const unsigned char *p = enc_at(s, s->ents[k].off);
+
+    return home(hash(p, enc_size(p)), nsize);
+}
+
+/* The entries' table at nsize slots. */
+static int rehash(struct state *s, size_t nsize)
+{
+    uint32_t *t = build_index(s, s->nents, nsize, entry_home);
+
+    if (!t) return -1;
     free(s->table);
     s->table = t;
     s->tsize = nsize;
@@ -371,16 +391,16 @@ static size_t time_slot(uint32_t t, size_t mask)
     return (size_t)(((uint64_t)t * 0x9E3779B97F4A7C15ULL) >> 32) & mask;
 }
 
+static size_t time_home(const struct state *s, size_t k, size_t nsize)
+{
+    return time_slot(s->times[k], nsize - 1); /* nsize: a power of two */
+}
+
 static int rehash_times(struct state *s, size_t nsize)
 {
-    uint32_t *t = calloc(nsize, sizeof *t);
+    uint32_t *t = build_index(s, s->ntimes, nsize, time_home);
 
     if (!t) return -1;
-    for (size_t k = 0; k < s->ntimes; k++) {
-        size_t i = time_slot(s->times[k], nsize - 1);
-        while (t[i]) i = (i + 1) & (nsize - 1);
-        t[i] = (uint32_t)(k + 1);
-    }
     free(s->tindex);
     s->tindex = t;
     s->tisize = nsize;
@@ -398,7 +418,7 @@ static int64_t time_index(struct state *s, uint32_t t)
     if (s->ntimes && s->times[s->last_time] == t) return (int64_t)s->last_time;
     while ((s->ntimes + 1) * 4 > nsize * 3) nsize *= 2;
     if (nsize > s->tisize && rehash_times(s, nsize) < 0) return -1;
-    for (i = time_slot(t, s->tisize - 1); s->tindex[i]; i = (i + 1) & (s->tisize - 1))
+    for (i = time_slot(t, s->tisize - 1); s->tindex[i]; i = next_slot(i, s->tisize))
         if (s->times[s->tindex[i] - 1] == t) return (int64_t)(s->last_time = s->tindex[i] - 1);
     if (s->ntimes >= ENT_TIMES_MAX ||
         reserve((void **)&s->times, &s->times_cap, s->ntimes + 1, sizeof *s->times) < 0)
