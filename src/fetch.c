@@ -527,6 +527,46 @@ static void stop_asking(struct fetcher *f)
     f->unsent = 0;
 }
 
+/* The sink takes message m: begun, its Received: line written. 1 = the
+ * body may follow; 0 = refused, the body read and dropped, the message
+ * counted failed; -1 = the session cannot go on. */
+static int open_message(struct fetcher *f, const struct deliver_msg *m, struct err *werr)
+{
+    struct sink *k = f->j.sink;
+    int rc = 0;
+
+    if (k->ops->begin(k, m, werr) >= 0 &&
+        (!f->j.a->received_header || (rc = write_received(f, m, werr)) >= 0))
+        return 1;
+    if (rc < 0) k->ops->abort(k);
+    if (pop3_body(f->j.pop, NULL, NULL, 0, werr, f->e) < 0) return -1; /* discard */
+    delivery_failed(f, m->num, werr);
+    return 0;
+}
+
+/* Message index i's body reached the sink whole: end() makes it final (or
+ * deferred: deliver.h) and a final one's record goes into the journal.
+ * Returns as receive() does. */
+static int close_message(struct fetcher *f, unsigned long i, struct plan_item *it,
+                         char name[DELIVER_NAME_MAX], struct err *werr)
+{
+    struct sink *k = f->j.sink;
+    int rc;
+
+    if ((rc = k->ops->end(k, name, werr)) < 0) {
+        if (f->late_failed) return -1; /* the group before it could not be committed */
+        return sink_refused(f, i + 1, rc, werr);
+    }
+    /* From here on its size is what really came (the summary, the progress
+     * line and the group bound count it), not what LIST claimed. */
+    plan_item_set_size(it, f->cur_bytes);
+    FAULT_POINT("after-tmp", i + 1);
+    if (f->late_failed) return -1; /* an earlier message could not be recorded */
+    /* a deferred sink's end() without a name was final (deliver.h) */
+    if (f->final_end && (!k->deferred || !name[0]) && record_now(f, i) < 0) return -1;
+    return 1;
+}
+
 /* Read the answer to RETR into the sink. 1 = ended (its name in `name`),
  * 0 = failed but the session goes on, -1 = the session cannot go on. */
 static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MAX])
@@ -536,11 +576,10 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     struct plan_item *it = listing_item(ls, i); /* a message to fetch has one */
     struct deliver_msg m = {
         .num = i + 1, .uidl = listing_uidl_of(ls, i, ubuf), .size = plan_item_size(it)};
-    struct sink *k = f->j.sink;
     struct pop3_reply r;
     struct err werr;
     char what[32];
-    int rc = 0;
+    int rc;
 
     err_clear(&werr);
     if (pop3_reply(f->j.pop, &r, f->e) < 0) return -1;
@@ -554,36 +593,16 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     f->cur_i = i;
     f->cur_writes = 0;
     f->cur_bytes = 0;
-    if (k->ops->begin(k, &m, &werr) < 0 ||
-        (f->j.a->received_header && (rc = write_received(f, &m, &werr)) < 0)) {
-        if (rc < 0) k->ops->abort(k);
-        if (pop3_body(f->j.pop, NULL, NULL, 0, &werr, f->e) < 0) return -1; /* discard */
-        delivery_failed(f, m.num, &werr);
-        return 0;
-    }
+    if ((rc = open_message(f, &m, &werr)) <= 0) return rc;
     rc = pop3_body(f->j.pop, write_body, f, body_limit(f, i), &werr, f->e);
-    if (f->late_failed) {
-        k->ops->abort(k);
-        return -1;
-    }
-    if (rc != 0) {
-        k->ops->abort(k);
-        if (rc < 0) return body_failed(f, i);
+    if (f->late_failed || rc != 0) f->j.sink->ops->abort(f->j.sink);
+    if (f->late_failed) return -1;
+    if (rc < 0) return body_failed(f, i);
+    if (rc > 0) {
         delivery_failed(f, m.num, &werr);
         return 0;
     }
-    if ((rc = k->ops->end(k, name, &werr)) < 0) {
-        if (f->late_failed) return -1; /* the group before it could not be committed */
-        return sink_refused(f, m.num, rc, &werr);
-    }
-    /* From here on its size is what really came (the summary, the progress
-     * line and the group bound count it), not what LIST claimed. */
-    plan_item_set_size(it, f->cur_bytes);
-    FAULT_POINT("after-tmp", m.num);
-    if (f->late_failed) return -1; /* an earlier message could not be recorded */
-    /* a deferred sink's end() without a name was final (deliver.h) */
-    if (f->final_end && (!k->deferred || !name[0]) && record_now(f, i) < 0) return -1;
-    return 1;
+    return close_message(f, i, it, name, &werr);
 }
 
 /* A guessed RETR (fetch_guess) of a message the plan does not fetch: read
