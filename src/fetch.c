@@ -595,14 +595,12 @@ static int receive(struct fetcher *f, unsigned long i, char name[DELIVER_NAME_MA
     f->cur_bytes = 0;
     if ((rc = open_message(f, &m, &werr)) <= 0) return rc;
     rc = pop3_body(f->j.pop, write_body, f, body_limit(f, i), &werr, f->e);
-    if (f->late_failed || rc != 0) f->j.sink->ops->abort(f->j.sink);
+    if (rc == 0 && !f->late_failed) return close_message(f, i, it, name, &werr);
+    f->j.sink->ops->abort(f->j.sink);
     if (f->late_failed) return -1;
     if (rc < 0) return body_failed(f, i);
-    if (rc > 0) {
-        delivery_failed(f, m.num, &werr);
-        return 0;
-    }
-    return close_message(f, i, it, name, &werr);
+    delivery_failed(f, m.num, &werr); /* the sink refused the body */
+    return 0;
 }
 
 /* A guessed RETR (fetch_guess) of a message the plan does not fetch: read
